@@ -1,0 +1,61 @@
+# The front door. Every target runs scripts/setup first (it installs only what is missing) and
+# builds what it needs under build/.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD := build/release
+CMAKE_FLAGS ?=
+CLANG_CC := CC=clang-19 CXX=clang++-19
+SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
+
+.PHONY: all setup build run test bench bench-quick test-asan test-tsan format tidy clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+$(BUILD)/CMakeCache.txt: | setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Setup, build, the tour and the quick benchmark.
+run: build
+	$(BUILD)/examples/shared_counter
+	@if [ -x bench/run ]; then bench/run --quick --build $(BUILD); fi
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	bench/run --build $(BUILD)
+
+bench-quick: build
+	bench/run --quick --build $(BUILD)
+
+# Sanitizer builds of the library and tests, with clang-19 (benchmarks and peers left out).
+build/asan/CMakeCache.txt: | setup
+	$(CLANG_CC) cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DCONDUIT_SANITIZE=address,undefined \
+	  -DCONDUIT_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+test-asan: setup build/asan/CMakeCache.txt
+	cmake --build build/asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build/asan --output-on-failure -j $(JOBS) --timeout 900
+
+build/tsan/CMakeCache.txt: | setup
+	$(CLANG_CC) cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONDUIT_SANITIZE=thread \
+	  -DCONDUIT_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+test-tsan: setup build/tsan/CMakeCache.txt
+	cmake --build build/tsan -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir build/tsan --output-on-failure -j $(JOBS) --timeout 900
+
+format: setup
+	clang-format-19 -i $(SOURCES)
+
+tidy: setup $(BUILD)/CMakeCache.txt
+	clang-tidy-19 -p $(BUILD) --quiet $(filter src/%.cpp,$(SOURCES))
+
+clean:
+	rm -rf build

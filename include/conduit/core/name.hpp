@@ -1,0 +1,24 @@
+// Object names: [A-Za-z0-9._-]{1,200}, and never "." or "..". A name is checked before any
+// file is touched, so a bad name can never reach the file system.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "conduit/core/error.hpp"
+
+namespace conduit {
+
+inline constexpr std::size_t kMaxNameLength = 200;
+
+/// Whether `name` is a valid object name.
+[[nodiscard]] bool is_valid_name(std::string_view name) noexcept;
+
+/// Success, or invalid_argument naming the object kind and the (escaped) name:
+/// "mailbox 'a/b': invalid name: only [A-Za-z0-9._-] are allowed".
+[[nodiscard]] Result<void> check_name(std::string_view kind, std::string_view name);
+
+/// `name` made printable for messages: control and non-ASCII bytes as \xNN, long names cut.
+[[nodiscard]] std::string printable_name(std::string_view name);
+
+}  // namespace conduit

@@ -1,0 +1,36 @@
+// Process identity that survives pid reuse, and the lifetime of shared objects.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace conduit {
+
+/// A process, named unambiguously: its pid and its start time (clock ticks since boot, field 22
+/// of /proc/PID/stat). A later process that reuses the pid has another start time.
+struct ProcessId {
+  pid_t pid = 0;
+  std::uint64_t start_time = 0;
+
+  friend bool operator==(const ProcessId&, const ProcessId&) = default;
+};
+
+/// This process. Cheap after the first call; correct in a child after fork().
+[[nodiscard]] ProcessId self();
+
+/// Whether `process` is still running: false once it exited (a zombie counts as dead) or its
+/// pid now names another process. A start_time of 0 means "unknown": only the pid is checked.
+[[nodiscard]] bool alive(ProcessId process);
+
+/// "pid 1234" — for messages.
+[[nodiscard]] std::string to_string(ProcessId process);
+
+/// How long a named object lives.
+enum class Lifetime : std::uint32_t {
+  process,  // removed when its creating process dies (detected by a file lock; no daemon)
+  system,   // stays until removed (or the machine restarts: tmpfs)
+};
+
+}  // namespace conduit

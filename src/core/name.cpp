@@ -1,0 +1,54 @@
+#include "conduit/core/name.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace conduit {
+namespace {
+
+bool is_name_character(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+}  // namespace
+
+bool is_valid_name(std::string_view name) noexcept {
+  return !name.empty() && name.size() <= kMaxNameLength && name != "." && name != ".." &&
+         std::ranges::all_of(name, is_name_character);
+}
+
+std::string printable_name(std::string_view name) {
+  constexpr std::size_t kShown = 64;
+  std::string text;
+  for (const char c : name.substr(0, kShown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f || c == '\'' || c == '\\')
+      text += fmt::format("\\x{:02x}", byte);
+    else
+      text += c;
+  }
+  if (name.size() > kShown) text += fmt::format("...({} bytes)", name.size());
+  return text;
+}
+
+Result<void> check_name(std::string_view kind, std::string_view name) {
+  if (is_valid_name(name)) return {};
+  const std::string shown = printable_name(name);
+  if (name.empty()) return fail(Errc::invalid_argument, fmt::format("{} '': invalid name: empty", kind));
+  if (name.size() > kMaxNameLength)
+    return fail(Errc::invalid_argument,
+                fmt::format("{} '{}': invalid name: {} characters, at most {}", kind, shown,
+                            name.size(), kMaxNameLength));
+  if (name == "." || name == "..")
+    return fail(Errc::invalid_argument, fmt::format("{} '{}': invalid name: reserved", kind, shown));
+  const auto bad = std::ranges::find_if_not(name, is_name_character);
+  return fail(Errc::invalid_argument,
+              fmt::format("{} '{}': invalid name: character {} at position {}; only "
+                          "[A-Za-z0-9._-] are allowed",
+                          kind, shown, printable_name(std::string_view(&*bad, 1)),
+                          bad - name.begin()));
+}
+
+}  // namespace conduit

@@ -1,0 +1,80 @@
+#include "conduit/core/process.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "conduit/sys/file.hpp"
+
+namespace conduit {
+namespace {
+
+struct Stat {
+  char state;
+  std::uint64_t start_time;
+};
+
+// Fields of /proc/PID/stat after the command name, which is in parentheses and may itself
+// contain spaces and parentheses: parse from the last ')'.
+std::optional<Stat> read_stat(pid_t pid) {
+  auto text = sys::read_small_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return std::nullopt;
+  const auto close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(*text).substr(close + 1);
+  Stat stat{};
+  // Field 3 is the state; field 22 the start time: the 20th field after the name.
+  for (int field = 3; field <= 22; ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const auto end = rest.find(' ');
+    const std::string_view token = rest.substr(0, end);
+    if (token.empty()) return std::nullopt;
+    if (field == 3) stat.state = token.front();
+    if (field == 22) {
+      auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), stat.start_time);
+      if (ec != std::errc{}) return std::nullopt;
+    }
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+  }
+  return stat;
+}
+
+// The cached identity of this process, invalidated in the child of every fork().
+std::mutex self_mutex;
+std::atomic<bool> self_valid{false};
+ProcessId self_cached;
+
+void forget_self_in_child() { self_valid.store(false, std::memory_order_relaxed); }
+
+}  // namespace
+
+ProcessId self() {
+  // Pairs with the release store below: a thread that sees self_valid sees self_cached.
+  if (self_valid.load(std::memory_order_acquire)) return self_cached;
+  std::lock_guard lock(self_mutex);
+  if (self_valid.load(std::memory_order_relaxed)) return self_cached;
+  static const int registered = ::pthread_atfork(nullptr, nullptr, forget_self_in_child);
+  (void)registered;
+  const pid_t pid = ::getpid();
+  const auto stat = read_stat(pid);
+  self_cached = ProcessId{pid, stat ? stat->start_time : 0};
+  self_valid.store(true, std::memory_order_release);
+  return self_cached;
+}
+
+bool alive(ProcessId process) {
+  if (process.pid <= 0) return false;
+  const auto stat = read_stat(process.pid);
+  if (!stat) return false;
+  if (stat->state == 'Z' || stat->state == 'X') return false;
+  return process.start_time == 0 || stat->start_time == process.start_time;
+}
+
+std::string to_string(ProcessId process) { return "pid " + std::to_string(process.pid); }
+
+}  // namespace conduit

@@ -1,0 +1,26 @@
+#include "conduit/sys/clock.hpp"
+
+#include <limits>
+
+namespace conduit::sys {
+
+TimePoint deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  const TimePoint start = now();
+  if (timeout <= std::chrono::nanoseconds::zero()) return start;
+  const auto room = TimePoint::max() - start;
+  if (timeout >= room) return TimePoint::max();
+  return start + std::chrono::duration_cast<Clock::duration>(timeout);
+}
+
+timespec to_timespec(std::chrono::nanoseconds d) noexcept {
+  if (d < std::chrono::nanoseconds::zero()) d = std::chrono::nanoseconds::zero();
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(d);
+  return timespec{static_cast<time_t>(secs.count()), static_cast<long>((d - secs).count())};
+}
+
+timespec to_timespec(TimePoint t) noexcept {
+  // steady_clock's epoch is CLOCK_MONOTONIC's on Linux (libstdc++ reads that clock).
+  return to_timespec(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()));
+}
+
+}  // namespace conduit::sys
