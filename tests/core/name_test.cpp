@@ -1,0 +1,40 @@
+#include "conduit/core/name.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace conduit {
+namespace {
+
+TEST(Name, AcceptsLettersDigitsDotUnderscoreDash) {
+  EXPECT_TRUE(is_valid_name("jobs"));
+  EXPECT_TRUE(is_valid_name("A.b_c-9"));
+  EXPECT_TRUE(is_valid_name(".hidden"));
+  EXPECT_TRUE(is_valid_name(std::string(200, 'x')));
+}
+
+TEST(Name, RefusesEverythingElse) {
+  for (const std::string bad : {std::string(), std::string("."), std::string(".."),
+                                std::string("a/b"), std::string("/abs"), std::string("a b"),
+                                std::string("a\0b", 3), std::string(201, 'x'),
+                                std::string("caf\xc3\xa9"), std::string("tab\t")}) {
+    auto checked = check_name("mailbox", bad);
+    ASSERT_FALSE(checked) << printable_name(bad);
+    EXPECT_EQ(checked.error().code(), Errc::invalid_argument);
+    EXPECT_TRUE(checked.error().message().starts_with("mailbox '")) << checked.error().message();
+  }
+}
+
+TEST(Name, MessagesSayWhatIsWrong) {
+  EXPECT_EQ(check_name("mailbox", "a/b").error().message(),
+            "mailbox 'a/b': invalid name: character / at position 1; only [A-Za-z0-9._-] are "
+            "allowed");
+  EXPECT_EQ(check_name("mailbox", std::string(201, 'x')).error().message().find("201 characters, at most 200") != std::string::npos, true);
+  EXPECT_EQ(check_name("mailbox", std::string("a\0b", 3)).error().message(),
+            "mailbox 'a\\x00b': invalid name: character \\x00 at position 1; only "
+            "[A-Za-z0-9._-] are allowed");
+}
+
+}  // namespace
+}  // namespace conduit
