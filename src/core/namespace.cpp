@@ -1,6 +1,7 @@
 #include "conduit/core/namespace.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -33,7 +34,9 @@ Result<Namespace> Namespace::open(std::string path, bool is_private) {
   // O_NOFOLLOW: a symbolic link planted where the directory should be is refused (ELOOP).
   auto directory = sys::open_at(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!directory) {
-    if (directory.error().code == ELOOP)
+    // O_DIRECTORY is checked before O_NOFOLLOW: a link to a directory fails with ENOTDIR.
+    auto st = sys::status_at(AT_FDCWD, path);
+    if (directory.error().code == ELOOP || (st && S_ISLNK(st->st_mode)))
       return fail(Errc::permission_denied,
                   fmt::format("{}: open: is a symbolic link, refused", context(path)));
     return fail(directory.error(), fmt::format("{}: open", context(path)));

@@ -161,7 +161,19 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec,
                                     segment_size, space->path())));
     return fail(reserved.error(), where("create"));
   }
-  auto mapping = sys::Mapping::shared(file->get(), segment_size);
+  // For a process-lifetime object the creator's flock lives on `file`'s open file description,
+  // which the registry keeps; everything else (the mapping above all: a mapping holds its file
+  // description, and forked children inherit mappings) uses a description of its own, so that
+  // nothing but the registry can keep the lock alive.
+  const bool is_process_owned = spec.lifetime == Lifetime::process;
+  sys::Fd handle_file;
+  if (is_process_owned) {
+    auto reopened = sys::open_at(AT_FDCWD, "/proc/self/fd/" + std::to_string(file->get()), O_RDWR);
+    if (!reopened) return fail(reopened.error(), where("create"));
+    handle_file = std::move(*reopened);
+  }
+  const int mapped_fd = is_process_owned ? handle_file.get() : file->get();
+  auto mapping = sys::Mapping::shared(mapped_fd, segment_size);
   if (!mapping) return fail(mapping.error(), where("create"));
 
   const ProcessId creator = self();
@@ -186,7 +198,6 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec,
       return std::unexpected(initialized.error());
   }
 
-  const bool is_process_owned = spec.lifetime == Lifetime::process;
   if (is_process_owned) {
     auto locked = sys::try_lock(file->get(), sys::LockMode::exclusive);
     if (!locked || !*locked) return fail(Errc::io, where("create: cannot take the owner lock"));
@@ -206,16 +217,10 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec,
       return fail(linked.error(), where("create"));
     }
   }
-  sys::Fd handle_file = std::move(*file);
-  if (is_process_owned) {
-    // The locked description stays with the registry for the rest of this process's life; this
-    // handle gets a description of its own.
-    const std::string self_path = "/proc/self/fd/" + std::to_string(handle_file.get());
-    auto reopened = sys::open_at(AT_FDCWD, self_path, O_RDWR);
-    if (!reopened) return fail(reopened.error(), where("create"));
-    detail::hold_owner_lock(std::move(handle_file));
-    handle_file = std::move(*reopened);
-  }
+  if (is_process_owned)
+    detail::hold_owner_lock(std::move(*file));  // for the rest of this process's life
+  else
+    handle_file = std::move(*file);
   return Segment(std::move(*space), file_name, std::move(handle_file), std::move(*mapping), header);
 }
 
