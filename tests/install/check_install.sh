@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# check_install.sh BUILD_DIR CONSUMER_SOURCE CXX
+set -euo pipefail
+build=$1 consumer=$2 cxx=$3
+work=$(mktemp -d /tmp/conduit-install.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+
+cmake --install "$build" --prefix "$prefix" >/dev/null
+test -f "$prefix/include/conduit/conduit.hpp"
+test -f "$prefix/lib/cmake/conduit/conduitConfig.cmake"
+test -f "$prefix/lib/pkgconfig/conduit.pc"
+
+echo "== find_package(conduit)"
+cmake -S "$consumer" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
+cmake --build "$work/build" >/dev/null
+CONDUIT_NAMESPACE=$work/ns "$work/build/consumer"
+
+echo "== pkg-config conduit"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+pkg-config --exists conduit
+# shellcheck disable=SC2046
+"$cxx" -o "$work/consumer-pc" "$consumer/main.cpp" $(pkg-config --cflags --libs --static conduit)
+CONDUIT_NAMESPACE=$work/ns2 "$work/consumer-pc"
+echo "install: ok"
