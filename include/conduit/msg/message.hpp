@@ -1,0 +1,102 @@
+// Message: what every receive returns, whatever carried it (a mailbox, an endpoint, a socket,
+// a queue, MPI). And the vocabulary of message passing: Capacity, Receivers, Receipt.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conduit/core/process.hpp"
+
+namespace conduit {
+
+/// A received message: its bytes, its type (System V style: a positive number the receiver
+/// may select on; 0 when the sender gave none), who sent it and its sequence number.
+/// Owns its bytes (or keeps alive whatever owns them, such as a mapping); copying a Message
+/// shares them, it does not copy them.
+class Message {
+ public:
+  Message() = default;
+  /// A message owning `payload`.
+  explicit Message(std::vector<std::byte> payload, std::int64_t type = 0, ProcessId sender = {},
+                   std::uint64_t sequence = 0);
+  /// A message whose bytes `payload` are kept alive by `owner` (a mapping, a pooled buffer).
+  Message(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
+          std::int64_t type = 0, ProcessId sender = {}, std::uint64_t sequence = 0);
+  /// A message holding a copy of `payload`.
+  [[nodiscard]] static Message copy_of(std::span<const std::byte> payload, std::int64_t type = 0,
+                                       ProcessId sender = {}, std::uint64_t sequence = 0);
+
+  [[nodiscard]] std::int64_t type() const noexcept { return type_; }
+  /// The sending process, when the carrier knows it (mailboxes, endpoints, Unix sockets);
+  /// pid 0 otherwise. For MPI, pid is the sender's rank.
+  [[nodiscard]] ProcessId sender() const noexcept { return sender_; }
+  /// The sender's name, when the carrier has names (an Endpoint's name); empty otherwise.
+  [[nodiscard]] const std::string& sender_name() const noexcept { return sender_name_; }
+  [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
+  [[nodiscard]] std::span<const std::byte> payload() const noexcept { return payload_; }
+  [[nodiscard]] std::size_t size() const noexcept { return payload_.size(); }
+  /// The payload as text (no copy, no validation: the bytes as they came).
+  [[nodiscard]] std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(payload_.data()), payload_.size()};
+  }
+
+  void set_sender_name(std::string name) { sender_name_ = std::move(name); }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  std::span<const std::byte> payload_;
+  std::int64_t type_ = 0;
+  ProcessId sender_{};
+  std::uint64_t sequence_ = 0;
+  std::string sender_name_;
+};
+
+/// How many messages a mailbox or link holds before send blocks.
+struct Capacity {
+  enum class Kind : std::uint32_t { zero, bounded, unbounded };
+  /// Rendezvous: send returns only once a receiver has taken the message.
+  static Capacity zero() noexcept { return {Kind::zero, 0}; }
+  /// Exactly `n` messages fit; send blocks (or would_block) when they are there.
+  static Capacity bounded(std::size_t n) noexcept { return {Kind::bounded, n}; }
+  /// Send never blocks; the store grows until memory runs out (limit_reached).
+  static Capacity unbounded() noexcept { return {Kind::unbounded, 0}; }
+
+  [[nodiscard]] bool is_zero() const noexcept { return kind == Kind::zero; }
+  [[nodiscard]] bool is_bounded() const noexcept { return kind == Kind::bounded; }
+  [[nodiscard]] bool is_unbounded() const noexcept { return kind == Kind::unbounded; }
+  friend bool operator==(const Capacity&, const Capacity&) = default;
+
+  Kind kind = Kind::bounded;
+  std::size_t limit = 64;  // for bounded: n
+};
+
+/// Who receives a mailbox's messages.
+enum class Receivers : std::uint32_t {
+  any_one,    // each message to exactly one receiver, chosen by the system; the sender may ask who
+  exclusive,  // one receiving process at a time
+  broadcast,  // every receiver attached before the send gets every message
+  pair,       // at most two processes ever attach: a link between exactly two processes
+};
+
+/// What send_and_wait returns: who took the message, and its sequence number.
+struct Receipt {
+  ProcessId receiver;
+  std::uint64_t sequence = 0;
+};
+
+/// Convenience: the bytes of a string or of a trivially copyable value, for send calls.
+[[nodiscard]] inline std::span<const std::byte> bytes_of(std::string_view text) noexcept {
+  return std::as_bytes(std::span(text.data(), text.size()));
+}
+template <class T>
+  requires std::is_trivially_copyable_v<T>
+[[nodiscard]] std::span<const std::byte> bytes_of(const T& value) noexcept {
+  return std::as_bytes(std::span(&value, 1));
+}
+
+}  // namespace conduit

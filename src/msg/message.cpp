@@ -1,0 +1,23 @@
+#include "conduit/msg/message.hpp"
+
+namespace conduit {
+
+Message::Message(std::vector<std::byte> payload, std::int64_t type, ProcessId sender,
+                 std::uint64_t sequence)
+    : type_(type), sender_(sender), sequence_(sequence) {
+  auto storage = std::make_shared<const std::vector<std::byte>>(std::move(payload));
+  payload_ = std::span(*storage);
+  owner_ = std::move(storage);
+}
+
+Message::Message(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
+                 std::int64_t type, ProcessId sender, std::uint64_t sequence)
+    : owner_(std::move(owner)), payload_(payload), type_(type), sender_(sender),
+      sequence_(sequence) {}
+
+Message Message::copy_of(std::span<const std::byte> payload, std::int64_t type, ProcessId sender,
+                         std::uint64_t sequence) {
+  return Message(std::vector<std::byte>(payload.begin(), payload.end()), type, sender, sequence);
+}
+
+}  // namespace conduit

@@ -1,0 +1,47 @@
+#include "conduit/msg/message.hpp"
+
+#include <gtest/gtest.h>
+
+namespace conduit {
+namespace {
+
+TEST(Message, OwnsItsBytesAndSharesThemOnCopy) {
+  Message message = Message::copy_of(bytes_of(std::string_view("hello")), 7, ProcessId{12, 34}, 9);
+  EXPECT_EQ(message.text(), "hello");
+  EXPECT_EQ(message.type(), 7);
+  EXPECT_EQ(message.sender(), (ProcessId{12, 34}));
+  EXPECT_EQ(message.sequence(), 9u);
+  const Message copy = message;
+  EXPECT_EQ(copy.payload().data(), message.payload().data());
+  message = Message();
+  EXPECT_EQ(copy.text(), "hello") << "the copy keeps the bytes alive";
+}
+
+TEST(Message, KeepsAnOwnerAliveForAView) {
+  auto buffer = std::make_shared<std::string>("mapped bytes");
+  std::weak_ptr<std::string> watch = buffer;
+  {
+    Message message(bytes_of(std::string_view(*buffer)), buffer);
+    buffer.reset();
+    EXPECT_FALSE(watch.expired());
+    EXPECT_EQ(message.text(), "mapped bytes");
+  }
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(Capacity, SaysWhatItIs) {
+  EXPECT_TRUE(Capacity::zero().is_zero());
+  EXPECT_TRUE(Capacity::bounded(3).is_bounded());
+  EXPECT_EQ(Capacity::bounded(3).limit, 3u);
+  EXPECT_TRUE(Capacity::unbounded().is_unbounded());
+  EXPECT_NE(Capacity::bounded(3), Capacity::bounded(4));
+}
+
+TEST(BytesOf, ViewsValuesAndText) {
+  const std::uint32_t value = 0x01020304;
+  EXPECT_EQ(bytes_of(value).size(), 4u);
+  EXPECT_EQ(bytes_of(std::string_view("abc")).size(), 3u);
+}
+
+}  // namespace
+}  // namespace conduit
