@@ -39,7 +39,8 @@ int main() {
   int status = 0;
   ::waitpid(child, &status, 0);
   std::printf("parent %d: count = %llu, last written by pid %d\n", ::getpid(),
-              static_cast<unsigned long long>((*tally)->count.load()), (*tally)->last_writer.load());
+              static_cast<unsigned long long>((*tally)->count.load()),
+              (*tally)->last_writer.load());
   (void)conduit::Shared<Tally>::remove("tour.tally");
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 && (*tally)->count == 1000 ? 0 : 1;
 }

@@ -55,36 +55,30 @@ Errc errc_from_errno(int error) noexcept {
     case ECONNREFUSED:
     case ENOTCONN:
     case ESHUTDOWN:
-    case EIDRM:
-      return Errc::closed;
+    case EIDRM: return Errc::closed;
     case EOWNERDEAD: return Errc::owner_died;
     case ENOENT:
     case ESRCH:
-    case ENXIO:
-      return Errc::not_found;
+    case ENXIO: return Errc::not_found;
     case EEXIST:
-    case EADDRINUSE:
-      return Errc::already_exists;
+    case EADDRINUSE: return Errc::already_exists;
     case EACCES:
     case EPERM:
     case ELOOP:  // O_NOFOLLOW met a symbolic link: refused, as a foreign object would be
       return Errc::permission_denied;
     case EMSGSIZE:
     case E2BIG:
-    case EFBIG:
-      return Errc::message_too_large;
+    case EFBIG: return Errc::message_too_large;
     case EINVAL:
     case ENAMETOOLONG:
     case ENOTDIR:
-    case EISDIR:
-      return Errc::invalid_argument;
+    case EISDIR: return Errc::invalid_argument;
     case ENOSPC:
     case ENOMEM:
     case EMFILE:
     case ENFILE:
     case EDQUOT:
-    case ENOBUFS:
-      return Errc::limit_reached;
+    case ENOBUFS: return Errc::limit_reached;
     case EINTR: return Errc::interrupted;
     default: return Errc::io;
   }

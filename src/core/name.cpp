@@ -36,19 +36,21 @@ std::string printable_name(std::string_view name) {
 Result<void> check_name(std::string_view kind, std::string_view name) {
   if (is_valid_name(name)) return {};
   const std::string shown = printable_name(name);
-  if (name.empty()) return fail(Errc::invalid_argument, fmt::format("{} '': invalid name: empty", kind));
+  if (name.empty())
+    return fail(Errc::invalid_argument, fmt::format("{} '': invalid name: empty", kind));
   if (name.size() > kMaxNameLength)
     return fail(Errc::invalid_argument,
                 fmt::format("{} '{}': invalid name: {} characters, at most {}", kind, shown,
                             name.size(), kMaxNameLength));
   if (name == "." || name == "..")
-    return fail(Errc::invalid_argument, fmt::format("{} '{}': invalid name: reserved", kind, shown));
+    return fail(Errc::invalid_argument,
+                fmt::format("{} '{}': invalid name: reserved", kind, shown));
   const auto bad = std::ranges::find_if_not(name, is_name_character);
-  return fail(Errc::invalid_argument,
-              fmt::format("{} '{}': invalid name: character {} at position {}; only "
-                          "[A-Za-z0-9._-] are allowed",
-                          kind, shown, printable_name(std::string_view(&*bad, 1)),
-                          bad - name.begin()));
+  return fail(
+      Errc::invalid_argument,
+      fmt::format("{} '{}': invalid name: character {} at position {}; only "
+                  "[A-Za-z0-9._-] are allowed",
+                  kind, shown, printable_name(std::string_view(&*bad, 1)), bad - name.begin()));
 }
 
 }  // namespace conduit

@@ -53,9 +53,9 @@ Result<Namespace> Namespace::open(std::string path, bool is_private) {
                               "CONDUIT_NAMESPACE",
                               context(path), st->st_uid, ::geteuid()));
     if ((mode & 0077) != 0)
-      return fail(Errc::permission_denied,
-                  fmt::format("{}: mode {:04o} lets other users in; expected 0700", context(path),
-                              mode));
+      return fail(
+          Errc::permission_denied,
+          fmt::format("{}: mode {:04o} lets other users in; expected 0700", context(path), mode));
   } else if ((mode & S_IWOTH) != 0 && (mode & S_ISVTX) == 0) {
     // Anyone could unlink and replace objects in a world-writable directory without the
     // sticky bit.

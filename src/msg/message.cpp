@@ -12,7 +12,10 @@ Message::Message(std::vector<std::byte> payload, std::int64_t type, ProcessId se
 
 Message::Message(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
                  std::int64_t type, ProcessId sender, std::uint64_t sequence)
-    : owner_(std::move(owner)), payload_(payload), type_(type), sender_(sender),
+    : owner_(std::move(owner)),
+      payload_(payload),
+      type_(type),
+      sender_(sender),
       sequence_(sequence) {}
 
 Message Message::copy_of(std::span<const std::byte> payload, std::int64_t type, ProcessId sender,

@@ -110,21 +110,21 @@ Result<SegmentHeader> validate_segment(std::span<const std::byte> bytes, std::st
     return corrupted(fmt::format("header size {}", header.header_size));
   if (header.checksum != header_checksum(header)) return corrupted("header checksum mismatch");
   if (header.segment_size != bytes.size())
-    return corrupted(fmt::format("header says {} bytes, file has {}", header.segment_size,
-                                 bytes.size()));
+    return corrupted(
+        fmt::format("header says {} bytes, file has {}", header.segment_size, bytes.size()));
   if (header.payload_offset != kPayloadOffset)
     return corrupted(fmt::format("payload offset {}", header.payload_offset));
   if (header.payload_size == 0 || header.payload_size > bytes.size() - kPayloadOffset)
-    return corrupted(fmt::format("payload of {} bytes does not fit in {}", header.payload_size,
-                                 bytes.size()));
+    return corrupted(
+        fmt::format("payload of {} bytes does not fit in {}", header.payload_size, bytes.size()));
   if (!is_known_kind(header.kind)) return corrupted(fmt::format("unknown kind {}", header.kind));
   if (header.lifetime > static_cast<std::uint32_t>(Lifetime::system))
     return corrupted(fmt::format("unknown lifetime {}", header.lifetime));
   if (header.type_size > header.payload_size ||
       (header.type_align != 0 && (header.type_align & (header.type_align - 1)) != 0) ||
       header.type_align > kPayloadOffset)
-    return corrupted(fmt::format("type size {} / alignment {}", header.type_size,
-                                 header.type_align));
+    return corrupted(
+        fmt::format("type size {} / alignment {}", header.type_size, header.type_align));
   return header;
 }
 
@@ -133,11 +133,12 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec,
   const auto where = [&](std::string_view operation) {
     return context(spec.kind, name, operation);
   };
-  if (auto valid = check_name(kind_name(spec.kind), name); !valid) return std::unexpected(valid.error());
-  if (spec.payload_size == 0)
-    return fail(Errc::invalid_argument, where("create: size 0"));
+  if (auto valid = check_name(kind_name(spec.kind), name); !valid)
+    return std::unexpected(valid.error());
+  if (spec.payload_size == 0) return fail(Errc::invalid_argument, where("create: size 0"));
   if (spec.payload_size > std::numeric_limits<std::size_t>::max() / 4)
-    return fail(Errc::limit_reached, where(fmt::format("create: size {} too large", spec.payload_size)));
+    return fail(Errc::limit_reached,
+                where(fmt::format("create: size {} too large", spec.payload_size)));
   if ((spec.mode & ~mode_t{0777}) != 0 || (spec.mode & 0600) != 0600)
     return fail(Errc::invalid_argument,
                 where(fmt::format("create: mode {:04o}: must be within 0777 and give the owner "
@@ -224,7 +225,9 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec,
   return Segment(std::move(*space), file_name, std::move(handle_file), std::move(*mapping), header);
 }
 
-Result<Segment> Segment::open(std::string_view name, SegmentKind kind) { return open_checked(name, kind); }
+Result<Segment> Segment::open(std::string_view name, SegmentKind kind) {
+  return open_checked(name, kind);
+}
 
 Result<Segment> Segment::inspect(std::string_view name) { return open_checked(name, std::nullopt); }
 
@@ -250,7 +253,8 @@ Result<Segment> Segment::open_checked(std::string_view name, std::optional<Segme
   }
   auto st = sys::status(file->get());
   if (!st) return fail(st.error(), where("open"));
-  if (!S_ISREG(st->st_mode)) return fail(Errc::corrupted, where("open: corrupted: not a regular file"));
+  if (!S_ISREG(st->st_mode))
+    return fail(Errc::corrupted, where("open: corrupted: not a regular file"));
   if (static_cast<std::size_t>(st->st_size) < kPayloadOffset)
     return fail(Errc::corrupted, where(fmt::format("open: corrupted: {} bytes, shorter than a "
                                                    "segment header",
@@ -260,16 +264,18 @@ Result<Segment> Segment::open_checked(std::string_view name, std::optional<Segme
   auto header = validate_segment(mapping->bytes(), where("open"));
   if (!header) return std::unexpected(header.error());
   if (kind && header->kind != static_cast<std::uint32_t>(*kind))
-    return fail(Errc::invalid_argument,
-                where(fmt::format("open: is a {}, not a {}",
-                                  kind_name(static_cast<SegmentKind>(header->kind)), kind_name(*kind))));
+    return fail(
+        Errc::invalid_argument,
+        where(fmt::format("open: is a {}, not a {}",
+                          kind_name(static_cast<SegmentKind>(header->kind)), kind_name(*kind))));
   if (header->lifetime == static_cast<std::uint32_t>(Lifetime::process) &&
       owner_lock_is_free(file->get())) {
     mapping->reset();
     file->reset();
     auto guard = space->lock();
     if (!guard) return std::unexpected(guard.error());
-    if (auto reaped = reap_locked(*space, file_name); !reaped) return std::unexpected(reaped.error());
+    if (auto reaped = reap_locked(*space, file_name); !reaped)
+      return std::unexpected(reaped.error());
     return fail(Errc::not_found,
                 where(fmt::format("open: not found (its creator, pid {}, died; removed)",
                                   header->creator_pid)));
@@ -294,12 +300,12 @@ Result<void> Segment::remove(std::string_view name, std::optional<SegmentKind> k
   if (file) {
     // A readable header of another kind is refused; an unreadable one is removable, so that a
     // corrupted object can always be cleaned up.
-    if (const auto header = read_header(file->get()); header && kind &&
-                                                      header->kind != static_cast<std::uint32_t>(*kind))
-      return fail(Errc::invalid_argument,
-                  where(fmt::format("remove: is a {}, not a {}",
-                                    kind_name(static_cast<SegmentKind>(header->kind)),
-                                    kind_name(*kind))));
+    if (const auto header = read_header(file->get());
+        header && kind && header->kind != static_cast<std::uint32_t>(*kind))
+      return fail(
+          Errc::invalid_argument,
+          where(fmt::format("remove: is a {}, not a {}",
+                            kind_name(static_cast<SegmentKind>(header->kind)), kind_name(*kind))));
     if (auto st = sys::status(file->get())) detail::release_owner_lock(st->st_dev, st->st_ino);
   } else if (file.error().code == ENOENT) {
     return fail(Errc::not_found, where("remove: not found"));

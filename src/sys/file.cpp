@@ -12,7 +12,8 @@
 namespace conduit::sys {
 
 SysResult<Fd> open_at(int directory, const std::string& path, int flags, mode_t mode) {
-  auto fd = call("openat", [&] { return ::openat(directory, path.c_str(), flags | O_CLOEXEC, mode); });
+  auto fd =
+      call("openat", [&] { return ::openat(directory, path.c_str(), flags | O_CLOEXEC, mode); });
   if (!fd) return std::unexpected(fd.error());
   return Fd(static_cast<int>(*fd));
 }
@@ -24,17 +25,16 @@ SysResult<void> make_directory(const std::string& path, mode_t mode) {
 }
 
 SysResult<struct stat> status(int fd) {
-  struct stat st {};
+  struct stat st{};
   auto result = call("fstat", [&] { return ::fstat(fd, &st); });
   if (!result) return std::unexpected(result.error());
   return st;
 }
 
 SysResult<struct stat> status_at(int directory, const std::string& name) {
-  struct stat st {};
-  auto result = call("fstatat", [&] {
-    return ::fstatat(directory, name.c_str(), &st, AT_SYMLINK_NOFOLLOW);
-  });
+  struct stat st{};
+  auto result =
+      call("fstatat", [&] { return ::fstatat(directory, name.c_str(), &st, AT_SYMLINK_NOFOLLOW); });
   if (!result) return std::unexpected(result.error());
   return st;
 }
@@ -124,10 +124,13 @@ SysResult<void> lock(int fd, LockMode mode) {
   return {};
 }
 
-void unlock(int fd) noexcept { (void)call("flock", [&] { return ::flock(fd, LOCK_UN); }); }
+void unlock(int fd) noexcept {
+  (void)call("flock", [&] { return ::flock(fd, LOCK_UN); });
+}
 
 SysResult<Fd> memfd(const char* name) {
-  auto fd = call("memfd_create", [&] { return ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING); });
+  auto fd =
+      call("memfd_create", [&] { return ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING); });
   if (!fd) return std::unexpected(fd.error());
   return Fd(static_cast<int>(*fd));
 }

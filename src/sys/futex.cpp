@@ -32,8 +32,7 @@ SysResult<void> futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t
     case EAGAIN:  // the word had changed already
     case EINTR:   // a signal: the caller re-checks its condition
       return {};
-    default:
-      return std::unexpected(result.error());
+    default: return std::unexpected(result.error());
   }
 }
 

@@ -15,8 +15,8 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept {
 
 SysResult<Mapping> Mapping::map(int fd, std::size_t size, std::size_t offset, int flags) {
   if (size == 0) return std::unexpected(SysError{EINVAL, "mmap"});
-  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, fd,
-                         static_cast<off_t>(offset));
+  void* address =
+      ::mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, fd, static_cast<off_t>(offset));
   if (address == MAP_FAILED) return std::unexpected(SysError{errno, "mmap"});
   return Mapping(address, size);
 }

@@ -20,7 +20,8 @@ TEST(Error, CarriesCodeMessageAndErrorCode) {
 TEST(Error, FromASystemCallNamesTheContextAndTheCall) {
   const auto error = Error::from_sys({ENOSPC, "posix_fallocate"}, "shared memory 'a': create");
   EXPECT_EQ(error.code(), Errc::limit_reached);
-  EXPECT_EQ(error.message(), "shared memory 'a': create: No space left on device (posix_fallocate)");
+  EXPECT_EQ(error.message(),
+            "shared memory 'a': create: No space left on device (posix_fallocate)");
 }
 
 TEST(Error, ErrnoMapsToTheNearestCode) {

@@ -15,10 +15,10 @@ TEST(Name, AcceptsLettersDigitsDotUnderscoreDash) {
 }
 
 TEST(Name, RefusesEverythingElse) {
-  for (const std::string bad : {std::string(), std::string("."), std::string(".."),
-                                std::string("a/b"), std::string("/abs"), std::string("a b"),
-                                std::string("a\0b", 3), std::string(201, 'x'),
-                                std::string("caf\xc3\xa9"), std::string("tab\t")}) {
+  for (const std::string bad :
+       {std::string(), std::string("."), std::string(".."), std::string("a/b"), std::string("/abs"),
+        std::string("a b"), std::string("a\0b", 3), std::string(201, 'x'),
+        std::string("caf\xc3\xa9"), std::string("tab\t")}) {
     auto checked = check_name("mailbox", bad);
     ASSERT_FALSE(checked) << printable_name(bad);
     EXPECT_EQ(checked.error().code(), Errc::invalid_argument);
@@ -30,7 +30,11 @@ TEST(Name, MessagesSayWhatIsWrong) {
   EXPECT_EQ(check_name("mailbox", "a/b").error().message(),
             "mailbox 'a/b': invalid name: character / at position 1; only [A-Za-z0-9._-] are "
             "allowed");
-  EXPECT_EQ(check_name("mailbox", std::string(201, 'x')).error().message().find("201 characters, at most 200") != std::string::npos, true);
+  EXPECT_EQ(check_name("mailbox", std::string(201, 'x'))
+                    .error()
+                    .message()
+                    .find("201 characters, at most 200") != std::string::npos,
+            true);
   EXPECT_EQ(check_name("mailbox", std::string("a\0b", 3)).error().message(),
             "mailbox 'a\\x00b': invalid name: character \\x00 at position 1; only "
             "[A-Za-z0-9._-] are allowed");

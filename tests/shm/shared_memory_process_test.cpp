@@ -23,15 +23,25 @@ using test::run_in_child;
 class SharedMemoryTest : public test::ProcessTest {
  protected:
   std::size_t files_in_namespace() const {
-    return static_cast<std::size_t>(std::distance(
-        std::filesystem::directory_iterator(namespace_path()), std::filesystem::directory_iterator()));
+    return static_cast<std::size_t>(
+        std::distance(std::filesystem::directory_iterator(namespace_path()),
+                      std::filesystem::directory_iterator()));
   }
-  std::string file_of(std::string_view name) const { return namespace_path() + "/" + std::string(name); }
+  std::string file_of(std::string_view name) const {
+    return namespace_path() + "/" + std::string(name);
+  }
 };
 
 TEST_F(SharedMemoryTest, BadNamesAreRefusedBeforeAnyFileIsTouched) {
-  const std::string names[] = {"",          "..",        ".",       "a/b", std::string(201, 'n'),
-                               "with space", std::string("nul\0x", 5), "../escape", "/etc/passwd"};
+  const std::string names[] = {"",
+                               "..",
+                               ".",
+                               "a/b",
+                               std::string(201, 'n'),
+                               "with space",
+                               std::string("nul\0x", 5),
+                               "../escape",
+                               "/etc/passwd"};
   for (const auto& name : names) {
     auto created = SharedMemory::create(name, {.size = 64});
     ASSERT_FALSE(created) << name;
@@ -90,7 +100,7 @@ TEST_F(SharedMemoryTest, CreatedWithExactlyTheModeAskedForDespiteUmask) {
   auto segment = SharedMemory::create("shared-with-group", {.size = 64, .mode = 0660});
   ::umask(old);
   ASSERT_TRUE(segment) << segment.error().message();
-  struct stat st {};
+  struct stat st{};
   ASSERT_EQ(::stat(file_of("shared-with-group").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 }

@@ -55,7 +55,8 @@ Child::~Child() {
 bool Child::running() const {
   if (pid_ <= 0) return false;
   siginfo_t info{};
-  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return false;
   return info.si_pid == 0;
 }
 

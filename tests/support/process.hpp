@@ -63,11 +63,11 @@ class ProcessTest : public ::testing::Test {
 
 /// A check inside a child: on failure print where and exit with code 100 (the parent's
 /// EXPECT on the Exit then fails the test with the printed reason).
-#define CHILD_CHECK(condition)                                                          \
-  do {                                                                                  \
-    if (!(condition)) {                                                                 \
+#define CHILD_CHECK(condition)                                                                 \
+  do {                                                                                         \
+    if (!(condition)) {                                                                        \
       std::fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #condition); \
-      std::fflush(stderr);                                                              \
-      ::_exit(100);                                                                     \
-    }                                                                                   \
+      std::fflush(stderr);                                                                     \
+      ::_exit(100);                                                                            \
+    }                                                                                          \
   } while (false)

@@ -18,8 +18,8 @@ class Offset {
 
   /// The offset of `object` inside `segment` (which must contain it).
   static Offset of(std::span<std::byte> segment, const T* object) noexcept {
-    return Offset(static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(object) -
-                                              segment.data()));
+    return Offset(
+        static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(object) - segment.data()));
   }
 
   /// The `count` objects at this offset inside `segment`, or nullptr when they would not lie

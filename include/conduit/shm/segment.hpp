@@ -110,8 +110,11 @@ class Segment {
  private:
   Segment(Namespace space, std::string name, sys::Fd file, sys::Mapping mapping,
           SegmentHeader header)
-      : namespace_(std::move(space)), name_(std::move(name)), file_(std::move(file)),
-        mapping_(std::move(mapping)), header_(header) {}
+      : namespace_(std::move(space)),
+        name_(std::move(name)),
+        file_(std::move(file)),
+        mapping_(std::move(mapping)),
+        header_(header) {}
   static Result<Segment> open_checked(std::string_view name, std::optional<SegmentKind> kind);
 
   Namespace namespace_;  // where the name lives, even if CONDUIT_NAMESPACE changes later

@@ -51,10 +51,11 @@ class Shared {
     spec.mode = options.mode;
     spec.type_size = sizeof(T);
     spec.type_align = alignof(T);
-    auto segment = shm::Segment::create(name, spec, [&](std::span<std::byte> payload) -> Result<void> {
-      ::new (static_cast<void*>(payload.data())) T(std::forward<A>(args)...);
-      return {};
-    });
+    auto segment =
+        shm::Segment::create(name, spec, [&](std::span<std::byte> payload) -> Result<void> {
+          ::new (static_cast<void*>(payload.data())) T(std::forward<A>(args)...);
+          return {};
+        });
     if (!segment) return std::unexpected(segment.error());
     return Shared(std::move(*segment));
   }
