@@ -8,8 +8,9 @@
 // half-initialised object.
 //
 // Lifetime::process: the creator holds a flock on the file for as long as it lives. Forked
-// children do not inherit that hold (closed in the child at fork), so the object goes with the
-// creator, not with its children. Any open that finds the lock free removes the object and
+// children drop their inherited copy of that hold in a fork handler, so the object goes with
+// its creator, not with its children (a child that has not yet run since fork() still holds
+// the copy: the object can outlive its creator by that moment). Any open that finds the lock free removes the object and
 // reports not_found. No daemon is involved.
 //
 // Not protected against a peer with write permission that truncates the file: readers of the
