@@ -14,9 +14,29 @@ bool is_name_character(char c) noexcept {
 
 }  // namespace
 
-bool is_valid_name(std::string_view name) noexcept {
-  return !name.empty() && name.size() <= kMaxNameLength && name != "." && name != ".." &&
-         std::ranges::all_of(name, is_name_character);
+bool is_valid_name(std::string_view name, NameUse use) noexcept {
+  const auto is_valid_part = [](std::string_view part) {
+    return !part.empty() && part.size() <= kMaxNameLength && part != "." && part != ".." &&
+           std::ranges::all_of(part, is_name_character);
+  };
+  if (use == NameUse::user || name.find('#') == std::string_view::npos) return is_valid_part(name);
+  constexpr std::size_t kMaxFileName = 255;
+  if (name.size() > kMaxFileName) return false;
+  for (std::size_t start = 0;;) {
+    const auto end = name.find('#', start);
+    if (!is_valid_part(name.substr(start, end - start))) return false;
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
+}
+
+std::string internal_name(std::initializer_list<std::string_view> parts) {
+  std::string name;
+  for (const auto part : parts) {
+    if (!name.empty()) name += '#';
+    name += part;
+  }
+  return name;
 }
 
 std::string printable_name(std::string_view name) {
@@ -33,8 +53,8 @@ std::string printable_name(std::string_view name) {
   return text;
 }
 
-Result<void> check_name(std::string_view kind, std::string_view name) {
-  if (is_valid_name(name)) return {};
+Result<void> check_name(std::string_view kind, std::string_view name, NameUse use) {
+  if (is_valid_name(name, use)) return {};
   const std::string shown = printable_name(name);
   if (name.empty())
     return fail(Errc::invalid_argument, fmt::format("{} '': invalid name: empty", kind));

@@ -133,7 +133,7 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec,
   const auto where = [&](std::string_view operation) {
     return context(spec.kind, name, operation);
   };
-  if (auto valid = check_name(kind_name(spec.kind), name); !valid)
+  if (auto valid = check_name(kind_name(spec.kind), name, spec.names); !valid)
     return std::unexpected(valid.error());
   if (spec.payload_size == 0) return fail(Errc::invalid_argument, where("create: size 0"));
   if (spec.payload_size > std::numeric_limits<std::size_t>::max() / 4)
@@ -225,19 +225,22 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec,
   return Segment(std::move(*space), file_name, std::move(handle_file), std::move(*mapping), header);
 }
 
-Result<Segment> Segment::open(std::string_view name, SegmentKind kind) {
-  return open_checked(name, kind);
+Result<Segment> Segment::open(std::string_view name, SegmentKind kind, NameUse names) {
+  return open_checked(name, kind, names);
 }
 
-Result<Segment> Segment::inspect(std::string_view name) { return open_checked(name, std::nullopt); }
+Result<Segment> Segment::inspect(std::string_view name) {
+  return open_checked(name, std::nullopt, NameUse::internal);
+}
 
-Result<Segment> Segment::open_checked(std::string_view name, std::optional<SegmentKind> kind) {
+Result<Segment> Segment::open_checked(std::string_view name, std::optional<SegmentKind> kind,
+                                      NameUse names) {
   const SegmentKind shown = kind.value_or(SegmentKind::raw);
   const auto where = [&](std::string_view operation) {
     return kind ? context(shown, name, operation)
                 : fmt::format("object '{}': {}", printable_name(name), operation);
   };
-  if (auto valid = check_name(kind ? kind_name(shown) : "object", name); !valid)
+  if (auto valid = check_name(kind ? kind_name(shown) : "object", name, names); !valid)
     return std::unexpected(valid.error());
   auto space = Namespace::current();
   if (!space) return std::unexpected(space.error());
@@ -283,13 +286,14 @@ Result<Segment> Segment::open_checked(std::string_view name, std::optional<Segme
   return Segment(std::move(*space), file_name, std::move(*file), std::move(*mapping), *header);
 }
 
-Result<void> Segment::remove(std::string_view name, std::optional<SegmentKind> kind) {
+Result<void> Segment::remove(std::string_view name, std::optional<SegmentKind> kind,
+                             NameUse names) {
   const SegmentKind shown = kind.value_or(SegmentKind::raw);
   const auto where = [&](std::string_view operation) {
     return kind ? context(shown, name, operation)
                 : fmt::format("object '{}': {}", printable_name(name), operation);
   };
-  if (auto valid = check_name(kind ? kind_name(shown) : "object", name); !valid)
+  if (auto valid = check_name(kind ? kind_name(shown) : "object", name, names); !valid)
     return std::unexpected(valid.error());
   auto space = Namespace::current();
   if (!space) return std::unexpected(space.error());
@@ -318,7 +322,8 @@ Result<void> Segment::remove(std::string_view name, std::optional<SegmentKind> k
 }
 
 Result<bool> Segment::reap_if_dead(std::string_view name) {
-  if (auto valid = check_name("object", name); !valid) return std::unexpected(valid.error());
+  if (auto valid = check_name("object", name, NameUse::internal); !valid)
+    return std::unexpected(valid.error());
   auto space = Namespace::current();
   if (!space) return std::unexpected(space.error());
   auto guard = space->lock();

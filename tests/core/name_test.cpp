@@ -42,3 +42,23 @@ TEST(Name, MessagesSayWhatIsWrong) {
 
 }  // namespace
 }  // namespace conduit
+
+namespace conduit {
+namespace {
+
+TEST(Name, InternalNamesJoinUserNamesWithHash) {
+  EXPECT_FALSE(is_valid_name("alice#bob")) << "users cannot make internal names";
+  EXPECT_TRUE(is_valid_name("alice#bob", NameUse::internal));
+  EXPECT_TRUE(is_valid_name("plain", NameUse::internal));
+  EXPECT_FALSE(is_valid_name("alice#", NameUse::internal));
+  EXPECT_FALSE(is_valid_name("#bob", NameUse::internal));
+  EXPECT_FALSE(is_valid_name("a##b", NameUse::internal));
+  EXPECT_FALSE(is_valid_name("a#..", NameUse::internal));
+  EXPECT_FALSE(is_valid_name("a#b/c", NameUse::internal));
+  EXPECT_FALSE(is_valid_name(std::string(200, 'a') + "#" + std::string(200, 'b'), NameUse::internal))
+      << "longer than a file name may be";
+  EXPECT_EQ(internal_name({"alice", "bob"}), "alice#bob");
+}
+
+}  // namespace
+}  // namespace conduit

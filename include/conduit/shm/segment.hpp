@@ -30,6 +30,7 @@
 #include <string_view>
 
 #include "conduit/core/error.hpp"
+#include "conduit/core/name.hpp"
 #include "conduit/core/namespace.hpp"
 #include "conduit/core/process.hpp"
 #include "conduit/shm/segment_layout.hpp"
@@ -45,6 +46,7 @@ struct SegmentSpec {
   mode_t mode = 0600;
   std::uint64_t type_size = 0;   // sizeof(T) for typed objects, checked on open
   std::uint32_t type_align = 0;  // alignof(T)
+  NameUse names = NameUse::user;  // internal: names made by conduit itself ('#')
 };
 
 /// Checks a segment's bytes: magic, version, sizes and offsets within `bytes`, known kind,
@@ -67,7 +69,8 @@ class Segment {
   /// Opens segment `name`, which must hold `kind`. Errors: not_found (also when a
   /// process-lifetime object's creator died: the object is removed), corrupted (header fails
   /// validation), invalid_argument (another kind of object), permission_denied.
-  [[nodiscard]] static Result<Segment> open(std::string_view name, SegmentKind kind);
+  [[nodiscard]] static Result<Segment> open(std::string_view name, SegmentKind kind,
+                                            NameUse names = NameUse::user);
 
   /// Opens whatever segment `name` holds, for inspection (`conduit ls`).
   [[nodiscard]] static Result<Segment> inspect(std::string_view name);
@@ -76,7 +79,8 @@ class Segment {
   /// With a kind, refuses to remove another kind of object (unless its header is unreadable).
   /// Errors: not_found, permission_denied, invalid_argument.
   [[nodiscard]] static Result<void> remove(std::string_view name,
-                                           std::optional<SegmentKind> kind = std::nullopt);
+                                           std::optional<SegmentKind> kind = std::nullopt,
+                                           NameUse names = NameUse::user);
 
   /// Removes the process-lifetime object `name` if its creator died. Returns whether it did.
   [[nodiscard]] static Result<bool> reap_if_dead(std::string_view name);
@@ -116,7 +120,8 @@ class Segment {
         file_(std::move(file)),
         mapping_(std::move(mapping)),
         header_(header) {}
-  static Result<Segment> open_checked(std::string_view name, std::optional<SegmentKind> kind);
+  static Result<Segment> open_checked(std::string_view name, std::optional<SegmentKind> kind,
+                                      NameUse names);
 
   Namespace namespace_;  // where the name lives, even if CONDUIT_NAMESPACE changes later
   std::string name_;
