@@ -47,6 +47,16 @@ bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+// With the namespace lock held: removes the objects conduit made for `name`'s own use
+// ("name#..."), which live and die with it.
+void remove_dependents(const Namespace& space, const std::string& name) {
+  auto names = sys::list_directory(space.fd());
+  if (!names) return;
+  const std::string prefix = name + "#";
+  for (const auto& entry : *names)
+    if (entry.starts_with(prefix)) (void)sys::unlink_at(space.fd(), entry);
+}
+
 // With the namespace lock held: removes `name` if it is a process-lifetime object whose creator
 // died. The lock keeps a new object of the same name from appearing between check and unlink.
 Result<bool> reap_locked(const Namespace& space, const std::string& name) {
@@ -60,6 +70,7 @@ Result<bool> reap_locked(const Namespace& space, const std::string& name) {
   if (!opened || !named || !same_file(*opened, *named)) return false;
   if (auto removed = sys::unlink_at(space.fd(), name); !removed && removed.error().code != ENOENT)
     return fail(removed.error(), context(static_cast<SegmentKind>(header->kind), name, "reap"));
+  remove_dependents(space, name);
   return true;
 }
 
@@ -318,6 +329,7 @@ Result<void> Segment::remove(std::string_view name, std::optional<SegmentKind> k
     if (removed.error().code == ENOENT) return fail(Errc::not_found, where("remove: not found"));
     return fail(removed.error(), where("remove"));
   }
+  remove_dependents(*space, file_name);
   return {};
 }
 

@@ -324,3 +324,41 @@ TEST_F(SharedMemoryTest, CreatorKilledInsideCreateLeavesTheNameFree) {
 
 }  // namespace
 }  // namespace conduit
+
+namespace conduit {
+namespace {
+
+class DependentsTest : public test::ProcessTest {};
+
+Result<shm::Segment> make_dependent(std::string_view owner) {
+  shm::SegmentSpec spec;
+  spec.kind = shm::SegmentKind::extension;
+  spec.payload_size = 64;
+  spec.names = NameUse::internal;
+  return shm::Segment::create(internal_name({owner, "x1"}), spec);
+}
+
+TEST_F(DependentsTest, InternalNamesAreRefusedToUsersAndGoWithTheirOwner) {
+  EXPECT_EQ(SharedMemory::create("a#x1", {.size = 64}).error().code(), Errc::invalid_argument);
+  ASSERT_TRUE(SharedMemory::create("a", {.size = 64}));
+  ASSERT_TRUE(SharedMemory::create("ab", {.size = 64}));
+  ASSERT_TRUE(make_dependent("a"));
+  ASSERT_TRUE(make_dependent("ab"));
+  ASSERT_TRUE(SharedMemory::remove("a"));
+  EXPECT_FALSE(std::filesystem::exists(namespace_path() + "/a#x1"));
+  EXPECT_TRUE(std::filesystem::exists(namespace_path() + "/ab#x1")) << "only a's own";
+}
+
+TEST_F(DependentsTest, ReapingADeadOwnersObjectTakesItsDependentsToo) {
+  auto exit = test::run_in_child([] {
+    CHILD_CHECK(SharedMemory::create("p", {.size = 64, .lifetime = Lifetime::process}).has_value());
+    CHILD_CHECK(make_dependent("p").has_value());
+    return 0;
+  });
+  ASSERT_TRUE(exit.ok()) << exit.describe();
+  EXPECT_EQ(SharedMemory::open("p").error().code(), Errc::not_found);
+  EXPECT_TRUE(std::filesystem::is_empty(namespace_path()));
+}
+
+}  // namespace
+}  // namespace conduit

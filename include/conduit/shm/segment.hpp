@@ -75,7 +75,8 @@ class Segment {
   /// Opens whatever segment `name` holds, for inspection (`conduit ls`).
   [[nodiscard]] static Result<Segment> inspect(std::string_view name);
 
-  /// Removes `name` from the namespace (open handles keep their memory until they close).
+  /// Removes `name` from the namespace (open handles keep their memory until they close), and
+  /// with it the objects conduit made for it ("name#...", see NameUse::internal).
   /// With a kind, refuses to remove another kind of object (unless its header is unreadable).
   /// Errors: not_found, permission_denied, invalid_argument.
   [[nodiscard]] static Result<void> remove(std::string_view name,
