@@ -1,0 +1,69 @@
+// The wait strategy every blocking conduit call uses: spin briefly with `pause`, then sleep on
+// a futex. The waker pays for FUTEX_WAKE only when a sleeper has flagged itself, so a
+// producer and a consumer that keep up with each other make no system calls at all.
+//
+// WaitWord lives in shared memory (standard layout, no pointers). Protocol:
+//
+//   waiter                                   waker
+//   observed = word.value()                  (publish the data the waiter wants)
+//   (look for the data: not there)           word.notify_all():
+//   word.wait_until(observed, deadline):       bump `word`                     (a)
+//     spin while word == observed              if `sleepers` != 0: FUTEX_WAKE  (b)
+//     sleepers += 1                    (c)
+//     if word == observed: FUTEX_WAIT  (d)
+//     sleepers -= 1
+//
+// Why no wake-up is lost: (a), (b), (c) and (d)'s load are sequentially consistent, so in
+// their single total order either (a) comes before (d) — the waiter sees the new word and does
+// not sleep (FUTEX_WAIT also re-checks the word in the kernel) — or (c) comes before (b) — the
+// waker sees the sleeper and wakes it. Release/acquire alone would allow both the waiter to
+// miss the bump and the waker to miss the flag (the store-buffer reordering).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+
+#include "conduit/sys/clock.hpp"
+
+namespace conduit::sync {
+
+/// How many `pause` rounds a waiter spins before it sleeps: a few microseconds (`pause` takes
+/// 10 to 140 cycles depending on the CPU), the order of one kernel wake-up (~10 us on a VM), so
+/// spinning never costs much more than sleeping would have.
+inline constexpr std::uint32_t kSpinRounds = 256;
+
+/// One CPU relax hint (x86 `pause`), for spin loops.
+inline void relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+struct WaitWord {
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<std::uint32_t> sleepers{0};
+
+  /// The current value, to pass to wait_until after looking for the data. Acquire: pairs with
+  /// the bump in notify_all, so data published before a bump is visible after seeing it.
+  [[nodiscard]] std::uint32_t value() const noexcept { return word.load(std::memory_order_acquire); }
+
+  /// Waits until the word differs from `observed` or the deadline (none: for ever) passes.
+  /// Returns true if the word changed; false on timeout. Spurious returns are possible only as
+  /// "changed"; callers look for their data again either way.
+  bool wait_until(std::uint32_t observed, std::optional<sys::TimePoint> deadline = std::nullopt) noexcept;
+
+  /// Wakes every sleeper (after the data they wait for was published).
+  void notify_all() noexcept;
+  /// Wakes one sleeper.
+  void notify_one() noexcept;
+};
+
+static_assert(std::is_standard_layout_v<WaitWord>);
+static_assert(sizeof(WaitWord) == 8);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+}  // namespace conduit::sync
