@@ -5,6 +5,8 @@
 #include "conduit/core/name.hpp"
 #include "conduit/core/namespace.hpp"
 #include "conduit/core/process.hpp"
+#include "conduit/msg/endpoint.hpp"
+#include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/message.hpp"
 #include "conduit/shm/offset_ptr.hpp"
 #include "conduit/shm/segment.hpp"

@@ -1,0 +1,142 @@
+// Mailbox: indirect message passing. A named mailbox (a port) that any process may create,
+// open, send to, receive from and remove.
+//
+// Thread-safe and process-safe. Survives the death of any sender or receiver at any
+// instruction: a message whose send returned success is received exactly once (broadcast: once
+// by each receiver) unless the mailbox is removed; a half-written message is never received;
+// a receiver that died while copying a message out leaves it queued again for others. No
+// daemon: a Lifetime::process mailbox vanishes when its creator dies, and everyone blocked on
+// it returns owner_died.
+//
+// Capacity: zero (rendezvous: send returns once a receiver took the message), bounded(n)
+// (exactly n messages fit), unbounded (the mailbox grows in shared memory; limit_reached when
+// memory runs out).
+//
+// Receivers: any_one (each message to one receiver; send_and_wait says which), exclusive (one
+// receiving process at a time; others get permission_denied while it lives and holds it),
+// broadcast (every receiver attached before the send gets every message; a bounded mailbox is
+// full while its slowest receiver is behind), pair (at most two processes ever attach).
+// In a broadcast mailbox every handle made by open() is a receiver from the moment open
+// returns; the creating handle becomes one at its first receive. A process that only sends to
+// a broadcast mailbox opens it with MailboxRole::sender.
+//
+// Protection: named mailboxes are files on tmpfs; a peer with write permission can corrupt or
+// truncate them. Corruption of the shared bytes is detected where it matters (corrupted), but
+// truncation by a hostile peer turns reads into SIGBUS: share a mailbox only with processes you
+// trust as much as the mode admits.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conduit/core/error.hpp"
+#include "conduit/core/name.hpp"
+#include "conduit/core/process.hpp"
+#include "conduit/msg/message.hpp"
+
+namespace conduit {
+
+struct MailboxStats {
+  Capacity capacity;
+  std::size_t depth = 0, max_message_size = 0;
+  Receivers receivers = Receivers::any_one;
+  Lifetime lifetime = Lifetime::system;
+  ProcessId owner;
+  std::vector<ProcessId> attached;  // processes holding a handle (dead ones pruned)
+  std::uint64_t sent = 0, received = 0, would_block = 0, dropped = 0;  // since creation
+  std::size_t slots = 0;                      // slots allocated (grows for unbounded)
+  std::vector<ProcessId> receivers_attached;  // broadcast: the receivers
+};
+
+struct MailboxOptions {
+  Capacity capacity = Capacity::bounded(64);
+  std::size_t max_message_size = 4096;
+  Receivers receivers = Receivers::any_one;
+  Lifetime lifetime = Lifetime::system;
+  mode_t mode = 0600;
+};
+
+/// What a handle is for. Broadcast mailboxes make every sender_and_receiver handle a receiver;
+/// pair mailboxes count every process that opens with sender_and_receiver or sender as one of
+/// the two. An observer (tools: `conduit ls`, `stat`, `watch`) attaches to nothing.
+enum class MailboxRole { sender_and_receiver, sender, observer };
+
+class Mailbox {
+ public:
+  /// Creates mailbox `name`. Errors: invalid_argument (name, bounded(0), max size 0 or over
+  /// 1 GiB), already_exists, limit_reached, permission_denied.
+  [[nodiscard]] static Result<Mailbox> create(std::string_view name, MailboxOptions options = {});
+  /// Opens mailbox `name`. Errors: not_found (also: its process-lifetime creator died),
+  /// corrupted, permission_denied (mode; a pair mailbox that two processes already joined),
+  /// limit_reached (a broadcast mailbox with kMaxReceivers receivers).
+  [[nodiscard]] static Result<Mailbox> open(std::string_view name,
+                                            MailboxRole role = MailboxRole::sender_and_receiver);
+  /// Removes mailbox `name`: everyone blocked on it returns closed; handles still open get
+  /// closed from then on. Errors: not_found, invalid_argument.
+  [[nodiscard]] static Result<void> remove(std::string_view name);
+
+  Mailbox(Mailbox&&) noexcept;
+  Mailbox& operator=(Mailbox&&) noexcept;
+  ~Mailbox();
+
+  /// Blocks while the mailbox is full (zero capacity: until a receiver took the message).
+  /// Errors: closed, owner_died, message_too_large, corrupted.
+  [[nodiscard]] Result<void> send(std::span<const std::byte> payload, std::int64_t type = 0);
+  /// Never blocks: would_block when full (zero capacity: when no receiver is waiting).
+  [[nodiscard]] Result<void> try_send(std::span<const std::byte> payload, std::int64_t type = 0);
+  /// As send, but timed_out after `timeout`; a rendezvous that timed out leaves nothing behind.
+  [[nodiscard]] Result<void> send_for(std::span<const std::byte> payload,
+                                      std::chrono::nanoseconds timeout, std::int64_t type = 0);
+  /// Sends and waits until a receiver took the message; the Receipt names it (broadcast: the
+  /// last receiver to take it).
+  [[nodiscard]] Result<Receipt> send_and_wait(std::span<const std::byte> payload,
+                                              std::int64_t type = 0);
+
+  /// Type filter as System V msgrcv: 0 the oldest message; > 0 the oldest of that type; < 0
+  /// the oldest of the lowest type <= -filter. Blocks while there is none.
+  /// Errors: closed, owner_died, permission_denied (exclusive, held by another), corrupted.
+  [[nodiscard]] Result<Message> receive(std::int64_t type = 0);
+  /// Never blocks: would_block when there is no matching message.
+  [[nodiscard]] Result<Message> try_receive(std::int64_t type = 0);
+  [[nodiscard]] Result<Message> receive_for(std::chrono::nanoseconds timeout,
+                                            std::int64_t type = 0);
+
+  /// Capacity, depth, sizes, mode, owner, attached processes, counters.
+  [[nodiscard]] MailboxStats stats() const;
+  [[nodiscard]] const std::string& name() const noexcept;
+
+  // Convenience overloads: text and trivially copyable values.
+  [[nodiscard]] Result<void> send(std::string_view text, std::int64_t type = 0) {
+    return send(bytes_of(text), type);
+  }
+  [[nodiscard]] Result<void> try_send(std::string_view text, std::int64_t type = 0) {
+    return try_send(bytes_of(text), type);
+  }
+  [[nodiscard]] Result<void> send_for(std::string_view text, std::chrono::nanoseconds timeout,
+                                      std::int64_t type = 0) {
+    return send_for(bytes_of(text), timeout, type);
+  }
+  [[nodiscard]] Result<Receipt> send_and_wait(std::string_view text, std::int64_t type = 0) {
+    return send_and_wait(bytes_of(text), type);
+  }
+
+  class Impl;
+
+ private:
+  friend class Endpoint;  // its links are mailboxes with internal names
+  static Result<Mailbox> create(std::string_view name, MailboxOptions options, NameUse names);
+  static Result<Mailbox> open(std::string_view name, MailboxRole role, NameUse names);
+  static Result<void> remove(std::string_view name, NameUse names);
+  explicit Mailbox(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace conduit

@@ -1,0 +1,125 @@
+// The bytes of a mailbox in shared memory (the payload of a Segment of kind `mailbox`).
+//
+//   offset                      what
+//   --------------------------  -------------------------------------------------------------
+//   0                           MailboxConfig   (written once by the creator; validated on open)
+//   128                         MailboxState    (guarded by `lock`; counters, queue, tables)
+//   128 + sizeof(MailboxState)  Slot[slot_count], each: SlotHeader (128) + max_message_size
+//                               bytes, rounded up to whole cache lines (slot_stride)
+//
+// A message lives in one slot for its whole stay. Slots move between states only under
+// `lock`, each move a single store of `state`, so that after a holder died mid-operation the
+// queue can be rebuilt from the slots alone (see Mailbox's repair): queued slots ordered by
+// sequence, slots a dead sender was writing freed, slots a dead receiver was reading queued
+// again (it never returned the message), receipts nobody waits for any more freed.
+//
+// Futex words (`*_signal`) sit on cache lines of their own: waiters sleep on them and wakers
+// bump them, without touching the lock's line.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "conduit/shm/segment_layout.hpp"
+#include "conduit/sync/mutex.hpp"
+#include "conduit/sync/wait.hpp"
+
+namespace conduit::msg {
+
+using shm::kCacheLine;
+
+inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
+inline constexpr std::uint32_t kMailboxLayoutVersion = 1;
+inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
+inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
+inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
+inline constexpr std::uint32_t kUnboundedInitialSlots = 64;
+// An unbounded mailbox grows by extension segments ("<name>#x<k>"), extension k holding
+// kUnboundedInitialSlots << k slots: doubling, so n messages need O(log n) segments.
+inline constexpr std::uint32_t kMaxExtensions = 24;
+inline constexpr std::int32_t kNoSlot = -1;
+
+enum class SlotState : std::uint32_t {
+  free = 0,
+  writing = 1,    // claimed by `holder`, who copies the payload in outside the lock
+  queued = 2,     // in the queue, ordered by sequence
+  reading = 3,    // taken by `holder`, who copies the payload out outside the lock
+  delivered = 4,  // taken; the sender waits for its receipt (`taken_by`)
+};
+
+struct MailboxConfig {
+  std::uint64_t magic;
+  std::uint32_t layout_version;
+  std::uint32_t capacity_kind;   // Capacity::Kind
+  std::uint64_t capacity_limit;  // bounded: n
+  std::uint64_t max_message_size;
+  std::uint32_t receivers;  // Receivers
+  std::uint32_t lifetime;   // Lifetime
+  std::uint32_t slot_count;
+  std::uint32_t slot_stride;
+  std::uint64_t slots_offset;  // from the start of the payload
+  std::uint64_t reserved[9];
+};
+static_assert(std::is_standard_layout_v<MailboxConfig>);
+static_assert(sizeof(MailboxConfig) == 128);
+static_assert(offsetof(MailboxConfig, capacity_limit) == 16);
+static_assert(offsetof(MailboxConfig, max_message_size) == 24);
+static_assert(offsetof(MailboxConfig, slot_count) == 40);
+static_assert(offsetof(MailboxConfig, slots_offset) == 48);
+
+/// A process as stored in shared memory (ProcessId, with explicit padding).
+struct StoredProcess {
+  std::int32_t pid;
+  std::uint32_t flags;  // receivers table: 1 = in use
+  std::uint64_t start_time;
+};
+static_assert(sizeof(StoredProcess) == 16);
+
+struct alignas(kCacheLine) MailboxState {
+  Mutex lock;  // robust: a holder that dies hands `owner_died` to the next locker
+  alignas(kCacheLine) std::uint64_t next_sequence;
+  std::uint64_t depth;   // queued slots (what capacity counts, with slots being written)
+  std::uint64_t in_use;  // slots not free
+  std::int32_t queue_head;
+  std::int32_t queue_tail;
+  std::int32_t free_head;
+  std::uint32_t is_removed;  // remove() was called: everyone gets `closed`
+  std::uint64_t sent, received, would_block, dropped;
+  std::atomic<std::uint32_t> waiting_receivers;  // blocked in receive: try_send on zero capacity
+  std::uint32_t pair_count;
+  std::uint32_t slot_total;       // slots in the mailbox and its extensions
+  std::uint32_t extension_count;  // unbounded: extension segments made so far
+  StoredProcess exclusive_holder;
+  StoredProcess pair_members[2];
+  alignas(kCacheLine) sync::WaitWord messages;  // bumped when a message is queued
+  alignas(kCacheLine) sync::WaitWord space;     // bumped when a slot is freed
+  alignas(kCacheLine) sync::WaitWord receipts;  // bumped when a waited-for message is taken
+  alignas(kCacheLine) std::uint32_t reserved_line;
+  alignas(kCacheLine) StoredProcess receiver_table[kMaxReceivers];  // broadcast receivers
+  StoredProcess attached[kMaxAttached];
+};
+static_assert(std::is_standard_layout_v<MailboxState>);
+
+struct alignas(kCacheLine) SlotHeader {
+  std::uint32_t state;  // SlotState
+  std::int32_t next;
+  std::int32_t prev;
+  std::uint32_t wants_receipt;
+  std::uint64_t size;
+  std::int64_t type;
+  std::uint64_t sequence;
+  std::uint64_t pending;  // broadcast: receivers (bits of receiver_table) still to read it
+  StoredProcess sender;
+  StoredProcess holder;    // writing / reading: who
+  StoredProcess taken_by;  // delivered: who took it
+  std::uint64_t reserved[3];
+};
+static_assert(std::is_standard_layout_v<SlotHeader>);
+static_assert(sizeof(SlotHeader) == 128);
+static_assert(offsetof(SlotHeader, size) == 16);
+static_assert(offsetof(SlotHeader, sender) == 48);
+static_assert(offsetof(SlotHeader, taken_by) == 80);
+
+}  // namespace conduit::msg

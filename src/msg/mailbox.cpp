@@ -1,0 +1,347 @@
+#include "conduit/msg/mailbox.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <climits>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "conduit/core/name.hpp"
+#include "mailbox_impl.hpp"
+
+namespace conduit {
+
+using namespace msg;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t kMaxMessageSize = std::size_t{1} << 30;
+
+constexpr std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+constexpr std::size_t kStateOffset = round_up(sizeof(MailboxConfig), kCacheLine);
+constexpr std::size_t kSlotsOffset = kStateOffset + round_up(sizeof(MailboxState), kCacheLine);
+
+std::size_t stride_for(std::size_t max_message_size) {
+  return round_up(sizeof(SlotHeader) + max_message_size, kCacheLine);
+}
+
+std::uint32_t slots_for(const Capacity& capacity) {
+  switch (capacity.kind) {
+    case Capacity::Kind::zero: return kZeroCapacitySlots;
+    case Capacity::Kind::bounded: return static_cast<std::uint32_t>(capacity.limit);
+    case Capacity::Kind::unbounded: return kUnboundedInitialSlots;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// ---- the lock -------------------------------------------------------------------------------
+
+Result<Mailbox::Impl::Locked> Mailbox::Impl::lock() {
+  auto locked = state_->lock.lock();
+  if (!locked) {
+    if (locked.error().code() != Errc::owner_died)
+      return fail(locked.error().code(),
+                  context(fmt::format("lock: {}", locked.error().message())));
+    // We hold the lock, and its last holder died inside an operation: rebuild from the slots.
+    repair();
+    state_->lock.make_consistent();
+  }
+  return Locked(&state_->lock);
+}
+
+// ---- layout ---------------------------------------------------------------------------------
+
+Result<MailboxConfig> Mailbox::Impl::plan(std::string_view name, const MailboxOptions& options) {
+  const auto invalid = [&](std::string_view what) {
+    return fail(Errc::invalid_argument,
+                fmt::format("mailbox '{}': create: {}", printable_name(name), what));
+  };
+  if (options.max_message_size == 0) return invalid("max_message_size 0");
+  if (options.max_message_size > kMaxMessageSize)
+    return invalid(
+        fmt::format("max_message_size {} exceeds {}", options.max_message_size, kMaxMessageSize));
+  if (options.capacity.is_bounded() &&
+      (options.capacity.limit == 0 || options.capacity.limit > (1u << 24)))
+    return invalid(
+        fmt::format("bounded({}): capacity must be 1 to {} (use zero() for a "
+                    "rendezvous)",
+                    options.capacity.limit, 1u << 24));
+  if (static_cast<std::uint32_t>(options.receivers) > static_cast<std::uint32_t>(Receivers::pair))
+    return invalid("unknown receivers mode");
+  MailboxConfig config{};
+  config.magic = kMailboxMagic;
+  config.layout_version = kMailboxLayoutVersion;
+  config.capacity_kind = static_cast<std::uint32_t>(options.capacity.kind);
+  config.capacity_limit = options.capacity.is_bounded() ? options.capacity.limit : 0;
+  config.max_message_size = options.max_message_size;
+  config.receivers = static_cast<std::uint32_t>(options.receivers);
+  config.lifetime = static_cast<std::uint32_t>(options.lifetime);
+  config.slot_count = slots_for(options.capacity);
+  config.slot_stride = static_cast<std::uint32_t>(stride_for(options.max_message_size));
+  config.slots_offset = kSlotsOffset;
+  return config;
+}
+
+Result<void> Mailbox::Impl::initialize(std::span<std::byte> payload, const MailboxConfig& config) {
+  std::memcpy(payload.data(), &config, sizeof config);
+  auto* state = ::new (static_cast<void*>(payload.data() + kStateOffset)) MailboxState();
+  state->queue_head = kNoSlot;
+  state->queue_tail = kNoSlot;
+  state->free_head = config.slot_count > 0 ? 0 : kNoSlot;
+  state->slot_total = config.slot_count;
+  std::byte* slots = payload.data() + config.slots_offset;
+  for (std::uint32_t i = 0; i < config.slot_count; ++i) {
+    auto* slot =
+        ::new (static_cast<void*>(slots + std::size_t{i} * config.slot_stride)) SlotHeader();
+    slot->state = static_cast<std::uint32_t>(SlotState::free);
+    slot->next = i + 1 < config.slot_count ? static_cast<std::int32_t>(i + 1) : kNoSlot;
+    slot->prev = kNoSlot;
+  }
+  return {};
+}
+
+Result<MailboxConfig> Mailbox::Impl::validate(const shm::Segment& segment) {
+  const auto payload = segment.payload();
+  const auto corrupted = [&](std::string_view what) {
+    return fail(Errc::corrupted,
+                fmt::format("mailbox '{}': open: corrupted: {}", segment.name(), what));
+  };
+  if (payload.size() < kSlotsOffset) return corrupted("too small for a mailbox");
+  MailboxConfig config;
+  std::memcpy(&config, payload.data(), sizeof config);  // one copy; checks and use see the same
+  if (config.magic != kMailboxMagic) return corrupted("bad magic");
+  if (config.layout_version != kMailboxLayoutVersion)
+    return corrupted(fmt::format("layout version {}, this build reads {}", config.layout_version,
+                                 kMailboxLayoutVersion));
+  if (config.capacity_kind > static_cast<std::uint32_t>(Capacity::Kind::unbounded) ||
+      config.receivers > static_cast<std::uint32_t>(Receivers::pair) ||
+      config.lifetime > static_cast<std::uint32_t>(Lifetime::system))
+    return corrupted("unknown capacity, receivers or lifetime");
+  if (config.max_message_size == 0 || config.max_message_size > kMaxMessageSize ||
+      config.slot_stride != stride_for(config.max_message_size) ||
+      config.slots_offset != kSlotsOffset)
+    return corrupted("message size or slot stride");
+  Capacity capacity{static_cast<Capacity::Kind>(config.capacity_kind), config.capacity_limit};
+  if (config.slot_count == 0 || config.slot_count != slots_for(capacity))
+    return corrupted(fmt::format("{} slots", config.slot_count));
+  if (std::uint64_t{config.slot_count} * config.slot_stride > payload.size() - kSlotsOffset)
+    return corrupted("slots run past the segment");
+  if (config.lifetime != static_cast<std::uint32_t>(segment.lifetime()))
+    return corrupted("lifetime disagrees with the segment");
+  return config;
+}
+
+Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRole role,
+                    bool is_creator)
+    : segment_(std::move(segment)),
+      config_(config),
+      state_(
+          std::launder(reinterpret_cast<MailboxState*>(segment_.payload().data() + kStateOffset))),
+      slots_(segment_.payload().data() + config.slots_offset),
+      name_(segment_.name()),
+      role_(role),
+      is_creator_(is_creator) {}
+
+std::string Mailbox::Impl::context(std::string_view operation) const {
+  return fmt::format("mailbox '{}': {}", name_, operation);
+}
+
+std::uint32_t Mailbox::Impl::slot_total() const {
+  const std::uint32_t total = state_->slot_total;  // read once
+  const std::uint64_t most = std::uint64_t{kUnboundedInitialSlots} << (kMaxExtensions + 1);
+  if (total < config_.slot_count || total > most) return config_.slot_count;  // not to be trusted
+  return total;
+}
+
+const shm::Segment* Mailbox::Impl::extension(std::uint32_t k) {
+  if (k == 0 || k > kMaxExtensions) return nullptr;
+  if (extensions_.size() < k) extensions_.resize(k);
+  auto& mapped = extensions_[k - 1];
+  if (!mapped) {
+    auto opened = shm::Segment::open(internal_name({name_, fmt::format("x{}", k)}),
+                                     shm::SegmentKind::extension, NameUse::internal);
+    if (!opened) return nullptr;
+    const std::uint64_t needed = std::uint64_t{kUnboundedInitialSlots << k} * config_.slot_stride;
+    if (opened->payload().size() < needed) return nullptr;
+    mapped.emplace(std::move(*opened));
+  }
+  return &*mapped;
+}
+
+SlotHeader* Mailbox::Impl::slot(std::int32_t index) {
+  if (index < 0) return nullptr;
+  const auto i = static_cast<std::uint32_t>(index);
+  std::byte* address = nullptr;
+  if (i < config_.slot_count) {
+    address = slots_ + std::size_t{i} * config_.slot_stride;
+  } else {
+    if (i >= slot_total()) return nullptr;
+    // Extension k holds indices [64 (2^k - 1), 64 (2^(k+1) - 1)).
+    const auto k = static_cast<std::uint32_t>(std::bit_width(i / kUnboundedInitialSlots + 1) - 1);
+    const std::uint32_t first = kUnboundedInitialSlots * ((1u << k) - 1);
+    const shm::Segment* holder = extension(k);
+    if (holder == nullptr) return nullptr;
+    address = holder->payload().data() + std::size_t{i - first} * config_.slot_stride;
+  }
+  return std::launder(reinterpret_cast<SlotHeader*>(address));
+}
+
+std::byte* Mailbox::Impl::slot_payload(std::int32_t index) {
+  return reinterpret_cast<std::byte*>(slot(index)) + sizeof(SlotHeader);
+}
+
+Result<void> Mailbox::Impl::grow() {
+  const std::uint32_t k = state_->extension_count + 1;
+  if (config_.capacity_kind != static_cast<std::uint32_t>(Capacity::Kind::unbounded) ||
+      k > kMaxExtensions)
+    return fail(Errc::limit_reached,
+                context(fmt::format("send: cannot grow beyond {} slots", slot_total())));
+  const std::uint32_t first = kUnboundedInitialSlots * ((1u << k) - 1);
+  const std::uint32_t count = kUnboundedInitialSlots << k;
+  const std::int32_t old_free = state_->free_head;
+  shm::SegmentSpec spec;
+  spec.kind = shm::SegmentKind::extension;
+  spec.payload_size = std::size_t{count} * config_.slot_stride;
+  spec.lifetime =
+      Lifetime::system;  // removed with the mailbox (its name starts with the mailbox's)
+  spec.mode = 0600;
+  if (auto st = segment_.status()) spec.mode = st->st_mode & 0777;
+  spec.names = NameUse::internal;
+  const std::string name = internal_name({name_, fmt::format("x{}", k)});
+  const auto initialize = [&](std::span<std::byte> payload) -> Result<void> {
+    for (std::uint32_t j = 0; j < count; ++j) {
+      auto* header =
+          ::new (static_cast<void*>(payload.data() + std::size_t{j} * config_.slot_stride))
+              SlotHeader();
+      header->state = static_cast<std::uint32_t>(SlotState::free);
+      header->prev = kNoSlot;
+      header->next = j + 1 < count ? static_cast<std::int32_t>(first + j + 1) : old_free;
+    }
+    return {};
+  };
+  auto created = shm::Segment::create(name, spec, initialize);
+  if (!created && created.error().code() == Errc::already_exists) {
+    // Left by a process that died between making it and recording it: never used; replace it.
+    (void)shm::Segment::remove(name, shm::SegmentKind::extension, NameUse::internal);
+    created = shm::Segment::create(name, spec, initialize);
+  }
+  if (!created)
+    return fail(created.error().code() == Errc::limit_reached ? Errc::limit_reached
+                                                              : created.error().code(),
+                context(fmt::format("send: cannot grow: {}", created.error().message())));
+  if (extensions_.size() < k) extensions_.resize(k);
+  extensions_[k - 1].emplace(std::move(*created));
+  state_->slot_total = first + count;
+  state_->extension_count = k;
+  state_->free_head = static_cast<std::int32_t>(first);
+  return {};
+}
+
+// ---- the public surface ---------------------------------------------------------------------
+
+Mailbox::Mailbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Mailbox::Mailbox(Mailbox&&) noexcept = default;
+Mailbox& Mailbox::operator=(Mailbox&&) noexcept = default;
+Mailbox::~Mailbox() = default;
+
+Result<Mailbox> Mailbox::create(std::string_view name, MailboxOptions options) {
+  return create(name, options, NameUse::user);
+}
+
+Result<Mailbox> Mailbox::open(std::string_view name, MailboxRole role) {
+  return open(name, role, NameUse::user);
+}
+
+Result<void> Mailbox::remove(std::string_view name) { return remove(name, NameUse::user); }
+
+Result<Mailbox> Mailbox::create(std::string_view name, MailboxOptions options, NameUse names) {
+  auto config = Impl::plan(name, options);
+  if (!config) return std::unexpected(config.error());
+  shm::SegmentSpec spec;
+  spec.kind = shm::SegmentKind::mailbox;
+  spec.payload_size = config->slots_offset + std::size_t{config->slot_count} * config->slot_stride;
+  spec.lifetime = options.lifetime;
+  spec.mode = options.mode;
+  spec.names = names;
+  auto segment = shm::Segment::create(
+      name, spec, [&](std::span<std::byte> payload) { return Impl::initialize(payload, *config); });
+  if (!segment) return std::unexpected(segment.error());
+  auto impl =
+      std::make_unique<Impl>(std::move(*segment), *config, MailboxRole::sender_and_receiver, true);
+  if (auto attached = impl->attach(); !attached) return std::unexpected(attached.error());
+  return Mailbox(std::move(impl));
+}
+
+Result<Mailbox> Mailbox::open(std::string_view name, MailboxRole role, NameUse names) {
+  auto segment = shm::Segment::open(name, shm::SegmentKind::mailbox, names);
+  if (!segment) return std::unexpected(segment.error());
+  auto config = Impl::validate(*segment);
+  if (!config) return std::unexpected(config.error());
+  auto impl = std::make_unique<Impl>(std::move(*segment), *config, role, false);
+  if (impl->state_->is_removed != 0)
+    return fail(Errc::not_found, impl->context("open: not found (removed)"));
+  if (auto attached = impl->attach(); !attached) return std::unexpected(attached.error());
+  return Mailbox(std::move(impl));
+}
+
+Result<void> Mailbox::remove(std::string_view name, NameUse names) {
+  // Wake everyone blocked on it first: they return closed instead of sleeping on a mailbox
+  // that nobody can reach any more.
+  if (auto segment = shm::Segment::open(name, shm::SegmentKind::mailbox, names)) {
+    if (auto config = Impl::validate(*segment)) {
+      Impl impl(std::move(*segment), *config, MailboxRole::sender, false);
+      {
+        auto locked = impl.lock();
+        impl.state_->is_removed = 1;
+      }
+      impl.state_->messages.notify_all();
+      impl.state_->space.notify_all();
+      impl.state_->receipts.notify_all();
+    }
+  }
+  return shm::Segment::remove(name, shm::SegmentKind::mailbox, names);
+}
+
+Result<void> Mailbox::send(std::span<const std::byte> payload, std::int64_t type) {
+  return impl_->send(payload, type, false, std::nullopt, false, nullptr);
+}
+
+Result<void> Mailbox::try_send(std::span<const std::byte> payload, std::int64_t type) {
+  return impl_->send(payload, type, true, std::nullopt, false, nullptr);
+}
+
+Result<void> Mailbox::send_for(std::span<const std::byte> payload, std::chrono::nanoseconds timeout,
+                               std::int64_t type) {
+  return impl_->send(payload, type, false, sys::deadline_after(timeout), false, nullptr);
+}
+
+Result<Receipt> Mailbox::send_and_wait(std::span<const std::byte> payload, std::int64_t type) {
+  Receipt receipt{};
+  if (auto sent = impl_->send(payload, type, false, std::nullopt, true, &receipt); !sent)
+    return std::unexpected(sent.error());
+  return receipt;
+}
+
+Result<Message> Mailbox::receive(std::int64_t type) {
+  return impl_->receive(type, false, std::nullopt);
+}
+
+Result<Message> Mailbox::try_receive(std::int64_t type) {
+  return impl_->receive(type, true, std::nullopt);
+}
+
+Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
+  return impl_->receive(type, false, sys::deadline_after(timeout));
+}
+
+MailboxStats Mailbox::stats() const { return impl_->stats(); }
+
+const std::string& Mailbox::name() const noexcept { return impl_->name_; }
+
+}  // namespace conduit

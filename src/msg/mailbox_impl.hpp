@@ -1,0 +1,96 @@
+// Mailbox internals, private to msg/: the handle's view of the shared bytes and the queue
+// operations, all done with MailboxState::lock held unless a comment says otherwise.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "conduit/msg/mailbox.hpp"
+#include "conduit/msg/mailbox_layout.hpp"
+#include "conduit/shm/segment.hpp"
+#include "conduit/sys/clock.hpp"
+
+namespace conduit {
+
+inline msg::StoredProcess store(ProcessId process, std::uint32_t flags = 0) {
+  return {process.pid, flags, process.start_time};
+}
+inline ProcessId load(const msg::StoredProcess& stored) { return {stored.pid, stored.start_time}; }
+
+class Mailbox::Impl {
+ public:
+  Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  /// The sizes a mailbox with these options needs; invalid_argument for impossible options.
+  static Result<msg::MailboxConfig> plan(std::string_view name, const MailboxOptions& options);
+  /// Writes the initial config, state and free list into a new segment's payload.
+  static Result<void> initialize(std::span<std::byte> payload, const msg::MailboxConfig& config);
+  /// Checks a mapped mailbox's config against the segment it lives in.
+  static Result<msg::MailboxConfig> validate(const shm::Segment& segment);
+
+  /// Registers this handle: attached table, pair members, broadcast receiver slot.
+  Result<void> attach();
+
+  /// `is_try`: never wait; otherwise wait until `deadline` (none: for ever).
+  Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
+                    std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt);
+  Result<Message> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline);
+  MailboxStats stats();
+
+  std::string context(std::string_view operation) const;
+
+  shm::Segment segment_;
+  msg::MailboxConfig config_;
+  msg::MailboxState* state_;
+  std::byte* slots_;
+  std::string name_;
+  MailboxRole role_;
+  bool is_creator_;
+  std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
+  int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
+  bool holds_exclusive_ = false;
+
+  // Everything is public: Impl is private to msg/ and Mailbox's own functions use its parts.
+  /// Holds MailboxState::lock; unlocks when it goes.
+  class Locked {
+   public:
+    explicit Locked(Mutex* mutex) : mutex_(mutex) {}
+    Locked(Locked&& other) noexcept : mutex_(std::exchange(other.mutex_, nullptr)) {}
+    Locked& operator=(Locked&&) = delete;
+    ~Locked() {
+      if (mutex_ != nullptr) mutex_->unlock();
+    }
+
+   private:
+    Mutex* mutex_;
+  };
+  /// Takes the lock; after a holder died inside an operation, repairs the queue first.
+  Result<Locked> lock();
+  void repair();
+  /// The slot at `index` (in the mailbox or an extension, mapped on first use), or nullptr
+  /// when the index is out of range or its extension cannot be mapped.
+  msg::SlotHeader* slot(std::int32_t index);
+  std::byte* slot_payload(std::int32_t index);
+  std::uint32_t slot_total() const;
+  const shm::Segment* extension(std::uint32_t k);
+  /// Unbounded: adds the next extension's slots to the free list. limit_reached when memory
+  /// or kMaxExtensions runs out.
+  Result<void> grow();
+  Result<std::int32_t> find(std::int64_t type_filter);
+  void link_tail(std::int32_t index);
+  void unlink(std::int32_t index);
+  void release(std::int32_t index);
+  bool reclaim_dead();
+  bool prune_dead_receivers();
+  Result<void> claim_receiver();
+  Result<void> check_usable(std::string_view operation) const;
+  Result<void> wait(sync::WaitWord& word, std::uint32_t observed,
+                    std::optional<sys::TimePoint> deadline, std::string_view operation);
+};
+
+}  // namespace conduit

@@ -1,0 +1,168 @@
+// The queue of a mailbox: slot lists, selective search, and the repair that rebuilds them
+// from the slots' states after a process died holding the lock. Every function here runs with
+// MailboxState::lock held. Indices read from shared memory are checked before use.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <utility>
+#include <vector>
+
+#include "mailbox_impl.hpp"
+
+namespace conduit {
+
+using namespace msg;
+
+namespace {
+
+SlotState state_of(const SlotHeader* slot) { return static_cast<SlotState>(slot->state); }
+
+}  // namespace
+
+Result<std::int32_t> Mailbox::Impl::find(std::int64_t type_filter) {
+  const bool is_broadcast = config_.receivers == static_cast<std::uint32_t>(Receivers::broadcast);
+  const std::uint64_t bit = receiver_index_ >= 0 ? std::uint64_t{1} << receiver_index_ : 0;
+  // msgrcv: < 0 asks for the lowest type <= |filter|; -INT64_MIN does not exist.
+  const std::int64_t bound = type_filter == INT64_MIN ? INT64_MAX : -type_filter;
+  std::int32_t best = kNoSlot;
+  std::int64_t best_type = 0;
+  const std::uint32_t total = slot_total();
+  std::int32_t index = state_->queue_head;
+  for (std::uint32_t steps = 0; index != kNoSlot; ++steps) {
+    const SlotHeader* current = slot(index);
+    if (current == nullptr || steps >= total || state_of(current) != SlotState::queued)
+      return fail(Errc::corrupted, context("receive: corrupted: queue links"));
+    const std::int64_t type = current->type;
+    const bool is_for_me = !is_broadcast || (current->pending & bit) != 0;
+    if (is_for_me) {
+      if (type_filter == 0 || (type_filter > 0 && type == type_filter)) return index;
+      if (type_filter < 0 && type <= bound && (best == kNoSlot || type < best_type)) {
+        best = index;
+        best_type = type;
+      }
+    }
+    index = current->next;
+  }
+  return best;
+}
+
+void Mailbox::Impl::link_tail(std::int32_t index) {
+  SlotHeader* current = slot(index);
+  current->next = kNoSlot;
+  current->prev = state_->queue_tail;
+  if (SlotHeader* tail = slot(state_->queue_tail))
+    tail->next = index;
+  else
+    state_->queue_head = index;
+  state_->queue_tail = index;
+  ++state_->depth;
+}
+
+void Mailbox::Impl::unlink(std::int32_t index) {
+  SlotHeader* current = slot(index);
+  const std::int32_t prev = current->prev;
+  const std::int32_t next = current->next;
+  if (SlotHeader* before = slot(prev))
+    before->next = next;
+  else
+    state_->queue_head = next;
+  if (SlotHeader* after = slot(next))
+    after->prev = prev;
+  else
+    state_->queue_tail = prev;
+  current->next = current->prev = kNoSlot;
+  if (state_->depth > 0) --state_->depth;
+}
+
+void Mailbox::Impl::release(std::int32_t index) {
+  SlotHeader* current = slot(index);
+  current->state = static_cast<std::uint32_t>(SlotState::free);
+  current->pending = 0;
+  current->wants_receipt = 0;
+  current->prev = kNoSlot;
+  current->next = state_->free_head;
+  state_->free_head = index;
+  if (state_->in_use > 0) --state_->in_use;
+}
+
+void Mailbox::Impl::repair() {
+  // Rebuild every list from the slots' states alone: the dead holder may have stopped between
+  // any two stores of a list operation, but each slot's state was one store.
+  std::vector<std::pair<std::uint64_t, std::int32_t>> queued;
+  state_->free_head = kNoSlot;
+  state_->queue_head = state_->queue_tail = kNoSlot;
+  state_->depth = 0;
+  state_->in_use = 0;
+  for (std::int32_t index = static_cast<std::int32_t>(slot_total()) - 1; index >= 0; --index) {
+    SlotHeader* current = slot(index);
+    if (current == nullptr) continue;  // an extension that cannot be mapped: its slots are lost
+    switch (state_of(current)) {
+      case SlotState::queued:
+        if (current->size <= config_.max_message_size) {
+          queued.emplace_back(current->sequence, index);
+          continue;
+        }
+        break;  // a torn record: drop it
+      case SlotState::delivered:
+        // Keep a receipt while its sender still waits for it.
+        if (current->wants_receipt != 0 && alive(load(current->sender))) {
+          ++state_->in_use;
+          current->next = current->prev = kNoSlot;
+          continue;
+        }
+        break;
+      case SlotState::writing:  // never queued: the message was not sent
+      case SlotState::reading:
+      case SlotState::free:
+      default: break;
+    }
+    current->state = static_cast<std::uint32_t>(SlotState::free);
+    current->pending = 0;
+    current->wants_receipt = 0;
+    current->prev = kNoSlot;
+    current->next = state_->free_head;
+    state_->free_head = index;
+  }
+  std::ranges::sort(queued);
+  for (const auto& [sequence, index] : queued) {
+    link_tail(index);
+    ++state_->in_use;
+  }
+}
+
+bool Mailbox::Impl::prune_dead_receivers() {
+  bool is_pruned = false;
+  for (std::uint32_t r = 0; r < kMaxReceivers; ++r) {
+    StoredProcess& entry = state_->receiver_table[r];
+    if (entry.flags == 0 || alive(load(entry))) continue;
+    entry = StoredProcess{};
+    is_pruned = true;
+    const std::uint64_t bit = std::uint64_t{1} << r;
+    for (std::int32_t index = state_->queue_head, steps = 0;
+         index != kNoSlot && steps < static_cast<std::int32_t>(slot_total()); ++steps) {
+      SlotHeader* current = slot(index);
+      if (current == nullptr) break;
+      const std::int32_t next = current->next;
+      if ((current->pending & bit) != 0) {
+        current->pending &= ~bit;
+        if (current->pending == 0) {
+          unlink(index);
+          release(index);
+        }
+      }
+      index = next;
+    }
+  }
+  return is_pruned;
+}
+
+bool Mailbox::Impl::reclaim_dead() {
+  // Slots held by dead processes (an unsent write, a receipt nobody waits for) and messages
+  // kept for dead broadcast receivers: costly checks, made only when the mailbox looks full.
+  repair();
+  prune_dead_receivers();
+  return state_->free_head != kNoSlot;
+}
+
+}  // namespace conduit

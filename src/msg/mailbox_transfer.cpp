@@ -1,0 +1,336 @@
+// Sending and receiving: the claim → copy → publish protocol under the mailbox lock, the waits
+// between attempts, receipts, and the attachment of processes.
+#include <fmt/format.h>
+
+#include <cstring>
+#include <vector>
+
+#include "mailbox_impl.hpp"
+
+namespace conduit {
+
+using namespace msg;
+using namespace std::chrono_literals;
+
+namespace {
+
+// How often a blocked call looks whether a process-lifetime mailbox's owner died: the owner
+// cannot wake anyone as it dies, so waiters look for themselves.
+constexpr auto kLivenessPoll = 50ms;
+// try_send on a zero-capacity mailbox with a receiver waiting: how long the hand-over may take.
+constexpr auto kRendezvousGrace = 100ms;
+
+bool is_mode(const MailboxConfig& config, Receivers mode) {
+  return config.receivers == static_cast<std::uint32_t>(mode);
+}
+
+}  // namespace
+
+Result<void> Mailbox::Impl::check_usable(std::string_view operation) const {
+  if (state_->is_removed != 0)
+    return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
+  return {};
+}
+
+Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
+                                 std::optional<sys::TimePoint> deadline,
+                                 std::string_view operation) {
+  const auto now = sys::now();
+  if (deadline && now >= *deadline)
+    return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
+  auto slice_end = now + kLivenessPoll;
+  if (deadline && *deadline < slice_end) slice_end = *deadline;
+  if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
+  if (state_->is_removed != 0)
+    return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
+  if (!segment_.is_owner_alive())
+    return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
+                                                      to_string(segment_.creator()))));
+  return {};
+}
+
+Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
+                                 std::optional<sys::TimePoint> deadline, bool wants_receipt,
+                                 Receipt* receipt) {
+  const std::string_view operation = is_try ? "try_send" : "send";
+  if (payload.size() > config_.max_message_size)
+    return fail(Errc::message_too_large,
+                context(fmt::format("{}: message of {} bytes exceeds max_message_size {}",
+                                    operation, payload.size(), config_.max_message_size)));
+  const bool is_rendezvous =
+      config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::zero);
+  wants_receipt = wants_receipt || is_rendezvous;
+
+  std::int32_t index = kNoSlot;
+  std::uint64_t sequence = 0;
+  for (;;) {
+    const std::uint32_t observed = state_->space.value();
+    {
+      auto locked = lock();
+      if (!locked) return std::unexpected(locked.error());
+      if (auto usable = check_usable(operation); !usable) return usable;
+      if (is_rendezvous && is_try && state_->waiting_receivers.load() == 0) {
+        ++state_->would_block;
+        return fail(Errc::would_block, context("try_send: no receiver is waiting"));
+      }
+      if (state_->free_head == kNoSlot && !reclaim_dead() &&
+          config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
+        if (auto grown = grow(); !grown) return grown;
+      }
+      if (SlotHeader* claimed = slot(state_->free_head)) {
+        index = state_->free_head;
+        state_->free_head = claimed->next;
+        ++state_->in_use;
+        // Claim, copy, publish: the state is one store each way, so a death anywhere in
+        // between leaves a `writing` slot that repair() frees — never a half-written message.
+        claimed->state = static_cast<std::uint32_t>(SlotState::writing);
+        if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
+        claimed->size = payload.size();
+        claimed->type = type;
+        sequence = state_->next_sequence++;
+        claimed->sequence = sequence;
+        claimed->sender = store(self());
+        claimed->wants_receipt = wants_receipt ? 1 : 0;
+        claimed->pending = 0;
+        if (is_mode(config_, Receivers::broadcast)) {
+          for (std::uint32_t r = 0; r < kMaxReceivers; ++r)
+            if (state_->receiver_table[r].flags != 0) claimed->pending |= std::uint64_t{1} << r;
+          if (claimed->pending == 0 && !wants_receipt) {
+            // Nobody is attached to hear it: counted, not kept.
+            release(index);
+            ++state_->sent;
+            ++state_->dropped;
+            return {};
+          }
+        }
+        claimed->state = static_cast<std::uint32_t>(SlotState::queued);
+        link_tail(index);
+        if (!wants_receipt) ++state_->sent;
+      } else if (state_->free_head != kNoSlot) {
+        return fail(Errc::corrupted, context(fmt::format("{}: corrupted: free list", operation)));
+      } else if (is_try) {
+        ++state_->would_block;
+        return fail(Errc::would_block, context("try_send: full"));
+      }
+    }
+    if (index != kNoSlot) {
+      state_->messages.notify_all();
+      break;
+    }
+    if (auto waited = wait(state_->space, observed, deadline, operation); !waited) return waited;
+  }
+  if (!wants_receipt) return {};
+
+  // Wait until a receiver took it. A rendezvous that times out withdraws the message.
+  if (is_try) deadline = sys::now() + kRendezvousGrace;
+  for (;;) {
+    const std::uint32_t observed = state_->receipts.value();
+    {
+      auto locked = lock();
+      if (!locked) return std::unexpected(locked.error());
+      SlotHeader* mine = slot(index);
+      if (mine->sequence != sequence)
+        return fail(Errc::corrupted, context(fmt::format("{}: corrupted: slot reused", operation)));
+      if (mine->state == static_cast<std::uint32_t>(SlotState::delivered)) {
+        if (receipt != nullptr) *receipt = Receipt{load(mine->taken_by), sequence};
+        release(index);
+        ++state_->sent;
+        state_->space.notify_all();
+        return {};
+      }
+      if (mine->state != static_cast<std::uint32_t>(SlotState::queued))
+        return fail(Errc::corrupted, context(fmt::format("{}: corrupted: slot state", operation)));
+      const bool is_late = deadline && sys::now() >= *deadline;
+      if (is_late || state_->is_removed != 0) {
+        unlink(index);
+        release(index);
+        state_->space.notify_all();
+        if (state_->is_removed != 0)
+          return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
+        if (is_try) {
+          ++state_->would_block;
+          return fail(Errc::would_block, context("try_send: the waiting receiver did not take it"));
+        }
+        return fail(Errc::timed_out,
+                    context(fmt::format("{}: timed out; no receiver took it", operation)));
+      }
+    }
+    auto waited = wait(state_->receipts, observed, deadline, operation);
+    if (!waited && waited.error().code() != Errc::timed_out) return waited;
+  }
+}
+
+Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
+                                       std::optional<sys::TimePoint> deadline) {
+  const std::string_view operation = is_try ? "try_receive" : "receive";
+  if (role_ != MailboxRole::sender_and_receiver)
+    return fail(Errc::invalid_argument,
+                context(fmt::format("{}: opened as a {}", operation,
+                                    role_ == MailboxRole::sender ? "sender" : "observer")));
+  const ProcessId me = self();
+  for (;;) {
+    const std::uint32_t observed = state_->messages.value();
+    std::optional<Message> message;
+    bool is_receipt = false;
+    bool is_freed = false;
+    {
+      auto locked = lock();
+      if (!locked) return std::unexpected(locked.error());
+      if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
+      if (is_mode(config_, Receivers::exclusive)) {
+        const ProcessId holder = load(state_->exclusive_holder);
+        if (holder.pid != 0 && holder != me && alive(holder))
+          return fail(Errc::permission_denied,
+                      context(fmt::format("{}: exclusive: {} is the receiver", operation,
+                                          to_string(holder))));
+        state_->exclusive_holder = store(me, 1);
+        holds_exclusive_ = true;
+      }
+      if (is_mode(config_, Receivers::broadcast) && receiver_index_ < 0) {
+        if (auto claimed = claim_receiver(); !claimed) return std::unexpected(claimed.error());
+      }
+      auto found = find(type);
+      if (!found) return std::unexpected(found.error());
+      if (*found != kNoSlot) {
+        const std::int32_t index = *found;
+        SlotHeader* taken = slot(index);
+        const std::uint64_t size = taken->size;  // read once
+        if (size > config_.max_message_size)
+          return fail(Errc::corrupted,
+                      context(fmt::format("{}: corrupted: message of {} bytes", operation, size)));
+        std::vector<std::byte> bytes(size);
+        if (size != 0) std::memcpy(bytes.data(), slot_payload(index), size);
+        message.emplace(std::move(bytes), taken->type, load(taken->sender), taken->sequence);
+        bool is_last = true;
+        if (is_mode(config_, Receivers::broadcast)) {
+          taken->pending &= ~(std::uint64_t{1} << receiver_index_);
+          is_last = taken->pending == 0;
+        }
+        if (is_last) {
+          unlink(index);
+          if (taken->wants_receipt != 0) {
+            taken->taken_by = store(me);
+            taken->state = static_cast<std::uint32_t>(SlotState::delivered);
+            is_receipt = true;
+          } else {
+            release(index);
+            is_freed = true;
+          }
+        }
+        ++state_->received;
+      } else if (is_try) {
+        ++state_->would_block;
+        return fail(Errc::would_block, context("try_receive: no message"));
+      } else {
+        state_->waiting_receivers.fetch_add(1);
+      }
+    }
+    if (message) {  // woken after the lock is released, so the woken do not queue on it
+      if (is_receipt) state_->receipts.notify_all();
+      if (is_freed) state_->space.notify_all();
+      return std::move(*message);
+    }
+    auto waited = wait(state_->messages, observed, deadline, operation);
+    state_->waiting_receivers.fetch_sub(1);
+    if (!waited) return std::unexpected(waited.error());
+  }
+}
+
+Result<void> Mailbox::Impl::claim_receiver() {
+  const ProcessId me = self();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint32_t r = 0; r < kMaxReceivers; ++r) {
+      if (state_->receiver_table[r].flags == 0) {
+        state_->receiver_table[r] = store(me, 1);
+        receiver_index_ = static_cast<int>(r);
+        return {};
+      }
+    }
+    if (!prune_dead_receivers()) break;
+  }
+  return fail(
+      Errc::limit_reached,
+      context(fmt::format("attach: broadcast mailbox has {} receivers already", kMaxReceivers)));
+}
+
+Result<void> Mailbox::Impl::attach() {
+  if (role_ == MailboxRole::observer) return {};
+  const ProcessId me = self();
+  auto locked = lock();
+  if (!locked) return std::unexpected(locked.error());
+  bool is_listed = false;
+  StoredProcess* free_entry = nullptr;
+  for (auto& entry : state_->attached) {
+    if (entry.flags != 0 && load(entry) == me) is_listed = true;
+    if (free_entry == nullptr && (entry.flags == 0 || !alive(load(entry)))) free_entry = &entry;
+  }
+  if (!is_listed && free_entry != nullptr) *free_entry = store(me, 1);
+  if (is_mode(config_, Receivers::pair)) {
+    bool is_member = false;
+    for (std::uint32_t m = 0; m < state_->pair_count && m < 2; ++m)
+      is_member = is_member || load(state_->pair_members[m]) == me;
+    if (!is_member) {
+      if (state_->pair_count >= 2)
+        return fail(Errc::permission_denied,
+                    context(fmt::format("open: pair mailbox already joins {} and {}",
+                                        to_string(load(state_->pair_members[0])),
+                                        to_string(load(state_->pair_members[1])))));
+      state_->pair_members[state_->pair_count++] = store(me, 1);
+    }
+  }
+  if (is_mode(config_, Receivers::broadcast) && !is_creator_ &&
+      role_ == MailboxRole::sender_and_receiver)
+    return claim_receiver();
+  return {};
+}
+
+Mailbox::Impl::~Impl() {
+  if (receiver_index_ < 0 && !holds_exclusive_) return;
+  auto locked = lock();
+  if (!locked) return;
+  if (holds_exclusive_ && load(state_->exclusive_holder) == self()) state_->exclusive_holder = {};
+  if (receiver_index_ >= 0) {
+    // Leaving: messages kept only for this receiver are freed.
+    const std::uint64_t bit = std::uint64_t{1} << receiver_index_;
+    state_->receiver_table[receiver_index_] = {};
+    for (std::int32_t index = state_->queue_head, steps = 0;
+         index != kNoSlot && steps < static_cast<std::int32_t>(slot_total()); ++steps) {
+      SlotHeader* current = slot(index);
+      if (current == nullptr) break;
+      const std::int32_t next = current->next;
+      if ((current->pending & bit) != 0) {
+        current->pending &= ~bit;
+        if (current->pending == 0 && current->wants_receipt == 0) {
+          unlink(index);
+          release(index);
+        }
+      }
+      index = next;
+    }
+  }
+}
+
+MailboxStats Mailbox::Impl::stats() {
+  MailboxStats stats;
+  stats.capacity =
+      Capacity{static_cast<Capacity::Kind>(config_.capacity_kind), config_.capacity_limit};
+  stats.max_message_size = config_.max_message_size;
+  stats.receivers = static_cast<Receivers>(config_.receivers);
+  stats.lifetime = static_cast<Lifetime>(config_.lifetime);
+  stats.owner = segment_.creator();
+  auto locked = lock();
+  if (!locked) return stats;
+  stats.slots = slot_total();
+  stats.depth = state_->depth;
+  stats.sent = state_->sent;
+  stats.received = state_->received;
+  stats.would_block = state_->would_block;
+  stats.dropped = state_->dropped;
+  for (const auto& entry : state_->attached)
+    if (entry.flags != 0 && alive(load(entry))) stats.attached.push_back(load(entry));
+  for (const auto& entry : state_->receiver_table)
+    if (entry.flags != 0 && alive(load(entry))) stats.receivers_attached.push_back(load(entry));
+  return stats;
+}
+
+}  // namespace conduit
