@@ -1,0 +1,49 @@
+// The bytes of an endpoint in shared memory (the payload of a Segment of kind `endpoint`,
+// Lifetime::process: it dies with the process that joined).
+//
+//   offset  what
+//   ------  --------------------------------------------------------------------------------
+//        0  EndpointState::magic, version, owner
+//       64  lock: guards `inbound`
+//      128  doorbell: bumped by every sender after each message to this endpoint
+//      192  inbound: the names of the endpoints that have a link to this one
+//
+// A link from endpoint A to endpoint B is the pair mailbox "B#A" (see NameUse::internal):
+// made by A on its first send to B, registered in B's `inbound`, and removed with B.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "conduit/core/name.hpp"
+#include "conduit/shm/segment_layout.hpp"
+#include "conduit/sync/mutex.hpp"
+#include "conduit/sync/wait.hpp"
+
+namespace conduit::msg {
+
+inline constexpr std::uint64_t kEndpointMagic = 0x31'54'4e'49'4f'50'44'45ULL;  // "EDPOINT1"
+inline constexpr std::uint32_t kEndpointLayoutVersion = 1;
+inline constexpr std::uint32_t kMaxPeers = 256;
+
+struct InboundPeer {
+  char name[kMaxNameLength + 1];  // NUL-terminated; checked with is_valid_name before use
+  std::uint8_t is_used;
+  std::uint8_t reserved[6];
+};
+static_assert(sizeof(InboundPeer) == 208);
+
+struct alignas(shm::kCacheLine) EndpointState {
+  std::uint64_t magic;
+  std::uint32_t layout_version;
+  std::uint32_t inbound_count;  // used entries are [0, inbound_count)
+  alignas(shm::kCacheLine) Mutex lock;
+  alignas(shm::kCacheLine) sync::WaitWord doorbell;
+  alignas(shm::kCacheLine) InboundPeer inbound[kMaxPeers];
+};
+static_assert(std::is_standard_layout_v<EndpointState>);
+static_assert(offsetof(EndpointState, lock) == 64);
+static_assert(offsetof(EndpointState, doorbell) == 128);
+static_assert(offsetof(EndpointState, inbound) == 192);
+
+}  // namespace conduit::msg

@@ -1,0 +1,290 @@
+#include "conduit/msg/endpoint.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <optional>
+#include <unordered_map>
+
+#include "conduit/core/name.hpp"
+#include "conduit/msg/endpoint_layout.hpp"
+#include "conduit/msg/mailbox.hpp"
+#include "conduit/shm/segment.hpp"
+#include "conduit/sys/clock.hpp"
+
+namespace conduit {
+
+using namespace msg;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Blocking calls wait in slices of this, looking between slices whether the peer died.
+constexpr auto kSlice = 50ms;
+
+EndpointState* state_of(const shm::Segment& segment) {
+  return std::launder(reinterpret_cast<EndpointState*>(segment.payload().data()));
+}
+
+Result<void> check_state(const shm::Segment& segment, std::string_view context) {
+  if (segment.payload().size() < sizeof(EndpointState))
+    return fail(Errc::corrupted, fmt::format("{}: corrupted: too small", context));
+  const EndpointState* state = state_of(segment);
+  if (state->magic != kEndpointMagic || state->layout_version != kEndpointLayoutVersion)
+    return fail(Errc::corrupted, fmt::format("{}: corrupted: bad magic or version", context));
+  return {};
+}
+
+}  // namespace
+
+class Endpoint::Impl {
+ public:
+  struct Outbound {
+    shm::Segment peer;  // the peer's endpoint: its doorbell, and whether it lives
+    Mailbox link;       // "peer#me"
+    sys::TimePoint checked;
+  };
+  struct Inbound {
+    std::string peer;
+    std::optional<Mailbox> link;  // "me#peer", once the peer made it
+  };
+
+  Impl(shm::Segment segment, EndpointOptions options)
+      : segment_(std::move(segment)), state_(state_of(segment_)), options_(options) {}
+
+  ~Impl() {
+    // Leave: links to us go first (their senders get closed), then the endpoint itself.
+    for (std::uint32_t i = 0; i < std::min(state_->inbound_count, kMaxPeers); ++i) {
+      const std::string peer = peer_name(i);
+      if (!peer.empty()) (void)Mailbox::remove(internal_name({name(), peer}), NameUse::internal);
+    }
+    (void)shm::Segment::remove(name(), shm::SegmentKind::endpoint);
+  }
+
+  const std::string& name() const { return segment_.name(); }
+  std::string context(std::string_view operation) const {
+    return fmt::format("endpoint '{}': {}", name(), operation);
+  }
+
+  // The validated name of inbound entry i ("" when unused or not a valid name).
+  std::string peer_name(std::uint32_t i) const {
+    const InboundPeer& entry = state_->inbound[i];
+    if (entry.is_used == 0) return {};
+    char copy[kMaxNameLength + 1];
+    std::memcpy(copy, entry.name, sizeof copy);
+    copy[kMaxNameLength] = '\0';
+    std::string peer(copy);
+    return is_valid_name(peer) ? peer : std::string();
+  }
+
+  Result<Outbound*> outbound(std::string_view peer, std::string_view operation) {
+    if (auto valid = check_name("endpoint", peer); !valid) return std::unexpected(valid.error());
+    const std::string key(peer);
+    if (auto found = outbound_.find(key); found != outbound_.end()) return &found->second;
+    auto target = shm::Segment::open(peer, shm::SegmentKind::endpoint);
+    if (!target) {
+      if (target.error().code() == Errc::not_found)
+        return fail(Errc::not_found, context(fmt::format("{}: no endpoint '{}'", operation, key)));
+      return std::unexpected(target.error());
+    }
+    if (auto valid = check_state(*target, context(operation)); !valid)
+      return std::unexpected(valid.error());
+    const std::string link_name = internal_name({key, name()});
+    MailboxOptions link_options{.capacity = options_.capacity,
+                                .max_message_size = options_.max_message_size,
+                                .receivers = Receivers::pair,
+                                .lifetime = Lifetime::system,
+                                .mode = options_.mode};
+    auto link = Mailbox::create(link_name, link_options, NameUse::internal);
+    if (!link && link.error().code() == Errc::already_exists)
+      link = Mailbox::open(link_name, MailboxRole::sender_and_receiver, NameUse::internal);
+    if (!link) return std::unexpected(link.error());
+    // Register with the peer, so that its receive() finds the link.
+    EndpointState* peer_state = state_of(*target);
+    {
+      auto locked = peer_state->lock.lock();
+      if (!locked && locked.error().code() != Errc::owner_died)
+        return std::unexpected(locked.error());
+      if (!locked) peer_state->lock.make_consistent();
+      bool is_listed = false;
+      const std::uint32_t count = std::min(peer_state->inbound_count, kMaxPeers);
+      for (std::uint32_t i = 0; i < count && !is_listed; ++i)
+        is_listed = peer_state->inbound[i].is_used != 0 &&
+                    std::strncmp(peer_state->inbound[i].name, name().c_str(), kMaxNameLength) == 0;
+      if (!is_listed) {
+        if (count >= kMaxPeers) {
+          peer_state->lock.unlock();
+          return fail(Errc::limit_reached, context(fmt::format("{}: '{}' has {} peers already",
+                                                               operation, key, kMaxPeers)));
+        }
+        InboundPeer& entry = peer_state->inbound[count];
+        std::memset(entry.name, 0, sizeof entry.name);
+        std::memcpy(entry.name, name().data(), name().size());
+        entry.is_used = 1;
+        peer_state->inbound_count = count + 1;
+      }
+      peer_state->lock.unlock();
+    }
+    peer_state->doorbell.notify_all();
+    auto [slot, inserted] =
+        outbound_.emplace(key, Outbound{std::move(*target), std::move(*link), sys::now()});
+    return &slot->second;
+  }
+
+  Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
+                    std::optional<sys::TimePoint> deadline) {
+    const std::string_view operation = is_try ? "try_send" : "send";
+    auto found = outbound(peer, operation);
+    if (!found) return std::unexpected(found.error());
+    Outbound& out = **found;
+    const auto closed = [&] {
+      const std::string key(peer);
+      outbound_.erase(key);
+      return fail(Errc::closed, context(fmt::format("{}: endpoint '{}' is gone", operation, key)));
+    };
+    const auto now = sys::now();
+    if (now - out.checked >= kPeerCheckInterval) {
+      if (!out.peer.is_owner_alive() || !out.peer.is_linked()) return closed();
+      out.checked = now;
+    }
+    Result<void> sent;
+    if (is_try) {
+      sent = out.link.try_send(payload);
+    } else {
+      for (;;) {
+        std::chrono::nanoseconds slice = kSlice;
+        if (deadline) slice = std::min<std::chrono::nanoseconds>(slice, *deadline - sys::now());
+        sent = out.link.send_for(payload, std::max<std::chrono::nanoseconds>(slice, 0ns));
+        if (sent || sent.error().code() != Errc::timed_out) break;
+        if (deadline && sys::now() >= *deadline) break;
+        if (!out.peer.is_owner_alive()) return closed();
+      }
+    }
+    if (!sent) {
+      if (sent.error().code() == Errc::closed) return closed();
+      return sent;
+    }
+    state_of(out.peer)->doorbell.notify_all();
+    return {};
+  }
+
+  // Opens the links of peers that registered since we last looked.
+  void refresh_inbound() {
+    const std::uint32_t count = std::min(state_->inbound_count, kMaxPeers);
+    for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i)
+      inbound_.push_back(Inbound{peer_name(i), std::nullopt});
+    for (auto& in : inbound_) {
+      if (in.link || in.peer.empty()) continue;
+      auto link = Mailbox::open(internal_name({name(), in.peer}), MailboxRole::sender_and_receiver,
+                                NameUse::internal);
+      if (link) in.link.emplace(std::move(*link));
+    }
+  }
+
+  static Message from(Message message, const std::string& peer) {
+    message.set_sender_name(peer);
+    return message;
+  }
+
+  Result<Message> receive(std::optional<std::string_view> peer, bool is_try,
+                          std::optional<sys::TimePoint> deadline) {
+    const std::string_view operation = peer ? (is_try ? "try_receive_from" : "receive_from")
+                                            : (is_try ? "try_receive" : "receive");
+    if (peer) {
+      if (auto valid = check_name("endpoint", *peer); !valid) return std::unexpected(valid.error());
+    }
+    for (;;) {
+      const std::uint32_t observed = state_->doorbell.value();
+      refresh_inbound();
+      const std::size_t count = inbound_.size();
+      for (std::size_t step = 0; step < count; ++step) {
+        // Round robin, so that one busy peer cannot starve the others.
+        Inbound& in = inbound_[(next_inbound_ + step) % count];
+        if (!in.link || (peer && in.peer != *peer)) continue;
+        auto got = in.link->try_receive();
+        if (got) {
+          next_inbound_ = (next_inbound_ + step + 1) % count;
+          return from(std::move(*got), in.peer);
+        }
+        if (got.error().code() != Errc::would_block) return std::unexpected(got.error());
+      }
+      const bool has_link = std::ranges::any_of(
+          inbound_, [&](const Inbound& in) { return peer && in.link && in.peer == *peer; });
+      if (has_link) {
+        // Nothing left from a peer that linked to us: if it is gone, nothing more will come.
+        // (A peer that never linked may still join: receive_from waits for it.)
+        auto alive_peer = shm::Segment::open(*peer, shm::SegmentKind::endpoint);
+        if (!alive_peer && alive_peer.error().code() == Errc::not_found)
+          return fail(Errc::closed,
+                      context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
+      }
+      if (is_try) return fail(Errc::would_block, context(fmt::format("{}: no message", operation)));
+      auto slice_end = sys::now() + kSlice;
+      if (deadline) {
+        if (sys::now() >= *deadline)
+          return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
+        slice_end = std::min(slice_end, *deadline);
+      }
+      (void)state_->doorbell.wait_until(observed, slice_end);
+    }
+  }
+
+  shm::Segment segment_;
+  EndpointState* state_;
+  EndpointOptions options_;
+  std::unordered_map<std::string, Outbound> outbound_;
+  std::vector<Inbound> inbound_;
+  std::size_t next_inbound_ = 0;
+};
+
+Endpoint::Endpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Endpoint::Endpoint(Endpoint&&) noexcept = default;
+Endpoint& Endpoint::operator=(Endpoint&&) noexcept = default;
+Endpoint::~Endpoint() = default;
+
+Result<Endpoint> Endpoint::join(std::string_view name, EndpointOptions options) {
+  shm::SegmentSpec spec;
+  spec.kind = shm::SegmentKind::endpoint;
+  spec.payload_size = sizeof(EndpointState);
+  spec.lifetime = Lifetime::process;
+  spec.mode = options.mode;
+  auto segment = shm::Segment::create(name, spec, [](std::span<std::byte> payload) -> Result<void> {
+    auto* state = ::new (static_cast<void*>(payload.data())) EndpointState();
+    state->magic = kEndpointMagic;
+    state->layout_version = kEndpointLayoutVersion;
+    return {};
+  });
+  if (!segment) return std::unexpected(segment.error());
+  return Endpoint(std::make_unique<Impl>(std::move(*segment), options));
+}
+
+Result<void> Endpoint::send(std::string_view peer, std::span<const std::byte> payload) {
+  return impl_->send(peer, payload, false, std::nullopt);
+}
+Result<void> Endpoint::try_send(std::string_view peer, std::span<const std::byte> payload) {
+  return impl_->send(peer, payload, true, std::nullopt);
+}
+Result<void> Endpoint::send_for(std::string_view peer, std::span<const std::byte> payload,
+                                std::chrono::nanoseconds timeout) {
+  return impl_->send(peer, payload, false, sys::deadline_after(timeout));
+}
+Result<Message> Endpoint::receive_from(std::string_view peer) {
+  return impl_->receive(peer, false, std::nullopt);
+}
+Result<Message> Endpoint::try_receive_from(std::string_view peer) {
+  return impl_->receive(peer, true, std::nullopt);
+}
+Result<Message> Endpoint::receive_from_for(std::string_view peer,
+                                           std::chrono::nanoseconds timeout) {
+  return impl_->receive(peer, false, sys::deadline_after(timeout));
+}
+Result<Message> Endpoint::receive() { return impl_->receive(std::nullopt, false, std::nullopt); }
+Result<Message> Endpoint::try_receive() { return impl_->receive(std::nullopt, true, std::nullopt); }
+Result<Message> Endpoint::receive_for(std::chrono::nanoseconds timeout) {
+  return impl_->receive(std::nullopt, false, sys::deadline_after(timeout));
+}
+const std::string& Endpoint::name() const noexcept { return impl_->name(); }
+
+}  // namespace conduit

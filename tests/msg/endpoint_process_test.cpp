@@ -1,0 +1,200 @@
+#include "conduit/msg/endpoint.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "conduit/shm/shared_memory.hpp"
+#include "process.hpp"
+
+namespace conduit {
+namespace {
+
+using test::Child;
+using namespace std::chrono_literals;
+
+class EndpointTest : public test::ProcessTest {
+ protected:
+  // Waits until endpoint `name` exists (another process joined it).
+  static bool await_endpoint(std::string_view name) {
+    auto probe = Endpoint::join("probe");
+    for (int i = 0; i < 5000; ++i) {
+      auto sent = probe->try_send(name, "");
+      if (sent || sent.error().code() != Errc::not_found) return true;
+      ::usleep(1000);
+    }
+    return false;
+  }
+};
+
+std::uint64_t number_in(const Message& message) {
+  std::uint64_t value = 0;
+  std::memcpy(&value, message.payload().data(), std::min(sizeof value, message.size()));
+  return value;
+}
+
+TEST_F(EndpointTest, UnknownPeerIsNotFoundAndBadNamesInvalid) {
+  auto me = Endpoint::join("me");
+  ASSERT_TRUE(me) << me.error().message();
+  auto sent = me->send("nobody", "hi");
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code(), Errc::not_found);
+  EXPECT_EQ(sent.error().message(), "endpoint 'me': send: no endpoint 'nobody'");
+  EXPECT_EQ(me->send("a/b", "hi").error().code(), Errc::invalid_argument);
+  EXPECT_EQ(Endpoint::join("a#b").error().code(), Errc::invalid_argument);
+}
+
+TEST_F(EndpointTest, NameIsTakenWhileItsProcessLivesAndFreeAfter) {
+  auto first = Endpoint::join("server");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(Endpoint::join("server").error().code(), Errc::already_exists);
+  auto exit = test::run_in_child([] { return Endpoint::join("worker") ? 0 : 1; });
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(Endpoint::join("worker")) << "the child's endpoint died with it";
+}
+
+TEST_F(EndpointTest, SymmetricReceiveFromKeepsOrderAndNamesTheSender) {
+  auto b = Endpoint::join("b");
+  ASSERT_TRUE(b);
+  Child a([] {
+    auto me = Endpoint::join("a");
+    CHILD_CHECK(me.has_value());
+    for (std::uint64_t i = 0; i < 5000; ++i) CHILD_CHECK(me->send("b", bytes_of(i)).has_value());
+    auto reply = me->receive_from("b");
+    CHILD_CHECK(reply && reply->text() == "thanks");
+    return 0;
+  });
+  for (std::uint64_t i = 0; i < 5000; ++i) {
+    auto message = b->receive_from_for("a", 30s);
+    ASSERT_TRUE(message) << message.error().message();
+    ASSERT_EQ(number_in(*message), i);
+    EXPECT_EQ(message->sender_name(), "a");
+    EXPECT_EQ(message->sender().pid, a.pid());
+  }
+  ASSERT_TRUE(b->send("a", "thanks"));
+  EXPECT_TRUE(a.wait().ok());
+}
+
+TEST_F(EndpointTest, AsymmetricReceiveSaysWhoSentEachMessage) {
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  std::vector<Child> clients;
+  for (const char* name : {"c1", "c2", "c3"}) {
+    clients.emplace_back([name] {
+      auto me = Endpoint::join(name);
+      CHILD_CHECK(me.has_value());
+      for (int i = 0; i < 300; ++i) CHILD_CHECK(me->send("server", name).has_value());
+      auto done = me->receive_from("server");  // stay joined until the server read everything
+      CHILD_CHECK(done.has_value());
+      return 0;
+    });
+  }
+  std::map<std::string, int> counts;
+  for (int i = 0; i < 900; ++i) {
+    auto message = server->receive_for(20s);
+    ASSERT_TRUE(message) << message.error().message();
+    EXPECT_EQ(message->text(), message->sender_name()) << "each client sends its own name";
+    ++counts[message->sender_name()];
+  }
+  EXPECT_EQ(counts, (std::map<std::string, int>{{"c1", 300}, {"c2", 300}, {"c3", 300}}));
+  for (const char* name : {"c1", "c2", "c3"}) ASSERT_TRUE(server->send(name, "done"));
+  for (auto& client : clients) EXPECT_TRUE(client.wait().ok());
+}
+
+TEST_F(EndpointTest, ExactlyOneLinkPerDirectionOfAPair) {
+  auto a = Endpoint::join("a");
+  auto b = Endpoint::join("b");
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(a->send("b", "x"));
+    ASSERT_TRUE(b->send("a", "y"));
+    ASSERT_TRUE(b->receive_from("a"));
+    ASSERT_TRUE(a->receive());
+  }
+  std::set<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(namespace_path()))
+    files.insert(entry.path().filename().string());
+  EXPECT_EQ(files, (std::set<std::string>{"a", "b", "a#b", "b#a"}));
+}
+
+TEST_F(EndpointTest, MessagesOfAPeerThatDiedCanStillBeReadThenClosed) {
+  auto b = Endpoint::join("b");
+  ASSERT_TRUE(b);
+  auto exit = test::run_in_child([]() -> int {
+    auto me = Endpoint::join("a");
+    CHILD_CHECK(me.has_value());
+    for (std::uint64_t i = 0; i < 10; ++i) CHILD_CHECK(me->send("b", bytes_of(i)).has_value());
+    ::_exit(0);  // dies without leaving properly
+  });
+  ASSERT_TRUE(exit.ok());
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    auto message = b->receive_from("a");
+    ASSERT_TRUE(message) << message.error().message();
+    EXPECT_EQ(number_in(*message), i);
+  }
+  auto after = b->receive_from_for("a", 5s);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code(), Errc::closed) << after.error().message();
+}
+
+TEST_F(EndpointTest, SendingToAPeerThatWasKilledIsClosed) {
+  Child b([]() -> int {
+    auto me = Endpoint::join("b", {.capacity = Capacity::bounded(4)});
+    CHILD_CHECK(me.has_value());
+    for (;;) ::pause();
+  });
+  ASSERT_TRUE(await_endpoint("b"));
+  auto a = Endpoint::join("a");
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->send("b", "before"));
+  b.kill();
+  Result<void> sent;
+  for (int i = 0; i < 200 && sent; ++i) sent = a->send_for("b", "after", 1s);
+  ASSERT_FALSE(sent) << "sends to a dead endpoint kept succeeding";
+  EXPECT_EQ(sent.error().code(), Errc::closed) << sent.error().message();
+}
+
+TEST_F(EndpointTest, TimedAndTryFormsTimeOutAndWouldBlock) {
+  auto a = Endpoint::join("a");
+  auto b = Endpoint::join("b", {.capacity = Capacity::bounded(1)});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(b->try_receive().error().code(), Errc::would_block);
+  EXPECT_EQ(b->receive_for(20ms).error().code(), Errc::timed_out);
+  EXPECT_EQ(b->receive_from_for("a", 20ms).error().code(), Errc::timed_out);
+  ASSERT_TRUE(a->try_send("b", "one"));  // a's links have a's capacity: 64
+  auto one = b->try_receive_from("a");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->text(), "one");
+  ASSERT_TRUE(b->try_send("a", "x"));
+  EXPECT_EQ(b->try_send("a", "y").error().code(), Errc::would_block) << "b's links hold 1";
+  EXPECT_EQ(b->send_for("a", "y", 20ms).error().code(), Errc::timed_out);
+}
+
+TEST_F(EndpointTest, ZeroCapacityLinkIsARendezvous) {
+  std::optional<SharedMemory> keep;
+  auto memory = SharedMemory::anonymous(sizeof(std::atomic<int>));
+  ASSERT_TRUE(memory);
+  auto* receiving = reinterpret_cast<std::atomic<int>*>(memory->bytes().data());
+  auto b = Endpoint::join("b");
+  ASSERT_TRUE(b);
+  Child a([&] {
+    auto me = Endpoint::join("a", {.capacity = Capacity::zero()});
+    CHILD_CHECK(me.has_value());
+    CHILD_CHECK(me->send("b", "meet").has_value());
+    CHILD_CHECK(receiving->load() == 1);
+    return 0;
+  });
+  ::usleep(100000);
+  receiving->store(1);
+  auto got = b->receive_from("a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->text(), "meet");
+  EXPECT_TRUE(a.wait().ok());
+}
+
+}  // namespace
+}  // namespace conduit
