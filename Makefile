@@ -22,7 +22,7 @@ build: setup $(BUILD)/CMakeCache.txt
 
 # Setup, build, the tour and the quick benchmark.
 run: build
-	$(BUILD)/examples/shared_counter
+	$(BUILD)/tools/conduit tour
 	@if [ -x bench/run ]; then bench/run --quick --build $(BUILD); fi
 
 test: build
