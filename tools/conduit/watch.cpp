@@ -1,0 +1,94 @@
+// conduit watch NAME: live depth and rates of a mailbox, refreshed like top. q or Ctrl-C quits.
+#include <poll.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tool.hpp"
+
+namespace conduit::tool {
+namespace {
+
+// Raw keyboard input while watching, restored on every way out.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (::isatty(STDIN_FILENO) == 0 || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    termios raw = saved_;
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+    is_raw_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (is_raw_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  termios saved_{};
+  bool is_raw_ = false;
+};
+
+bool quit_pressed(std::chrono::milliseconds wait) {
+  pollfd in{STDIN_FILENO, POLLIN, 0};
+  if (::poll(&in, 1, static_cast<int>(wait.count())) <= 0) return false;
+  char key = 0;
+  if (::read(STDIN_FILENO, &key, 1) != 1) return true;  // input closed
+  return key == 'q' || key == 'Q';
+}
+
+}  // namespace
+
+void add_watch(CLI::App& app, int& exit_code) {
+  auto* watch = app.add_subcommand("watch", "Show a mailbox's depth and rates, live (q quits)");
+  static std::string name;
+  static std::string interval = "1s";
+  static std::size_t iterations = 0;
+  watch->add_option("name", name, "Mailbox name")->required();
+  watch->add_option("-i,--interval", interval, "Refresh interval (default 1s)");
+  watch->add_option("-n,--iterations", iterations, "Stop after this many refreshes (0 = never)");
+  watch->callback([&exit_code] {
+    const auto period = parse_duration(interval);
+    if (!period || *period < std::chrono::milliseconds(10)) {
+      std::fprintf(stderr, "conduit watch: --interval %s: want a duration of at least 10ms\n",
+                   interval.c_str());
+      exit_code = kUsage;
+      return;
+    }
+    auto box = Mailbox::open(name, MailboxRole::observer);
+    if (!box) {
+      exit_code = report(box.error());
+      return;
+    }
+    RawTerminal terminal;
+    auto last = box->stats();
+    auto last_time = std::chrono::steady_clock::now();
+    for (std::size_t round = 1;; ++round) {
+      const auto stats = box->stats();
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - last_time).count();
+      const double send_rate = round == 1 ? 0 : (stats.sent - last.sent) / seconds;
+      const double receive_rate = round == 1 ? 0 : (stats.received - last.received) / seconds;
+      fmt::print("\033[H\033[2J");  // home, clear: a fresh screen each refresh
+      fmt::print("conduit watch {}    (q quits)\n\n", name);
+      fmt::print("  depth      {:>12} / {}\n", stats.depth, capacity_text(stats.capacity));
+      fmt::print("  receivers  {:>12}   attached {}\n", receivers_text(stats.receivers),
+                 stats.attached.size());
+      fmt::print("  sent       {:>12}   {:>10.0f} msg/s\n", stats.sent, send_rate);
+      fmt::print("  received   {:>12}   {:>10.0f} msg/s\n", stats.received, receive_rate);
+      fmt::print("  would block{:>12}\n  dropped    {:>12}\n", stats.would_block, stats.dropped);
+      std::fflush(stdout);
+      last = stats;
+      last_time = now;
+      if (iterations != 0 && round >= iterations) break;
+      if (quit_pressed(std::chrono::duration_cast<std::chrono::milliseconds>(*period))) break;
+    }
+    exit_code = kOk;
+  });
+}
+
+}  // namespace conduit::tool
