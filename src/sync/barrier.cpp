@@ -19,7 +19,7 @@ Result<bool> Barrier::arrive_and_wait() noexcept {
     if (sleepers_.load(std::memory_order_seq_cst) != 0) sys::futex_wake(phase_);
     return true;
   }
-  for (std::uint32_t round = 0; round < sync::kSpinRounds; ++round) {
+  for (std::uint32_t round = 0, rounds = sync::spin_rounds(); round < rounds; ++round) {
     if (phase_.load(std::memory_order_acquire) != phase) return false;
     sync::relax();
   }

@@ -16,8 +16,9 @@ Result<void> Event::wait_for(std::chrono::nanoseconds timeout) noexcept {
   return wait_until(sys::deadline_after(timeout));
 }
 
-Result<void> Event::wait_until(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
-  for (std::uint32_t round = 0; round < sync::kSpinRounds; ++round) {
+Result<void> Event::wait_until(
+    std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+  for (std::uint32_t round = 0, rounds = sync::spin_rounds(); round < rounds; ++round) {
     if (is_set()) return {};
     sync::relax();
   }

@@ -27,8 +27,10 @@ Result<void> Mutex::interpret(int result, const char* operation) noexcept {
       return fail(Errc::closed, std::string("mutex: ") + operation +
                                     ": not recoverable (an owner died and it was unlocked "
                                     "without make_consistent())");
-    case ETIMEDOUT: return fail(Errc::timed_out, std::string("mutex: ") + operation + ": timed out");
-    default: return fail(sys::SysError{result, "pthread_mutex"}, std::string("mutex: ") + operation);
+    case ETIMEDOUT:
+      return fail(Errc::timed_out, std::string("mutex: ") + operation + ": timed out");
+    default:
+      return fail(sys::SysError{result, "pthread_mutex"}, std::string("mutex: ") + operation);
   }
 }
 

@@ -21,11 +21,13 @@ bool Semaphore::try_acquire() noexcept {
 
 Result<void> Semaphore::acquire() noexcept { return wait(std::nullopt); }
 
-Result<void> Semaphore::acquire_for(std::chrono::nanoseconds timeout) noexcept { return wait(timeout); }
+Result<void> Semaphore::acquire_for(std::chrono::nanoseconds timeout) noexcept {
+  return wait(timeout);
+}
 
 Result<void> Semaphore::wait(std::optional<std::chrono::nanoseconds> timeout) noexcept {
   if (try_acquire()) return {};
-  for (std::uint32_t round = 0; round < sync::kSpinRounds; ++round) {
+  for (std::uint32_t round = 0, rounds = sync::spin_rounds(); round < rounds; ++round) {
     sync::relax();
     if (try_acquire()) return {};
   }

@@ -1,11 +1,34 @@
 #include "conduit/sync/wait.hpp"
 
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
 #include "conduit/sys/futex.hpp"
 
 namespace conduit::sync {
+namespace {
+
+std::atomic<std::uint32_t>& configured_rounds() {
+  static std::atomic<std::uint32_t> rounds = [] {
+    const char* text = std::getenv("CONDUIT_SPIN_ROUNDS");
+    std::uint32_t value = kSpinRounds;
+    if (text != nullptr) std::from_chars(text, text + std::strlen(text), value);
+    return value;
+  }();
+  return rounds;
+}
+
+}  // namespace
+
+std::uint32_t spin_rounds() noexcept { return configured_rounds().load(std::memory_order_relaxed); }
+
+void set_spin_rounds(std::uint32_t rounds) noexcept {
+  configured_rounds().store(rounds, std::memory_order_relaxed);
+}
 
 bool WaitWord::wait_until(std::uint32_t observed, std::optional<sys::TimePoint> deadline) noexcept {
-  for (std::uint32_t round = 0; round < kSpinRounds; ++round) {
+  for (std::uint32_t round = 0, rounds = spin_rounds(); round < rounds; ++round) {
     // Acquire: pairs with the bump in notify_all (see value()).
     if (word.load(std::memory_order_acquire) != observed) return true;
     relax();

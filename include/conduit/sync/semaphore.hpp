@@ -10,8 +10,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 
 #include "conduit/core/error.hpp"
@@ -34,7 +34,9 @@ class Semaphore {
   /// Gives back `n` units (clamped at max) and wakes waiters if any sleep.
   void release(std::uint32_t n = 1) noexcept;
   /// The units available now (a snapshot).
-  [[nodiscard]] std::uint32_t value() const noexcept { return count_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint32_t value() const noexcept {
+    return count_.load(std::memory_order_relaxed);
+  }
 
  private:
   Result<void> wait(std::optional<std::chrono::nanoseconds> timeout) noexcept;

@@ -34,6 +34,12 @@ namespace conduit::sync {
 /// spinning never costs much more than sleeping would have.
 inline constexpr std::uint32_t kSpinRounds = 256;
 
+/// The spin rounds this process uses: kSpinRounds, or $CONDUIT_SPIN_ROUNDS when set (0 makes
+/// every wait sleep at once: a purely blocking wait, as benchmarks against blocking peers
+/// need), or what set_spin_rounds() chose.
+[[nodiscard]] std::uint32_t spin_rounds() noexcept;
+void set_spin_rounds(std::uint32_t rounds) noexcept;
+
 /// One CPU relax hint (x86 `pause`), for spin loops.
 inline void relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -49,12 +55,15 @@ struct WaitWord {
 
   /// The current value, to pass to wait_until after looking for the data. Acquire: pairs with
   /// the bump in notify_all, so data published before a bump is visible after seeing it.
-  [[nodiscard]] std::uint32_t value() const noexcept { return word.load(std::memory_order_acquire); }
+  [[nodiscard]] std::uint32_t value() const noexcept {
+    return word.load(std::memory_order_acquire);
+  }
 
   /// Waits until the word differs from `observed` or the deadline (none: for ever) passes.
   /// Returns true if the word changed; false on timeout. Spurious returns are possible only as
   /// "changed"; callers look for their data again either way.
-  bool wait_until(std::uint32_t observed, std::optional<sys::TimePoint> deadline = std::nullopt) noexcept;
+  bool wait_until(std::uint32_t observed,
+                  std::optional<sys::TimePoint> deadline = std::nullopt) noexcept;
 
   /// Wakes every sleeper (after the data they wait for was published).
   void notify_all() noexcept;
