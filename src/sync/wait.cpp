@@ -9,11 +9,18 @@
 namespace conduit::sync {
 namespace {
 
-std::atomic<std::uint32_t>& configured_rounds() {
+std::atomic<std::uint32_t>& configured_rounds() noexcept {
+  // A process-wide setting, not shared state: relaxed is enough (it orders nothing).
   static std::atomic<std::uint32_t> rounds = [] {
-    const char* text = std::getenv("CONDUIT_SPIN_ROUNDS");
     std::uint32_t value = kSpinRounds;
-    if (text != nullptr) std::from_chars(text, text + std::strlen(text), value);
+    if (const char* text = std::getenv("CONDUIT_SPIN_ROUNDS"); text != nullptr) {
+      std::uint32_t parsed = 0;
+      const char* end = text + std::strlen(text);
+      // Only a whole decimal number counts; anything else keeps the default.
+      if (auto [stop, error] = std::from_chars(text, end, parsed);
+          error == std::errc() && stop == end && stop != text)
+        value = parsed;
+    }
     return value;
   }();
   return rounds;
@@ -28,7 +35,8 @@ void set_spin_rounds(std::uint32_t rounds) noexcept {
 }
 
 bool WaitWord::wait_until(std::uint32_t observed, std::optional<sys::TimePoint> deadline) noexcept {
-  for (std::uint32_t round = 0, rounds = spin_rounds(); round < rounds; ++round) {
+  const std::uint32_t rounds = spin_rounds();
+  for (std::uint32_t round = 0; round < rounds; ++round) {
     // Acquire: pairs with the bump in notify_all (see value()).
     if (word.load(std::memory_order_acquire) != observed) return true;
     relax();
@@ -43,6 +51,8 @@ bool WaitWord::wait_until(std::uint32_t observed, std::optional<sys::TimePoint> 
     if (!waited) break;  // timed out (or an unexpected error: let the caller look again)
   }
   sleepers.fetch_sub(1, std::memory_order_relaxed);  // only a hint for wakers: relaxed is enough
+  // A change seen by the seq_cst loads above also acquires (seq_cst loads are acquire loads):
+  // the caller sees what was published before the bump.
   return is_changed;
 }
 
@@ -54,8 +64,8 @@ void WaitWord::notify_all() noexcept {
 }
 
 void WaitWord::notify_one() noexcept {
-  word.fetch_add(1, std::memory_order_seq_cst);  // as in notify_all
-  if (sleepers.load(std::memory_order_seq_cst) != 0) sys::futex_wake(word, 1);
+  word.fetch_add(1, std::memory_order_seq_cst);  // (a), as in notify_all
+  if (sleepers.load(std::memory_order_seq_cst) != 0) sys::futex_wake(word, 1);  // (b)
 }
 
 }  // namespace conduit::sync

@@ -2,7 +2,15 @@
 // a futex. The waker pays for FUTEX_WAKE only when a sleeper has flagged itself, so a
 // producer and a consumer that keep up with each other make no system calls at all.
 //
-// WaitWord lives in shared memory (standard layout, no pointers). Protocol:
+// WaitWord is an event count: a 32-bit sequence word that wakers bump after publishing, and a
+// count of flagged sleepers. It lives in shared memory (standard layout, no pointers, 8 bytes):
+//
+//   offset 0            4            8
+//          +------------+------------+
+//          |    word    |  sleepers  |     both std::atomic<std::uint32_t>, always lock-free
+//          +------------+------------+
+//
+// Protocol (wait_until(is_ready, word, deadline) below runs the waiter's side for you):
 //
 //   waiter                                   waker
 //   observed = word.value()                  (publish the data the waiter wants)
@@ -17,10 +25,17 @@
 // their single total order either (a) comes before (d) — the waiter sees the new word and does
 // not sleep (FUTEX_WAIT also re-checks the word in the kernel) — or (c) comes before (b) — the
 // waker sees the sleeper and wakes it. Release/acquire alone would allow both the waiter to
-// miss the bump and the waker to miss the flag (the store-buffer reordering).
+// miss the bump and the waker to miss the flag (the store-buffer reordering: each side's load
+// may be satisfied before its own store is visible to the other). Reading `observed` *before*
+// looking for the data is what makes a bump between the look and the sleep count.
+//
+// Crash safety: a process killed while asleep leaves `sleepers` one too high for ever. That is
+// safe (wakers then make one needless FUTEX_WAKE each), never a hang; a process killed
+// anywhere else leaves nothing behind.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <type_traits>
@@ -36,8 +51,9 @@ inline constexpr std::uint32_t kSpinRounds = 256;
 
 /// The spin rounds this process uses: kSpinRounds, or $CONDUIT_SPIN_ROUNDS when set (0 makes
 /// every wait sleep at once: a purely blocking wait, as benchmarks against blocking peers
-/// need), or what set_spin_rounds() chose.
+/// need), or what set_spin_rounds() chose. Read once per wait.
 [[nodiscard]] std::uint32_t spin_rounds() noexcept;
+/// Sets the spin rounds for this process (every primitive in sync/ and every WaitWord).
 void set_spin_rounds(std::uint32_t rounds) noexcept;
 
 /// One CPU relax hint (x86 `pause`), for spin loops.
@@ -50,29 +66,48 @@ inline void relax() noexcept {
 }
 
 struct WaitWord {
-  std::atomic<std::uint32_t> word{0};
-  std::atomic<std::uint32_t> sleepers{0};
+  std::atomic<std::uint32_t> word{0};      // bumped by every notify
+  std::atomic<std::uint32_t> sleepers{0};  // waiters flagged as (about to be) asleep
 
-  /// The current value, to pass to wait_until after looking for the data. Acquire: pairs with
-  /// the bump in notify_all, so data published before a bump is visible after seeing it.
-  [[nodiscard]] std::uint32_t value() const noexcept {
-    return word.load(std::memory_order_acquire);
-  }
+  /// The current value, to pass to wait_until *before* looking for the data. Acquire: pairs
+  /// with the bump in notify_all, so data published before a bump is visible after seeing it.
+  [[nodiscard]] std::uint32_t value() const noexcept { return word.load(std::memory_order_acquire); }
 
-  /// Waits until the word differs from `observed` or the deadline (none: for ever) passes.
-  /// Returns true if the word changed; false on timeout. Spurious returns are possible only as
-  /// "changed"; callers look for their data again either way.
-  bool wait_until(std::uint32_t observed,
-                  std::optional<sys::TimePoint> deadline = std::nullopt) noexcept;
+  /// Waits until the word differs from `observed` or the deadline (absolute, CLOCK_MONOTONIC;
+  /// none: for ever) passes. Returns true if the word changed; false on timeout (or on an
+  /// unexpected futex failure, which callers treat as a timeout and look again). Spurious
+  /// returns are possible only as "changed"; callers look for their data again either way.
+  [[nodiscard]] bool wait_until(std::uint32_t observed,
+                                std::optional<sys::TimePoint> deadline = std::nullopt) noexcept;
 
-  /// Wakes every sleeper (after the data they wait for was published).
+  /// Wakes every sleeper; call after publishing the data they wait for. No system call when
+  /// nobody sleeps.
   void notify_all() noexcept;
-  /// Wakes one sleeper.
+  /// Wakes one sleeper (as notify_all, for hand-offs where one waiter can use the news).
   void notify_one() noexcept;
 };
 
 static_assert(std::is_standard_layout_v<WaitWord>);
-static_assert(sizeof(WaitWord) == 8);
+static_assert(std::is_trivially_destructible_v<WaitWord>);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(offsetof(WaitWord, word) == 0);
+static_assert(offsetof(WaitWord, sleepers) == 4);
+static_assert(sizeof(WaitWord) == 8 && alignof(WaitWord) == 4);
+
+/// Waits until `is_ready()` returns true, or the deadline passes: true if ready. `is_ready`
+/// looks for the data that wakers publish before calling word.notify_*(); it is called at
+/// least once and may be called many times (keep it cheap and free of side effects). Without
+/// a deadline it returns only when ready.
+template <class Predicate>
+[[nodiscard]] bool wait_until(Predicate&& is_ready, WaitWord& word,
+                              std::optional<sys::TimePoint> deadline = std::nullopt) {
+  for (;;) {
+    // The order is the protocol: observe the word, then look, then sleep on what we observed.
+    const std::uint32_t observed = word.value();
+    if (is_ready()) return true;
+    if (word.wait_until(observed, deadline)) continue;
+    if (deadline && sys::now() >= *deadline) return is_ready();
+  }
+}
 
 }  // namespace conduit::sync
