@@ -1,0 +1,215 @@
+// conduit-bench: conduit beside every peer, in one run, as ratios. `bench/run` drives it (and
+// the MPI rows under mpirun, and the plots); run it alone with --help.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "harness/harness.hpp"
+#include "rows/rows.hpp"
+
+namespace bench {
+namespace {
+
+enum class Mode { full, quick, smoke };
+
+const std::vector<std::size_t> kSweep{8, 64, 512, 4096, 32768, 262144, 1048576};
+
+std::vector<Group> groups(Mode mode) {
+  const bool full = mode == Mode::full;
+  std::vector<Group> all;
+  all.push_back({.title = "Round trip, busy-poll",
+                 .ratio_label = "x limit",
+                 .round_trips = {atomic_limit(), conduit_semaphore(Wait::busy),
+                                 conduit_mailbox(Wait::busy), conduit_endpoint(Wait::busy),
+                                 boost_message_queue(Wait::busy), iceoryx(Wait::busy)}});
+  all.push_back({.title = "Round trip, blocking",
+                 .ratio_label = "x futex",
+                 .round_trips = {futex_pingpong(), conduit_semaphore(Wait::blocking),
+                                 conduit_mailbox(Wait::blocking), conduit_endpoint(Wait::blocking),
+                                 posix_semaphore(), eventfd_pair(), pipe_pair(), socketpair_stream(),
+                                 socketpair_seqpacket(), posix_mq(), sysv_msgq(),
+                                 boost_message_queue(Wait::blocking), zeromq_ipc(), nng_ipc()},
+                 .after_idle = full});
+  all.push_back({.title = "Round trip, adaptive (spin, then sleep)",
+                 .ratio_label = "x limit",
+                 .round_trips = {atomic_limit(), conduit_semaphore(Wait::adaptive),
+                                 conduit_mailbox(Wait::adaptive),
+                                 conduit_endpoint(Wait::adaptive)}});
+  all.push_back({.title = "Streaming throughput",
+                 .ratio_label = "x limit",
+                 .streams = {ring_limit_stream(), conduit_mailbox_stream(Wait::busy),
+                             conduit_mailbox_stream(Wait::blocking), boost_message_queue_stream(),
+                             zeromq_push_pull(), pipe_stream(), posix_mq_stream()},
+                 .payloads = full ? std::vector<std::size_t>{64, 4096, 65536}
+                                  : std::vector<std::size_t>{64}});
+  all.push_back({.title = "Uncontended lock/unlock (one process)",
+                 .ratio_label = "x pthread",
+                 .loops = {pthread_mutex_loop(), conduit_mutex_loop(), posix_semaphore_loop(),
+                           conduit_semaphore_loop()}});
+  if (mode != Mode::quick) {
+    all.push_back({.title = "Payload sweep, busy-poll",
+                   .ratio_label = "x limit",
+                   .round_trips = {atomic_limit(), conduit_mailbox(Wait::busy)},
+                   .payloads = full ? kSweep : std::vector<std::size_t>{8, 1048576}});
+    all.push_back({.title = "Payload sweep, blocking",
+                   .ratio_label = "x futex",
+                   .round_trips = {futex_pingpong(), conduit_mailbox(Wait::blocking),
+                                   socketpair_stream(), pipe_pair(), zeromq_ipc()},
+                   .payloads = full ? kSweep : std::vector<std::size_t>{8, 1048576}});
+  }
+  return all;
+}
+
+Settings settings_for(Mode mode) {
+  Settings settings;
+  if (mode == Mode::quick) {
+    settings.blocks = 3;
+    settings.round_trips = 5000;
+    settings.stream_bytes = 16u << 20;
+    settings.loop_count = 1'000'000;
+  } else if (mode == Mode::smoke) {
+    settings.blocks = 1;
+    settings.round_trips = 100;
+    settings.stream_bytes = 1000;
+    settings.loop_count = 1000;
+  }
+  return settings;
+}
+
+std::string human_ns(double ns) {
+  if (ns <= 0) return "-";
+  if (ns < 1e3) return fmt::format("{:.0f} ns", ns);
+  if (ns < 1e6) return fmt::format("{:.1f} us", ns / 1e3);
+  return fmt::format("{:.2f} ms", ns / 1e6);
+}
+
+std::string human_rate(double value, const char* unit) {
+  if (value >= 1e9) return fmt::format("{:.2f} G{}", value / 1e9, unit);
+  if (value >= 1e6) return fmt::format("{:.2f} M{}", value / 1e6, unit);
+  if (value >= 1e3) return fmt::format("{:.1f} k{}", value / 1e3, unit);
+  return fmt::format("{:.0f} {}", value, unit);
+}
+
+std::string human_size(std::size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
+  if (bytes >= 1024 && bytes % 1024 == 0) return fmt::format("{} KiB", bytes >> 10);
+  return fmt::format("{} B", bytes);
+}
+
+void print_group(const Group& group, const std::vector<RowResult>& results) {
+  fmt::print("\n{}\n", group.title);
+  const std::string& kind = results.empty() ? std::string() : results.front().kind;
+  if (kind == "round_trip")
+    fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "row", "payload",
+               "wait", "p50", "p90", "p99", "p99.9", "max", "idle", group.ratio_label);
+  else if (kind == "stream")
+    fmt::print("  {:<36} {:>9} {:>8} {:>12} {:>12} {:>10}\n", "row", "payload", "wait", "msg/s",
+               "bytes/s", group.ratio_label);
+  else
+    fmt::print("  {:<36} {:>12} {:>10}\n", "row", "per op", group.ratio_label);
+  for (const auto& row : results) {
+    if (!row.error.empty()) {
+      fmt::print("  {:<36} {:>9}  did not run: {}\n", row.name, human_size(row.payload), row.error);
+      continue;
+    }
+    const std::string ratio = row.ratio > 0 ? fmt::format("{:.2f}", row.ratio) : "-";
+    if (row.kind == "round_trip")
+      fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", row.name,
+                 human_size(row.payload), to_string(row.wait), human_ns(row.round_trip.p50),
+                 human_ns(row.round_trip.p90), human_ns(row.round_trip.p99),
+                 human_ns(row.round_trip.p999), human_ns(row.round_trip.max),
+                 human_ns(row.after_idle_ns), ratio);
+    else if (row.kind == "stream")
+      fmt::print("  {:<36} {:>9} {:>8} {:>12} {:>12} {:>10}\n", row.name, human_size(row.payload),
+                 to_string(row.wait), human_rate(row.messages_per_s, "msg/s"),
+                 human_rate(row.bytes_per_s, "B/s"), ratio);
+    else
+      fmt::print("  {:<36} {:>12} {:>10}\n", row.name, human_ns(row.round_trip.p50), ratio);
+  }
+  std::fflush(stdout);
+}
+
+nlohmann::json to_json(const RowResult& row) {
+  nlohmann::json json{{"group", row.group},   {"kind", row.kind},       {"name", row.name},
+                      {"wait", to_string(row.wait)}, {"payload", row.payload},
+                      {"ratio", row.ratio},   {"samples", row.samples}};
+  if (!row.error.empty()) json["error"] = row.error;
+  if (row.kind == "round_trip") {
+    json["round_trip_ns"] = {{"p50", row.round_trip.p50},   {"p90", row.round_trip.p90},
+                             {"p99", row.round_trip.p99},   {"p99.9", row.round_trip.p999},
+                             {"max", row.round_trip.max}};
+    if (row.after_idle_ns > 0) json["after_idle_ns"] = row.after_idle_ns;
+  } else if (row.kind == "stream") {
+    json["messages_per_s"] = row.messages_per_s;
+    json["bytes_per_s"] = row.bytes_per_s;
+  } else {
+    json["ns_per_op"] = row.round_trip.p50;
+  }
+  return json;
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  using namespace bench;
+  CLI::App app{"conduit-bench: conduit beside its peers, in one run, as ratios"};
+  bool quick = false, smoke = false, list = false;
+  std::string json_path, only;
+  app.add_flag("--quick", quick, "The quick set (under a minute)");
+  app.add_flag("--smoke", smoke, "A tiny iteration of every row (for the test that keeps it honest)");
+  app.add_option("--json", json_path, "Also write the results as JSON to this file");
+  app.add_option("--only", only, "Run only the groups whose title matches this regex");
+  app.add_flag("--list", list, "List the groups and exit");
+  CLI11_PARSE(app, argc, argv);
+  const Mode mode = smoke ? Mode::smoke : quick ? Mode::quick : Mode::full;
+  Settings settings = settings_for(mode);
+  settings.show_progress = ::isatty(STDERR_FILENO) != 0;
+
+  const auto all = groups(mode);
+  if (list) {
+    for (const auto& group : all) fmt::print("{}\n", group.title);
+    return 0;
+  }
+  fmt::print("conduit bench ({}): {}\n{}; {} blocks per row, interleaved\n",
+             mode == Mode::full ? "full" : mode == Mode::quick ? "quick" : "smoke",
+             machine_description(), pinning_description(), settings.blocks);
+  std::fflush(stdout);
+
+  nlohmann::json json{{"machine", machine_description()},
+                      {"pinning", pinning_description()},
+                      {"mode", mode == Mode::full ? "full" : mode == Mode::quick ? "quick" : "smoke"},
+                      {"blocks", settings.blocks},
+                      {"rows", nlohmann::json::array()}};
+  const std::regex filter(only.empty() ? ".*" : only, std::regex::icase);
+  int failed_rows = 0;
+  for (const auto& group : all) {
+    if (!std::regex_search(group.title, filter)) continue;
+    const auto results = run_group(group, settings);
+    print_group(group, results);
+    for (const auto& row : results) {
+      json["rows"].push_back(to_json(row));
+      failed_rows += row.error.empty() ? 0 : 1;
+    }
+  }
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << json.dump(2) << '\n';
+    if (!out) {
+      fmt::print(stderr, "conduit-bench: cannot write {}\n", json_path);
+      return 1;
+    }
+  }
+  fmt::print("\nratios: median over blocks of (row / reference) for latency; (row rate / reference "
+             "rate) for streams.\n");
+  if (failed_rows > 0) fmt::print("{} row(s) did not run (see above)\n", failed_rows);
+  return 0;
+}

@@ -1,0 +1,61 @@
+// The rows the harness can run: the physical limit, the raw kernel mechanisms, the library
+// peers, and conduit. Each returns a factory per row.
+#pragma once
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "../harness/harness.hpp"
+
+namespace bench {
+
+using RoundTripFactory = Factory<RoundTrip>;
+using StreamFactory = Factory<Stream>;
+using LoopFactory = Factory<Loop>;
+
+// The limit and the raw kernel mechanisms (raw.cpp, raw_stream.cpp).
+RoundTripFactory atomic_limit();     // busy: two processes ping-pong an atomic in shared memory
+RoundTripFactory futex_pingpong();   // blocking: raw FUTEX_WAIT / FUTEX_WAKE
+RoundTripFactory posix_semaphore();  // blocking: sem_t in shared memory
+RoundTripFactory pipe_pair();        // blocking: two pipes
+RoundTripFactory eventfd_pair();     // blocking: two eventfds + shared memory for the bytes
+RoundTripFactory socketpair_stream();
+RoundTripFactory socketpair_seqpacket();
+RoundTripFactory posix_mq();
+RoundTripFactory sysv_msgq();
+
+StreamFactory ring_limit_stream();  // busy: a plain SPSC ring in shared memory, the limit
+StreamFactory pipe_stream();        // blocking
+StreamFactory posix_mq_stream();    // blocking
+
+LoopFactory pthread_mutex_loop();  // uncontended lock/unlock, robust process-shared
+LoopFactory posix_semaphore_loop();  // uncontended sem_post/sem_wait
+
+// Library peers (peers.cpp). Each names its wait; `busy` rows poll with the library's
+// non-blocking call, `blocking` rows use its blocking call.
+RoundTripFactory boost_message_queue(Wait wait);
+RoundTripFactory zeromq_ipc();
+RoundTripFactory nng_ipc();
+RoundTripFactory iceoryx(Wait wait);  // needs iox-roudi running (bench/run starts it)
+StreamFactory boost_message_queue_stream();
+StreamFactory zeromq_push_pull();
+
+// conduit (conduit_rows.cpp). Busy rows poll with try_ calls; blocking rows set the wait
+// strategy's spin to 0 (sleep at once, like the blocking peers); adaptive rows spin, then sleep.
+RoundTripFactory conduit_semaphore(Wait wait);
+RoundTripFactory conduit_mailbox(Wait wait);
+RoundTripFactory conduit_endpoint(Wait wait);
+StreamFactory conduit_mailbox_stream(Wait wait);
+LoopFactory conduit_mutex_loop();
+LoopFactory conduit_semaphore_loop();
+
+/// Throws with errno's text when `ok` is false (rows report setup failures as their error).
+inline void check(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+
+/// A unique name for this row's objects: the parent's pid and a per-process counter.
+std::string unique_name(const char* prefix);
+
+}  // namespace bench
