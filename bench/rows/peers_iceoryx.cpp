@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "iceoryx_hoofs/log/logmanager.hpp"
 #include "iceoryx_posh/internal/runtime/posh_runtime_impl.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
@@ -57,6 +58,12 @@ class ChildRuntime final : public iox::runtime::PoshRuntimeImpl {
   static inline ChildRuntime* instance_ = nullptr;
 };
 
+/// iceoryx logs its debug lines by default: keep warnings and errors only, in the tables' output.
+void quiet_logs() {
+  iox::log::LogManager::GetLogManager().SetDefaultLogLevel(iox::log::LogLevel::kWarn,
+                                                           iox::log::LogLevelOutput::kHideLogLevel);
+}
+
 iox::RuntimeName_t runtime_name(const char* role) {
   static int counter = 0;
   const std::string name = std::string("conduit-bench-") + role + "-" + std::to_string(::getpid()) +
@@ -68,6 +75,7 @@ iox::RuntimeName_t runtime_name(const char* role) {
 void parent_runtime() {
   static pid_t owner = 0;
   if (owner == ::getpid()) return;
+  quiet_logs();
   iox::runtime::PoshRuntime::initRuntime(runtime_name("parent"));
   owner = ::getpid();
 }
@@ -194,6 +202,7 @@ class Iceoryx final : public RoundTrip {
   }
   void serve(std::size_t count) override {
     try {
+      quiet_logs();
       ChildRuntime::start(runtime_name("child"));
       {
         Side child(instance_, "pong", "ping", wait_, *handshake_);
