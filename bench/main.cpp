@@ -2,8 +2,8 @@
 // the MPI rows under mpirun, and the plots); run it alone with --help.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -30,19 +30,20 @@ std::vector<Group> groups(Mode mode) {
                  .round_trips = {atomic_limit(), conduit_semaphore(Wait::busy),
                                  conduit_mailbox(Wait::busy), conduit_endpoint(Wait::busy),
                                  boost_message_queue(Wait::busy), iceoryx(Wait::busy)}});
-  all.push_back({.title = "Round trip, blocking",
-                 .ratio_label = "x futex",
-                 .round_trips = {futex_pingpong(), conduit_semaphore(Wait::blocking),
-                                 conduit_mailbox(Wait::blocking), conduit_endpoint(Wait::blocking),
-                                 posix_semaphore(), eventfd_pair(), pipe_pair(), socketpair_stream(),
-                                 socketpair_seqpacket(), posix_mq(), sysv_msgq(),
-                                 boost_message_queue(Wait::blocking), zeromq_ipc(), nng_ipc()},
-                 .after_idle = full});
-  all.push_back({.title = "Round trip, adaptive (spin, then sleep)",
-                 .ratio_label = "x limit",
-                 .round_trips = {atomic_limit(), conduit_semaphore(Wait::adaptive),
-                                 conduit_mailbox(Wait::adaptive),
-                                 conduit_endpoint(Wait::adaptive)}});
+  all.push_back(
+      {.title = "Round trip, blocking",
+       .ratio_label = "x futex",
+       .round_trips = {futex_pingpong(), conduit_semaphore(Wait::blocking),
+                       conduit_mailbox(Wait::blocking), conduit_endpoint(Wait::blocking),
+                       posix_semaphore(), eventfd_pair(), pipe_pair(), socketpair_stream(),
+                       socketpair_seqpacket(), posix_mq(), sysv_msgq(),
+                       boost_message_queue(Wait::blocking), zeromq_ipc(), nng_ipc()},
+       .after_idle = full});
+  all.push_back(
+      {.title = "Round trip, adaptive (spin, then sleep)",
+       .ratio_label = "x limit",
+       .round_trips = {atomic_limit(), conduit_semaphore(Wait::adaptive),
+                       conduit_mailbox(Wait::adaptive), conduit_endpoint(Wait::adaptive)}});
   all.push_back({.title = "Streaming throughput",
                  .ratio_label = "x limit",
                  .streams = {ring_limit_stream(), conduit_mailbox_stream(Wait::busy),
@@ -108,8 +109,8 @@ void print_group(const Group& group, const std::vector<RowResult>& results) {
   fmt::print("\n{}\n", group.title);
   const std::string& kind = results.empty() ? std::string() : results.front().kind;
   if (kind == "round_trip")
-    fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "row", "payload",
-               "wait", "p50", "p90", "p99", "p99.9", "max", "idle", group.ratio_label);
+    fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "row",
+               "payload", "wait", "p50", "p90", "p99", "p99.9", "max", "idle", group.ratio_label);
   else if (kind == "stream")
     fmt::print("  {:<36} {:>9} {:>8} {:>12} {:>12} {:>10}\n", "row", "payload", "wait", "msg/s",
                "bytes/s", group.ratio_label);
@@ -138,13 +139,15 @@ void print_group(const Group& group, const std::vector<RowResult>& results) {
 }
 
 nlohmann::json to_json(const RowResult& row) {
-  nlohmann::json json{{"group", row.group},   {"kind", row.kind},       {"name", row.name},
-                      {"wait", to_string(row.wait)}, {"payload", row.payload},
-                      {"ratio", row.ratio},   {"samples", row.samples}};
+  nlohmann::json json{{"group", row.group},          {"kind", row.kind},       {"name", row.name},
+                      {"wait", to_string(row.wait)}, {"payload", row.payload}, {"ratio", row.ratio},
+                      {"samples", row.samples}};
   if (!row.error.empty()) json["error"] = row.error;
   if (row.kind == "round_trip") {
-    json["round_trip_ns"] = {{"p50", row.round_trip.p50},   {"p90", row.round_trip.p90},
-                             {"p99", row.round_trip.p99},   {"p99.9", row.round_trip.p999},
+    json["round_trip_ns"] = {{"p50", row.round_trip.p50},
+                             {"p90", row.round_trip.p90},
+                             {"p99", row.round_trip.p99},
+                             {"p99.9", row.round_trip.p999},
                              {"max", row.round_trip.max}};
     if (row.after_idle_ns > 0) json["after_idle_ns"] = row.after_idle_ns;
   } else if (row.kind == "stream") {
@@ -165,7 +168,8 @@ int main(int argc, char** argv) {
   bool quick = false, smoke = false, list = false;
   std::string json_path, only;
   app.add_flag("--quick", quick, "The quick set (under a minute)");
-  app.add_flag("--smoke", smoke, "A tiny iteration of every row (for the test that keeps it honest)");
+  app.add_flag("--smoke", smoke,
+               "A tiny iteration of every row (for the test that keeps it honest)");
   app.add_option("--json", json_path, "Also write the results as JSON to this file");
   app.add_option("--only", only, "Run only the groups whose title matches this regex");
   app.add_flag("--list", list, "List the groups and exit");
@@ -180,13 +184,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   fmt::print("conduit bench ({}): {}\n{}; {} blocks per row, interleaved\n",
-             mode == Mode::full ? "full" : mode == Mode::quick ? "quick" : "smoke",
+             mode == Mode::full    ? "full"
+             : mode == Mode::quick ? "quick"
+                                   : "smoke",
              machine_description(), pinning_description(), settings.blocks);
   std::fflush(stdout);
 
   nlohmann::json json{{"machine", machine_description()},
                       {"pinning", pinning_description()},
-                      {"mode", mode == Mode::full ? "full" : mode == Mode::quick ? "quick" : "smoke"},
+                      {"mode", mode == Mode::full    ? "full"
+                               : mode == Mode::quick ? "quick"
+                                                     : "smoke"},
                       {"blocks", settings.blocks},
                       {"rows", nlohmann::json::array()}};
   const std::regex filter(only.empty() ? ".*" : only, std::regex::icase);
@@ -208,8 +216,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  fmt::print("\nratios: median over blocks of (row / reference) for latency; (row rate / reference "
-             "rate) for streams.\n");
+  fmt::print(
+      "\nratios: median over blocks of (row / reference) for latency; (row rate / reference "
+      "rate) for streams.\n");
   if (failed_rows > 0) fmt::print("{} row(s) did not run (see above)\n", failed_rows);
   return 0;
 }

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
@@ -60,9 +60,9 @@ void reap(pid_t child) {
   ::waitpid(child, &status, 0);
   unpin();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error(WIFSIGNALED(status)
-                                 ? "the other process died of signal " + std::to_string(WTERMSIG(status))
-                                 : "the other process failed");
+    throw std::runtime_error(WIFSIGNALED(status) ? "the other process died of signal " +
+                                                       std::to_string(WTERMSIG(status))
+                                                 : "the other process failed");
 }
 
 std::size_t round_trips_for(const Settings& settings, std::size_t payload) {
@@ -106,8 +106,8 @@ double run_stream_block(Stream& row, std::size_t count) {
     std::atomic<int> ready{0};
     std::atomic<double> end_ns{0};
   };
-  auto* marks = static_cast<Marks*>(::mmap(nullptr, sizeof(Marks), PROT_READ | PROT_WRITE,
-                                           MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* marks = static_cast<Marks*>(
+      ::mmap(nullptr, sizeof(Marks), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   if (marks == MAP_FAILED) throw std::runtime_error("mmap failed");
   new (marks) Marks;
   const pid_t child = fork_child([&] {
@@ -143,7 +143,8 @@ double run_loop_block(Loop& row, std::size_t count) {
   return ns / static_cast<double>(count);
 }
 
-void progress(const Settings& settings, const Group& group, std::size_t block, const RowResult& row) {
+void progress(const Settings& settings, const Group& group, std::size_t block,
+              const RowResult& row) {
   if (!settings.show_progress) return;
   std::fprintf(stderr, "\r  %-44.44s %8zu B  block %zu/%zu  %-36.36s", group.title.c_str(),
                row.payload, block + 1, settings.blocks, row.name.c_str());
@@ -283,7 +284,8 @@ std::vector<RowResult> run_group(const Group& group, const Settings& settings) {
           [&](std::size_t r, std::size_t, RowResult&) {
             const double seconds = run_stream_block(*rows[r], count);
             rates[r].push_back(static_cast<double>(count) / seconds);
-            return seconds;  // ratio of times: the reference's rate / the row's rate, inverted below
+            return seconds;  // ratio of times: the reference's rate / the row's rate, inverted
+                             // below
           },
           rows);
       for (std::size_t r = 0; r < rows.size(); ++r) {

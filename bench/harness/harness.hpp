@@ -86,13 +86,13 @@ struct RowResult {
   std::string name;
   Wait wait = Wait::busy;
   std::size_t payload = 0;
-  Percentiles round_trip;       // round_trip: ns; loop: ns per operation in p50
-  double messages_per_s = 0;    // stream
-  double bytes_per_s = 0;       // stream
-  double ratio = 0;             // median over blocks of (row / reference); 0 = no reference
-  double after_idle_ns = 0;     // first round trip after 1 s idle (0 = not measured)
+  Percentiles round_trip;     // round_trip: ns; loop: ns per operation in p50
+  double messages_per_s = 0;  // stream
+  double bytes_per_s = 0;     // stream
+  double ratio = 0;           // median over blocks of (row / reference); 0 = no reference
+  double after_idle_ns = 0;   // first round trip after 1 s idle (0 = not measured)
   std::size_t samples = 0;
-  std::string error;            // why the row could not run
+  std::string error;  // why the row could not run
 };
 
 struct Group {
@@ -107,7 +107,7 @@ struct Group {
 
 struct Settings {
   std::size_t blocks = 5;
-  std::size_t round_trips = 20000;   // per block and row, at 64 B (fewer for large payloads)
+  std::size_t round_trips = 20000;        // per block and row, at 64 B (fewer for large payloads)
   std::size_t stream_bytes = 256u << 20;  // per block and row (at least 1,000 messages)
   std::size_t loop_count = 2'000'000;
   bool show_progress = true;

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <optional>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,7 +24,9 @@ T must(conduit::Result<T> result) {
   if constexpr (!std::is_void_v<T>) return std::move(*result);
 }
 
-std::uint32_t spin_for(Wait wait) { return wait == Wait::blocking ? 0 : conduit::sync::kSpinRounds; }
+std::uint32_t spin_for(Wait wait) {
+  return wait == Wait::blocking ? 0 : conduit::sync::kSpinRounds;
+}
 
 std::string suffix(Wait wait) { return std::string(" (") + to_string(wait) + ")"; }
 
@@ -36,7 +38,8 @@ class SemaphoreRow final : public RoundTrip {
   void prepare(std::size_t payload) override {
     payload_ = payload;
     bytes_ = 2 * payload + sizeof(Pair);
-    void* memory = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* memory =
+        ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) throw std::runtime_error("mmap");
     pair_ = ::new (memory) Pair();
     buffer_.assign(payload, 'x');
@@ -66,7 +69,8 @@ class SemaphoreRow final : public RoundTrip {
  private:
   void take(conduit::Semaphore& semaphore) const {
     if (wait_ == Wait::busy) {
-      while (!semaphore.try_acquire()) {}
+      while (!semaphore.try_acquire()) {
+      }
     } else if (!semaphore.acquire()) {
       ::_exit(3);
     }
@@ -89,7 +93,8 @@ class MailboxRow final : public RoundTrip {
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {
     payload_ = payload;
-    base_ = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000);
+    base_ = "bench-" + std::to_string(::getpid()) + "-" +
+            std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000);
     const conduit::MailboxOptions options{.capacity = conduit::Capacity::bounded(4),
                                           .max_message_size = std::max<std::size_t>(payload, 1)};
     down_.emplace(must(conduit::Mailbox::create(base_ + "-down", options)));
@@ -157,8 +162,10 @@ class EndpointRow final : public RoundTrip {
   std::string name() const override { return "conduit Endpoint" + suffix(wait_); }
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {
-    tag_ = std::to_string(::getpid()) + "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000);
-    options_ = {.capacity = conduit::Capacity::bounded(4), .max_message_size = std::max<std::size_t>(payload, 1)};
+    tag_ = std::to_string(::getpid()) + "-" +
+           std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000);
+    options_ = {.capacity = conduit::Capacity::bounded(4),
+                .max_message_size = std::max<std::size_t>(payload, 1)};
     me_.emplace(must(conduit::Endpoint::join("bench-p-" + tag_, options_)));
     buffer_.assign(payload, std::byte{'x'});
   }
@@ -179,7 +186,8 @@ class EndpointRow final : public RoundTrip {
     for (;;) {
       auto sent = me_->send(peer, buffer_);
       if (sent) break;
-      if (sent.error().code() != conduit::Errc::not_found && sent.error().code() != conduit::Errc::closed)
+      if (sent.error().code() != conduit::Errc::not_found &&
+          sent.error().code() != conduit::Errc::closed)
         throw std::runtime_error(sent.error().message());
       ::usleep(100);  // the child has not joined yet (or the last block's child just left)
     }

@@ -61,7 +61,8 @@ class RingLimit final : public Stream {
   void produce(std::size_t count) override {
     std::uint64_t head_cache = 0;
     for (std::uint64_t tail = 0; tail < count; ++tail) {
-      while (tail - head_cache == slots_) head_cache = indices_->head.load(std::memory_order_acquire);
+      while (tail - head_cache == slots_)
+        head_cache = indices_->head.load(std::memory_order_acquire);
       stamp(message_, tail);
       std::memcpy(slot(tail), message_.data(), payload_);
       indices_->tail.store(tail + 1, std::memory_order_release);
@@ -215,10 +216,20 @@ std::string unique_name(const char* prefix) {
   return std::string(prefix) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 
-StreamFactory ring_limit_stream() { return [] { return std::make_unique<RingLimit>(); }; }
-StreamFactory pipe_stream() { return [] { return std::make_unique<PipeStream>(); }; }
-StreamFactory posix_mq_stream() { return [] { return std::make_unique<PosixMqStream>(); }; }
-LoopFactory pthread_mutex_loop() { return [] { return std::make_unique<PthreadMutexLoop>(); }; }
-LoopFactory posix_semaphore_loop() { return [] { return std::make_unique<PosixSemaphoreLoop>(); }; }
+StreamFactory ring_limit_stream() {
+  return [] { return std::make_unique<RingLimit>(); };
+}
+StreamFactory pipe_stream() {
+  return [] { return std::make_unique<PipeStream>(); };
+}
+StreamFactory posix_mq_stream() {
+  return [] { return std::make_unique<PosixMqStream>(); };
+}
+LoopFactory pthread_mutex_loop() {
+  return [] { return std::make_unique<PthreadMutexLoop>(); };
+}
+LoopFactory posix_semaphore_loop() {
+  return [] { return std::make_unique<PosixSemaphoreLoop>(); };
+}
 
 }  // namespace bench
