@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 CLANG_CC := CC=clang-19 CXX=clang++-19
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all setup build run test bench bench-quick test-asan test-tsan format tidy clean
+.PHONY: all setup build run test bench bench-quick test-asan test-tsan model format tidy clean
 
 all: build
 
@@ -33,6 +33,10 @@ bench: build
 
 bench-quick: build
 	bench/run --quick --build $(BUILD)
+
+# The Promela models with 2 records per lane (minutes, ~4 GB); ctest checks 1 record per lane.
+model: setup
+	model/check --full build/model
 
 # Sanitizer builds of the library and tests, with clang-19 (benchmarks and peers left out).
 build/asan/CMakeCache.txt: | setup
