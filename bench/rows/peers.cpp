@@ -10,12 +10,15 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/interprocess/ipc/message_queue.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -422,6 +425,48 @@ class NngSocket {
   bool open_ = false;
 };
 
+/// The nng server's loop (rep listens on `url`, answers `count` messages of `payload` bytes).
+void nng_serve(Handshake& handshake, const Endpoints& endpoints, std::size_t payload,
+               std::size_t count) {
+  NngSocket rep(::nng_rep0_open, payload);
+  const std::uint64_t self = handshake.started.load() + 1;
+  const std::uint64_t answered = handshake.answered.load();
+  rep.listen(endpoints.url(self));
+  handshake.started.store(self, std::memory_order_release);
+  std::vector<char> copy(payload);
+  for (std::size_t i = 0; i < count; ++i) {
+    rep.receive(copy);
+    rep.send(copy);
+  }
+  // nng_close does not linger: wait until the parent has the last answer before closing.
+  while (handshake.answered.load(std::memory_order_acquire) < answered + count)
+    std::this_thread::sleep_for(20us);
+  handshake.finished.store(self, std::memory_order_release);
+}
+
+// nng refuses to run in a process forked from one that used nng ("nng is not fork-reentrant
+// safe": it panics). So the forked child execs this program afresh, and this hook, run before
+// main, serves and exits. The handshake travels as a memfd the exec keeps open.
+constexpr const char* kNngServeVariable = "CONDUIT_BENCH_NNG_SERVE";
+
+[[maybe_unused]] const bool nng_exec_hook = [] {
+  const char* spec = std::getenv(kNngServeVariable);
+  if (spec == nullptr) return false;
+  int fd = -1;
+  std::size_t payload = 0, count = 0;
+  char base[256] = {};
+  if (std::sscanf(spec, "%d %zu %zu %255s", &fd, &payload, &count, base) != 4) ::_exit(3);
+  try {
+    void* memory = ::mmap(nullptr, sizeof(Handshake), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    check(memory != MAP_FAILED, "mmap (nng handshake)");
+    nng_serve(*static_cast<Handshake*>(memory), Endpoints{base}, payload, count);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\nbench child (nng): %s\n", e.what());
+    ::_exit(3);
+  }
+  ::_exit(0);
+}();
+
 // req/rep over ipc://: the child's rep listens, the parent's req dials; both block.
 class NngIpc final : public RoundTrip {
  public:
@@ -429,24 +474,20 @@ class NngIpc final : public RoundTrip {
   Wait wait() const override { return Wait::blocking; }
   void prepare(std::size_t payload) override {
     endpoints_.base = "/tmp/" + unique_name("bench-nng");
-    handshake_ = make_handshake();
+    memfd_ = ::memfd_create("bench-nng-handshake", 0);  // no CLOEXEC: the child's exec keeps it
+    check(memfd_ >= 0 && ::ftruncate(memfd_, sizeof(Handshake)) == 0, "memfd_create");
+    void* memory =
+        ::mmap(nullptr, sizeof(Handshake), PROT_READ | PROT_WRITE, MAP_SHARED, memfd_, 0);
+    check(memory != MAP_FAILED, "mmap");
+    handshake_ = new (memory) Handshake;
     buffer_.assign(payload, 'x');
   }
   void serve(std::size_t count) override {
-    NngSocket rep(::nng_rep0_open, buffer_.size());
-    const std::uint64_t self = handshake_->started.load() + 1;
-    const std::uint64_t answered = handshake_->answered.load();
-    rep.listen(endpoints_.url(self));
-    handshake_->started.store(self, std::memory_order_release);
-    std::vector<char> copy(buffer_.size());
-    for (std::size_t i = 0; i < count; ++i) {
-      rep.receive(copy);
-      rep.send(copy);
-    }
-    // nng_close does not linger: wait until the parent has the last answer before closing.
-    while (handshake_->answered.load(std::memory_order_acquire) < answered + count)
-      std::this_thread::sleep_for(20us);
-    handshake_->finished.store(self, std::memory_order_release);
+    const std::string spec = std::to_string(memfd_) + " " + std::to_string(buffer_.size()) + " " +
+                             std::to_string(count) + " " + endpoints_.base;
+    ::setenv(kNngServeVariable, spec.c_str(), 1);
+    ::execl("/proc/self/exe", "conduit-bench-nng-server", static_cast<char*>(nullptr));
+    check(false, "exec (nng server)");
   }
   void ping() override {
     if (connection_stale(*handshake_, connected_to_)) connect();
@@ -458,6 +499,8 @@ class NngIpc final : public RoundTrip {
     req_.reset();
     if (handshake_ != nullptr) endpoints_.remove_all(handshake_->started.load());
     drop_handshake(handshake_);
+    if (memfd_ >= 0) ::close(memfd_);
+    memfd_ = -1;
   }
 
  private:
@@ -470,6 +513,7 @@ class NngIpc final : public RoundTrip {
   }
   Endpoints endpoints_;
   Handshake* handshake_ = nullptr;
+  int memfd_ = -1;
   std::uint64_t connected_to_ = 0, answered_ = 0;
   std::unique_ptr<NngSocket> req_;  // the parent's, made after the fork
   std::vector<char> buffer_;
