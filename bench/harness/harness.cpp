@@ -14,7 +14,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace bench {
@@ -55,6 +57,48 @@ pid_t fork_child(Body&& body) {
   return child;
 }
 
+/// While the parent waits on a row's peer, a child that fails would leave it waiting for ever:
+/// this watchdog ends the whole run with a message instead (a benchmark that hangs helps
+/// nobody; one that stops and says which row failed does).
+class ChildWatch {
+ public:
+  ChildWatch(pid_t child, std::string row) : child_(child), row_(std::move(row)) {
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~ChildWatch() {
+    done_.store(true);
+    thread_.join();
+  }
+
+ private:
+  void watch() {
+    while (!done_.load()) {
+      siginfo_t info{};
+      // WNOWAIT: look without reaping; reap() does that once the parent is through.
+      if (::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == child_ && !(info.si_code == CLD_EXITED && info.si_status == 0)) {
+        for (int i = 0; i < 200 && !done_.load(); ++i)  // the parent may be just finishing
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (done_.load()) return;
+        std::fprintf(stderr,
+                     "\nconduit-bench: %s: the other process %s %d while this one "
+                     "waited for it; stopping\n",
+                     row_.c_str(),
+                     info.si_code == CLD_EXITED ? "exited with status" : "died of signal",
+                     info.si_status);
+        std::fflush(nullptr);
+        ::kill(child_, SIGKILL);
+        ::_exit(2);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  pid_t child_;
+  std::string row_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
 void reap(pid_t child) {
   int status = 0;
   ::waitpid(child, &status, 0);
@@ -80,22 +124,33 @@ std::size_t stream_count_for(const Settings& settings, std::size_t payload) {
 // Samples of round trips after 1 s idle come back negative, to be told apart.
 std::vector<double> run_round_trip_block(RoundTrip& row, std::size_t count, bool after_idle) {
   const std::size_t idle_probes = after_idle ? 3 : 0;
+  row.begin_block();
   const pid_t child = fork_child([&] { row.serve(kWarmup + count + idle_probes); });
+  std::optional<ChildWatch> watch(std::in_place, child, row.name());
   pin_to(0);
-  for (std::size_t i = 0; i < kWarmup; ++i) row.ping();
   std::vector<double> samples;
   samples.reserve(count + idle_probes);
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto start = Clock::now();
-    row.ping();
-    samples.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+  try {
+    for (std::size_t i = 0; i < kWarmup; ++i) row.ping();
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto start = Clock::now();
+      row.ping();
+      samples.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+    }
+    for (std::size_t i = 0; i < idle_probes; ++i) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      const auto start = Clock::now();
+      row.ping();
+      samples.push_back(-std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+    }
+  } catch (...) {
+    watch.reset();
+    ::kill(child, SIGKILL);  // our side failed: the child may wait for ever
+    ::waitpid(child, nullptr, 0);
+    unpin();
+    throw;
   }
-  for (std::size_t i = 0; i < idle_probes; ++i) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    const auto start = Clock::now();
-    row.ping();
-    samples.push_back(-std::chrono::duration<double, std::nano>(Clock::now() - start).count());
-  }
+  watch.reset();
   reap(child);
   return samples;
 }
@@ -110,6 +165,7 @@ double run_stream_block(Stream& row, std::size_t count) {
       ::mmap(nullptr, sizeof(Marks), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   if (marks == MAP_FAILED) throw std::runtime_error("mmap failed");
   new (marks) Marks;
+  row.begin_block();
   const pid_t child = fork_child([&] {
     row.attach_consumer();
     marks->ready.store(1);
@@ -127,7 +183,18 @@ double run_stream_block(Stream& row, std::size_t count) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   const double start = monotonic_ns();
-  row.produce(count);
+  {
+    ChildWatch watch(child, row.name());
+    try {
+      row.produce(count);
+    } catch (...) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+      ::munmap(marks, sizeof(Marks));
+      unpin();
+      throw;
+    }
+  }
   reap(child);
   const double seconds = (marks->end_ns.load() - start) / 1e9;
   ::munmap(marks, sizeof(Marks));

@@ -36,6 +36,8 @@ class RoundTrip {
   [[nodiscard]] virtual Wait wait() const = 0;
   /// Parent, before the fork: make whatever carries `payload`-byte messages both ways.
   virtual void prepare(std::size_t payload) = 0;
+  /// Parent, before each block's fork: a fresh child answers every block.
+  virtual void begin_block() {}
   /// Child: answer `count` messages (receive one, send it back), then return.
   virtual void serve(std::size_t count) = 0;
   /// Parent: send one message and wait for the answer.
@@ -52,6 +54,8 @@ class Stream {
   [[nodiscard]] virtual Wait wait() const = 0;
   /// Parent, before the fork.
   virtual void prepare(std::size_t payload) = 0;
+  /// Parent, before each block's fork (reset what a block used up).
+  virtual void begin_block() {}
   /// Child: connect or attach, whatever must happen before the clock starts.
   virtual void attach_consumer() {}
   /// Child: take `count` messages (checking they arrive whole), then return.

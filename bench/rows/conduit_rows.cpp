@@ -105,7 +105,7 @@ class MailboxRow final : public RoundTrip {
     conduit::sync::set_spin_rounds(spin_for(wait_));
     for (std::size_t i = 0; i < count; ++i) {
       auto message = take(*down_);
-      if (!up_->send(message.payload())) ::_exit(3);
+      must(up_->send(message.payload()));
     }
   }
   void ping() override {
@@ -128,12 +128,11 @@ class MailboxRow final : public RoundTrip {
       for (;;) {
         auto message = box.try_receive();
         if (message) return std::move(*message);
-        if (message.error().code() != conduit::Errc::would_block) ::_exit(3);
+        if (message.error().code() != conduit::Errc::would_block)
+          throw std::runtime_error(message.error().message());
       }
     }
-    auto message = box.receive();
-    if (!message) ::_exit(3);
-    return std::move(*message);
+    return must(box.receive());
   }
   Wait wait_;
   std::size_t payload_ = 0;
@@ -169,20 +168,24 @@ class EndpointRow final : public RoundTrip {
     me_.emplace(must(conduit::Endpoint::join("bench-p-" + tag_, options_)));
     buffer_.assign(payload, std::byte{'x'});
   }
+  // Each block's child joins under a name of its own: the last block's child may still be
+  // leaving (its links going) when the next one joins.
+  void begin_block() override { ++block_; }
+  std::string child_name() const { return "bench-c-" + tag_ + "-" + std::to_string(block_); }
   void serve(std::size_t count) override {
     conduit::sync::set_spin_rounds(spin_for(wait_));
-    auto child = conduit::Endpoint::join("bench-c-" + tag_, options_);
-    if (!child) ::_exit(3);
+    auto child = conduit::Endpoint::join(child_name(), options_);
+    if (!child) throw std::runtime_error(child.error().message());
     for (std::size_t i = 0; i < count; ++i) {
       auto message = take(*child);
-      if (!child->send("bench-p-" + tag_, message.payload())) ::_exit(3);
+      must(child->send("bench-p-" + tag_, message.payload()));
     }
     // Stay joined until the parent read the last answer: leaving removes our links.
     (void)child->receive_from_for("bench-p-" + tag_, std::chrono::seconds(5));
   }
   void ping() override {
     conduit::sync::set_spin_rounds(spin_for(wait_));
-    const std::string peer = "bench-c-" + tag_;
+    const std::string peer = child_name();
     for (;;) {
       auto sent = me_->send(peer, buffer_);
       if (sent) break;
@@ -205,7 +208,8 @@ class EndpointRow final : public RoundTrip {
     for (;;) {
       auto message = wait_ == Wait::busy ? endpoint.try_receive() : endpoint.receive();
       if (message) return std::move(*message);
-      if (message.error().code() != conduit::Errc::would_block) ::_exit(3);
+      if (message.error().code() != conduit::Errc::would_block)
+        throw std::runtime_error(message.error().message());
     }
   }
   Wait wait_;
@@ -214,6 +218,7 @@ class EndpointRow final : public RoundTrip {
   std::optional<conduit::Endpoint> me_;
   std::vector<std::byte> buffer_;
   std::size_t pings_ = 0;
+  int block_ = 0;
 };
 
 }  // namespace

@@ -67,16 +67,24 @@ class AtomicLimit final : public RoundTrip {
   void serve(std::size_t count) override {
     std::vector<char> copy(payload_);
     for (std::uint64_t i = 1; i <= count; ++i) {
-      while (shared_->ping.load(std::memory_order_acquire) != i) {}
+      while (shared_->ping.load(std::memory_order_acquire) != i) {
+      }
       std::memcpy(copy.data(), data(0), payload_);
       std::memcpy(data(1), copy.data(), payload_);
       shared_->pong.store(i, std::memory_order_release);
     }
   }
+  void begin_block() override {
+    // Every block's child counts from 1.
+    shared_->ping.store(0);
+    shared_->pong.store(0);
+    sequence_ = 0;
+  }
   void ping() override {
     std::memcpy(data(0), buffer_.data(), payload_);
     shared_->ping.store(++sequence_, std::memory_order_release);
-    while (shared_->pong.load(std::memory_order_acquire) != sequence_) {}
+    while (shared_->pong.load(std::memory_order_acquire) != sequence_) {
+    }
     std::memcpy(buffer_.data(), data(1), payload_);
   }
   void cleanup() override {
@@ -97,7 +105,8 @@ class AtomicLimit final : public RoundTrip {
 };
 
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value) {
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, nullptr, nullptr, 0);
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, nullptr, nullptr,
+                   0);
 }
 
 // Raw futex ping-pong: each side sleeps in FUTEX_WAIT until the other flips the word.
@@ -113,7 +122,8 @@ class FutexPingPong final : public RoundTrip {
   void serve(std::size_t count) override {
     std::vector<char> copy(payload_);
     for (std::size_t i = 0; i < count; ++i) {
-      while (shared_->turn.load(std::memory_order_acquire) != 1) futex(&shared_->turn, FUTEX_WAIT, 0);
+      while (shared_->turn.load(std::memory_order_acquire) != 1)
+        futex(&shared_->turn, FUTEX_WAIT, 0);
       std::memcpy(copy.data(), data(0), payload_);
       std::memcpy(data(1), copy.data(), payload_);
       shared_->turn.store(0, std::memory_order_release);
@@ -146,13 +156,15 @@ class PosixSemaphore final : public RoundTrip {
   void prepare(std::size_t payload) override {
     payload_ = payload;
     shared_ = static_cast<Shared*>(shared_anonymous(sizeof(Shared) + 2 * payload));
-    check(::sem_init(&shared_->ping, 1, 0) == 0 && ::sem_init(&shared_->pong, 1, 0) == 0, "sem_init");
+    check(::sem_init(&shared_->ping, 1, 0) == 0 && ::sem_init(&shared_->pong, 1, 0) == 0,
+          "sem_init");
     buffer_.assign(payload, 'x');
   }
   void serve(std::size_t count) override {
     std::vector<char> copy(payload_);
     for (std::size_t i = 0; i < count; ++i) {
-      while (::sem_wait(&shared_->ping) != 0) {}
+      while (::sem_wait(&shared_->ping) != 0) {
+      }
       std::memcpy(copy.data(), data(0), payload_);
       std::memcpy(data(1), copy.data(), payload_);
       ::sem_post(&shared_->pong);
@@ -161,7 +173,8 @@ class PosixSemaphore final : public RoundTrip {
   void ping() override {
     std::memcpy(data(0), buffer_.data(), payload_);
     ::sem_post(&shared_->ping);
-    while (::sem_wait(&shared_->pong) != 0) {}
+    while (::sem_wait(&shared_->pong) != 0) {
+    }
     std::memcpy(buffer_.data(), data(1), payload_);
   }
   void cleanup() override { ::munmap(shared_, sizeof(Shared) + 2 * payload_); }
@@ -196,8 +209,12 @@ class FdPair : public RoundTrip {
   }
 
  protected:
-  virtual void send(int fd, const std::vector<char>& bytes) { write_exact(fd, bytes.data(), bytes.size()); }
-  virtual void receive(int fd, std::vector<char>& bytes) { read_exact(fd, bytes.data(), bytes.size()); }
+  virtual void send(int fd, const std::vector<char>& bytes) {
+    write_exact(fd, bytes.data(), bytes.size());
+  }
+  virtual void receive(int fd, std::vector<char>& bytes) {
+    read_exact(fd, bytes.data(), bytes.size());
+  }
   std::size_t payload_ = 0;
   int parent_in_ = -1, parent_out_ = -1, child_in_ = -1, child_out_ = -1;
   std::vector<char> buffer_;
@@ -306,7 +323,8 @@ class PosixMq final : public RoundTrip {
     up_name_ = base + "-up";
     down_ = ::mq_open(down_name_.c_str(), O_CREAT | O_RDWR, 0600, &attributes);
     up_ = ::mq_open(up_name_.c_str(), O_CREAT | O_RDWR, 0600, &attributes);
-    check(down_ != static_cast<mqd_t>(-1) && up_ != static_cast<mqd_t>(-1), "mq_open (message size above fs.mqueue.msgsize_max?)");
+    check(down_ != static_cast<mqd_t>(-1) && up_ != static_cast<mqd_t>(-1),
+          "mq_open (message size above fs.mqueue.msgsize_max?)");
   }
   void serve(std::size_t count) override {
     std::vector<char> copy(payload_);
@@ -366,14 +384,32 @@ class SysvMsgq final : public RoundTrip {
 
 }  // namespace
 
-RoundTripFactory atomic_limit() { return [] { return std::make_unique<AtomicLimit>(); }; }
-RoundTripFactory futex_pingpong() { return [] { return std::make_unique<FutexPingPong>(); }; }
-RoundTripFactory posix_semaphore() { return [] { return std::make_unique<PosixSemaphore>(); }; }
-RoundTripFactory pipe_pair() { return [] { return std::make_unique<PipePair>(); }; }
-RoundTripFactory eventfd_pair() { return [] { return std::make_unique<EventFdPair>(); }; }
-RoundTripFactory socketpair_stream() { return [] { return std::make_unique<SocketPair>(SOCK_STREAM); }; }
-RoundTripFactory socketpair_seqpacket() { return [] { return std::make_unique<SocketPair>(SOCK_SEQPACKET); }; }
-RoundTripFactory posix_mq() { return [] { return std::make_unique<PosixMq>(); }; }
-RoundTripFactory sysv_msgq() { return [] { return std::make_unique<SysvMsgq>(); }; }
+RoundTripFactory atomic_limit() {
+  return [] { return std::make_unique<AtomicLimit>(); };
+}
+RoundTripFactory futex_pingpong() {
+  return [] { return std::make_unique<FutexPingPong>(); };
+}
+RoundTripFactory posix_semaphore() {
+  return [] { return std::make_unique<PosixSemaphore>(); };
+}
+RoundTripFactory pipe_pair() {
+  return [] { return std::make_unique<PipePair>(); };
+}
+RoundTripFactory eventfd_pair() {
+  return [] { return std::make_unique<EventFdPair>(); };
+}
+RoundTripFactory socketpair_stream() {
+  return [] { return std::make_unique<SocketPair>(SOCK_STREAM); };
+}
+RoundTripFactory socketpair_seqpacket() {
+  return [] { return std::make_unique<SocketPair>(SOCK_SEQPACKET); };
+}
+RoundTripFactory posix_mq() {
+  return [] { return std::make_unique<PosixMq>(); };
+}
+RoundTripFactory sysv_msgq() {
+  return [] { return std::make_unique<SysvMsgq>(); };
+}
 
 }  // namespace bench

@@ -48,6 +48,7 @@ class RingLimit final : public Stream {
     indices_ = new (map_shared(bytes_)) Indices;
     message_.assign(payload_, 'x');
   }
+  void begin_block() override { new (indices_) Indices; }  // each block streams from 0
   void consume(std::size_t count) override {
     std::vector<char> copy(payload_);
     std::uint64_t tail_cache = 0;
