@@ -75,6 +75,7 @@ Result<Listener> listen(std::string_view text) {
       default: break;
       case Scheme::unix_socket:
       case Scheme::tcp: return transport::listen_socket(*url);
+      case Scheme::fifo: return transport::listen_fifo(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: listen: scheme not available", text));
   }();
@@ -90,6 +91,7 @@ Result<Connection> connect(std::string_view text) {
       default: break;
       case Scheme::unix_socket:
       case Scheme::tcp: return transport::connect_socket(*url);
+      case Scheme::fifo: return transport::connect_fifo(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: connect: scheme not available", text));
   }();
