@@ -346,6 +346,7 @@ const TransportCase kCases[] = {
     {.name = "tcp_ipv4", .url = [](const Place&) { return std::string("tcp://127.0.0.1:0"); }},
     {.name = "tcp_ipv6", .url = [](const Place&) { return std::string("tcp://[::1]:0"); }},
     {.name = "tcp_name", .url = [](const Place&) { return std::string("tcp://localhost:0"); }},
+    {.name = "mq", .url = [](const Place& p) { return "mq://" + p.unique; }},
     {.name = "fifo", .url = [](const Place& p) { return "fifo://" + in(p, "fifo"); }},
 };
 
