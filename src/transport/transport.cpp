@@ -77,6 +77,7 @@ Result<Listener> listen(std::string_view text) {
       case Scheme::tcp: return transport::listen_socket(*url);
       case Scheme::fifo: return transport::listen_fifo(*url);
       case Scheme::mq: return transport::listen_mq(*url);
+      case Scheme::sysv: return transport::listen_sysv(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: listen: scheme not available", text));
   }();
@@ -94,6 +95,7 @@ Result<Connection> connect(std::string_view text) {
       case Scheme::tcp: return transport::connect_socket(*url);
       case Scheme::fifo: return transport::connect_fifo(*url);
       case Scheme::mq: return transport::connect_mq(*url);
+      case Scheme::sysv: return transport::connect_sysv(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: connect: scheme not available", text));
   }();

@@ -339,6 +339,9 @@ std::string in(const Place& place, std::string_view name) {
   return place.directory + "/" + std::string(name);
 }
 
+/// A System V key unique to this test: ftok of the test's own namespace directory.
+key_t key_of(const Place& place) { return ::ftok(place.directory.c_str(), 'c'); }
+
 const TransportCase kCases[] = {
     {.name = "pipe", .url = {}},
     {.name = "unix", .url = [](const Place& p) { return "unix://" + in(p, "socket"); }},
@@ -347,6 +350,7 @@ const TransportCase kCases[] = {
     {.name = "tcp_ipv6", .url = [](const Place&) { return std::string("tcp://[::1]:0"); }},
     {.name = "tcp_name", .url = [](const Place&) { return std::string("tcp://localhost:0"); }},
     {.name = "mq", .url = [](const Place& p) { return "mq://" + p.unique; }},
+    {.name = "sysv", .url = [](const Place& p) { return "sysv://" + std::to_string(key_of(p)); }},
     {.name = "fifo", .url = [](const Place& p) { return "fifo://" + in(p, "fifo"); }},
 };
 
