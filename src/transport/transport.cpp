@@ -78,6 +78,7 @@ Result<Listener> listen(std::string_view text) {
       case Scheme::fifo: return transport::listen_fifo(*url);
       case Scheme::mq: return transport::listen_mq(*url);
       case Scheme::sysv: return transport::listen_sysv(*url);
+      case Scheme::shm: return transport::listen_shm(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: listen: scheme not available", text));
   }();
@@ -96,6 +97,7 @@ Result<Connection> connect(std::string_view text) {
       case Scheme::fifo: return transport::connect_fifo(*url);
       case Scheme::mq: return transport::connect_mq(*url);
       case Scheme::sysv: return transport::connect_sysv(*url);
+      case Scheme::shm: return transport::connect_shm(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: connect: scheme not available", text));
   }();

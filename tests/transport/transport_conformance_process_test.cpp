@@ -351,6 +351,7 @@ const TransportCase kCases[] = {
     {.name = "tcp_name", .url = [](const Place&) { return std::string("tcp://localhost:0"); }},
     {.name = "mq", .url = [](const Place& p) { return "mq://" + p.unique; }},
     {.name = "sysv", .url = [](const Place& p) { return "sysv://" + std::to_string(key_of(p)); }},
+    {.name = "shm", .url = [](const Place&) { return std::string("shm://server"); }},
     {.name = "fifo", .url = [](const Place& p) { return "fifo://" + in(p, "fifo"); }},
 };
 
