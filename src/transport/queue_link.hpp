@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "backoff.hpp"
 #include "conduit/core/process.hpp"
 #include "conduit/sys/clock.hpp"
 #include "conduit/transport/transport.hpp"
@@ -51,9 +52,6 @@ static_assert(sizeof(QueueHandshake) == 40 && std::is_trivially_copyable_v<Queue
   const sys::TimePoint slice = sys::deadline_after(kLivenessInterval);
   return deadline && *deadline < slice ? *deadline : slice;
 }
-
-/// Whether `deadline` has passed.
-[[nodiscard]] inline bool expired(Deadline deadline) { return deadline && sys::now() >= *deadline; }
 
 /// A serial number for this process's next connection (names its queues).
 [[nodiscard]] std::uint64_t next_serial() noexcept;

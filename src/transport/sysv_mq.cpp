@@ -21,9 +21,9 @@
 #include <charconv>
 #include <climits>
 #include <cstring>
-#include <thread>
 #include <vector>
 
+#include "backoff.hpp"
 #include "conduit/sys/file.hpp"
 #include "mechanisms.hpp"
 #include "queue_link.hpp"
@@ -46,23 +46,6 @@ std::size_t message_size_limit() {
   }
   return static_cast<std::size_t>(value);
 }
-
-/// Sleeps between polls of a queue: short at first, then up to 2 ms.
-class Backoff {
- public:
-  void pause(Deadline deadline) {
-    auto wait = next_;
-    if (deadline) {
-      wait = std::min(wait, std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::max(*deadline - sys::now(), sys::Clock::duration::zero())));
-    }
-    std::this_thread::sleep_for(wait);
-    next_ = std::min(next_ * 2, std::chrono::microseconds(2000));
-  }
-
- private:
-  std::chrono::microseconds next_{20};
-};
 
 /// A message buffer as msgsnd/msgrcv want it: a long mtype, then the text.
 class Buffer {

@@ -79,6 +79,7 @@ Result<Listener> listen(std::string_view text) {
       case Scheme::mq: return transport::listen_mq(*url);
       case Scheme::sysv: return transport::listen_sysv(*url);
       case Scheme::shm: return transport::listen_shm(*url);
+      case Scheme::file: return transport::listen_file(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: listen: scheme not available", text));
   }();
@@ -98,6 +99,7 @@ Result<Connection> connect(std::string_view text) {
       case Scheme::mq: return transport::connect_mq(*url);
       case Scheme::sysv: return transport::connect_sysv(*url);
       case Scheme::shm: return transport::connect_shm(*url);
+      case Scheme::file: return transport::connect_file(*url);
     }
     return fail(Errc::invalid_argument, fmt::format("{}: connect: scheme not available", text));
   }();

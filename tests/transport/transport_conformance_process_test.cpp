@@ -352,6 +352,9 @@ const TransportCase kCases[] = {
     {.name = "mq", .url = [](const Place& p) { return "mq://" + p.unique; }},
     {.name = "sysv", .url = [](const Place& p) { return "sysv://" + std::to_string(key_of(p)); }},
     {.name = "shm", .url = [](const Place&) { return std::string("shm://server"); }},
+    {.name = "file",
+     .url = [](const Place& p) { return "file://" + in(p, "spool"); },
+     .is_duplex = false},
     {.name = "fifo", .url = [](const Place& p) { return "fifo://" + in(p, "fifo"); }},
 };
 
