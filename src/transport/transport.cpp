@@ -71,8 +71,7 @@ Result<Listener> listen(std::string_view text) {
   auto url = transport::parse_url(text);
   if (!url) return std::unexpected(url.error());
   transport::AcceptorResult acceptor = [&]() -> transport::AcceptorResult {
-    switch (url->scheme) {  // NOLINT(clang-diagnostic-switch)
-      default: break;
+    switch (url->scheme) {
       case Scheme::unix_socket:
       case Scheme::tcp: return transport::listen_socket(*url);
       case Scheme::fifo: return transport::listen_fifo(*url);
@@ -80,8 +79,9 @@ Result<Listener> listen(std::string_view text) {
       case Scheme::sysv: return transport::listen_sysv(*url);
       case Scheme::shm: return transport::listen_shm(*url);
       case Scheme::file: return transport::listen_file(*url);
+      case Scheme::signal: return transport::listen_signal(*url);
     }
-    return fail(Errc::invalid_argument, fmt::format("{}: listen: scheme not available", text));
+    return fail(Errc::invalid_argument, fmt::format("{}: listen: unknown scheme", text));
   }();
   if (!acceptor) return std::unexpected(acceptor.error());
   return Listener(std::move(*acceptor));
@@ -91,8 +91,7 @@ Result<Connection> connect(std::string_view text) {
   auto url = transport::parse_url(text);
   if (!url) return std::unexpected(url.error());
   transport::LinkResult link = [&]() -> transport::LinkResult {
-    switch (url->scheme) {  // NOLINT(clang-diagnostic-switch)
-      default: break;
+    switch (url->scheme) {
       case Scheme::unix_socket:
       case Scheme::tcp: return transport::connect_socket(*url);
       case Scheme::fifo: return transport::connect_fifo(*url);
@@ -100,8 +99,9 @@ Result<Connection> connect(std::string_view text) {
       case Scheme::sysv: return transport::connect_sysv(*url);
       case Scheme::shm: return transport::connect_shm(*url);
       case Scheme::file: return transport::connect_file(*url);
+      case Scheme::signal: return transport::connect_signal(*url);
     }
-    return fail(Errc::invalid_argument, fmt::format("{}: connect: scheme not available", text));
+    return fail(Errc::invalid_argument, fmt::format("{}: connect: unknown scheme", text));
   }();
   if (!link) return std::unexpected(link.error());
   return Connection(std::move(*link));
