@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conduit/transport/transport.hpp"
@@ -335,6 +336,91 @@ TEST_P(TransportConformance, OversizedMessageIsRefusedAndTheConnectionStaysUsabl
   EXPECT_GE(largest->size(), 4u);
   EXPECT_EQ(largest->payload().back(), std::byte{0x5a});
   EXPECT_TRUE(child.wait().ok());
+}
+
+TEST_P(TransportConformance, ConnectWithNobodyListeningFailsAtOnce) {
+  if (!GetParam().url) GTEST_SKIP() << "pipe_pair has no listener";
+  // For signal://, a process that does not listen: one that does not block the signal, which
+  // would kill it.
+  Child bystander([]() -> int {
+    sigset_t all;
+    sigfillset(&all);
+    ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
+    for (;;) ::pause();
+  });
+  Place nobody = place_;
+  nobody.listener = bystander.pid();
+  // Wait until the bystander's mask is in place (it starts with ours).
+  for (int i = 0; i < 1000 && ::kill(bystander.pid(), 0) == 0; ++i) {
+    std::string status;
+    if (FILE* file =
+            std::fopen(("/proc/" + std::to_string(bystander.pid()) + "/status").c_str(), "r")) {
+      char line[256];
+      while (std::fgets(line, sizeof line, file)) status += line;
+      std::fclose(file);
+    }
+    if (status.find("SigBlk:\t0000000000000000") != std::string::npos) break;
+    std::this_thread::sleep_for(1ms);
+  }
+  auto connection = connect(GetParam().url(nobody));
+  ASSERT_FALSE(connection);
+  const Errc code = connection.error().code();
+  EXPECT_TRUE(code == Errc::not_found || code == Errc::closed) << connection.error().message();
+  EXPECT_TRUE(bystander.running());
+}
+
+TEST_P(TransportConformance, SeveralClientsEachGetTheirOwnConnection) {
+  if (!GetParam().url) GTEST_SKIP() << "pipe_pair has no listener";
+  if (GetParam().name == "file") GTEST_SKIP() << "a spool has one reader; see the file tests";
+  auto listener = listen(GetParam().url(place_));
+  ASSERT_TRUE(listener) << listener.error().message();
+  const std::string url = listener->url();
+  const bool is_duplex = GetParam().is_duplex;
+  constexpr std::uint32_t kClients = 3;
+  std::vector<Child> clients;
+  for (std::uint32_t id = 0; id < kClients; ++id) {
+    clients.emplace_back([&, id] {
+      auto c = connect(url);
+      CHILD_CHECK(c.has_value());
+      for (int i = 0; i < 3; ++i) CHILD_CHECK(c->send(bytes_of(id)).has_value());
+      if (is_duplex) {
+        auto reply = c->receive_for(30s);
+        CHILD_CHECK(reply.has_value());
+        std::uint32_t value = 99;
+        std::memcpy(&value, reply->payload().data(), std::min<std::size_t>(4, reply->size()));
+        CHILD_CHECK(value == id);
+      }
+      c->close();
+      return 0;
+    });
+  }
+  std::vector<bool> seen(kClients, false);
+  std::vector<Connection> connections;
+  for (std::uint32_t n = 0; n < kClients; ++n) {
+    auto connection = listener->accept_for(30s);
+    ASSERT_TRUE(connection) << connection.error().message();
+    std::uint32_t first = 0;
+    for (int i = 0; i < 3; ++i) {
+      auto message = connection->receive_for(30s);
+      ASSERT_TRUE(message) << message.error().message();
+      ASSERT_EQ(message->size(), 4u);
+      std::uint32_t value = 0;
+      std::memcpy(&value, message->payload().data(), 4);
+      if (i == 0) first = value;
+      EXPECT_EQ(value, first) << "a connection carries one client's messages only";
+    }
+    ASSERT_LT(first, kClients);
+    EXPECT_FALSE(seen[first]);
+    seen[first] = true;
+    if (is_duplex) ASSERT_TRUE(connection->send(bytes_of(first)));
+    connections.push_back(std::move(*connection));
+  }
+  for (auto& client : clients) EXPECT_TRUE(client.wait().ok());
+  for (auto& connection : connections) {
+    auto end = connection.receive_for(30s);
+    ASSERT_FALSE(end);
+    EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+  }
 }
 
 std::string in(const Place& place, std::string_view name) {
