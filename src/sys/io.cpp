@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,6 +88,19 @@ SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts, bool is_
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (!n) return std::unexpected(n.error());
   return static_cast<std::size_t>(*n);
+}
+
+SysResult<Fd> signal_fd(int signal) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signal);
+  // pthread_sigmask returns its error instead of setting errno.
+  if (const int error = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); error != 0) {
+    return std::unexpected(SysError{error, "pthread_sigmask"});
+  }
+  auto fd = call("signalfd", [&] { return ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK); });
+  if (!fd) return std::unexpected(fd.error());
+  return Fd(static_cast<int>(*fd));
 }
 
 }  // namespace conduit::sys

@@ -61,7 +61,8 @@ class Queue {
   }
   ~Queue() { reset(); }
   void reset() noexcept {
-    if (queue_ != mqd_t(-1)) ::mq_close(queue_);
+    // Not retried on EINTR, as close(2) is not: the descriptor is gone either way.
+    if (queue_ != mqd_t(-1)) (void)sys::call_once("mq_close", [&] { return ::mq_close(queue_); });
     queue_ = mqd_t(-1);
   }
   [[nodiscard]] mqd_t get() const noexcept { return queue_; }

@@ -269,17 +269,10 @@ AcceptorResult listen_signal(const Url& url) {
                 fmt::format("{}: a process listens only for its own signals: this is pid {}",
                             context, ::getpid()));
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, transport_signal());
-  // pthread_sigmask reports through its return value, not errno.
-  if (const int error = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); error != 0) {
-    return fail(sys::SysError{error, "pthread_sigmask"}, context);
-  }
-  auto fd = sys::call("signalfd", [&] { return ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK); });
+  auto fd = sys::signal_fd(transport_signal());
   if (!fd) return fail(fd.error(), context);
   return std::make_unique<SignalAcceptor>(
-      std::make_shared<SignalHub>(sys::Fd(static_cast<int>(*fd)), url.to_string()));
+      std::make_shared<SignalHub>(std::move(*fd), url.to_string()));
 }
 
 LinkResult connect_signal(const Url& url) {

@@ -9,6 +9,7 @@
 // tcp://host:port resolves `host` with getaddrinfo (names, IPv4, [IPv6]) and uses the first
 // address that works; port 0 lets the kernel choose, and Listener::url() says which. Nagle is
 // off (TCP_NODELAY): a message is sent when send() is called.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 
 #include <cstring>
 
+#include "conduit/sys/file.hpp"
 #include "conduit/sys/io.hpp"
 #include "mechanisms.hpp"
 #include "stream_link.hpp"
@@ -121,10 +123,8 @@ class SocketAcceptor final : public Acceptor {
   ~SocketAcceptor() override {
     // Remove the socket file, unless someone replaced it with their own in the meantime.
     if (!is_unix_file_) return;
-    struct stat st{};
-    if (::lstat(url_.path.c_str(), &st) == 0 && st.st_ino == inode_) {
-      (void)sys::call("unlink", [&] { return ::unlink(url_.path.c_str()); });
-    }
+    auto st = sys::status_at(AT_FDCWD, url_.path);
+    if (st && st->st_ino == inode_) (void)sys::unlink_at(AT_FDCWD, url_.path);
   }
 
   LinkResult accept(Deadline deadline) override {
@@ -187,16 +187,19 @@ AcceptorResult listen_socket(const Url& url) {
     if (!fd && fd.error().code() == Errc::already_exists && !url.is_abstract &&
         !has_listener(address)) {
       // A socket file left by a listener that died: take its place.
-      struct stat st{};
-      if (::lstat(url.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-        (void)sys::call("unlink", [&] { return ::unlink(url.path.c_str()); });
+      auto st = sys::status_at(AT_FDCWD, url.path);
+      if (st && S_ISSOCK(st->st_mode)) {
+        (void)sys::unlink_at(AT_FDCWD, url.path);
         fd = bind_and_listen(address, url);
       }
     }
     if (!fd) return std::unexpected(fd.error());
-    struct stat st{};
-    if (!url.is_abstract) (void)::lstat(url.path.c_str(), &st);
-    return std::make_unique<SocketAcceptor>(std::move(*fd), url, !url.is_abstract, st.st_ino);
+    ino_t inode = 0;
+    if (!url.is_abstract) {
+      auto st = sys::status_at(AT_FDCWD, url.path);
+      if (st) inode = st->st_ino;
+    }
+    return std::make_unique<SocketAcceptor>(std::move(*fd), url, !url.is_abstract, inode);
   }
   auto addresses = resolve(url, true, "listen");
   if (!addresses) return std::unexpected(addresses.error());
@@ -211,7 +214,10 @@ AcceptorResult listen_socket(const Url& url) {
     Url bound = url;
     sockaddr_storage local{};
     socklen_t length = sizeof local;
-    if (::getsockname(fd->get(), reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+    auto named = sys::call("getsockname", [&] {
+      return ::getsockname(fd->get(), reinterpret_cast<sockaddr*>(&local), &length);
+    });
+    if (named) {
       bound.port = ntohs(local.ss_family == AF_INET6
                              ? reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port
                              : reinterpret_cast<const sockaddr_in*>(&local)->sin_port);

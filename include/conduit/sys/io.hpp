@@ -35,4 +35,7 @@ namespace conduit::sys {
 [[nodiscard]] SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts,
                                                 bool is_socket);
 
+/// Blocks `signal` in the calling thread and returns a non-blocking signalfd that reads it.
+[[nodiscard]] SysResult<Fd> signal_fd(int signal);
+
 }  // namespace conduit::sys
