@@ -43,7 +43,7 @@ enum class Kind : std::uint64_t { hello = 1, data = 2, close = 3 };
 
 std::uint64_t encode(Kind kind, std::span<const std::byte> payload) {
   std::uint32_t bits = 0;
-  std::memcpy(&bits, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(&bits, payload.data(), payload.size());
   return static_cast<std::uint64_t>(bits) | (std::uint64_t{payload.size()} << 32) |
          (static_cast<std::uint64_t>(kind) << 40);
 }

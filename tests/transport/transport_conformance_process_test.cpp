@@ -74,7 +74,7 @@ std::vector<std::byte> pattern(std::size_t index, std::size_t size) {
 bool matches(const Message& message, std::size_t index, std::size_t size) {
   const auto expected = pattern(index, size);
   return message.size() == size &&
-         std::memcmp(message.payload().data(), expected.data(), size) == 0;
+         (size == 0 || std::memcmp(message.payload().data(), expected.data(), size) == 0);
 }
 
 /// Message i of the 1,000: 1..1000 bytes, cut to what the transport carries.
