@@ -1,7 +1,9 @@
 // The transport contract, written once and run on every transport: boundaries and order, both
 // directions, close, timeouts, peer death, size limits. A transport is done when it passes.
+#include <mqueue.h>
 #include <signal.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -28,6 +30,9 @@ struct Place {
   std::string unique;  // [A-Za-z0-9._-]
   pid_t listener = 0;
 };
+
+/// A System V key unique to this test: ftok of the test's own namespace directory.
+key_t key_of(const Place& place) { return ::ftok(place.directory.c_str(), 'c'); }
 
 struct TransportCase {
   std::string name;
@@ -299,6 +304,43 @@ TEST_P(TransportConformance, PeerKilledIsClosedNotAHang) {
   EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
 }
 
+TEST_P(TransportConformance, ListenerKilledIsClosedForTheConnectorNotAHang) {
+  if (!GetParam().url) GTEST_SKIP() << "pipe_pair: PeerKilledIsClosedNotAHang covers both ends";
+  if (!GetParam().is_duplex) GTEST_SKIP() << "one-way transport: its listener only receives";
+  // Roles reversed: the child listens and is killed; this process connected.
+  int url_pipe[2];
+  ASSERT_EQ(::pipe(url_pipe), 0);
+  Place child_place = place_;
+  Child listener_process([&]() -> int {
+    child_place.listener = ::getpid();
+    auto listener = listen(GetParam().url(child_place));
+    CHILD_CHECK(listener.has_value());
+    const std::string url = listener->url() + "\n";
+    CHILD_CHECK(::write(url_pipe[1], url.data(), url.size()) == static_cast<ssize_t>(url.size()));
+    auto connection = listener->accept_for(30s);
+    CHILD_CHECK(connection.has_value());
+    CHILD_CHECK(connection->send("hi").has_value());
+    for (;;) ::pause();
+  });
+  std::string url;
+  char c = 0;
+  while (::read(url_pipe[0], &c, 1) == 1 && c != '\n') url += c;
+  ::close(url_pipe[0]);
+  ::close(url_pipe[1]);
+  auto connection = connect(url);
+  ASSERT_TRUE(connection) << url << ": " << connection.error().message();
+  auto hi = connection->receive_for(30s);
+  ASSERT_TRUE(hi) << hi.error().message();
+  EXPECT_EQ(hi->text(), "hi");
+  EXPECT_EQ(listener_process.kill(SIGKILL).signal, SIGKILL);
+  auto end = connection->receive_for(30s);
+  EXPECT_FALSE(end);
+  if (!end) EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+  // The killed listener could not remove its request queue: do it for it.
+  if (GetParam().name == "mq") ::mq_unlink(("/" + place_.unique).c_str());
+  if (GetParam().name == "sysv") ::msgctl(::msgget(key_of(place_), 0), IPC_RMID, nullptr);
+}
+
 TEST_P(TransportConformance, SendingToAPeerThatClosedIsClosed) {
   if (!GetParam().is_duplex) GTEST_SKIP() << "one-way transport";
   Gate finish;
@@ -426,9 +468,6 @@ TEST_P(TransportConformance, SeveralClientsEachGetTheirOwnConnection) {
 std::string in(const Place& place, std::string_view name) {
   return place.directory + "/" + std::string(name);
 }
-
-/// A System V key unique to this test: ftok of the test's own namespace directory.
-key_t key_of(const Place& place) { return ::ftok(place.directory.c_str(), 'c'); }
 
 const TransportCase kCases[] = {
     {.name = "pipe", .url = {}},

@@ -266,11 +266,19 @@ TEST_F(TransportLimits, File_SeveralWritersAppendWholeRecordsInTheirOwnOrder) {
   ASSERT_FALSE(another);
   EXPECT_EQ(another.error().code(), Errc::closed);
   constexpr std::uint32_t kWriters = 4, kEach = 300;
+  // The reader answers closed whenever no writer is connected, so all connect before any
+  // writes: each says it is connected on `connected`, then waits for `go`.
+  int connected[2], go[2];
+  ASSERT_EQ(::pipe(connected), 0);
+  ASSERT_EQ(::pipe(go), 0);
   std::vector<Child> writers;
   for (std::uint32_t id = 0; id < kWriters; ++id) {
     writers.emplace_back([&, id] {
       auto c = connect(url);
       CHILD_CHECK(c.has_value());
+      char byte = 1;
+      CHILD_CHECK(::write(connected[1], &byte, 1) == 1);
+      CHILD_CHECK(::read(go[0], &byte, 1) == 1);
       for (std::uint32_t n = 0; n < kEach; ++n) {
         // id, n, then filler up to a size that varies: whole records or nothing.
         std::vector<std::uint32_t> words(2 + (n * 13 + id) % 500, id * 1000 + n);
@@ -281,6 +289,13 @@ TEST_F(TransportLimits, File_SeveralWritersAppendWholeRecordsInTheirOwnOrder) {
       return 0;
     });
   }
+  for (std::uint32_t id = 0; id < kWriters; ++id) {
+    char byte = 0;
+    ASSERT_EQ(::read(connected[0], &byte, 1), 1);
+  }
+  const std::string bytes(kWriters, 'g');
+  ASSERT_EQ(::write(go[1], bytes.data(), bytes.size()), static_cast<ssize_t>(kWriters));
+  for (int fd : {connected[0], connected[1], go[0], go[1]}) ::close(fd);
   std::map<std::uint32_t, std::uint32_t> next;
   for (std::uint32_t i = 0; i < kWriters * kEach; ++i) {
     auto message = reader->receive_for(30s);
