@@ -2,8 +2,8 @@
 // kSignalPayload (4) bytes per message, larger is message_too_large; no message type.
 //
 // connect(signal://pid) makes a sender to process `pid`: it refuses (not_found) a process that
-// does not block kTransportSignal — one that does not listen, which the signal would otherwise
-// kill. listen(signal://pid) must name this process: it blocks kTransportSignal in the calling
+// does not block transport_signal() — one that does not listen, which the signal would otherwise
+// kill. listen(signal://pid) must name this process: it blocks transport_signal() in the calling
 // thread and reads it through a signalfd. Call it before starting other threads (they inherit
 // the mask), or block the signal in every thread: a thread that does not block it would take
 // the default action, which ends the process. The signal stays blocked after the Listener goes.
@@ -34,10 +34,6 @@
 
 namespace conduit::transport {
 namespace {
-
-constexpr std::size_t kSignalPayload = 4;
-
-int transport_signal() { return SIGRTMIN + 6; }
 
 enum class Kind : std::uint64_t { hello = 1, data = 2, close = 3 };
 
@@ -261,6 +257,8 @@ class SignalAcceptor final : public Acceptor {
 };
 
 }  // namespace
+
+int transport_signal() noexcept { return SIGRTMIN + 6; }
 
 AcceptorResult listen_signal(const Url& url) {
   const std::string context = fmt::format("{}: listen", url.text);

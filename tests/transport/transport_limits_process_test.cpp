@@ -234,6 +234,54 @@ TEST_F(TransportLimits, Unix_SocketFileOfADeadListenerIsReplacedALiveOneIsInUse)
   EXPECT_EQ(second.error().code(), Errc::already_exists) << second.error().message();
 }
 
+TEST_F(TransportLimits, Fifo_FifoOfADeadListenerIsReplaced) {
+  const std::string url = "fifo://" + path("stale");
+  Child dead([&]() -> int {
+    auto listener = listen(url);
+    CHILD_CHECK(listener.has_value());
+    for (;;) ::pause();
+  });
+  for (int i = 0; i < 10000 && ::access(path("stale").c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(::access(path("stale").c_str(), F_OK), 0);
+  dead.kill();
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  Child client([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    CHILD_CHECK(c->send("fresh").has_value());
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  auto fresh = connection->receive_for(30s);
+  ASSERT_TRUE(fresh) << fresh.error().message();
+  EXPECT_EQ(fresh->text(), "fresh");
+  EXPECT_EQ(fresh->sender().pid, client.pid());
+  EXPECT_TRUE(client.wait().ok());
+}
+
+TEST_F(TransportLimits, Unix_MessagesSayWhichProcessSentThem) {
+  const std::string url = "unix://" + path("who");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener);
+  Child client([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    CHILD_CHECK(c->send("me").has_value());
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection);
+  auto me = connection->receive_for(30s);
+  ASSERT_TRUE(me) << me.error().message();
+  EXPECT_EQ(me->sender().pid, client.pid());
+  EXPECT_EQ(me->sequence(), 1u);
+  EXPECT_TRUE(client.wait().ok());
+}
+
 TEST_F(TransportLimits, EveryNamedListenerRefusesASecondListenerOnTheSameName) {
   const std::string unique = std::to_string(::getpid());
   for (const std::string& url : {"fifo://" + path("fifo"), "mq://twice-" + unique,

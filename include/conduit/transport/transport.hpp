@@ -26,8 +26,9 @@
 //   file       one-directional: connect opens an appending writer on an existing spool; listen
 //              makes the spool and accept gives its one reader, which follows it.
 //   signal     one-directional: connect(signal://pid) sends to that process with sigqueue (at
-//              most kSignalPayload bytes); listen receives this process's transport signals
-//              through a signalfd, and accept gives the connection that receives them.
+//              most kSignalPayload bytes); listen receives this process's transport_signal()
+//              through a signalfd (blocking it in the calling thread: listen before starting
+//              threads), and accept gives one receiving connection per sender.
 // The direction a one-directional connection lacks fails with invalid_argument, at once.
 //
 // Connections and listeners are move-only and not thread-safe: use one from one thread at a
@@ -161,6 +162,10 @@ class Listener {
 namespace transport {
 /// How long connect() waits for a listener to answer a handshake (fifo, mq, sysv, shm).
 inline constexpr std::chrono::seconds kHandshakeTimeout{10};
+/// The most a signal:// message carries.
+inline constexpr std::size_t kSignalPayload = 4;
+/// The realtime signal signal:// uses (SIGRTMIN + 6). A listening process blocks it.
+[[nodiscard]] int transport_signal() noexcept;
 }  // namespace transport
 
 }  // namespace conduit
