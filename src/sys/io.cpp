@@ -90,6 +90,17 @@ SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts, bool is_
   return static_cast<std::size_t>(*n);
 }
 
+void consume(std::span<iovec>& parts, std::size_t written) noexcept {
+  while (!parts.empty() && written >= parts.front().iov_len) {
+    written -= parts.front().iov_len;
+    parts = parts.subspan(1);
+  }
+  if (!parts.empty()) {
+    parts.front().iov_base = static_cast<char*>(parts.front().iov_base) + written;
+    parts.front().iov_len -= written;
+  }
+}
+
 SysResult<Fd> signal_fd(int signal) {
   sigset_t set;
   sigemptyset(&set);

@@ -24,6 +24,7 @@
 
 #include "backoff.hpp"
 #include "conduit/sys/file.hpp"
+#include "conduit/sys/io.hpp"
 #include "conduit/transport/framing.hpp"
 #include "mechanisms.hpp"
 
@@ -69,15 +70,7 @@ class SpoolWriter final : public Link {
         return ::writev(fd_.get(), left.data(), static_cast<int>(left.size()));
       });
       if (!written) break;
-      auto n = static_cast<std::size_t>(*written);
-      while (!left.empty() && n >= left.front().iov_len) {
-        n -= left.front().iov_len;
-        left = left.subspan(1);
-      }
-      if (!left.empty()) {
-        left.front().iov_base = static_cast<char*>(left.front().iov_base) + n;
-        left.front().iov_len -= n;
-      }
+      sys::consume(left, static_cast<std::size_t>(*written));
     }
     (void)lock_appends(fd_.get(), F_UNLCK);
     if (!written) return fail(written.error(), fmt::format("{}: send", url_));

@@ -60,15 +60,7 @@ Result<void> StreamLink::send(std::span<const std::byte> payload, std::int64_t t
       }
       return fail(n.error(), fmt::format("{}: send", url_));
     }
-    std::size_t written = *n;
-    while (!left.empty() && written >= left.front().iov_len) {
-      written -= left.front().iov_len;
-      left = left.subspan(1);
-    }
-    if (!left.empty()) {
-      left.front().iov_base = static_cast<char*>(left.front().iov_base) + written;
-      left.front().iov_len -= written;
-    }
+    sys::consume(left, *n);
   }
   return {};
 }

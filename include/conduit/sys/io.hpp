@@ -35,6 +35,10 @@ namespace conduit::sys {
 [[nodiscard]] SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts,
                                                 bool is_socket);
 
+/// Drops the first `written` bytes from `parts` after a partial write: whole parts leave the
+/// span, a part written halfway starts where the write stopped.
+void consume(std::span<iovec>& parts, std::size_t written) noexcept;
+
 /// Blocks `signal` in the calling thread and returns a non-blocking signalfd that reads it.
 [[nodiscard]] SysResult<Fd> signal_fd(int signal);
 
