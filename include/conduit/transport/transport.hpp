@@ -22,7 +22,7 @@
 //   sysv       listen makes the System V queue with that key for requests; each connection is
 //              a pair of private queues (duplex). Message::type() is the queue's message type.
 //   shm        listen makes the conduit mailbox `name` for requests; each connection is a pair
-//              of process-lifetime mailboxes name#<id>#c2s / name#<id>#s2c (duplex).
+//              of process-lifetime mailboxes name#<pid>-<n>#up / #down (duplex).
 //   file       one-directional: connect opens an appending writer on an existing spool; listen
 //              makes the spool and accept gives its one reader, which follows it.
 //   signal     one-directional: connect(signal://pid) sends to that process with sigqueue (at
@@ -30,6 +30,11 @@
 //              through a signalfd (blocking it in the calling thread: listen before starting
 //              threads), and accept gives one receiving connection per sender.
 // The direction a one-directional connection lacks fails with invalid_argument, at once.
+//
+// Largest message (Connection::max_message_size()): framed streams and file kMaxFrameSize
+// (64 MiB); mq msgsize_max less 16; sysv msgmax; shm 16 KiB; signal 4 bytes. Message::type()
+// is carried by all but signal. Message::sender() is known on unix (SO_PEERCRED), fifo, mq,
+// sysv, shm and signal; Message::sequence() counts a connection's received messages from 1.
 //
 // Connections and listeners are move-only and not thread-safe: use one from one thread at a
 // time. Each is usable across fork() by the one process that keeps it (the other closes it).
@@ -54,7 +59,7 @@ namespace conduit {
 namespace transport {
 
 /// How often a receive that waits on a transport that cannot see its peer die (mq, sysv, shm,
-/// signal, file) checks that the peer is alive.
+/// signal) checks that the peer is alive.
 inline constexpr std::chrono::milliseconds kLivenessInterval{50};
 
 /// A deadline, or none (wait as long as it takes).
