@@ -99,15 +99,31 @@ ProcessId peer_of(int fd) {
   return ProcessId{credentials.pid, 0};
 }
 
+// connect(2), once: a connect interrupted by a signal goes on in the background (retrying it
+// would fail with EALREADY), so wait for it to finish and read its outcome instead.
+sys::SysResult<void> connect_to(int fd, const Address& address) {
+  auto connected = sys::call_once("connect", [&] {
+    return ::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length);
+  });
+  if (connected) return {};
+  if (connected.error().code != EINTR) return std::unexpected(connected.error());
+  auto ready = sys::wait_ready(fd, POLLOUT, std::nullopt);
+  if (!ready) return std::unexpected(ready.error());
+  int error = 0;
+  socklen_t length = sizeof error;
+  auto got = sys::call("getsockopt(SO_ERROR)",
+                       [&] { return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length); });
+  if (!got) return std::unexpected(got.error());
+  if (error != 0) return std::unexpected(sys::SysError{error, "connect"});
+  return {};
+}
+
 // Whether a Unix socket file has a listener behind it: a connect that is refused means the
 // listener died and left the file.
 bool has_listener(const Address& address) {
   auto probe = make_socket(AF_UNIX);
   if (!probe) return true;
-  auto connected = sys::call("connect", [&] {
-    return ::connect(probe->get(), reinterpret_cast<const sockaddr*>(&address.storage),
-                     address.length);
-  });
+  auto connected = connect_to(probe->get(), address);
   return connected || connected.error().code != ECONNREFUSED;
 }
 
@@ -242,10 +258,7 @@ LinkResult connect_socket(const Url& url) {
   for (const Address& address : addresses) {
     auto fd = make_socket(address.family);
     if (!fd) return fail(fd.error(), context);
-    auto connected = sys::call("connect", [&] {
-      return ::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address.storage),
-                       address.length);
-    });
+    auto connected = connect_to(fd->get(), address);
     if (!connected) {
       last = Error::from_sys(connected.error(), fmt::format("{} (nobody listens there?)", context));
       continue;
