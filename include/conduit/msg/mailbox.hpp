@@ -44,6 +44,10 @@
 
 namespace conduit {
 
+namespace transport {
+struct MailboxAccess;
+}  // namespace transport
+
 struct MailboxStats {
   Capacity capacity;
   std::size_t depth = 0, max_message_size = 0;
@@ -131,7 +135,8 @@ class Mailbox {
   class Impl;
 
  private:
-  friend class Endpoint;  // its links are mailboxes with internal names
+  friend class Endpoint;                   // its links are mailboxes with internal names
+  friend struct transport::MailboxAccess;  // so are shm:// connections (transport/shm)
   static Result<Mailbox> create(std::string_view name, MailboxOptions options, NameUse names);
   static Result<Mailbox> open(std::string_view name, MailboxRole role, NameUse names);
   static Result<void> remove(std::string_view name, NameUse names);

@@ -1,0 +1,257 @@
+// file:///path: an append-only spool file. One-directional.
+//
+// listen creates the spool (O_EXCL: an existing file is already_exists) and removes it when the
+// Listener goes away; accept gives its one reader, which follows the spool from the start as it
+// grows (further accepts are closed). connect opens an existing spool as an appending writer
+// (not_found when nobody listens); several writers may append at once. A writer's receive and
+// the reader's send are invalid_argument, at once.
+//
+// Records are frames (transport/framing.hpp). A writer appends each one whole under an
+// exclusive OFD lock on the file, so records of several writers never interleave. Each writer
+// holds a shared flock on the spool for as long as it is connected and appends a hello record
+// (kHelloMagic) first: the reader answers closed once it has read everything, has seen a hello,
+// and no writer holds the flock any more — a writer that closed or died. A record cut short
+// with no writer left to finish it is corrupted. A writer's descriptor inherited by fork()
+// keeps its flock: close it in the process that does not write.
+// Waiting for a spool to grow polls with a short sleep (TODO(perf): inotify).
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "backoff.hpp"
+#include "conduit/sys/file.hpp"
+#include "conduit/sys/io.hpp"
+#include "conduit/transport/framing.hpp"
+#include "mechanisms.hpp"
+
+namespace conduit::transport {
+namespace {
+
+constexpr std::uint32_t kHelloMagic = 0x48464443;  // "CDFH": a writer connected
+
+std::unexpected<Error> wrong_direction(const std::string& url, std::string_view operation,
+                                       std::string_view why) {
+  return fail(Errc::invalid_argument, fmt::format("{}: {}: {} (file:// is one-directional: "
+                                                  "connect appends, the listener's connection "
+                                                  "reads)",
+                                                  url, operation, why));
+}
+
+/// Holds the spool's exclusive append lock (an OFD lock, apart from the writers' flock).
+sys::SysResult<void> lock_appends(int fd, short type) {
+  struct flock range{};
+  range.l_type = type;
+  range.l_whence = SEEK_SET;
+  auto locked = sys::call("fcntl(F_OFD_SETLKW)", [&] { return ::fcntl(fd, F_OFD_SETLKW, &range); });
+  if (!locked) return std::unexpected(locked.error());
+  return {};
+}
+
+class SpoolWriter final : public Link {
+ public:
+  SpoolWriter(sys::Fd fd, std::string url) : fd_(std::move(fd)), url_(std::move(url)) {}
+
+  Result<void> append(std::uint32_t magic, std::span<const std::byte> payload, std::int64_t type) {
+    if (!fd_) return fail(Errc::closed, fmt::format("{}: send: closed", url_));
+    const FrameHeader header{magic, static_cast<std::uint32_t>(payload.size()), type};
+    iovec parts[2] = {{const_cast<FrameHeader*>(&header), sizeof header},
+                      {const_cast<std::byte*>(payload.data()), payload.size()}};
+    if (auto locked = lock_appends(fd_.get(), F_WRLCK); !locked) {
+      return fail(locked.error(), fmt::format("{}: send", url_));
+    }
+    std::span<iovec> left(parts, payload.empty() ? 1 : 2);
+    sys::SysResult<long> written = 0;
+    while (!left.empty()) {
+      written = sys::call("writev", [&] {
+        return ::writev(fd_.get(), left.data(), static_cast<int>(left.size()));
+      });
+      if (!written) break;
+      sys::consume(left, static_cast<std::size_t>(*written));
+    }
+    (void)lock_appends(fd_.get(), F_UNLCK);
+    if (!written) return fail(written.error(), fmt::format("{}: send", url_));
+    return {};
+  }
+
+  Result<void> send(std::span<const std::byte> payload, std::int64_t type) override {
+    if (payload.size() > kMaxFrameSize) {
+      return fail(Errc::message_too_large,
+                  fmt::format("{}: send: message of {} bytes exceeds the frame limit {}", url_,
+                              payload.size(), kMaxFrameSize));
+    }
+    return append(kFrameMagic, payload, type);
+  }
+  Result<Message> receive(Deadline) override {
+    return wrong_direction(url_, "receive", "this end appends");
+  }
+  void close() noexcept override { fd_.reset(); }  // releases the presence flock
+  std::size_t max_message_size() const noexcept override { return kMaxFrameSize; }
+  const std::string& url() const noexcept override { return url_; }
+
+ private:
+  sys::Fd fd_;
+  std::string url_;
+};
+
+class SpoolReader final : public Link {
+ public:
+  SpoolReader(sys::Fd fd, std::string url) : fd_(std::move(fd)), url_(std::move(url)) {}
+
+  Result<void> send(std::span<const std::byte>, std::int64_t) override {
+    return wrong_direction(url_, "send", "this end reads");
+  }
+
+  Result<Message> receive(Deadline deadline) override {
+    if (!fd_) return fail(Errc::closed, fmt::format("{}: receive: closed", url_));
+    Backoff backoff;
+    bool is_final_look = false;
+    for (;;) {
+      FrameHeader header{};
+      auto got = read_at(offset_, std::as_writable_bytes(std::span(&header, 1)));
+      if (!got) return std::unexpected(got.error());
+      if (*got == sizeof header) {
+        if (header.magic == kHelloMagic) {
+          has_seen_writer_ = true;
+          offset_ += sizeof header + header.length;
+          continue;
+        }
+        if (header.magic != kFrameMagic) {
+          return fail(Errc::corrupted, fmt::format("{}: receive: bad record magic {:#010x} at "
+                                                   "offset {}",
+                                                   url_, header.magic, offset_));
+        }
+        if (header.length > kMaxFrameSize) {
+          return fail(Errc::message_too_large,
+                      fmt::format("{}: receive: record of {} bytes at offset {} exceeds the "
+                                  "frame limit {}",
+                                  url_, header.length, offset_, kMaxFrameSize));
+        }
+        std::vector<std::byte> body(header.length);  // checked against the limit above
+        auto body_got = read_at(offset_ + sizeof header, body);
+        if (!body_got) return std::unexpected(body_got.error());
+        if (*body_got == body.size()) {
+          offset_ += sizeof header + body.size();
+          return Message(std::move(body), header.type, ProcessId{}, ++received_);
+        }
+      }
+      // Nothing whole to read yet. Written out and no writer left: the end.
+      const bool is_partial = *got > 0;
+      if (has_seen_writer_ && !has_writer()) {
+        // The last writer may have appended just before it left: look once more first.
+        if (!is_final_look) {
+          is_final_look = true;
+          continue;
+        }
+        if (is_partial) {
+          return fail(Errc::corrupted, fmt::format("{}: receive: the spool ends inside a record "
+                                                   "at offset {} and no writer is left",
+                                                   url_, offset_));
+        }
+        return fail(Errc::closed, fmt::format("{}: receive: every writer closed", url_));
+      }
+      is_final_look = false;
+      if (expired(deadline)) {
+        return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
+      }
+      backoff.pause(deadline);
+    }
+  }
+
+  void close() noexcept override { fd_.reset(); }
+  std::size_t max_message_size() const noexcept override { return kMaxFrameSize; }
+  const std::string& url() const noexcept override { return url_; }
+
+ private:
+  /// Reads up to into.size() bytes at `offset`; fewer at the end of the spool.
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> into) {
+    std::size_t got = 0;
+    while (got < into.size()) {
+      auto n = sys::call("pread", [&] {
+        return ::pread(fd_.get(), into.data() + got, into.size() - got,
+                       static_cast<off_t>(offset + got));
+      });
+      if (!n) return fail(n.error(), fmt::format("{}: receive", url_));
+      if (*n == 0) break;
+      got += static_cast<std::size_t>(*n);
+    }
+    return got;
+  }
+
+  /// Whether a writer is connected: it holds the shared flock that an exclusive one would wait
+  /// for. (The exclusive lock is let go at once, so writers can join later.)
+  bool has_writer() {
+    auto free = sys::try_lock(fd_.get(), sys::LockMode::exclusive);
+    if (!free) return true;
+    if (*free) sys::unlock(fd_.get());
+    return !*free;
+  }
+
+  sys::Fd fd_;
+  std::string url_;
+  std::uint64_t offset_ = 0;
+  bool has_seen_writer_ = false;
+  std::uint64_t received_ = 0;
+};
+
+class SpoolAcceptor final : public Acceptor {
+ public:
+  SpoolAcceptor(std::string path, sys::Fd reader, ino_t inode)
+      : path_(std::move(path)),
+        url_("file://" + path_),
+        reader_(std::move(reader)),
+        inode_(inode) {}
+  ~SpoolAcceptor() override {
+    auto st = sys::status_at(AT_FDCWD, path_);
+    if (st && st->st_ino == inode_) (void)sys::unlink_at(AT_FDCWD, path_);
+  }
+
+  LinkResult accept(Deadline) override {
+    if (!reader_) {
+      return fail(Errc::closed, fmt::format("{}: accept: the spool has one reader, and it was "
+                                            "taken",
+                                            url_));
+    }
+    return std::make_unique<SpoolReader>(std::move(reader_), url_);
+  }
+  const std::string& url() const noexcept override { return url_; }
+
+ private:
+  std::string path_;
+  std::string url_;
+  sys::Fd reader_;
+  ino_t inode_;
+};
+
+}  // namespace
+
+AcceptorResult listen_file(const Url& url) {
+  const std::string context = fmt::format("{}: listen", url.text);
+  auto made = sys::open_at(AT_FDCWD, url.path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+  if (!made) return fail(made.error(), context);
+  auto st = sys::status(made->get());
+  if (!st) return fail(st.error(), context);
+  return std::make_unique<SpoolAcceptor>(url.path, std::move(*made), st->st_ino);
+}
+
+LinkResult connect_file(const Url& url) {
+  const std::string context = fmt::format("{}: connect", url.text);
+  auto fd = sys::open_at(AT_FDCWD, url.path, O_WRONLY | O_APPEND | O_NOFOLLOW);
+  if (!fd) return fail(fd.error(), fmt::format("{} (nobody listens there)", context));
+  // Present from now until this descriptor closes; then hello, so the reader knows we came.
+  if (auto locked = sys::lock(fd->get(), sys::LockMode::shared); !locked) {
+    return fail(locked.error(), context);
+  }
+  auto writer = std::make_unique<SpoolWriter>(std::move(*fd), url.to_string());
+  const ProcessId me = self();
+  const std::uint64_t hello[2] = {static_cast<std::uint64_t>(me.pid), me.start_time};
+  if (auto said = writer->append(kHelloMagic, std::as_bytes(std::span(hello)), 0); !said) {
+    return std::unexpected(said.error());
+  }
+  return writer;
+}
+
+}  // namespace conduit::transport

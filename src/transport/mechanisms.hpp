@@ -1,0 +1,31 @@
+// The mechanisms behind listen() and connect(): one pair of factories per scheme, each in its
+// own file (socket.cpp: unix and tcp; fifo.cpp; posix_mq.cpp; sysv_mq.cpp; shm.cpp; file.cpp;
+// signal.cpp). transport.cpp picks one by the URL's scheme.
+#pragma once
+
+#include <memory>
+
+#include "conduit/transport/transport.hpp"
+#include "conduit/transport/url.hpp"
+
+namespace conduit::transport {
+
+using LinkResult = Result<std::unique_ptr<Link>>;
+using AcceptorResult = Result<std::unique_ptr<Acceptor>>;
+
+AcceptorResult listen_socket(const Url& url);
+LinkResult connect_socket(const Url& url);
+AcceptorResult listen_fifo(const Url& url);
+LinkResult connect_fifo(const Url& url);
+AcceptorResult listen_mq(const Url& url);
+LinkResult connect_mq(const Url& url);
+AcceptorResult listen_sysv(const Url& url);
+LinkResult connect_sysv(const Url& url);
+AcceptorResult listen_shm(const Url& url);
+LinkResult connect_shm(const Url& url);
+AcceptorResult listen_file(const Url& url);
+LinkResult connect_file(const Url& url);
+AcceptorResult listen_signal(const Url& url);
+LinkResult connect_signal(const Url& url);
+
+}  // namespace conduit::transport

@@ -1,0 +1,373 @@
+// mq://name: POSIX message queues, one message per queued message (native boundaries).
+//
+// listen creates the request queue /name. A client creates two queues of its own,
+// /name#<pid>-<n>.up (client to listener) and .down, posts a request naming them on /name and
+// waits for the answer on .down; then it unlinks both, so they vanish with the last descriptor,
+// even if both ends die. Queues are sized at the system's limit: each message holds up to
+// /proc/sys/fs/mqueue/msgsize_max bytes, less a 16-byte header (type and kind), and at most
+// min(10, msg_max) messages wait in each direction.
+//
+// A queue cannot tell that its reader or writer died: see queue_link.hpp. close() posts a close
+// record at a higher priority than data, so the peer sees it even behind a full queue of data
+// it has not read yet; it then takes what is left and answers closed. If the peer's queue is
+// full when close() runs, the record waits at most kCloseWait for room; past that the peer
+// learns of the close only when this process exits.
+// The request queue of a listener that died stays until mq_unlink (as every POSIX queue does):
+// listen on that name is then already_exists.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <mqueue.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "conduit/sys/file.hpp"
+#include "conduit/sys/io.hpp"
+#include "mechanisms.hpp"
+#include "queue_link.hpp"
+
+namespace conduit::transport {
+namespace {
+
+constexpr std::chrono::milliseconds kCloseWait{1000};
+constexpr long kRequestSize = sizeof(QueueHeader) + sizeof(QueueHandshake);
+constexpr unsigned kDataPriority = 0;
+constexpr unsigned kClosePriority = 1;
+
+long read_limit(const char* path, long fallback) {
+  auto text = sys::read_small_file(path);
+  if (!text) return fallback;
+  long value = 0;
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  return error == std::errc() && value > 0 ? value : fallback;
+}
+
+/// The largest message a queue may hold here, and how many a queue holds.
+long message_size_limit() { return read_limit("/proc/sys/fs/mqueue/msgsize_max", 8192); }
+long depth_limit() { return std::min(10L, read_limit("/proc/sys/fs/mqueue/msg_max", 10)); }
+
+class Queue {
+ public:
+  Queue() = default;
+  explicit Queue(mqd_t queue) : queue_(queue) {}
+  Queue(Queue&& other) noexcept : queue_(std::exchange(other.queue_, mqd_t(-1))) {}
+  Queue& operator=(Queue&& other) noexcept {
+    std::swap(queue_, other.queue_);
+    return *this;
+  }
+  ~Queue() { reset(); }
+  void reset() noexcept {
+    // Not retried on EINTR, as close(2) is not: the descriptor is gone either way.
+    if (queue_ != mqd_t(-1)) (void)sys::call_once("mq_close", [&] { return ::mq_close(queue_); });
+    queue_ = mqd_t(-1);
+  }
+  [[nodiscard]] mqd_t get() const noexcept { return queue_; }
+  [[nodiscard]] explicit operator bool() const noexcept { return queue_ != mqd_t(-1); }
+
+ private:
+  mqd_t queue_ = mqd_t(-1);
+};
+
+sys::SysResult<Queue> open_queue(const std::string& name, int flags, long size, long depth) {
+  mq_attr attributes{};
+  attributes.mq_maxmsg = depth;
+  attributes.mq_msgsize = size;
+  auto queue = sys::call("mq_open", [&] {
+    return ::mq_open(name.c_str(), flags | O_CLOEXEC | O_NONBLOCK, 0600,
+                     (flags & O_CREAT) ? &attributes : nullptr);
+  });
+  if (!queue) return std::unexpected(queue.error());
+  return Queue(static_cast<mqd_t>(*queue));
+}
+
+void unlink_queue(const std::string& name) {
+  (void)sys::call("mq_unlink", [&] { return ::mq_unlink(name.c_str()); });
+}
+
+/// One non-blocking send of header + payload. EAGAIN when full.
+sys::SysResult<void> post(mqd_t queue, RecordKind kind, std::int64_t type,
+                          std::span<const std::byte> payload, unsigned priority,
+                          std::vector<std::byte>& scratch) {
+  const QueueHeader header{kQueueMagic, kind, type};
+  scratch.resize(sizeof header + payload.size());
+  std::memcpy(scratch.data(), &header, sizeof header);
+  if (!payload.empty()) std::memcpy(scratch.data() + sizeof header, payload.data(), payload.size());
+  auto sent = sys::call("mq_send", [&] {
+    return ::mq_send(queue, reinterpret_cast<const char*>(scratch.data()), scratch.size(),
+                     priority);
+  });
+  if (!sent) return std::unexpected(sent.error());
+  return {};
+}
+
+/// One non-blocking receive into `buffer`; its size. EAGAIN when empty.
+sys::SysResult<std::size_t> take(mqd_t queue, std::vector<std::byte>& buffer) {
+  auto got = sys::call("mq_receive", [&] {
+    return ::mq_receive(queue, reinterpret_cast<char*>(buffer.data()), buffer.size(), nullptr);
+  });
+  if (!got) return std::unexpected(got.error());
+  return static_cast<std::size_t>(*got);
+}
+
+class MqLink final : public Link {
+ public:
+  MqLink(Queue in, Queue out, std::size_t message_size, ProcessId peer, std::string url)
+      : in_(std::move(in)),
+        out_(std::move(out)),
+        message_size_(message_size),
+        peer_(peer),
+        url_(std::move(url)),
+        buffer_(message_size) {}
+
+  ~MqLink() override { close(); }
+
+  Result<void> send(std::span<const std::byte> payload, std::int64_t type) override {
+    if (payload.size() > max_message_size()) {
+      return fail(Errc::message_too_large,
+                  fmt::format("{}: send: message of {} bytes exceeds the queue's {} (msgsize_max "
+                              "{} less the {}-byte header)",
+                              url_, payload.size(), max_message_size(), message_size_,
+                              sizeof(QueueHeader)));
+    }
+    for (;;) {
+      if (is_peer_closed_) return closed("send");
+      auto sent = post(out_.get(), RecordKind::data, type, payload, kDataPriority, scratch_);
+      if (sent) return {};
+      if (sent.error().code != EAGAIN) return fail(sent.error(), fmt::format("{}: send", url_));
+      // Full: wait for room, and meanwhile look for a close record or a dead peer.
+      auto ready = sys::wait_ready(out_.get(), POLLOUT, slice_end(std::nullopt));
+      if (!ready) return fail(ready.error(), fmt::format("{}: send", url_));
+      if (*ready) continue;
+      if (!alive(peer_)) return closed("send");
+      if (auto looked = stash_incoming(); !looked) return std::unexpected(looked.error());
+    }
+  }
+
+  Result<Message> receive(Deadline deadline) override {
+    for (;;) {
+      if (!stash_.empty()) {
+        Message message = std::move(stash_.front());
+        stash_.pop_front();
+        return message;
+      }
+      auto got = take_one();
+      if (!got) return std::unexpected(got.error());
+      if (*got) return std::move(**got);
+      if (is_peer_closed_) return closed("receive");  // its close record, and nothing behind
+      if (expired(deadline))
+        return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
+      auto ready = sys::wait_ready(in_.get(), POLLIN, slice_end(deadline));
+      if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
+      if (!*ready && !alive(peer_)) is_peer_closed_ = true;  // dead: take what is left, then closed
+    }
+  }
+
+  void close() noexcept override {
+    if (!out_) return;
+    // Tell the peer, waiting a little for room if its queue is full.
+    const auto give_up = sys::deadline_after(kCloseWait);
+    for (;;) {
+      auto sent = post(out_.get(), RecordKind::close, 0, {}, kClosePriority, scratch_);
+      if (sent || sent.error().code != EAGAIN || sys::now() >= give_up || !alive(peer_)) break;
+      (void)sys::wait_ready(out_.get(), POLLOUT, slice_end(give_up));
+    }
+    in_.reset();
+    out_.reset();
+  }
+
+  std::size_t max_message_size() const noexcept override {
+    return message_size_ - sizeof(QueueHeader);
+  }
+  const std::string& url() const noexcept override { return url_; }
+
+ private:
+  std::unexpected<Error> closed(std::string_view operation) const {
+    return fail(Errc::closed, fmt::format("{}: {}: the peer closed or died", url_, operation));
+  }
+
+  /// One record from the incoming queue, if there is one: data becomes a Message; a close
+  /// record sets is_peer_closed_ (and is not returned).
+  Result<std::optional<Message>> take_one() {
+    auto got = take(in_.get(), buffer_);
+    if (!got) {
+      if (got.error().code == EAGAIN) return std::optional<Message>();
+      return fail(got.error(), fmt::format("{}: receive", url_));
+    }
+    QueueHeader header{};
+    if (*got < sizeof header) {
+      return fail(Errc::corrupted, fmt::format("{}: receive: record of {} bytes is shorter than "
+                                               "its header",
+                                               url_, *got));
+    }
+    std::memcpy(&header, buffer_.data(), sizeof header);
+    if (header.magic != kQueueMagic ||
+        (header.kind != RecordKind::data && header.kind != RecordKind::close)) {
+      return fail(Errc::corrupted, fmt::format("{}: receive: malformed record", url_));
+    }
+    if (header.kind == RecordKind::close) {
+      is_peer_closed_ = true;
+      return take_one();  // what it sent before closing is still queued behind the record
+    }
+    return std::optional<Message>(
+        Message::copy_of(std::span(buffer_).subspan(sizeof header, *got - sizeof header),
+                         header.type, peer_, ++received_));
+  }
+
+  /// While a send waits: move what has arrived into the stash, to see a close record.
+  Result<void> stash_incoming() {
+    for (;;) {
+      auto got = take_one();
+      if (!got) return std::unexpected(got.error());
+      if (!*got) return {};
+      stash_.push_back(std::move(**got));
+    }
+  }
+
+  Queue in_, out_;
+  std::size_t message_size_;
+  ProcessId peer_;
+  std::string url_;
+  std::vector<std::byte> buffer_, scratch_;
+  std::deque<Message> stash_;
+  bool is_peer_closed_ = false;
+  std::uint64_t received_ = 0;
+};
+
+std::string pair_name(const Url& url, const QueueHandshake& handshake, std::string_view side) {
+  return fmt::format("/{}#{}-{}.{}", url.host, handshake.pid, handshake.serial, side);
+}
+
+class MqAcceptor final : public Acceptor {
+ public:
+  MqAcceptor(Url url, Queue requests)
+      : url_(std::move(url)), text_(url_.to_string()), requests_(std::move(requests)) {}
+  ~MqAcceptor() override { unlink_queue("/" + url_.host); }
+
+  LinkResult accept(Deadline deadline) override {
+    std::vector<std::byte> buffer(kRequestSize);
+    for (;;) {
+      auto got = take(requests_.get(), buffer);
+      if (!got) {
+        if (got.error().code != EAGAIN) return fail(got.error(), fmt::format("{}: accept", text_));
+        auto ready = sys::wait_ready(requests_.get(), POLLIN, deadline);
+        if (!ready) return fail(ready.error(), fmt::format("{}: accept", text_));
+        if (!*ready) return fail(Errc::timed_out, fmt::format("{}: accept: timed out", text_));
+        continue;
+      }
+      QueueHeader header{};
+      QueueHandshake request{};
+      if (*got != kRequestSize) continue;  // not a conduit request: ignore it
+      std::memcpy(&header, buffer.data(), sizeof header);
+      std::memcpy(&request, buffer.data() + sizeof header, sizeof request);
+      if (header.magic != kQueueMagic || header.kind != RecordKind::request) continue;
+      auto link = answer(request);
+      if (link) return link;
+      // The client went away before we could answer: wait for the next one.
+    }
+  }
+
+  const std::string& url() const noexcept override { return text_; }
+
+ private:
+  LinkResult answer(const QueueHandshake& request) {
+    const std::string context = fmt::format("{}: accept", text_);
+    auto in = open_queue(pair_name(url_, request, "up"), O_RDONLY, 0, 0);
+    if (!in) return fail(in.error(), context);
+    auto out = open_queue(pair_name(url_, request, "down"), O_WRONLY, 0, 0);
+    if (!out) return fail(out.error(), context);
+    mq_attr attributes{};
+    auto got = sys::call("mq_getattr", [&] { return ::mq_getattr(in->get(), &attributes); });
+    if (!got) return fail(got.error(), context);
+    const QueueHandshake reply = handshake_of(self(), request.serial);
+    std::vector<std::byte> scratch;
+    auto sent = post(out->get(), RecordKind::answer, 0, std::as_bytes(std::span(&reply, 1)),
+                     kDataPriority, scratch);
+    if (!sent) return fail(sent.error(), context);
+    return std::make_unique<MqLink>(std::move(*in), std::move(*out),
+                                    static_cast<std::size_t>(attributes.mq_msgsize),
+                                    process_of(request), text_);
+  }
+
+  Url url_;
+  std::string text_;
+  Queue requests_;
+};
+
+}  // namespace
+
+AcceptorResult listen_mq(const Url& url) {
+  auto requests =
+      open_queue("/" + url.host, O_CREAT | O_EXCL | O_RDONLY, kRequestSize, depth_limit());
+  if (!requests) return fail(requests.error(), fmt::format("{}: listen", url.text));
+  return std::make_unique<MqAcceptor>(url, std::move(*requests));
+}
+
+LinkResult connect_mq(const Url& url) {
+  const std::string context = fmt::format("{}: connect", url.text);
+  const QueueHandshake request = handshake_of(self(), next_serial());
+  const std::string up = pair_name(url, request, "up");
+  const std::string down = pair_name(url, request, "down");
+  auto requests = open_queue("/" + url.host, O_WRONLY, 0, 0);
+  if (!requests) return fail(requests.error(), fmt::format("{} (nobody listens there)", context));
+  const long size = message_size_limit();
+  auto out = open_queue(up, O_CREAT | O_EXCL | O_WRONLY, size, depth_limit());
+  if (!out) return fail(out.error(), context);
+  auto in = open_queue(down, O_CREAT | O_EXCL | O_RDONLY, size, depth_limit());
+  if (!in) {
+    unlink_queue(up);
+    return fail(in.error(), context);
+  }
+  // However connect ends, the names go: the listener has opened both before it answers.
+  struct Unlink {
+    const std::string& a;
+    const std::string& b;
+    ~Unlink() {
+      unlink_queue(a);
+      unlink_queue(b);
+    }
+  } unlink_both{up, down};
+
+  std::vector<std::byte> scratch;
+  const auto give_up = sys::deadline_after(kHandshakeTimeout);
+  for (;;) {
+    auto sent = post(requests->get(), RecordKind::request, 0, std::as_bytes(std::span(&request, 1)),
+                     kDataPriority, scratch);
+    if (sent) break;
+    if (sent.error().code != EAGAIN) return fail(sent.error(), context);
+    auto ready = sys::wait_ready(requests->get(), POLLOUT, give_up);
+    if (!ready) return fail(ready.error(), context);
+    if (!*ready)
+      return fail(Errc::timed_out, fmt::format("{}: the listener is not taking "
+                                               "requests",
+                                               context));
+  }
+  std::vector<std::byte> buffer(static_cast<std::size_t>(size));
+  for (;;) {
+    auto got = take(in->get(), buffer);
+    if (got) {
+      QueueHeader header{};
+      QueueHandshake reply{};
+      if (*got != kRequestSize) return fail(Errc::corrupted, context + ": malformed answer");
+      std::memcpy(&header, buffer.data(), sizeof header);
+      std::memcpy(&reply, buffer.data() + sizeof header, sizeof reply);
+      if (header.magic != kQueueMagic || header.kind != RecordKind::answer ||
+          reply.serial != request.serial) {
+        return fail(Errc::corrupted, context + ": malformed answer");
+      }
+      return std::make_unique<MqLink>(std::move(*in), std::move(*out),
+                                      static_cast<std::size_t>(size), process_of(reply),
+                                      url.to_string());
+    }
+    if (got.error().code != EAGAIN) return fail(got.error(), context);
+    auto ready = sys::wait_ready(in->get(), POLLIN, give_up);
+    if (!ready) return fail(ready.error(), context);
+    if (!*ready)
+      return fail(Errc::timed_out, fmt::format("{}: the listener did not answer", context));
+  }
+}
+
+}  // namespace conduit::transport

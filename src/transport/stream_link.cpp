@@ -1,0 +1,174 @@
+#include "stream_link.hpp"
+
+#include <fmt/format.h>
+
+#include <poll.h>
+
+#include <cstring>
+
+#include "conduit/sys/io.hpp"
+
+namespace conduit::transport {
+namespace {
+
+constexpr std::size_t kBufferSize = 64 * 1024;
+
+}  // namespace
+
+StreamLink::StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer)
+    : in_(std::move(in)),
+      out_(std::move(out)),
+      is_socket_(is_socket),
+      url_(std::move(url)),
+      peer_(peer),
+      buffer_(kBufferSize) {}
+
+Result<std::unique_ptr<StreamLink>> StreamLink::make(sys::Fd in, sys::Fd out, bool is_socket,
+                                                     std::string url, ProcessId peer) {
+  for (const sys::Fd* fd : {&in, &out}) {
+    if (!*fd) continue;
+    if (auto set = sys::set_nonblocking(fd->get()); !set) {
+      return fail(set.error(), fmt::format("{}: connect", url));
+    }
+  }
+  return std::unique_ptr<StreamLink>(
+      new StreamLink(std::move(in), std::move(out), is_socket, std::move(url), peer));
+}
+
+Result<void> StreamLink::send(std::span<const std::byte> payload, std::int64_t type) {
+  if (payload.size() > kMaxFrameSize) {
+    return fail(Errc::message_too_large,
+                fmt::format("{}: send: message of {} bytes exceeds the frame limit {}", url_,
+                            payload.size(), kMaxFrameSize));
+  }
+  const FrameHeader header{kFrameMagic, static_cast<std::uint32_t>(payload.size()), type};
+  iovec parts[2] = {
+      {const_cast<FrameHeader*>(&header), sizeof header},
+      {const_cast<std::byte*>(payload.data()), payload.size()},
+  };
+  std::span<iovec> left(parts, payload.empty() ? 1 : 2);
+  while (!left.empty()) {
+    auto n = sys::write_some(write_fd(), left, is_socket_);
+    if (!n) {
+      if (n.error().code == EAGAIN) {
+        auto ready = sys::wait_ready(write_fd(), POLLOUT, std::nullopt);
+        if (!ready) return fail(ready.error(), fmt::format("{}: send", url_));
+        continue;
+      }
+      if (errc_from_errno(n.error().code) == Errc::closed) {
+        return fail(Errc::closed, fmt::format("{}: send: the peer closed the connection", url_));
+      }
+      return fail(n.error(), fmt::format("{}: send", url_));
+    }
+    sys::consume(left, *n);
+  }
+  return {};
+}
+
+std::unexpected<Error> StreamLink::broken(Errc code, std::string what) {
+  broken_ = Error(code, fmt::format("{}: receive: {}", url_, what));
+  return std::unexpected(*broken_);
+}
+
+Result<void> StreamLink::fill(std::span<std::byte> into, std::size_t& got, Deadline deadline) {
+  for (;;) {
+    auto n = sys::read_some(in_.get(), into);
+    if (n && *n > 0) {
+      got += *n;
+      return {};
+    }
+    if (n) return fail(Errc::closed, fmt::format("{}: receive: the peer closed", url_));
+    if (n.error().code == EAGAIN) {
+      auto ready = sys::wait_ready(in_.get(), POLLIN, deadline);
+      if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
+      if (!*ready) return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
+      continue;
+    }
+    if (errc_from_errno(n.error().code) == Errc::closed) {
+      return fail(Errc::closed, fmt::format("{}: receive: the peer closed", url_));
+    }
+    return fail(n.error(), fmt::format("{}: receive", url_));
+  }
+}
+
+Result<Message> StreamLink::receive(Deadline deadline) {
+  if (broken_) return std::unexpected(*broken_);
+  for (;;) {
+    if (!header_) {
+      if (end_ - begin_ >= sizeof(FrameHeader)) {
+        FrameHeader header;
+        std::memcpy(&header, buffer_.data() + begin_, sizeof header);
+        begin_ += sizeof header;
+        if (header.magic != kFrameMagic) {
+          return broken(Errc::corrupted, fmt::format("bad frame magic {:#010x} (expected {:#010x})",
+                                                     header.magic, kFrameMagic));
+        }
+        if (header.length > kMaxFrameSize) {
+          return broken(Errc::message_too_large,
+                        fmt::format("frame of {} bytes exceeds the frame limit {}", header.length,
+                                    kMaxFrameSize));
+        }
+        header_ = header;
+        body_.assign(header.length, std::byte{});  // checked against the limit above
+        body_got_ = 0;
+        continue;
+      }
+      // Need more header bytes: keep what we have at the front and read behind it.
+      if (begin_ > 0) {
+        std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+      }
+      const std::size_t had = end_;
+      auto filled = fill(std::span(buffer_).subspan(end_), end_, deadline);
+      if (!filled) {
+        if (filled.error().code() == Errc::closed && had > 0) {
+          return broken(Errc::corrupted, fmt::format("the stream ended {} bytes into a {}-byte "
+                                                     "frame header",
+                                                     had, sizeof(FrameHeader)));
+        }
+        return std::unexpected(filled.error());
+      }
+      continue;
+    }
+    // The body: first from what is buffered, then from the stream.
+    const std::size_t want = header_->length - body_got_;
+    const std::size_t buffered = std::min(want, end_ - begin_);
+    if (buffered > 0) {
+      std::memcpy(body_.data() + body_got_, buffer_.data() + begin_, buffered);
+      body_got_ += buffered;
+      begin_ += buffered;
+    }
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (body_got_ == header_->length) {
+      Message message(std::move(body_), header_->type, peer_, ++received_);
+      header_.reset();
+      body_ = {};
+      return message;
+    }
+    // Large remainders go straight into the body; small ones through the buffer, which may
+    // also pick up the frames behind this one.
+    const std::size_t remaining = header_->length - body_got_;
+    Result<void> filled;
+    if (remaining >= buffer_.size()) {
+      filled = fill(std::span(body_).subspan(body_got_), body_got_, deadline);
+    } else {
+      filled = fill(std::span(buffer_).subspan(end_), end_, deadline);
+    }
+    if (!filled) {
+      if (filled.error().code() == Errc::closed) {
+        return broken(Errc::corrupted,
+                      fmt::format("the stream ended {} bytes into a {}-byte message", body_got_,
+                                  header_->length));
+      }
+      return std::unexpected(filled.error());
+    }
+  }
+}
+
+void StreamLink::close() noexcept {
+  in_.reset();
+  out_.reset();
+}
+
+}  // namespace conduit::transport

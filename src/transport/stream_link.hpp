@@ -1,0 +1,51 @@
+// A Link over byte streams: one descriptor to read, one to write (the same one for a socket),
+// carrying frames (transport/framing.hpp). Shared by pipes, FIFOs, Unix and TCP sockets.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conduit/core/process.hpp"
+#include "conduit/sys/fd.hpp"
+#include "conduit/transport/framing.hpp"
+#include "conduit/transport/transport.hpp"
+
+namespace conduit::transport {
+
+class StreamLink final : public Link {
+ public:
+  /// `out` empty: write to `in` too (a socket). Both are made non-blocking.
+  static Result<std::unique_ptr<StreamLink>> make(sys::Fd in, sys::Fd out, bool is_socket,
+                                                  std::string url, ProcessId peer = {});
+
+  Result<void> send(std::span<const std::byte> payload, std::int64_t type) override;
+  Result<Message> receive(Deadline deadline) override;
+  void close() noexcept override;
+  std::size_t max_message_size() const noexcept override { return kMaxFrameSize; }
+  const std::string& url() const noexcept override { return url_; }
+
+ private:
+  StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer);
+  int write_fd() const noexcept { return out_ ? out_.get() : in_.get(); }
+  /// Reads more into buffer_ (or, for a large body, straight into body_). closed at EOF.
+  Result<void> fill(std::span<std::byte> into, std::size_t& got, Deadline deadline);
+  std::unexpected<Error> broken(Errc code, std::string what);
+
+  sys::Fd in_, out_;
+  bool is_socket_;
+  std::string url_;
+  ProcessId peer_;
+  std::uint64_t received_ = 0;
+  // Bytes read but not yet parsed: buffer_[begin_, end_).
+  std::vector<std::byte> buffer_;
+  std::size_t begin_ = 0, end_ = 0;
+  // The frame being received: its header once complete, and its body so far.
+  std::optional<FrameHeader> header_;
+  std::vector<std::byte> body_;
+  std::size_t body_got_ = 0;
+  std::optional<Error> broken_;  // the stream lost its framing: every receive says so
+};
+
+}  // namespace conduit::transport

@@ -1,0 +1,415 @@
+// What each transport adds to the contract: framing that a hostile or broken peer cannot turn
+// into a crash or a giant allocation, each mechanism's own size limits, stale objects left by a
+// dead listener, and the spool's several writers.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conduit/transport/framing.hpp"
+#include "conduit/transport/transport.hpp"
+#include "process.hpp"
+
+namespace conduit {
+namespace {
+
+using test::Child;
+using namespace std::chrono_literals;
+
+class TransportLimits : public test::ProcessTest {
+ protected:
+  std::string path(std::string_view name) const {
+    return namespace_path() + "/" + std::string(name);
+  }
+
+  /// A raw Unix-socket client of `socket_path`, to write whatever bytes a test wants.
+  static int raw_client(const std::string& socket_path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return -1;
+    return fd;
+  }
+
+  /// Listens on a Unix socket, lets a raw client write `bytes` and hang up, and returns the
+  /// accepted connection.
+  Connection accept_raw(const std::vector<std::byte>& bytes) {
+    const std::string url = "unix://" + path("raw");
+    auto listener = listen(url);
+    EXPECT_TRUE(listener) << listener.error().message();
+    const int fd = raw_client(path("raw"));
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+    auto connection = listener->accept_for(30s);
+    EXPECT_TRUE(connection) << connection.error().message();
+    return std::move(*connection);
+  }
+
+  static std::vector<std::byte> frame(std::uint32_t magic, std::uint32_t length,
+                                      std::size_t body_bytes) {
+    const transport::FrameHeader header{magic, length, 0};
+    std::vector<std::byte> bytes(sizeof header + body_bytes, std::byte{0x33});
+    std::memcpy(bytes.data(), &header, sizeof header);
+    return bytes;
+  }
+};
+
+TEST_F(TransportLimits, Framing_ForgedHugeLengthIsMessageTooLargeNotAnAllocation) {
+  Connection connection = accept_raw(frame(transport::kFrameMagic, 0xffffffffu, 8));
+  auto received = connection.receive_for(30s);
+  ASSERT_FALSE(received);
+  EXPECT_EQ(received.error().code(), Errc::message_too_large) << received.error().message();
+  // The stream is out of step now: it says so again rather than reading garbage as frames.
+  auto again = connection.receive_for(30s);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Errc::message_too_large);
+}
+
+TEST_F(TransportLimits, Framing_BadMagicIsCorrupted) {
+  Connection connection = accept_raw(frame(0x12345678u, 4, 4));
+  auto received = connection.receive_for(30s);
+  ASSERT_FALSE(received);
+  EXPECT_EQ(received.error().code(), Errc::corrupted) << received.error().message();
+}
+
+TEST_F(TransportLimits, Framing_StreamEndingInsideAMessageIsCorrupted) {
+  Connection connection = accept_raw(frame(transport::kFrameMagic, 100, 10));
+  auto received = connection.receive_for(30s);
+  ASSERT_FALSE(received);
+  EXPECT_EQ(received.error().code(), Errc::corrupted) << received.error().message();
+  EXPECT_NE(received.error().message().find("10 bytes into a 100-byte message"), std::string::npos);
+}
+
+TEST_F(TransportLimits, Framing_StreamEndingInsideAHeaderIsCorrupted) {
+  auto bytes = frame(transport::kFrameMagic, 4, 0);
+  bytes.resize(5);
+  Connection connection = accept_raw(bytes);
+  auto received = connection.receive_for(30s);
+  ASSERT_FALSE(received);
+  EXPECT_EQ(received.error().code(), Errc::corrupted) << received.error().message();
+}
+
+TEST_F(TransportLimits, Framing_FramesSplitAnyWhichWayAreReassembled) {
+  // Three frames written one byte at a time: the receiver sees three messages.
+  std::vector<std::byte> bytes;
+  for (std::uint32_t size : {0u, 1u, 70000u}) {
+    auto one = frame(transport::kFrameMagic, size, size);
+    bytes.insert(bytes.end(), one.begin(), one.end());
+  }
+  const std::string url = "unix://" + path("split");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener);
+  Child writer([&] {
+    const int fd = raw_client(path("split"));
+    CHILD_CHECK(fd >= 0);
+    for (std::size_t i = 0; i < bytes.size();) {
+      const std::size_t chunk = std::min<std::size_t>(1 + i % 7, bytes.size() - i);
+      CHILD_CHECK(::write(fd, bytes.data() + i, chunk) == static_cast<ssize_t>(chunk));
+      i += chunk;
+    }
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection);
+  for (std::size_t size : {0u, 1u, 70000u}) {
+    auto message = connection->receive_for(30s);
+    ASSERT_TRUE(message) << message.error().message();
+    EXPECT_EQ(message->size(), size);
+  }
+  auto end = connection->receive_for(30s);
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code(), Errc::closed);
+  EXPECT_TRUE(writer.wait().ok());
+}
+
+TEST_F(TransportLimits, Framing_SendOverTheFrameLimitIsRefusedBeforeWriting) {
+  auto pair = pipe_pair();
+  ASSERT_TRUE(pair);
+  std::vector<std::byte> too_big(transport::kMaxFrameSize + 1);
+  auto sent = pair->first.send(too_big);
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code(), Errc::message_too_large);
+  EXPECT_EQ(sent.error().message(),
+            "pipe: send: message of 67108865 bytes exceeds the frame limit 67108864");
+  ASSERT_TRUE(pair->first.send("after"));
+  auto after = pair->second.receive_for(30s);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->text(), "after");
+}
+
+TEST_F(TransportLimits, Mq_MessageSizeIsTheSystemMaximumLessTheHeader) {
+  std::ifstream limit("/proc/sys/fs/mqueue/msgsize_max");
+  std::size_t msgsize_max = 0;
+  ASSERT_TRUE(limit >> msgsize_max);
+  const std::string url = "mq://limits-" + std::to_string(::getpid());
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  Child client([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    CHILD_CHECK(c->max_message_size() == msgsize_max - 16);
+    std::vector<std::byte> largest(msgsize_max - 16, std::byte{1});
+    CHILD_CHECK(c->send(largest).has_value());
+    largest.push_back(std::byte{1});
+    auto refused = c->send(largest);
+    CHILD_CHECK(!refused.has_value() && refused.error().code() == Errc::message_too_large);
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  EXPECT_EQ(connection->max_message_size(), msgsize_max - 16);
+  auto largest = connection->receive_for(30s);
+  ASSERT_TRUE(largest) << largest.error().message();
+  EXPECT_EQ(largest->size(), msgsize_max - 16);
+  EXPECT_TRUE(client.wait().ok());
+}
+
+TEST_F(TransportLimits, Signal_CarriesFourBytesAndNoType) {
+  auto listener = listen("signal://" + std::to_string(::getpid()));
+  ASSERT_TRUE(listener) << listener.error().message();
+  const std::string url = listener->url();
+  Child sender([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    CHILD_CHECK(c->max_message_size() == 4);
+    auto five = c->send("12345");
+    CHILD_CHECK(!five.has_value() && five.error().code() == Errc::message_too_large);
+    auto typed = c->send("1", 3);
+    CHILD_CHECK(!typed.has_value() && typed.error().code() == Errc::invalid_argument);
+    CHILD_CHECK(c->send("").has_value());
+    CHILD_CHECK(c->send("1234").has_value());
+    c->close();
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  auto empty = connection->receive_for(30s);
+  ASSERT_TRUE(empty) << empty.error().message();
+  EXPECT_EQ(empty->size(), 0u);
+  auto four = connection->receive_for(30s);
+  ASSERT_TRUE(four) << four.error().message();
+  EXPECT_EQ(four->text(), "1234");
+  EXPECT_EQ(four->sender().pid, sender.pid());
+  auto end = connection->receive_for(30s);
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code(), Errc::closed);
+  EXPECT_TRUE(sender.wait().ok());
+}
+
+TEST_F(TransportLimits, Signal_ListeningForAnotherProcessIsRefused) {
+  auto listener = listen("signal://1");
+  ASSERT_FALSE(listener);
+  EXPECT_EQ(listener.error().code(), Errc::invalid_argument) << listener.error().message();
+}
+
+TEST_F(TransportLimits, Unix_SocketFileOfADeadListenerIsReplacedALiveOneIsInUse) {
+  const std::string url = "unix://" + path("stale");
+  Child dead([&]() -> int {
+    auto listener = listen(url);
+    CHILD_CHECK(listener.has_value());
+    for (;;) ::pause();
+  });
+  // Wait for the child's socket file, then kill the child: the file stays behind.
+  for (int i = 0; i < 10000 && ::access(path("stale").c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(::access(path("stale").c_str(), F_OK), 0);
+  dead.kill();
+  ASSERT_EQ(::access(path("stale").c_str(), F_OK), 0);
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto second = listen(url);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Errc::already_exists) << second.error().message();
+}
+
+TEST_F(TransportLimits, Fifo_FifoOfADeadListenerIsReplaced) {
+  const std::string url = "fifo://" + path("stale");
+  Child dead([&]() -> int {
+    auto listener = listen(url);
+    CHILD_CHECK(listener.has_value());
+    for (;;) ::pause();
+  });
+  for (int i = 0; i < 10000 && ::access(path("stale").c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(::access(path("stale").c_str(), F_OK), 0);
+  dead.kill();
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  Child client([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    CHILD_CHECK(c->send("fresh").has_value());
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  auto fresh = connection->receive_for(30s);
+  ASSERT_TRUE(fresh) << fresh.error().message();
+  EXPECT_EQ(fresh->text(), "fresh");
+  EXPECT_EQ(fresh->sender().pid, client.pid());
+  EXPECT_TRUE(client.wait().ok());
+}
+
+TEST_F(TransportLimits, Unix_MessagesSayWhichProcessSentThem) {
+  const std::string url = "unix://" + path("who");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener);
+  Child client([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    CHILD_CHECK(c->send("me").has_value());
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection);
+  auto me = connection->receive_for(30s);
+  ASSERT_TRUE(me) << me.error().message();
+  EXPECT_EQ(me->sender().pid, client.pid());
+  EXPECT_EQ(me->sequence(), 1u);
+  EXPECT_TRUE(client.wait().ok());
+}
+
+TEST_F(TransportLimits, EveryNamedListenerRefusesASecondListenerOnTheSameName) {
+  const std::string unique = std::to_string(::getpid());
+  for (const std::string& url : {"fifo://" + path("fifo"), "mq://twice-" + unique,
+                                 std::string("shm://twice"), "file://" + path("spool"),
+                                 "sysv://" + std::to_string(::ftok(namespace_path().c_str(), 't')),
+                                 std::string("unix://@twice-") + unique}) {
+    auto first = listen(url);
+    ASSERT_TRUE(first) << url << ": " << first.error().message();
+    auto second = listen(url);
+    ASSERT_FALSE(second) << url;
+    EXPECT_EQ(second.error().code(), Errc::already_exists) << second.error().message();
+  }
+}
+
+TEST_F(TransportLimits, Tcp_PortInUseIsAlreadyExists) {
+  auto first = listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(first) << first.error().message();
+  auto second = listen(first->url());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Errc::already_exists) << second.error().message();
+}
+
+TEST_F(TransportLimits, File_SeveralWritersAppendWholeRecordsInTheirOwnOrder) {
+  const std::string url = "file://" + path("spool");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto reader = listener->accept();
+  ASSERT_TRUE(reader) << reader.error().message();
+  auto another = listener->accept();
+  ASSERT_FALSE(another);
+  EXPECT_EQ(another.error().code(), Errc::closed);
+  constexpr std::uint32_t kWriters = 4, kEach = 300;
+  // The reader answers closed whenever no writer is connected, so all connect before any
+  // writes: each says it is connected on `connected`, then waits for `go`.
+  int connected[2], go[2];
+  ASSERT_EQ(::pipe(connected), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  std::vector<Child> writers;
+  for (std::uint32_t id = 0; id < kWriters; ++id) {
+    writers.emplace_back([&, id] {
+      auto c = connect(url);
+      CHILD_CHECK(c.has_value());
+      char byte = 1;
+      CHILD_CHECK(::write(connected[1], &byte, 1) == 1);
+      CHILD_CHECK(::read(go[0], &byte, 1) == 1);
+      for (std::uint32_t n = 0; n < kEach; ++n) {
+        // id, n, then filler up to a size that varies: whole records or nothing.
+        std::vector<std::uint32_t> words(2 + (n * 13 + id) % 500, id * 1000 + n);
+        words[0] = id;
+        words[1] = n;
+        CHILD_CHECK(c->send(std::as_bytes(std::span(words))).has_value());
+      }
+      return 0;
+    });
+  }
+  for (std::uint32_t id = 0; id < kWriters; ++id) {
+    char byte = 0;
+    ASSERT_EQ(::read(connected[0], &byte, 1), 1);
+  }
+  const std::string bytes(kWriters, 'g');
+  ASSERT_EQ(::write(go[1], bytes.data(), bytes.size()), static_cast<ssize_t>(kWriters));
+  for (int fd : {connected[0], connected[1], go[0], go[1]}) ::close(fd);
+  std::map<std::uint32_t, std::uint32_t> next;
+  for (std::uint32_t i = 0; i < kWriters * kEach; ++i) {
+    auto message = reader->receive_for(30s);
+    ASSERT_TRUE(message) << i << ": " << message.error().message();
+    std::vector<std::uint32_t> words(message->size() / 4);
+    ASSERT_EQ(message->size() % 4, 0u);
+    ASSERT_GE(words.size(), 2u);
+    std::memcpy(words.data(), message->payload().data(), message->size());
+    const std::uint32_t id = words[0], n = words[1];
+    ASSERT_LT(id, kWriters);
+    ASSERT_EQ(n, next[id]) << "writer " << id << " out of order";
+    ASSERT_EQ(words.size(), 2 + (n * 13 + id) % 500);
+    for (std::size_t w = 2; w < words.size(); ++w) ASSERT_EQ(words[w], id * 1000 + n);
+    ++next[id];
+  }
+  for (auto& writer : writers) EXPECT_TRUE(writer.wait().ok());
+  auto end = reader->receive_for(30s);
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+}
+
+TEST_F(TransportLimits, File_RecordCutShortWithNoWriterLeftIsCorrupted) {
+  const std::string url = "file://" + path("spool");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener);
+  auto reader = listener->accept();
+  ASSERT_TRUE(reader);
+  {
+    auto writer = connect(url);
+    ASSERT_TRUE(writer) << writer.error().message();
+    ASSERT_TRUE(writer->send("whole"));
+    // A writer that died halfway through a record: its first 16 + 3 bytes only.
+    const int fd = ::open(path("spool").c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    const auto cut = frame(transport::kFrameMagic, 100, 3);
+    ASSERT_EQ(::write(fd, cut.data(), cut.size()), static_cast<ssize_t>(cut.size()));
+    ::close(fd);
+  }
+  auto whole = reader->receive_for(30s);
+  ASSERT_TRUE(whole) << whole.error().message();
+  EXPECT_EQ(whole->text(), "whole");
+  auto cut = reader->receive_for(30s);
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code(), Errc::corrupted) << cut.error().message();
+}
+
+TEST_F(TransportLimits, ClosedAndEmptyHandlesAnswerClosed) {
+  Connection none;
+  EXPECT_EQ(none.send("x").error().code(), Errc::closed);
+  EXPECT_EQ(none.receive().error().code(), Errc::closed);
+  Listener nobody;
+  EXPECT_EQ(nobody.accept().error().code(), Errc::closed);
+  auto pair = pipe_pair();
+  ASSERT_TRUE(pair);
+  pair->first.close();
+  EXPECT_EQ(pair->first.send("x").error().code(), Errc::closed);
+  EXPECT_EQ(pair->second.receive_for(30s).error().code(), Errc::closed);
+  EXPECT_EQ(pair->second.send("x").error().code(), Errc::closed);
+  EXPECT_EQ(pair->second.send("x", -1).error().code(), Errc::invalid_argument);
+}
+
+TEST_F(TransportLimits, BadUrlsAreInvalidArgumentBeforeAnythingIsMade) {
+  EXPECT_EQ(listen("tcp://host:99999").error().message(),
+            "tcp://host:99999: port 99999 out of range (at character 12)");
+  EXPECT_EQ(connect("carrier-pigeon://x").error().code(), Errc::invalid_argument);
+}
+
+}  // namespace
+}  // namespace conduit
