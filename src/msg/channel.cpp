@@ -200,14 +200,17 @@ Result<std::size_t> ChannelCore::claim(std::size_t wanted, bool is_try,
     return fail(
         Errc::invalid_argument,
         impl.context(fmt::format("{}: a loan is outstanding: commit or drop it first", operation)));
-  if (auto attached = impl.ensure_producer(operation); !attached)
-    return std::unexpected(attached.error());
   auto& header = impl.header();
   for (bool is_first = true;; is_first = false) {
     // Acquire: pairs with the release store in close(); relaxed would do for the check
     // itself, acquire keeps "closed" and what preceded it in one order for the caller.
+    // Before attaching: a closed channel says closed to every sender, lane or no lane.
     if (header.is_closed.load(std::memory_order_acquire) != 0)
       return fail(Errc::closed, impl.context(fmt::format("{}: closed", operation)));
+    if (is_first) {
+      if (auto attached = impl.ensure_producer(operation); !attached)
+        return std::unexpected(attached.error());
+    }
     // The word is read before looking (the wait protocol), but not on the fast path: the
     // first look needs no observed value, since it never sleeps on it.
     const std::uint32_t observed = is_first ? 0 : header.space.value();
