@@ -2,6 +2,7 @@
 // zero copy. Every blocking call in the parent has a timeout or a watchdog: a hang fails.
 #include "conduit/msg/channel.hpp"
 
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -75,6 +76,7 @@ TEST_F(ChannelProcessTest, SingleProducer_TwoMillionItemsArriveInOrder) {
       const std::size_t n = std::min<std::uint64_t>(batch.size(), kCount - next);
       for (std::size_t k = 0; k < n; ++k) batch[k] = next + k;
       const std::size_t sent = channel->try_send_batch(std::span(batch).first(n));
+      if (sent == 0) ::sched_yield();  // full: let the consumer run
       next += sent;
     }
     return 0;
@@ -91,6 +93,7 @@ TEST_F(ChannelProcessTest, SingleProducer_TwoMillionItemsArriveInOrder) {
       ++expected;
     } else {
       const std::size_t n = channel->try_receive_batch(batch);
+      if (n == 0) ::sched_yield();
       for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(batch[k], expected + k);
       expected += n;
     }
@@ -154,19 +157,33 @@ TEST_F(ChannelProcessTest, CloseInAnotherProcess_ReceiverDrainsThenGetsClosed) {
 }
 
 TEST_F(ChannelProcessTest, CloseWakesABlockedReceiverAndABlockedSender) {
-  ASSERT_TRUE(Channel<int>::create("wake", {.capacity = 1}));
+  ASSERT_TRUE(Channel<int>::create("wake-receiver", {.capacity = 1}));
+  ASSERT_TRUE(Channel<int>::create("wake-sender", {.capacity = 1}));
   Child receiver([] {
-    auto channel = Channel<int>::open("wake");
+    auto channel = Channel<int>::open("wake-receiver");
     CHILD_CHECK(channel.has_value());
     auto got = channel->receive();  // blocks until the close
     CHILD_CHECK(!got && got.error().code() == Errc::closed);
     return 0;
   });
-  auto channel = Channel<int>::open("wake");
-  ASSERT_TRUE(channel);
-  std::this_thread::sleep_for(50ms);  // let it block (the test passes either way)
-  channel->close();
+  auto to_sender = Channel<int>::open("wake-sender");
+  ASSERT_TRUE(to_sender);
+  ASSERT_TRUE(to_sender->try_receive().error().code() == Errc::would_block);  // the consumer
+  Child sender([] {
+    auto channel = Channel<int>::open("wake-sender");
+    CHILD_CHECK(channel.has_value());
+    CHILD_CHECK(channel->send(1).has_value());
+    auto sent = channel->send(2);  // blocks (full) until the close
+    CHILD_CHECK(!sent && sent.error().code() == Errc::closed);
+    return 0;
+  });
+  auto to_receiver = Channel<int>::open("wake-receiver");
+  ASSERT_TRUE(to_receiver);
+  std::this_thread::sleep_for(50ms);  // let them block (the test passes either way)
+  to_receiver->close();
+  to_sender->close();
   EXPECT_TRUE(receiver.wait().ok());
+  EXPECT_TRUE(sender.wait().ok());
 }
 
 // A producer SIGKILLed at 100 random moments while a steady producer keeps sending: the
