@@ -9,6 +9,7 @@
 #include "conduit/msg/endpoint.hpp"
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/message.hpp"
+#include "conduit/ring/byte_ring.hpp"
 #include "conduit/ring/lane_ring.hpp"
 #include "conduit/ring/ring_layout.hpp"
 #include "conduit/ring/spsc_ring.hpp"

@@ -109,6 +109,50 @@ static_assert(offsetof(RingControl, head) == kCacheLine);
 
 inline constexpr std::uint64_t kControlsOffset = sizeof(LaneRingHeader);
 
+// ---- the variable-size record ring (byte_ring.hpp) -------------------------------------------
+//
+//   offset  what
+//   ------  ----------------------------------------------------------------------------------
+//        0  ByteRingControl (128): tail (u64 atomic, bytes published) on the producer line,
+//           head (u64 atomic, bytes consumed) at 64 on the consumer line
+//      128  data: `capacity` bytes (a power of two), records laid end to end, each:
+//             RecordHeader (24)  size u32 | kind u32 | type i64 | sequence u64
+//             payload (size bytes), then zero to 7 bytes to the next multiple of 8
+//           A record never wraps: one that does not fit before the end of the data is put at
+//           its start, after a padding record (kind 2) filling the rest; where fewer than 24
+//           bytes remain, the padding is implicit (both sides skip them).
+
+struct alignas(kCacheLine) ByteRingControl {
+  std::atomic<std::uint64_t> tail;  // written by the producer only
+  std::uint64_t producer_reserved[7];
+  std::atomic<std::uint64_t> head;  // written by the consumer only
+  std::uint64_t consumer_reserved[7];
+};
+static_assert(std::is_standard_layout_v<ByteRingControl>);
+static_assert(sizeof(ByteRingControl) == 2 * kCacheLine);
+static_assert(offsetof(ByteRingControl, tail) == 0);
+static_assert(offsetof(ByteRingControl, head) == kCacheLine);
+
+enum class RecordKind : std::uint32_t { record = 1, padding = 2 };
+
+struct RecordHeader {
+  std::uint32_t size;      // payload bytes (padding: bytes to the end of the data, header included)
+  std::uint32_t kind;      // RecordKind
+  std::int64_t type;       // the sender's message type
+  std::uint64_t sequence;  // the producer's count of records before this one
+};
+static_assert(std::is_standard_layout_v<RecordHeader>);
+static_assert(std::is_trivially_copyable_v<RecordHeader>);
+static_assert(sizeof(RecordHeader) == 24);
+static_assert(offsetof(RecordHeader, size) == 0);
+static_assert(offsetof(RecordHeader, kind) == 4);
+static_assert(offsetof(RecordHeader, type) == 8);
+static_assert(offsetof(RecordHeader, sequence) == 16);
+
+inline constexpr std::uint64_t kRecordAlign = 8;
+inline constexpr std::uint64_t kMinByteRingCapacity = 64;
+inline constexpr std::uint64_t kMaxByteRingCapacity = std::uint64_t{1} << 30;
+
 // Only atomics the hardware does without a lock may live in shared memory: a lock inside a
 // process-local atomic implementation would not be shared.
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
