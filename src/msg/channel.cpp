@@ -335,6 +335,7 @@ ChannelStats ChannelCore::stats() const {
   if (consumer != 0 && alive(ring::decode_owner(consumer)))
     stats.consumer = ring::decode_owner(consumer);
   for (std::uint32_t lane = 0; lane < impl.ring_.lanes_used(); ++lane) {
+    // Relaxed: reported only.
     const std::uint64_t owner = impl.ring_.control(lane).owner.load(std::memory_order_relaxed);
     if (owner != 0 && alive(ring::decode_owner(owner)))
       stats.producers_attached.push_back(ring::decode_owner(owner));

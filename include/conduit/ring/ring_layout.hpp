@@ -27,6 +27,18 @@
 // The producer line (tail, owner) and the consumer line (head) of each lane sit on separate
 // cache lines; each side keeps a private copy of the other's index and reads the shared one
 // only when its copy says the lane is full (producer) or empty (consumer).
+//
+// Every atomic here, and where its memory-ordering argument is written out:
+//   tail, head        release stores / acquire loads pairing across the two sides, and the
+//                     read-modify-write takeover: spsc_ring.hpp (1) to (4)
+//   owner, consumer   claimed by compare_exchange (acq_rel) pairing with the release store of
+//                     0 on detach; read relaxed for liveness checks only: lane_ring.hpp
+//   lanes_used        grows by compare_exchange (release), loaded with acquire: lane_ring.hpp
+//   is_closed         release store in close(), acquire loads in send and receive, so that
+//                     records published before close() are seen by a receiver that sees it:
+//                     msg/channel.cpp
+//   items, space      sync::WaitWord's own protocol (sequentially consistent bump and sleeper
+//                     flag): sync/wait.hpp
 #pragma once
 
 #include <atomic>
