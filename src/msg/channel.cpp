@@ -233,6 +233,9 @@ std::byte* ChannelCore::producer_slot(std::size_t k) noexcept {
 void ChannelCore::publish(std::size_t count) noexcept {
   impl_->producer_.writer().publish(count);
   // Wakes a sleeping consumer; no system call unless one sleeps (see sync/wait.hpp).
+  // TODO(perf): the bump is one locked read-modify-write per publish even when nobody sleeps
+  // (a batch pays it once). A sleeper flag read after a seq_cst fence would make it a plain
+  // load, at the price of a wait protocol of our own beside WaitWord's.
   impl_->header().items.notify_all();
 }
 
