@@ -16,7 +16,7 @@ namespace {
 
 // How long a sleeper sleeps before it looks whether its peer died: the dead wake nobody.
 constexpr auto kLivenessPoll = 50ms;
-constexpr std::size_t kDefaultManyLanes = 8;
+constexpr std::size_t kDefaultManyLanes = 16;
 
 std::string channel_context(std::string_view name, std::string_view operation) {
   return fmt::format("channel '{}': {}", printable_name(name), operation);
@@ -29,7 +29,10 @@ class ChannelCore::Impl {
   Impl(shm::Segment segment, ring::LaneRing ring)
       : segment_(std::move(segment)), ring_(ring), name_(segment_.name()) {}
   ~Impl() {
-    producer_.detach();
+    if (producer_.is_attached()) {
+      producer_.detach();
+      header().space.notify_all();  // a producer may be waiting for a lane
+    }
     consumer_.detach();
   }
 
@@ -201,28 +204,33 @@ Result<std::size_t> ChannelCore::claim(std::size_t wanted, bool is_try,
         Errc::invalid_argument,
         impl.context(fmt::format("{}: a loan is outstanding: commit or drop it first", operation)));
   auto& header = impl.header();
-  for (bool is_first = true;; is_first = false) {
-    // Acquire: pairs with the release store in close(); relaxed would do for the check
-    // itself, acquire keeps "closed" and what preceded it in one order for the caller.
-    // Before attaching: a closed channel says closed to every sender, lane or no lane.
+  // The wait protocol: sleep only on a value of the word read before the look that found
+  // nothing. The first look reads none (the fast path never sleeps); a second look follows.
+  std::optional<std::uint32_t> observed;
+  for (;;) {
+    // Acquire: pairs with the release store in close(). Before attaching: a closed channel
+    // says closed to every sender, lane or no lane.
     if (header.is_closed.load(std::memory_order_acquire) != 0)
       return fail(Errc::closed, impl.context(fmt::format("{}: closed", operation)));
-    if (is_first) {
-      if (auto attached = impl.ensure_producer(operation); !attached)
+    if (auto attached = impl.ensure_producer(operation); !attached) {
+      // Every lane is held: a blocking send waits for one to be given back (detaching bumps
+      // `space`) or for its owner to die (found by the next attempt, at the latest a slice on).
+      if (is_try || attached.error().code() != Errc::limit_reached)
         return std::unexpected(attached.error());
+    } else {
+      auto count = impl.producer_.writer().available(wanted);
+      if (!count)
+        return fail(Errc::corrupted, impl.context(fmt::format("{}: corrupted: lane {} indices",
+                                                              operation, impl.producer_.lane())));
+      if (*count != 0) [[likely]]
+        return *count;
+      if (is_try) return fail(Errc::would_block, impl.context(fmt::format("{}: full", operation)));
     }
-    // The word is read before looking (the wait protocol), but not on the fast path: the
-    // first look needs no observed value, since it never sleeps on it.
-    const std::uint32_t observed = is_first ? 0 : header.space.value();
-    auto count = impl.producer_.writer().available(wanted);
-    if (!count)
-      return fail(Errc::corrupted, impl.context(fmt::format("{}: corrupted: lane {} indices",
-                                                            operation, impl.producer_.lane())));
-    if (*count != 0) return *count;
-    if (is_try) return fail(Errc::would_block, impl.context(fmt::format("{}: full", operation)));
-    if (is_first) continue;  // take the observed value, then look again before sleeping
-    if (auto waited = impl.wait(header.space, observed, deadline, operation, true); !waited)
-      return std::unexpected(waited.error());
+    if (observed) {
+      if (auto waited = impl.wait(header.space, *observed, deadline, operation, true); !waited)
+        return std::unexpected(waited.error());
+    }
+    observed = header.space.value();
   }
 }
 

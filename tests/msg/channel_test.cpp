@@ -2,9 +2,11 @@
 // roles, and what a corrupted segment does.
 #include "conduit/msg/channel.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "conduit/msg/mailbox.hpp"
@@ -268,6 +270,29 @@ TEST_F(ChannelTest, ManyProducersEachTakeALaneAndGiveItBack) {
   EXPECT_EQ(stats.lanes, 2u);
   EXPECT_EQ(stats.consumer, self());
   EXPECT_EQ(stats.depth, 0u);
+}
+
+TEST_F(ChannelTest, ABlockingSendWaitsForALaneToBeGivenBack) {
+  auto consumer = Channel<int>::create("busy", {.producers = Producers::many, .max_producers = 2});
+  auto b = Channel<int>::open("busy");
+  auto c = Channel<int>::open("busy");
+  ASSERT_TRUE(consumer && b && c);
+  std::optional<Channel<int>> a;
+  a.emplace(std::move(*Channel<int>::open("busy")));
+  ASSERT_TRUE(a->send(1));
+  ASSERT_TRUE(b->send(2));
+  EXPECT_EQ(c->send_for(3, 20ms).error().code(), Errc::timed_out);
+  std::thread leaver([&] {
+    std::this_thread::sleep_for(20ms);
+    a.reset();  // gives its lane back
+  });
+  auto sent = c->send(3);  // waits for the lane
+  leaver.join();
+  ASSERT_TRUE(sent) << sent.error().message();
+  std::vector<int> got;
+  while (auto value = consumer->try_receive()) got.push_back(*value);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
 }
 
 TEST_F(ChannelTest, LanesTakeTurns) {

@@ -69,7 +69,7 @@ struct ChannelOptions {
   Producers producers = Producers::one;
   Lifetime lifetime = Lifetime::system;
   mode_t mode = 0600;
-  std::size_t max_producers = 8;  // Producers::many: producers attached at once (2 to 64)
+  std::size_t max_producers = 16;  // Producers::many: producers attached at once (2 to 64)
 };
 
 struct ChannelStats {
@@ -263,12 +263,13 @@ class Channel {
     return msg::ChannelCore::remove(name);
   }
 
-  /// Blocks while this producer's lane is full. Errors: closed, owner_died, limit_reached
-  /// (every lane held), invalid_argument (a loan is outstanding), corrupted.
+  /// Blocks while this producer's lane is full (and, before its first send, while every lane
+  /// is held by a live producer). Errors: closed, owner_died, invalid_argument (a loan is
+  /// outstanding), corrupted.
   [[nodiscard]] Result<void> send(const T& value) {
     return send(value, false, std::nullopt, "send");
   }
-  /// Never blocks: would_block when full.
+  /// Never blocks: would_block when full; limit_reached when every lane is held.
   [[nodiscard]] Result<void> try_send(const T& value) {
     return send(value, true, std::nullopt, "try_send");
   }
