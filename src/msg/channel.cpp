@@ -27,8 +27,12 @@ std::string channel_context(std::string_view name, std::string_view operation) {
 class ChannelCore::Impl {
  public:
   Impl(shm::Segment segment, ring::LaneRing ring)
-      : segment_(std::move(segment)), ring_(ring), name_(segment_.name()) {}
+      : segment_(std::move(segment)),
+        ring_(ring),
+        name_(segment_.name()),
+        opener_slot_(ring_.record_opener(self())) {}
   ~Impl() {
+    if (opener_slot_) ring_.forget_opener(*opener_slot_, self());
     if (producer_.is_attached()) {
       producer_.detach();
       header().space.notify_all();  // a producer may be waiting for a lane
@@ -75,10 +79,22 @@ class ChannelCore::Impl {
     if (!segment_.is_owner_alive())
       return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                         to_string(segment_.creator()))));
+    // A peer role nobody holds: was the peer-to-be a process that opened the channel and
+    // died before taking the role? Then, with nobody else left to take it, nobody will.
+    const auto nobody_else_left = [&](std::string_view role) -> Result<void> {
+      const auto others = ring_.opener_census(opener_slot_);
+      if (others.live == 0 && others.dead != 0)
+        return fail(Errc::closed,
+                    context(fmt::format("{}: no {}, and nobody else has the channel open ({} "
+                                        "died)",
+                                        operation, role, to_string(others.last_dead))));
+      return {};
+    };
     if (is_producer) {
       // Relaxed: only the value, to ask the kernel about.
       const std::uint64_t word_of_consumer = header().consumer.load(std::memory_order_relaxed);
-      if (word_of_consumer != 0 && !alive(ring::decode_owner(word_of_consumer)))
+      if (word_of_consumer == 0) return nobody_else_left("consumer");
+      if (!alive(ring::decode_owner(word_of_consumer)))
         return fail(Errc::closed,
                     context(fmt::format("{}: the consumer, {}, died", operation,
                                         to_string(ring::decode_owner(word_of_consumer)))));
@@ -87,6 +103,7 @@ class ChannelCore::Impl {
       if (census.live == 0 && census.dead != 0)
         return fail(Errc::closed, context(fmt::format("{}: no producer is left ({} died)",
                                                       operation, to_string(census.last_dead))));
+      if (census.live == 0) return nobody_else_left("producer");
     }
     return {};
   }
@@ -113,6 +130,7 @@ class ChannelCore::Impl {
   ProcessId producer_as_{};
   ProcessId consumer_as_{};
   std::uint32_t current_lane_ = 0;
+  std::optional<std::uint32_t> opener_slot_;  // this handle in the opener table
 };
 
 ChannelCore::ChannelCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

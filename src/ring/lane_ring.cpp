@@ -56,6 +56,7 @@ std::uint64_t LaneRing::size_of(const LaneRingConfig& config) noexcept {
 void LaneRing::initialize(std::span<std::byte> bytes, const LaneRingConfig& config) {
   auto* header = ::new (static_cast<void*>(bytes.data())) LaneRingHeader();
   std::memcpy(&header->config, &config, sizeof config);
+  ::new (static_cast<void*>(bytes.data() + kOpenersOffset)) OpenerTable();
   for (std::uint32_t lane = 0; lane < config.lane_count; ++lane)
     ::new (static_cast<void*>(bytes.data() + config.controls_offset + lane * sizeof(RingControl)))
         RingControl();
@@ -95,6 +96,7 @@ Result<LaneRing> LaneRing::attach(std::span<std::byte> bytes, std::string_view c
   LaneRing ring;
   ring.config_ = config;
   ring.header_ = std::launder(reinterpret_cast<LaneRingHeader*>(bytes.data()));
+  ring.openers_ = std::launder(reinterpret_cast<OpenerTable*>(bytes.data() + kOpenersOffset));
   ring.controls_ =
       std::launder(reinterpret_cast<RingControl*>(bytes.data() + config.controls_offset));
   ring.slots_ = bytes.data() + config.slots_offset;
@@ -113,6 +115,44 @@ ProducerCensus LaneRing::census() const {
   for (std::uint32_t lane = 0; lane < used; ++lane) {
     // Relaxed: only the value is wanted, to ask the kernel about; it orders nothing.
     const std::uint64_t word = controls_[lane].owner.load(std::memory_order_relaxed);
+    if (word == 0) continue;
+    if (alive(decode_owner(word))) {
+      ++census.live;
+    } else {
+      ++census.dead;
+      census.last_dead = decode_owner(word);
+    }
+  }
+  return census;
+}
+
+std::optional<std::uint32_t> LaneRing::record_opener(ProcessId me) const {
+  const std::uint64_t mine = encode_owner(me);
+  if (mine == 0) return std::nullopt;
+  for (std::uint32_t slot = 0; slot < kMaxOpeners; ++slot) {
+    auto& entry = openers_->slots[slot];
+    // Relaxed: a first look; the compare_exchange decides.
+    std::uint64_t word = entry.load(std::memory_order_relaxed);
+    if (word != 0 && alive(decode_owner(word))) continue;
+    // Relaxed: the slot carries no data; its value is all anyone reads.
+    if (entry.compare_exchange_strong(word, mine, std::memory_order_relaxed)) return slot;
+  }
+  return std::nullopt;
+}
+
+void LaneRing::forget_opener(std::uint32_t slot, ProcessId me) const noexcept {
+  if (slot >= kMaxOpeners) return;
+  std::uint64_t expected = encode_owner(me);
+  // Relaxed: as in record_opener. Fails harmlessly when the slot is no longer ours.
+  openers_->slots[slot].compare_exchange_strong(expected, 0, std::memory_order_relaxed);
+}
+
+ProducerCensus LaneRing::opener_census(std::optional<std::uint32_t> mine) const {
+  ProducerCensus census;
+  for (std::uint32_t slot = 0; slot < kMaxOpeners; ++slot) {
+    if (mine && *mine == slot) continue;
+    // Relaxed: only the value, to ask the kernel about.
+    const std::uint64_t word = openers_->slots[slot].load(std::memory_order_relaxed);
     if (word == 0) continue;
     if (alive(decode_owner(word))) {
       ++census.live;

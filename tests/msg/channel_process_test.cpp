@@ -307,6 +307,57 @@ TEST_F(ChannelProcessTest, BlockedConsumerNoticesProducerDeath) {
   EXPECT_EQ(got.error().code(), Errc::closed) << got.error().message();
 }
 
+// The peer never took its role (it opened the channel, then died before receiving or
+// sending): a sleeper still learns that nobody is left.
+TEST_F(ChannelProcessTest, BlockedProducerNoticesDeathOfAConsumerThatNeverReceived) {
+  ASSERT_TRUE(Channel<int>::create("never-received", {.capacity = 2}));
+  std::optional<SharedMemory> keep;
+  auto* is_open = shared_value<std::atomic<int>>(keep);
+  Child consumer([is_open] {
+    auto channel = Channel<int>::open("never-received");
+    CHILD_CHECK(channel.has_value());
+    is_open->store(1);
+    ::pause();
+    return 0;
+  });
+  auto channel = Channel<int>::open("never-received");
+  ASSERT_TRUE(channel);
+  while (is_open->load() == 0) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(channel->send(i));  // full now
+  std::thread killer([&] {
+    std::this_thread::sleep_for(100ms);
+    (void)consumer.kill();
+  });
+  auto sent = channel->send(2);
+  killer.join();
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code(), Errc::closed) << sent.error().message();
+}
+
+TEST_F(ChannelProcessTest, BlockedConsumerNoticesDeathOfAProducerThatNeverSent) {
+  ASSERT_TRUE(Channel<int>::create("never-sent"));
+  std::optional<SharedMemory> keep;
+  auto* is_open = shared_value<std::atomic<int>>(keep);
+  Child producer([is_open] {
+    auto channel = Channel<int>::open("never-sent");
+    CHILD_CHECK(channel.has_value());
+    is_open->store(1);
+    ::pause();
+    return 0;
+  });
+  auto channel = Channel<int>::open("never-sent");
+  ASSERT_TRUE(channel);
+  while (is_open->load() == 0) std::this_thread::sleep_for(1ms);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(100ms);
+    (void)producer.kill();
+  });
+  auto got = channel->receive();
+  killer.join();
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), Errc::closed) << got.error().message();
+}
+
 TEST_F(ChannelProcessTest, ANewConsumerTakesOverFromADeadOne) {
   ASSERT_TRUE(Channel<int>::create("relay", {.capacity = 8}));
   {

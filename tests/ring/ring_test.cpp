@@ -197,6 +197,34 @@ TEST(LaneRing, AProducerReclaimsTheLaneOfADeadOneAndAppendsAfterIt) {
   EXPECT_EQ(ring->control(0).owner.load(), 0u);
 }
 
+TEST(LaneRing, TheOpenerTableRecordsHandlesAndTellsTheDeadFromTheLive) {
+  auto config =
+      LaneRing::plan({.record_size = 8, .record_align = 8, .capacity = 4, .lanes = 1}, "test");
+  ASSERT_TRUE(config);
+  Memory memory(LaneRing::size_of(*config));
+  LaneRing::initialize(memory.span(), *config);
+  auto ring = LaneRing::attach(memory.span(), "test");
+  ASSERT_TRUE(ring);
+  const auto mine = ring->record_opener(self());
+  const auto dead = ring->record_opener(dead_process());
+  ASSERT_TRUE(mine && dead);
+  EXPECT_NE(*mine, *dead);
+  auto others = ring->opener_census(mine);
+  EXPECT_EQ(others.live, 0u);
+  EXPECT_EQ(others.dead, 1u);
+  EXPECT_EQ(ring->opener_census(std::nullopt).live, 1u);
+  const auto reused = ring->record_opener(self());
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(*reused, *dead) << "the dead process's slot is taken over";
+  ring->forget_opener(*reused, self());
+  ring->forget_opener(*mine, ProcessId{1, 1});  // not its holder: nothing happens
+  EXPECT_EQ(ring->opener_census(std::nullopt).live, 1u);
+  ring->forget_opener(*mine, self());
+  EXPECT_EQ(ring->opener_census(std::nullopt).live, 0u);
+  for (std::uint32_t i = 0; i < kMaxOpeners; ++i) ASSERT_TRUE(ring->record_opener(self()));
+  EXPECT_FALSE(ring->record_opener(self())) << "a full table records no more";
+}
+
 // ---- variable-size records ------------------------------------------------------------------
 
 struct ByteRingFixture {

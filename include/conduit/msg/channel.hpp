@@ -17,6 +17,9 @@
 //   - a consumer blocked on an empty ring gets `closed` once it has drained every record and
 //     no producer is alive but at least one died without detaching (a producer whose handle
 //     was destroyed detached; that is not an end: another producer may come);
+//   - when the role waited for was never taken (no consumer has received yet; no producer
+//     has sent), a process that had the channel open and died counts as that peer: the
+//     sleeper gets `closed` if no other handle on the channel is open in a live process;
 //   - both get `owner_died` when a Lifetime::process channel's creator died.
 // The try_ forms never wait and never look at peers (no system call): would_block.
 //

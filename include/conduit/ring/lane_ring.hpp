@@ -30,6 +30,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -49,10 +50,10 @@ struct LaneRingShape {
   std::size_t lanes = 1;
 };
 
-/// Producers found by LaneRing::census.
+/// Producers found by LaneRing::census (or handles, by opener_census).
 struct ProducerCensus {
-  std::uint32_t live = 0;  // lanes whose owner is running
-  std::uint32_t dead = 0;  // lanes whose owner died without detaching
+  std::uint32_t live = 0;  // lanes (handles) whose owner is running
+  std::uint32_t dead = 0;  // lanes (handles) whose owner died without giving them back
   ProcessId last_dead{};   // one of the dead, for messages
 };
 
@@ -86,12 +87,21 @@ class LaneRing {
   }
   /// Looks at every used lane's owner (a /proc read per owner: for slow paths only).
   [[nodiscard]] ProducerCensus census() const;
+  [[nodiscard]] OpenerTable& openers() const noexcept { return *openers_; }
+  /// Records a handle of `me` in the opener table: the slot, or none when all 64 are held by
+  /// live processes (the handle then goes unrecorded; see opener_census).
+  [[nodiscard]] std::optional<std::uint32_t> record_opener(ProcessId me) const;
+  /// Gives the slot back if it still holds `me` (not in a forked child's copy of a handle).
+  void forget_opener(std::uint32_t slot, ProcessId me) const noexcept;
+  /// The recorded handles other than slot `mine` (a /proc read per slot: slow paths only).
+  [[nodiscard]] ProducerCensus opener_census(std::optional<std::uint32_t> mine) const;
   /// Records in the ring now, summed over lanes (a snapshot: both sides may be moving).
   [[nodiscard]] std::uint64_t depth() const noexcept;
 
  private:
   LaneRingConfig config_{};
   LaneRingHeader* header_ = nullptr;
+  OpenerTable* openers_ = nullptr;
   RingControl* controls_ = nullptr;
   std::byte* slots_ = nullptr;
 };

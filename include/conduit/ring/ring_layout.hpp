@@ -12,7 +12,9 @@
 //     72   consumer               u64 atomic   the consumer's ProcessId, packed (0: none)
 //     128  items                  WaitWord     bumped after records are published
 //     192  space                  WaitWord     bumped after records are consumed
-//   controls_offset (256)         RingControl[lane_count], 128 bytes each:
+//   256                           OpenerTable (512): 64 u64 atomics, the handles open on the
+//                                 ring, each a ProcessId packed (0: free slot)
+//   controls_offset (768)         RingControl[lane_count], 128 bytes each:
 //     +0   tail                   u64 atomic   records published in the lane (monotonic)
 //     +8   owner                  u64 atomic   the lane's producer, packed (0: free)
 //     +64  head                   u64 atomic   records consumed from the lane (monotonic)
@@ -31,8 +33,8 @@
 // Every atomic here, and where its memory-ordering argument is written out:
 //   tail, head        release stores / acquire loads pairing across the two sides, and the
 //                     read-modify-write takeover: spsc_ring.hpp (1) to (4)
-//   owner, consumer   claimed by compare_exchange (acq_rel) pairing with the release store of
-//                     0 on detach; read relaxed for liveness checks only: lane_ring.hpp
+//   owner, consumer,  claimed by compare_exchange (acq_rel) pairing with the release store of
+//   opener slots      0 on detach; read relaxed for liveness checks only: lane_ring.hpp
 //   lanes_used        grows by compare_exchange (release), loaded with acquire: lane_ring.hpp
 //   is_closed         release store in close(), acquire loads in send and receive, so that
 //                     records published before close() are seen by a receiver that sees it:
@@ -119,7 +121,19 @@ static_assert(offsetof(RingControl, tail) == 0);
 static_assert(offsetof(RingControl, owner) == 8);
 static_assert(offsetof(RingControl, head) == kCacheLine);
 
-inline constexpr std::uint64_t kControlsOffset = sizeof(LaneRingHeader);
+/// Who has the ring open: one slot per handle, claimed on open by compare_exchange (a free
+/// slot or one whose process died), given back when the handle goes. A sleeper whose peer role
+/// was never taken (no consumer yet; no producer lane) looks here for processes that died.
+inline constexpr std::uint32_t kMaxOpeners = 64;
+struct alignas(kCacheLine) OpenerTable {
+  std::atomic<std::uint64_t> slots[kMaxOpeners];
+};
+static_assert(std::is_standard_layout_v<OpenerTable>);
+static_assert(sizeof(OpenerTable) == kMaxOpeners * 8);
+
+inline constexpr std::uint64_t kOpenersOffset = sizeof(LaneRingHeader);
+inline constexpr std::uint64_t kControlsOffset = kOpenersOffset + sizeof(OpenerTable);
+static_assert(kControlsOffset == 768);
 
 // ---- the variable-size record ring (byte_ring.hpp) -------------------------------------------
 //
