@@ -18,6 +18,28 @@ std::uint64_t slots_offset_for(std::uint64_t lane_count, std::uint64_t record_al
   return round_up(kControlsOffset + lane_count * sizeof(RingControl), align);
 }
 
+/// Counts the process packed in `word` (0: none) as live or dead.
+void tally(ProducerCensus& census, std::uint64_t word) {
+  if (word == 0) return;
+  if (alive(decode_owner(word))) {
+    ++census.live;
+  } else {
+    ++census.dead;
+    census.last_dead = decode_owner(word);
+  }
+}
+
+/// Gives back an ownership word we hold (a lane's owner, the consumer role): 0 if it still
+/// holds `mine` and `mine` is this process (a forked child's copy of a handle holds its
+/// parent's word and must not give it back).
+void give_back(std::atomic<std::uint64_t>& word, std::uint64_t mine) noexcept {
+  if (mine != encode_owner(self())) return;
+  // Release: pairs with the acquire of the next claimer's compare_exchange, so our last
+  // index store is visible to it. Fails harmlessly when the word is no longer ours (it was
+  // reclaimed after we were judged dead).
+  word.compare_exchange_strong(mine, 0, std::memory_order_release, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 Result<LaneRingConfig> LaneRing::plan(const LaneRingShape& shape, std::string_view context) {
@@ -112,17 +134,9 @@ RingGeometry LaneRing::geometry(std::uint32_t lane) const noexcept {
 ProducerCensus LaneRing::census() const {
   ProducerCensus census;
   const std::uint32_t used = lanes_used();
-  for (std::uint32_t lane = 0; lane < used; ++lane) {
-    // Relaxed: only the value is wanted, to ask the kernel about; it orders nothing.
-    const std::uint64_t word = controls_[lane].owner.load(std::memory_order_relaxed);
-    if (word == 0) continue;
-    if (alive(decode_owner(word))) {
-      ++census.live;
-    } else {
-      ++census.dead;
-      census.last_dead = decode_owner(word);
-    }
-  }
+  // Relaxed: only the values are wanted, to ask the kernel about; they order nothing.
+  for (std::uint32_t lane = 0; lane < used; ++lane)
+    tally(census, controls_[lane].owner.load(std::memory_order_relaxed));
   return census;
 }
 
@@ -149,18 +163,10 @@ void LaneRing::forget_opener(std::uint32_t slot, ProcessId me) const noexcept {
 
 ProducerCensus LaneRing::opener_census(std::optional<std::uint32_t> mine) const {
   ProducerCensus census;
-  for (std::uint32_t slot = 0; slot < kMaxOpeners; ++slot) {
-    if (mine && *mine == slot) continue;
-    // Relaxed: only the value, to ask the kernel about.
-    const std::uint64_t word = openers_->slots[slot].load(std::memory_order_relaxed);
-    if (word == 0) continue;
-    if (alive(decode_owner(word))) {
-      ++census.live;
-    } else {
-      ++census.dead;
-      census.last_dead = decode_owner(word);
-    }
-  }
+  // Relaxed: only the values, to ask the kernel about.
+  for (std::uint32_t slot = 0; slot < kMaxOpeners; ++slot)
+    if (!mine || *mine != slot)
+      tally(census, openers_->slots[slot].load(std::memory_order_relaxed));
   return census;
 }
 
@@ -227,16 +233,7 @@ Result<void> LaneProducer::attach(const LaneRing& ring, ProcessId me, std::strin
 
 void LaneProducer::detach() noexcept {
   if (control_ == nullptr) return;
-  if (owner_word_ != encode_owner(self())) {  // a forked child's copy: the lane is the parent's
-    control_ = nullptr;
-    return;
-  }
-  std::uint64_t expected = owner_word_;
-  // Release: pairs with the acquire of the next claimer's compare_exchange (our last tail
-  // store is visible to it). Fails harmlessly when the lane is no longer ours (a forked child
-  // holding a copy of the handle, or a lane reclaimed after we were judged dead).
-  control_->owner.compare_exchange_strong(expected, 0, std::memory_order_release,
-                                          std::memory_order_relaxed);
+  give_back(control_->owner, owner_word_);
   control_ = nullptr;
   owner_word_ = 0;
 }
@@ -274,15 +271,7 @@ Result<void> LaneConsumer::attach(const LaneRing& ring, ProcessId me, std::strin
 
 void LaneConsumer::detach() noexcept {
   if (ring_ == nullptr) return;
-  if (owner_word_ != encode_owner(self())) {  // a forked child's copy: the role is the parent's
-    ring_ = nullptr;
-    return;
-  }
-  std::uint64_t expected = owner_word_;
-  // Release: pairs with the acquire of the next consumer's compare_exchange (our heads are
-  // visible to it). Fails harmlessly when the role is no longer ours.
-  ring_->header().consumer.compare_exchange_strong(expected, 0, std::memory_order_release,
-                                                   std::memory_order_relaxed);
+  give_back(ring_->header().consumer, owner_word_);
   ring_ = nullptr;
   owner_word_ = 0;
 }

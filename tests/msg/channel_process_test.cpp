@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "checked_item.hpp"
 #include "conduit/shm/shared_memory.hpp"
 #include "process.hpp"
 
@@ -24,32 +25,7 @@ using namespace std::chrono_literals;
 
 class ChannelProcessTest : public test::ProcessTest {};
 
-// An item that says whether it arrived whole: a record torn by a dying producer fails check().
-struct Item {
-  std::uint32_t source;
-  std::uint32_t spare;
-  std::uint64_t sequence;
-  std::uint64_t filler[5];
-  std::uint64_t checksum;
-
-  static Item make(std::uint32_t source, std::uint64_t sequence) {
-    Item item{};
-    item.source = source;
-    item.sequence = sequence;
-    for (std::uint64_t k = 0; k < 5; ++k)
-      item.filler[k] = (sequence + 1) * 0x9e3779b97f4a7c15ULL ^ k;
-    item.checksum = item.sum();
-    return item;
-  }
-  [[nodiscard]] std::uint64_t sum() const {
-    std::uint64_t h = 0xcbf29ce484222325ULL ^ source;
-    h = (h ^ sequence) * 0x100000001b3ULL;
-    for (auto word : filler) h = (h ^ word) * 0x100000001b3ULL;
-    return h;
-  }
-  [[nodiscard]] bool check() const { return checksum == sum(); }
-};
-static_assert(sizeof(Item) == 64);
+using Item = test::CheckedItem;
 
 template <class T>
 T* shared_value(std::optional<SharedMemory>& keep) {

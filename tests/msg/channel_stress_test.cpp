@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "checked_item.hpp"
 #include "conduit/msg/channel.hpp"
 #include "process.hpp"
 
@@ -14,29 +15,7 @@ using namespace std::chrono_literals;
 
 class ChannelStressTest : public test::ProcessTest {};
 
-struct Item {
-  std::uint32_t source;
-  std::uint32_t spare;
-  std::uint64_t sequence;
-  std::uint64_t filler[5];
-  std::uint64_t checksum;
-
-  static Item make(std::uint32_t source, std::uint64_t sequence) {
-    Item item{};
-    item.source = source;
-    item.sequence = sequence;
-    for (std::uint64_t k = 0; k < 5; ++k) item.filler[k] = sequence * 31 + k + source;
-    item.checksum = item.sum();
-    return item;
-  }
-  [[nodiscard]] std::uint64_t sum() const {
-    std::uint64_t h = 0xcbf29ce484222325ULL ^ source;
-    h = (h ^ sequence) * 0x100000001b3ULL;
-    for (auto word : filler) h = (h ^ word) * 0x100000001b3ULL;
-    return h;
-  }
-  [[nodiscard]] bool check() const { return checksum == sum(); }
-};
+using Item = test::CheckedItem;
 
 TEST_F(ChannelStressTest, SingleProducerThread_ItemsArriveInOrder) {
   auto consumer = Channel<std::uint64_t>::create("spsc", {.capacity = 256});

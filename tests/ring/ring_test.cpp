@@ -14,22 +14,12 @@
 #include "conduit/ring/byte_ring.hpp"
 #include "conduit/ring/lane_ring.hpp"
 #include "conduit/ring/spsc_ring.hpp"
+#include "test_memory.hpp"
 
 namespace conduit::ring {
 namespace {
 
-/// Zeroed memory aligned to a page, as a segment's payload is.
-struct Memory {
-  explicit Memory(std::size_t size)
-      : bytes(static_cast<std::byte*>(std::aligned_alloc(4096, (size + 4095) / 4096 * 4096))),
-        size(size) {
-    std::memset(bytes, 0, size);
-  }
-  ~Memory() { std::free(bytes); }
-  [[nodiscard]] std::span<std::byte> span() const { return {bytes, size}; }
-  std::byte* bytes;
-  std::size_t size;
-};
+using test::Memory;
 
 /// A process that is certainly dead: a child that exited and was reaped.
 ProcessId dead_process() {
