@@ -211,6 +211,7 @@ Result<void> LaneProducer::attach(const LaneRing& ring, ProcessId me, std::strin
   // Acquire: pairs with the release store of head in RingReader::release.
   const std::uint64_t head = control.head.load(std::memory_order_acquire);
   if (tail - head > ring.config().capacity) {
+    // Give the lane back untouched. Release: as in give_back (orders nothing we wrote here).
     control.owner.store(0, std::memory_order_release);
     return fail(Errc::corrupted,
                 fmt::format("{}: corrupted: lane {} holds {} records of {}", context, claimed,
