@@ -76,9 +76,17 @@ class ChannelCore::Impl {
     auto slice_end = now + kLivenessPoll;
     if (deadline && *deadline < slice_end) slice_end = *deadline;
     if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
+    auto peers = look_at_peers(operation, is_producer);
+    // The owner last: a process that /proc shows dead has closed its files, so its lock is
+    // free by now, and a dead owner is reported as such even when it was the peer too.
     if (!segment_.is_owner_alive())
       return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                         to_string(segment_.creator()))));
+    return peers;
+  }
+
+  /// Whether the peer a sleeper waits for can still come: closed if not.
+  Result<void> look_at_peers(std::string_view operation, bool is_producer) {
     // A peer role nobody holds: was the peer-to-be a process that opened the channel and
     // died before taking the role? Then, with nobody else left to take it, nobody will.
     const auto nobody_else_left = [&](std::string_view role) -> Result<void> {
