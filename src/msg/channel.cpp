@@ -77,12 +77,21 @@ class ChannelCore::Impl {
     if (deadline && *deadline < slice_end) slice_end = *deadline;
     if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
     auto peers = look_at_peers(operation, is_producer);
-    // The owner last: a process that /proc shows dead has closed its files, so its lock is
-    // free by now, and a dead owner is reported as such even when it was the peer too.
-    if (!segment_.is_owner_alive())
+    // The owner after the peers, so that a dead owner is reported as such even when it was
+    // the peer too.
+    if (is_owner_dead())
       return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                         to_string(segment_.creator()))));
     return peers;
+  }
+
+  /// Whether a Lifetime::process channel's creator died: its lock is free, or /proc already
+  /// shows it dead. The second matters: a multi-threaded process shows as a zombie when its
+  /// main thread is gone, while another thread may still hold its files (and the lock) for a
+  /// moment; a peer check that saw it dead must not then find the owner alive.
+  [[nodiscard]] bool is_owner_dead() const {
+    if (segment_.lifetime() != Lifetime::process) return false;
+    return !segment_.is_owner_alive() || !alive(segment_.creator());
   }
 
   /// Whether the peer a sleeper waits for can still come: closed if not.
@@ -297,7 +306,7 @@ Result<std::size_t> ChannelCore::ready(std::size_t wanted, bool is_try,
   if (!count || *count != 0) [[likely]]
     return count;
   auto& header = impl.header();
-  bool is_peer_gone = false;
+  std::optional<Error> peer_gone;  // why the producers will not come back
   for (;;) {
     // Acquire: pairs with the release store in close(): every record published before the
     // close is visible to the look below, so "closed" is said only once they are drained.
@@ -308,14 +317,12 @@ Result<std::size_t> ChannelCore::ready(std::size_t wanted, bool is_try,
     if (is_closed)
       return fail(Errc::closed, impl.context(fmt::format("{}: closed and drained", operation)));
     if (is_try) return fail(Errc::would_block, impl.context(fmt::format("{}: empty", operation)));
-    if (is_peer_gone)
-      return fail(Errc::closed,
-                  impl.context(fmt::format("{}: drained, and no producer is left", operation)));
+    if (peer_gone) return std::unexpected(*peer_gone);
     auto waited = impl.wait(header.items, observed, deadline, operation, false);
     if (!waited) {
       // The producers died: their last records may have landed after the look above.
       if (waited.error().code() != Errc::closed) return std::unexpected(waited.error());
-      is_peer_gone = true;
+      peer_gone = waited.error();
     }
   }
 }
