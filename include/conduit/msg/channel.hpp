@@ -21,7 +21,10 @@
 //     has sent), a process that had the channel open and died counts as that peer: the
 //     sleeper gets `closed` if no other handle on the channel is open in a live process;
 //   - both get `owner_died` when a Lifetime::process channel's creator died.
-// The try_ forms never wait and never look at peers (no system call): would_block.
+// The try_ forms never wait and never look at peers: would_block. (Taking a role, on a
+// handle's first send or receive, reads /proc for the liveness of earlier holders; after that
+// no call makes a system call unless it sleeps or wakes a sleeper.) A blocking send also waits
+// while every producer lane is held by a live producer; try_send says limit_reached.
 //
 // Crash safety: a producer SIGKILLed at any instruction never stalls the others and never
 // leaves a half-written record to be received (it publishes a record with one store); its
@@ -37,8 +40,9 @@
 //
 // Busy-polling round trip (no futex at all), e.g. for latency measurements: two channels,
 // `ping` and `pong`; the client does `while (!ping.try_send(x)) {}` then
-// `while (!(r = pong.try_receive())) {}`; the server mirrors it. try_ forms touch only the ring
-// and the read-mostly header line, never the wait words of a sleeping side.
+// `while (!(r = pong.try_receive())) {}`; the server mirrors it. A try_ form reads only the
+// ring and the read-mostly header line; a successful one also bumps the other side's wait
+// word (one atomic add; FUTEX_WAKE only if that side sleeps, which a busy poller never does).
 #pragma once
 
 #include <sys/types.h>
