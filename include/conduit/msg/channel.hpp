@@ -1,0 +1,407 @@
+// Channel<T>: the fastest path between processes, a typed lock-free ring in shared memory.
+//
+// One consumer; one producer (Producers::one) or up to max_producers at once (Producers::many,
+// one lane each: see ring/lane_ring.hpp for why lanes). Records are T, copied in and out with
+// memcpy (T is trivially copyable), or written and read in place with loan() and
+// receive_view(). Per producer, records arrive in the order sent; across producers the
+// consumer takes lanes in turn.
+//
+// Roles are taken on first use: a handle becomes a producer at its first send (or loan) and
+// the consumer at its first receive (or view). The consumer is one handle at a time (another
+// gets permission_denied while it lives); a handle uses one thread per side.
+//
+// Blocking: no system call while the other side keeps up; a side that must wait spins briefly,
+// then sleeps on a futex (sync::WaitWord), and is woken by the other side. A sleeper wakes at
+// least every kLivenessPoll (50 ms) to look for a peer that died, since the dead wake nobody:
+//   - a producer blocked on a full lane gets `closed` once the consumer died;
+//   - a consumer blocked on an empty ring gets `closed` once it has drained every record and
+//     no producer is alive but at least one died without detaching (a producer whose handle
+//     was destroyed detached; that is not an end: another producer may come);
+//   - when the role waited for was never taken (no consumer has received yet; no producer
+//     has sent), a process that had the channel open and died counts as that peer: the
+//     sleeper gets `closed` if no other handle on the channel is open in a live process;
+//   - both get `owner_died` when a Lifetime::process channel's creator died.
+// The try_ forms never wait and never look at peers: would_block. (Taking a role, on a
+// handle's first send or receive, reads /proc for the liveness of earlier holders; after that
+// no call makes a system call unless it sleeps or wakes a sleeper.) A blocking send also waits
+// while every producer lane is held by a live producer; try_send says limit_reached.
+//
+// Crash safety: a producer SIGKILLed at any instruction never stalls the others and never
+// leaves a half-written record to be received (it publishes a record with one store); its
+// lane is reclaimed by the next producer to attach. A consumer that dies leaves the records it
+// had not released (including one it was viewing) for the next consumer.
+//
+// close(): senders get `closed` at once; receivers drain what is left, then get `closed`. A
+// send racing with close() may still succeed; its record stays receivable.
+//
+// Protection: a named channel is a file on tmpfs; a peer with write permission can corrupt or
+// truncate it. Impossible indices are detected (corrupted), but a truncated file turns reads
+// into SIGBUS: share a channel only with processes you trust as much as the mode admits.
+//
+// Busy-polling round trip (no futex at all), e.g. for latency measurements: two channels,
+// `ping` and `pong`; the client does `while (!ping.try_send(x)) {}` then
+// `while (!(r = pong.try_receive())) {}`; the server mirrors it. A try_ form reads only the
+// ring and the read-mostly header line; a successful one also bumps the other side's wait
+// word (one atomic add; FUTEX_WAKE only if that side sleeps, which a busy poller never does).
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <bit>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "conduit/core/error.hpp"
+#include "conduit/core/process.hpp"
+#include "conduit/sys/clock.hpp"
+
+namespace conduit {
+
+enum class Producers { one, many };
+
+struct ChannelOptions {
+  std::size_t capacity = 1024;  // records each producer can have in the ring (per lane)
+  Producers producers = Producers::one;
+  Lifetime lifetime = Lifetime::system;
+  mode_t mode = 0600;
+  std::size_t max_producers = 16;  // Producers::many: producers attached at once (2 to 64)
+};
+
+struct ChannelStats {
+  std::size_t capacity = 0;  // records per producer lane
+  Producers producers = Producers::one;
+  std::size_t lanes = 0;  // producers attached at once, at most
+  std::size_t depth = 0;  // records in the ring now (a snapshot)
+  std::size_t record_size = 0;
+  Lifetime lifetime = Lifetime::system;
+  ProcessId owner;                            // the creator
+  ProcessId consumer;                         // pid 0: none attached
+  std::vector<ProcessId> producers_attached;  // live lane owners
+  bool is_closed = false;
+};
+
+namespace msg {
+
+/// The non-template part of Channel<T>: the segment, the ring, roles, waiting, errors.
+/// Channel<T> is the interface; use that.
+class ChannelCore {
+ public:
+  /// Errors as Channel<T>::create / open.
+  [[nodiscard]] static Result<std::unique_ptr<ChannelCore>> create(std::string_view name,
+                                                                   std::size_t record_size,
+                                                                   std::size_t record_align,
+                                                                   const ChannelOptions& options);
+  [[nodiscard]] static Result<std::unique_ptr<ChannelCore>> open(std::string_view name,
+                                                                 std::size_t record_size,
+                                                                 std::size_t record_align);
+  [[nodiscard]] static Result<void> remove(std::string_view name);
+  ~ChannelCore();
+  ChannelCore(const ChannelCore&) = delete;
+  ChannelCore& operator=(const ChannelCore&) = delete;
+
+  /// Producer side: at least one and at most `wanted` free slots past this handle's tail,
+  /// waiting (is_try: not at all; deadline: until then; else for ever). Errors: would_block,
+  /// timed_out, closed, owner_died, limit_reached (lanes), invalid_argument (a loan is out),
+  /// corrupted.
+  [[nodiscard]] Result<std::size_t> claim(std::size_t wanted, bool is_try,
+                                          std::optional<sys::TimePoint> deadline,
+                                          std::string_view operation);
+  [[nodiscard]] std::byte* producer_slot(std::size_t k) noexcept;
+  /// Publishes the next `count` claimed slots and wakes a sleeping consumer.
+  void publish(std::size_t count) noexcept;
+
+  /// Consumer side: at least one and at most `wanted` records in one lane (lanes take turns).
+  /// Errors: would_block, timed_out, closed (closed and drained; producers died), owner_died,
+  /// permission_denied (another consumer), invalid_argument (a view is out), corrupted.
+  [[nodiscard]] Result<std::size_t> ready(std::size_t wanted, bool is_try,
+                                          std::optional<sys::TimePoint> deadline,
+                                          std::string_view operation);
+  [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept;
+  /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers.
+  void release(std::size_t count) noexcept;
+
+  // Zero copy: one loan and one view at a time per handle.
+  void begin_loan() noexcept { has_loan_ = true; }
+  void end_loan() noexcept { has_loan_ = false; }
+  /// Publishes the loaned slot unless the channel was closed meanwhile (then: closed).
+  [[nodiscard]] Result<void> commit_loan();
+  void begin_view() noexcept { has_view_ = true; }
+  void end_view(bool is_released) noexcept;
+
+  void close() noexcept;
+  [[nodiscard]] ChannelStats stats() const;
+  [[nodiscard]] std::size_t depth() const noexcept;
+  [[nodiscard]] std::size_t capacity() const noexcept;
+  [[nodiscard]] const std::string& name() const noexcept;
+  [[nodiscard]] std::string context(std::string_view operation) const;
+
+  class Impl;
+
+ private:
+  explicit ChannelCore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  bool has_loan_ = false;
+  bool has_view_ = false;
+};
+
+}  // namespace msg
+
+/// A typed lock-free ring in shared memory, named like every conduit object. See the top of
+/// this file for roles, blocking, crash safety and close().
+template <class T>
+  requires std::is_trivially_copyable_v<T>
+class Channel {
+ public:
+  /// Writable memory for one record inside the channel: fill it, then commit() sends it.
+  /// A Loan dropped without commit() sends nothing. Must not outlive its Channel.
+  class Loan {
+   public:
+    Loan(Loan&& other) noexcept
+        : core_(std::exchange(other.core_, nullptr)), slot_(other.slot_), size_(other.size_) {}
+    Loan& operator=(Loan&& other) noexcept {
+      if (this != &other) {
+        drop();
+        core_ = std::exchange(other.core_, nullptr);
+        slot_ = other.slot_;
+        size_ = other.size_;
+      }
+      return *this;
+    }
+    ~Loan() { drop(); }
+
+    /// The loaned bytes (the size asked for; the rest of the record is zero).
+    [[nodiscard]] std::span<std::byte> bytes() const noexcept { return {slot_, size_}; }
+    /// The record as a T.
+    [[nodiscard]] T& value() const noexcept { return *std::launder(reinterpret_cast<T*>(slot_)); }
+    T& operator*() const noexcept { return value(); }
+    T* operator->() const noexcept { return &value(); }
+
+    /// Sends the record. Channels carry no message type: `type` must be 0 (invalid_argument).
+    /// Errors: closed (the channel was closed: nothing sent), invalid_argument (committed
+    /// already, or a type).
+    [[nodiscard]] Result<void> commit(std::int64_t type = 0) {
+      if (core_ == nullptr) return fail(Errc::invalid_argument, "channel loan: commit: no loan");
+      if (type != 0)
+        return fail(Errc::invalid_argument,
+                    core_->context("commit: a channel carries no message type"));
+      auto* core = std::exchange(core_, nullptr);
+      auto committed = core->commit_loan();
+      core->end_loan();
+      return committed;
+    }
+
+   private:
+    friend class Channel;
+    Loan(msg::ChannelCore* core, std::byte* slot, std::size_t size) noexcept
+        : core_(core), slot_(slot), size_(size) {}
+    void drop() noexcept {
+      if (core_ != nullptr) std::exchange(core_, nullptr)->end_loan();
+    }
+    msg::ChannelCore* core_;
+    std::byte* slot_;
+    std::size_t size_;
+  };
+
+  /// A received record read in place; its slot is released when the View is destroyed.
+  /// Must not outlive its Channel.
+  class View {
+   public:
+    View(View&& other) noexcept : core_(std::exchange(other.core_, nullptr)), slot_(other.slot_) {}
+    View& operator=(View&& other) noexcept {
+      if (this != &other) {
+        drop();
+        core_ = std::exchange(other.core_, nullptr);
+        slot_ = other.slot_;
+      }
+      return *this;
+    }
+    ~View() { drop(); }
+
+    [[nodiscard]] const T& value() const noexcept {
+      return *std::launder(reinterpret_cast<const T*>(slot_));
+    }
+    const T& operator*() const noexcept { return value(); }
+    const T* operator->() const noexcept { return &value(); }
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {slot_, sizeof(T)}; }
+    [[nodiscard]] std::span<const std::byte> payload() const noexcept { return bytes(); }
+
+   private:
+    friend class Channel;
+    View(msg::ChannelCore* core, const std::byte* slot) noexcept : core_(core), slot_(slot) {}
+    void drop() noexcept {
+      if (core_ != nullptr) std::exchange(core_, nullptr)->end_view(true);
+    }
+    msg::ChannelCore* core_;
+    const std::byte* slot_;
+  };
+  using MessageView = View;
+
+  /// Creates channel `name`. Errors: invalid_argument (name, capacity 0 or over 2^30,
+  /// max_producers not 2 to 64 for Producers::many), already_exists, limit_reached,
+  /// permission_denied.
+  [[nodiscard]] static Result<Channel> create(std::string_view name, ChannelOptions options = {}) {
+    auto core = msg::ChannelCore::create(name, sizeof(T), alignof(T), options);
+    if (!core) return std::unexpected(core.error());
+    return Channel(std::move(*core));
+  }
+  /// Opens channel `name`. Errors: not_found (also: its process-lifetime creator died),
+  /// invalid_argument (another kind of object, or records of another size or alignment than
+  /// T's), corrupted (layout version or impossible contents), permission_denied.
+  [[nodiscard]] static Result<Channel> open(std::string_view name) {
+    auto core = msg::ChannelCore::open(name, sizeof(T), alignof(T));
+    if (!core) return std::unexpected(core.error());
+    return Channel(std::move(*core));
+  }
+  /// Closes channel `name` (waking everyone blocked on it) and removes it; open handles keep
+  /// their memory. Errors: not_found, invalid_argument.
+  [[nodiscard]] static Result<void> remove(std::string_view name) {
+    return msg::ChannelCore::remove(name);
+  }
+
+  /// Blocks while this producer's lane is full (and, before its first send, while every lane
+  /// is held by a live producer). Errors: closed, owner_died, invalid_argument (a loan is
+  /// outstanding), corrupted.
+  [[nodiscard]] Result<void> send(const T& value) {
+    return send(value, false, std::nullopt, "send");
+  }
+  /// Never blocks: would_block when full; limit_reached when every lane is held.
+  [[nodiscard]] Result<void> try_send(const T& value) {
+    return send(value, true, std::nullopt, "try_send");
+  }
+  /// As send, but timed_out after `timeout`.
+  [[nodiscard]] Result<void> send_for(const T& value, std::chrono::nanoseconds timeout) {
+    return send(value, false, sys::deadline_after(timeout), "send_for");
+  }
+
+  /// Blocks while the channel is empty. Errors: closed (closed and drained, or producers
+  /// died), owner_died, permission_denied (another consumer), invalid_argument (a view is
+  /// outstanding), corrupted.
+  [[nodiscard]] Result<T> receive() { return receive(false, std::nullopt, "receive"); }
+  /// Never blocks: would_block when empty (closed when closed and drained).
+  [[nodiscard]] Result<T> try_receive() { return receive(true, std::nullopt, "try_receive"); }
+  /// As receive, but timed_out after `timeout`.
+  [[nodiscard]] Result<T> receive_for(std::chrono::nanoseconds timeout) {
+    return receive(false, sys::deadline_after(timeout), "receive_for");
+  }
+
+  /// Sends as many of `values` as fit now, in order, with one publish. Returns how many.
+  [[nodiscard]] std::size_t try_send_batch(std::span<const T> values) {
+    if (values.empty()) return 0;
+    auto count = core_->claim(values.size(), true, std::nullopt, "try_send_batch");
+    if (!count) return 0;
+    for (std::size_t k = 0; k < *count; ++k)
+      std::memcpy(core_->producer_slot(k), &values[k], sizeof(T));
+    core_->publish(*count);
+    return *count;
+  }
+  /// Receives as many records as are there, up to values.size(). Returns how many.
+  [[nodiscard]] std::size_t try_receive_batch(std::span<T> values) {
+    std::size_t total = 0;
+    while (total < values.size()) {
+      auto count = core_->ready(values.size() - total, true, std::nullopt, "try_receive_batch");
+      if (!count) break;
+      for (std::size_t k = 0; k < *count; ++k)
+        std::memcpy(&values[total + k], core_->consumer_slot(k), sizeof(T));
+      core_->release(*count);
+      total += *count;
+    }
+    return total;
+  }
+
+  /// Lends the next free record of this producer's lane; blocks while full. `size` (at most
+  /// sizeof(T)) is how many bytes bytes() spans; the rest of the record is zeroed.
+  /// Errors: as send, and message_too_large (size over sizeof(T)).
+  [[nodiscard]] Result<Loan> loan(std::size_t size = sizeof(T)) {
+    return lend(size, false, std::nullopt, "loan");
+  }
+  /// As loan, never blocking: would_block when full.
+  [[nodiscard]] Result<Loan> try_loan(std::size_t size = sizeof(T)) {
+    return lend(size, true, std::nullopt, "try_loan");
+  }
+  /// As loan, but timed_out after `timeout`.
+  [[nodiscard]] Result<Loan> loan_for(std::chrono::nanoseconds timeout,
+                                      std::size_t size = sizeof(T)) {
+    return lend(size, false, sys::deadline_after(timeout), "loan_for");
+  }
+
+  /// The next record, in place; released when the View is destroyed. Forms and errors as
+  /// receive.
+  [[nodiscard]] Result<View> receive_view() { return view(false, std::nullopt, "receive_view"); }
+  [[nodiscard]] Result<View> try_receive_view() {
+    return view(true, std::nullopt, "try_receive_view");
+  }
+  [[nodiscard]] Result<View> receive_view_for(std::chrono::nanoseconds timeout) {
+    return view(false, sys::deadline_after(timeout), "receive_view_for");
+  }
+
+  /// Senders get closed at once; receivers drain what is left, then get closed. Wakes all.
+  void close() noexcept { core_->close(); }
+
+  /// Records in the ring now (a snapshot).
+  [[nodiscard]] std::size_t depth() const noexcept { return core_->depth(); }
+  /// Records each producer lane holds.
+  [[nodiscard]] std::size_t capacity() const noexcept { return core_->capacity(); }
+  /// Capacity, lanes, depth, owner, consumer, live producers, closed.
+  [[nodiscard]] ChannelStats stats() const { return core_->stats(); }
+  [[nodiscard]] const std::string& name() const noexcept { return core_->name(); }
+
+ private:
+  explicit Channel(std::unique_ptr<msg::ChannelCore> core) : core_(std::move(core)) {}
+
+  Result<void> send(const T& value, bool is_try, std::optional<sys::TimePoint> deadline,
+                    std::string_view operation) {
+    auto count = core_->claim(1, is_try, deadline, operation);
+    if (!count) return std::unexpected(count.error());
+    std::memcpy(core_->producer_slot(0), &value, sizeof(T));
+    core_->publish(1);
+    return {};
+  }
+
+  Result<T> receive(bool is_try, std::optional<sys::TimePoint> deadline,
+                    std::string_view operation) {
+    auto count = core_->ready(1, is_try, deadline, operation);
+    if (!count) return std::unexpected(count.error());
+    std::array<std::byte, sizeof(T)> bytes;
+    std::memcpy(bytes.data(), core_->consumer_slot(0), sizeof(T));
+    core_->release(1);
+    return std::bit_cast<T>(bytes);
+  }
+
+  Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline,
+                    std::string_view operation) {
+    if (size > sizeof(T))
+      return fail(Errc::message_too_large,
+                  core_->context(std::string(operation) + ": " + std::to_string(size) +
+                                 " bytes exceed the record size " + std::to_string(sizeof(T))));
+    auto count = core_->claim(1, is_try, deadline, operation);
+    if (!count) return std::unexpected(count.error());
+    std::byte* slot = core_->producer_slot(0);
+    if (size < sizeof(T)) std::memset(slot + size, 0, sizeof(T) - size);
+    core_->begin_loan();
+    return Loan(core_.get(), slot, size);
+  }
+
+  Result<View> view(bool is_try, std::optional<sys::TimePoint> deadline,
+                    std::string_view operation) {
+    auto count = core_->ready(1, is_try, deadline, operation);
+    if (!count) return std::unexpected(count.error());
+    core_->begin_view();
+    return View(core_.get(), core_->consumer_slot(0));
+  }
+
+  std::unique_ptr<msg::ChannelCore> core_;
+};
+
+}  // namespace conduit

@@ -1,0 +1,391 @@
+// Channel<T>'s non-template part: a named segment holding a lane ring (ring/lane_ring.hpp),
+// roles taken on first use, waiting with sync::WaitWord, and the liveness checks of sleepers.
+#include "conduit/msg/channel.hpp"
+
+#include <fmt/format.h>
+
+#include "conduit/core/name.hpp"
+#include "conduit/ring/lane_ring.hpp"
+#include "conduit/shm/segment.hpp"
+
+namespace conduit::msg {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// How long a sleeper sleeps before it looks whether its peer died: the dead wake nobody.
+constexpr auto kLivenessPoll = 50ms;
+constexpr std::size_t kDefaultManyLanes = 16;
+
+std::string channel_context(std::string_view name, std::string_view operation) {
+  return fmt::format("channel '{}': {}", printable_name(name), operation);
+}
+
+}  // namespace
+
+class ChannelCore::Impl {
+ public:
+  Impl(shm::Segment segment, ring::LaneRing ring)
+      : segment_(std::move(segment)),
+        ring_(ring),
+        name_(segment_.name()),
+        opener_slot_(ring_.record_opener(self())) {}
+  ~Impl() {
+    if (opener_slot_) ring_.forget_opener(*opener_slot_, self());
+    if (producer_.is_attached()) {
+      producer_.detach();
+      header().space.notify_all();  // a producer may be waiting for a lane
+    }
+    consumer_.detach();
+  }
+
+  std::string context(std::string_view operation) const {
+    return channel_context(name_, operation);
+  }
+  ring::LaneRingHeader& header() const { return ring_.header(); }
+
+  Result<void> ensure_producer(std::string_view operation) {
+    const ProcessId me = self();
+    if (producer_.is_attached() && producer_as_ == me) [[likely]]
+      return {};
+    producer_ = {};  // a forked child's copy of the parent's hold: not ours, forget it
+    if (auto attached = producer_.attach(ring_, me, context(operation)); !attached) return attached;
+    producer_as_ = me;
+    return {};
+  }
+
+  Result<void> ensure_consumer(std::string_view operation) {
+    const ProcessId me = self();
+    if (consumer_.is_attached() && consumer_as_ == me) [[likely]]
+      return {};
+    consumer_ = {};  // as above
+    if (auto attached = consumer_.attach(ring_, me, context(operation)); !attached) return attached;
+    consumer_as_ = me;
+    return {};
+  }
+
+  /// One slice of sleep on `word`, then a look at the peers. Returns success when the caller
+  /// should look at the ring again; timed_out, owner_died, or closed (the peer died) else.
+  Result<void> wait(sync::WaitWord& word, std::uint32_t observed,
+                    std::optional<sys::TimePoint> deadline, std::string_view operation,
+                    bool is_producer) {
+    const auto now = sys::now();
+    if (deadline && now >= *deadline)
+      return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
+    auto slice_end = now + kLivenessPoll;
+    if (deadline && *deadline < slice_end) slice_end = *deadline;
+    if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
+    auto peers = look_at_peers(operation, is_producer);
+    // The owner after the peers, so that a dead owner is reported as such even when it was
+    // the peer too.
+    if (is_owner_dead())
+      return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
+                                                        to_string(segment_.creator()))));
+    return peers;
+  }
+
+  /// Whether a Lifetime::process channel's creator died: its lock is free, or /proc already
+  /// shows it dead. The second matters: a multi-threaded process shows as a zombie when its
+  /// main thread is gone, while another thread may still hold its files (and the lock) for a
+  /// moment; a peer check that saw it dead must not then find the owner alive.
+  [[nodiscard]] bool is_owner_dead() const {
+    if (segment_.lifetime() != Lifetime::process) return false;
+    return !segment_.is_owner_alive() || !alive(segment_.creator());
+  }
+
+  /// Whether the peer a sleeper waits for can still come: closed if not.
+  Result<void> look_at_peers(std::string_view operation, bool is_producer) {
+    // A peer role nobody holds: was the peer-to-be a process that opened the channel and
+    // died before taking the role? Then, with nobody else left to take it, nobody will.
+    const auto nobody_else_left = [&](std::string_view role) -> Result<void> {
+      const auto others = ring_.opener_census(opener_slot_);
+      if (others.live == 0 && others.dead != 0)
+        return fail(Errc::closed,
+                    context(fmt::format("{}: no {}, and nobody else has the channel open ({} "
+                                        "died)",
+                                        operation, role, to_string(others.last_dead))));
+      return {};
+    };
+    if (is_producer) {
+      // Relaxed: only the value, to ask the kernel about.
+      const std::uint64_t word_of_consumer = header().consumer.load(std::memory_order_relaxed);
+      if (word_of_consumer == 0) return nobody_else_left("consumer");
+      if (!alive(ring::decode_owner(word_of_consumer)))
+        return fail(Errc::closed,
+                    context(fmt::format("{}: the consumer, {}, died", operation,
+                                        to_string(ring::decode_owner(word_of_consumer)))));
+    } else {
+      const auto census = ring_.census();
+      if (census.live == 0 && census.dead != 0)
+        return fail(Errc::closed, context(fmt::format("{}: no producer is left ({} died)",
+                                                      operation, to_string(census.last_dead))));
+      if (census.live == 0) return nobody_else_left("producer");
+    }
+    return {};
+  }
+
+  /// Up to `wanted` records of the next lane with any; 0 when all are empty.
+  Result<std::size_t> take(std::size_t wanted, std::string_view operation) {
+    auto lane = consumer_.poll();
+    if (lane && *lane == ring::LaneConsumer::kNoLane) return 0;
+    if (lane) {
+      current_lane_ = *lane;
+      auto count = consumer_.reader(*lane).available(wanted);
+      if (count) return *count;
+    }
+    return fail(Errc::corrupted,
+                context(fmt::format("{}: corrupted: a lane holds more than its {} records",
+                                    operation, ring_.config().capacity)));
+  }
+
+  shm::Segment segment_;
+  ring::LaneRing ring_;
+  std::string name_;
+  ring::LaneProducer producer_;
+  ring::LaneConsumer consumer_;
+  ProcessId producer_as_{};
+  ProcessId consumer_as_{};
+  std::uint32_t current_lane_ = 0;
+  std::optional<std::uint32_t> opener_slot_;  // this handle in the opener table
+};
+
+ChannelCore::ChannelCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChannelCore::~ChannelCore() = default;
+
+Result<std::unique_ptr<ChannelCore>> ChannelCore::create(std::string_view name,
+                                                         std::size_t record_size,
+                                                         std::size_t record_align,
+                                                         const ChannelOptions& options) {
+  const std::string context = channel_context(name, "create");
+  std::size_t lanes = 1;
+  if (options.producers == Producers::many) {
+    lanes = options.max_producers == 0 ? kDefaultManyLanes : options.max_producers;
+    if (lanes < 2)
+      return fail(
+          Errc::invalid_argument,
+          fmt::format("{}: max_producers {}: use Producers::one for one producer", context, lanes));
+  } else if (options.producers != Producers::one) {
+    return fail(Errc::invalid_argument, fmt::format("{}: unknown producers mode", context));
+  }
+  auto config = ring::LaneRing::plan({.record_size = record_size,
+                                      .record_align = record_align,
+                                      .capacity = options.capacity,
+                                      .lanes = lanes},
+                                     context);
+  if (!config) return std::unexpected(config.error());
+  shm::SegmentSpec spec;
+  spec.kind = shm::SegmentKind::channel;
+  spec.payload_size = ring::LaneRing::size_of(*config);
+  spec.lifetime = options.lifetime;
+  spec.mode = options.mode;
+  spec.type_size = record_size;
+  spec.type_align = static_cast<std::uint32_t>(record_align);
+  auto segment = shm::Segment::create(name, spec, [&](std::span<std::byte> payload) {
+    ring::LaneRing::initialize(payload, *config);
+    return Result<void>{};
+  });
+  if (!segment) return std::unexpected(segment.error());
+  auto ring = ring::LaneRing::attach(segment->payload(), context);
+  if (!ring) return std::unexpected(ring.error());
+  return std::unique_ptr<ChannelCore>(
+      new ChannelCore(std::make_unique<Impl>(std::move(*segment), *ring)));
+}
+
+Result<std::unique_ptr<ChannelCore>> ChannelCore::open(std::string_view name,
+                                                       std::size_t record_size,
+                                                       std::size_t record_align) {
+  const std::string context = channel_context(name, "open");
+  auto segment = shm::Segment::open(name, shm::SegmentKind::channel);
+  if (!segment) return std::unexpected(segment.error());
+  auto ring = ring::LaneRing::attach(segment->payload(), context);
+  if (!ring) return std::unexpected(ring.error());
+  const auto& header = segment->header();
+  if (ring->config().record_size != header.type_size ||
+      ring->config().record_align != header.type_align)
+    return fail(
+        Errc::corrupted,
+        fmt::format("{}: corrupted: the ring's record size disagrees with the segment's", context));
+  if (header.type_size != record_size || header.type_align != record_align)
+    return fail(Errc::invalid_argument,
+                fmt::format("{}: holds records of size {} and alignment {}, not {} and {}", context,
+                            header.type_size, header.type_align, record_size, record_align));
+  return std::unique_ptr<ChannelCore>(
+      new ChannelCore(std::make_unique<Impl>(std::move(*segment), *ring)));
+}
+
+Result<void> ChannelCore::remove(std::string_view name) {
+  // Close it first, so that everyone blocked on it returns closed instead of sleeping on a
+  // channel nobody can reach any more.
+  if (auto segment = shm::Segment::open(name, shm::SegmentKind::channel)) {
+    if (auto ring = ring::LaneRing::attach(segment->payload(), channel_context(name, "remove"))) {
+      // Release: pairs with the acquire loads of is_closed in claim() and ready().
+      ring->header().is_closed.store(1, std::memory_order_release);
+      ring->header().items.notify_all();
+      ring->header().space.notify_all();
+    }
+  }
+  return shm::Segment::remove(name, shm::SegmentKind::channel);
+}
+
+// ---- producers ------------------------------------------------------------------------------
+
+Result<std::size_t> ChannelCore::claim(std::size_t wanted, bool is_try,
+                                       std::optional<sys::TimePoint> deadline,
+                                       std::string_view operation) {
+  Impl& impl = *impl_;
+  if (has_loan_)
+    return fail(
+        Errc::invalid_argument,
+        impl.context(fmt::format("{}: a loan is outstanding: commit or drop it first", operation)));
+  auto& header = impl.header();
+  // The wait protocol: sleep only on a value of the word read before the look that found
+  // nothing. The first look reads none (the fast path never sleeps); a second look follows.
+  std::optional<std::uint32_t> observed;
+  for (;;) {
+    // Acquire: pairs with the release store in close(). Before attaching: a closed channel
+    // says closed to every sender, lane or no lane.
+    if (header.is_closed.load(std::memory_order_acquire) != 0)
+      return fail(Errc::closed, impl.context(fmt::format("{}: closed", operation)));
+    if (auto attached = impl.ensure_producer(operation); !attached) {
+      // Every lane is held: a blocking send waits for one to be given back (detaching bumps
+      // `space`) or for its owner to die (found by the next attempt, at the latest a slice on).
+      if (is_try || attached.error().code() != Errc::limit_reached)
+        return std::unexpected(attached.error());
+    } else {
+      auto count = impl.producer_.writer().available(wanted);
+      if (!count)
+        return fail(Errc::corrupted, impl.context(fmt::format("{}: corrupted: lane {} indices",
+                                                              operation, impl.producer_.lane())));
+      if (*count != 0) [[likely]]
+        return *count;
+      if (is_try) return fail(Errc::would_block, impl.context(fmt::format("{}: full", operation)));
+    }
+    if (observed) {
+      if (auto waited = impl.wait(header.space, *observed, deadline, operation, true); !waited)
+        return std::unexpected(waited.error());
+    }
+    observed = header.space.value();
+  }
+}
+
+std::byte* ChannelCore::producer_slot(std::size_t k) noexcept {
+  return impl_->producer_.writer().slot(k);
+}
+
+void ChannelCore::publish(std::size_t count) noexcept {
+  impl_->producer_.writer().publish(count);
+  // Wakes a sleeping consumer; no system call unless one sleeps (see sync/wait.hpp).
+  // TODO(perf): the bump is one locked read-modify-write per publish even when nobody sleeps
+  // (a batch pays it once). A sleeper flag read after a seq_cst fence would make it a plain
+  // load, at the price of a wait protocol of our own beside WaitWord's.
+  impl_->header().items.notify_all();
+}
+
+Result<void> ChannelCore::commit_loan() {
+  // Acquire: pairs with the release store in close().
+  if (impl_->header().is_closed.load(std::memory_order_acquire) != 0)
+    return fail(Errc::closed, impl_->context("commit: closed; the loan was not sent"));
+  publish(1);
+  return {};
+}
+
+// ---- the consumer ---------------------------------------------------------------------------
+
+Result<std::size_t> ChannelCore::ready(std::size_t wanted, bool is_try,
+                                       std::optional<sys::TimePoint> deadline,
+                                       std::string_view operation) {
+  Impl& impl = *impl_;
+  if (has_view_)
+    return fail(
+        Errc::invalid_argument,
+        impl.context(fmt::format("{}: a view is outstanding: destroy it first", operation)));
+  if (auto attached = impl.ensure_consumer(operation); !attached)
+    return std::unexpected(attached.error());
+  auto count = impl.take(wanted, operation);
+  if (!count || *count != 0) [[likely]]
+    return count;
+  auto& header = impl.header();
+  std::optional<Error> peer_gone;  // why the producers will not come back
+  for (;;) {
+    // Acquire: pairs with the release store in close(): every record published before the
+    // close is visible to the look below, so "closed" is said only once they are drained.
+    const bool is_closed = header.is_closed.load(std::memory_order_acquire) != 0;
+    const std::uint32_t observed = is_try ? 0 : header.items.value();
+    count = impl.take(wanted, operation);
+    if (!count || *count != 0) return count;
+    if (is_closed)
+      return fail(Errc::closed, impl.context(fmt::format("{}: closed and drained", operation)));
+    if (is_try) return fail(Errc::would_block, impl.context(fmt::format("{}: empty", operation)));
+    if (peer_gone) return std::unexpected(*peer_gone);
+    auto waited = impl.wait(header.items, observed, deadline, operation, false);
+    if (!waited) {
+      // The producers died: their last records may have landed after the look above.
+      if (waited.error().code() != Errc::closed) return std::unexpected(waited.error());
+      peer_gone = waited.error();
+    }
+  }
+}
+
+const std::byte* ChannelCore::consumer_slot(std::size_t k) noexcept {
+  return impl_->consumer_.reader(impl_->current_lane_).slot(k);
+}
+
+void ChannelCore::release(std::size_t count) noexcept {
+  impl_->consumer_.reader(impl_->current_lane_).release(count);
+  // Wakes sleeping producers; no system call unless one sleeps.
+  impl_->header().space.notify_all();
+}
+
+void ChannelCore::end_view(bool is_released) noexcept {
+  has_view_ = false;
+  // A handle that moved to another process (fork) must not release the parent's record.
+  if (is_released && impl_->consumer_.is_attached() && impl_->consumer_as_ == self()) release(1);
+}
+
+// ---- the rest -------------------------------------------------------------------------------
+
+void ChannelCore::close() noexcept {
+  // Release: pairs with the acquire loads in claim(), ready() and commit_loan(): records
+  // published before close() are seen by a receiver that sees the close.
+  impl_->header().is_closed.store(1, std::memory_order_release);
+  impl_->header().items.notify_all();
+  impl_->header().space.notify_all();
+}
+
+std::size_t ChannelCore::depth() const noexcept { return impl_->ring_.depth(); }
+
+std::size_t ChannelCore::capacity() const noexcept { return impl_->ring_.config().capacity; }
+
+const std::string& ChannelCore::name() const noexcept { return impl_->name_; }
+
+std::string ChannelCore::context(std::string_view operation) const {
+  return impl_->context(operation);
+}
+
+ChannelStats ChannelCore::stats() const {
+  const Impl& impl = *impl_;
+  const auto& config = impl.ring_.config();
+  ChannelStats stats;
+  stats.capacity = config.capacity;
+  stats.lanes = config.lane_count;
+  stats.producers = config.lane_count == 1 ? Producers::one : Producers::many;
+  stats.depth = impl.ring_.depth();
+  stats.record_size = config.record_size;
+  stats.lifetime = impl.segment_.lifetime();
+  stats.owner = impl.segment_.creator();
+  // Relaxed: statistics; the values are only reported.
+  const std::uint64_t consumer = impl.header().consumer.load(std::memory_order_relaxed);
+  if (consumer != 0 && alive(ring::decode_owner(consumer)))
+    stats.consumer = ring::decode_owner(consumer);
+  for (std::uint32_t lane = 0; lane < impl.ring_.lanes_used(); ++lane) {
+    // Relaxed: reported only.
+    const std::uint64_t owner = impl.ring_.control(lane).owner.load(std::memory_order_relaxed);
+    if (owner != 0 && alive(ring::decode_owner(owner)))
+      stats.producers_attached.push_back(ring::decode_owner(owner));
+  }
+  stats.is_closed = impl.header().is_closed.load(std::memory_order_relaxed) != 0;
+  return stats;
+}
+
+}  // namespace conduit::msg
