@@ -26,45 +26,51 @@ const std::vector<std::size_t> kSweep{8, 64, 512, 4096, 32768, 262144, 1048576};
 std::vector<Group> groups(Mode mode) {
   const bool full = mode == Mode::full;
   std::vector<Group> all;
-  all.push_back({.title = "Round trip, busy-poll",
-                 .ratio_label = "x limit",
-                 .round_trips = {atomic_limit(), conduit_semaphore(Wait::busy),
-                                 conduit_mailbox(Wait::busy), conduit_endpoint(Wait::busy),
-                                 boost_message_queue(Wait::busy), iceoryx(Wait::busy)}});
+  all.push_back(
+      {.title = "Round trip, busy-poll",
+       .ratio_label = "x limit",
+       .round_trips = {atomic_limit(), conduit_semaphore(Wait::busy), conduit_channel(Wait::busy),
+                       conduit_mailbox(Wait::busy), conduit_endpoint(Wait::busy),
+                       boost_message_queue(Wait::busy), iceoryx(Wait::busy)}});
   all.push_back(
       {.title = "Round trip, blocking",
        .ratio_label = "x futex",
        .round_trips = {futex_pingpong(), conduit_semaphore(Wait::blocking),
-                       conduit_mailbox(Wait::blocking), conduit_endpoint(Wait::blocking),
-                       posix_semaphore(), eventfd_pair(), pipe_pair(), socketpair_stream(),
-                       socketpair_seqpacket(), posix_mq(), sysv_msgq(),
-                       boost_message_queue(Wait::blocking), zeromq_ipc(), nng_ipc()},
+                       conduit_channel(Wait::blocking), conduit_mailbox(Wait::blocking),
+                       conduit_endpoint(Wait::blocking), posix_semaphore(), eventfd_pair(),
+                       pipe_pair(), socketpair_stream(), socketpair_seqpacket(), posix_mq(),
+                       sysv_msgq(), boost_message_queue(Wait::blocking), zeromq_ipc(), nng_ipc()},
        .after_idle = full});
-  all.push_back(
-      {.title = "Round trip, adaptive (spin, then sleep)",
-       .ratio_label = "x limit",
-       .round_trips = {atomic_limit(), conduit_semaphore(Wait::adaptive),
-                       conduit_mailbox(Wait::adaptive), conduit_endpoint(Wait::adaptive)}});
-  all.push_back({.title = "Streaming throughput",
+  all.push_back({.title = "Round trip, adaptive (spin, then sleep)",
                  .ratio_label = "x limit",
-                 .streams = {ring_limit_stream(), conduit_mailbox_stream(Wait::busy),
-                             conduit_mailbox_stream(Wait::blocking), boost_message_queue_stream(),
-                             zeromq_push_pull(), pipe_stream(), posix_mq_stream()},
-                 .payloads = full ? std::vector<std::size_t>{64, 4096, 65536}
-                                  : std::vector<std::size_t>{64}});
+                 .round_trips = {atomic_limit(), conduit_semaphore(Wait::adaptive),
+                                 conduit_channel(Wait::adaptive), conduit_mailbox(Wait::adaptive),
+                                 conduit_endpoint(Wait::adaptive)}});
+  all.push_back(
+      {.title = "Streaming throughput",
+       .ratio_label = "x limit",
+       .streams = {ring_limit_stream(), conduit_channel_stream(Wait::busy),
+                   conduit_channel_stream(Wait::busy, true), conduit_channel_stream(Wait::blocking),
+                   conduit_mailbox_stream(Wait::busy), conduit_mailbox_stream(Wait::blocking),
+                   boost_message_queue_stream(), zeromq_push_pull(), pipe_stream(),
+                   posix_mq_stream()},
+       .payloads =
+           full ? std::vector<std::size_t>{64, 4096, 65536} : std::vector<std::size_t>{64}});
   all.push_back({.title = "Uncontended lock/unlock (one process)",
                  .ratio_label = "x pthread",
                  .loops = {pthread_mutex_loop(), conduit_mutex_loop(), posix_semaphore_loop(),
                            conduit_semaphore_loop()}});
   if (mode != Mode::quick) {
-    all.push_back({.title = "Payload sweep, busy-poll",
-                   .ratio_label = "x limit",
-                   .round_trips = {atomic_limit(), conduit_mailbox(Wait::busy)},
-                   .payloads = full ? kSweep : std::vector<std::size_t>{8, 1048576}});
+    all.push_back(
+        {.title = "Payload sweep, busy-poll",
+         .ratio_label = "x limit",
+         .round_trips = {atomic_limit(), conduit_channel(Wait::busy), conduit_mailbox(Wait::busy)},
+         .payloads = full ? kSweep : std::vector<std::size_t>{8, 1048576}});
     all.push_back({.title = "Payload sweep, blocking",
                    .ratio_label = "x futex",
-                   .round_trips = {futex_pingpong(), conduit_mailbox(Wait::blocking),
-                                   socketpair_stream(), pipe_pair(), zeromq_ipc()},
+                   .round_trips = {futex_pingpong(), conduit_channel(Wait::blocking),
+                                   conduit_mailbox(Wait::blocking), socketpair_stream(),
+                                   pipe_pair(), zeromq_ipc()},
                    .payloads = full ? kSweep : std::vector<std::size_t>{8, 1048576}});
   }
   return all;

@@ -47,6 +47,9 @@ RoundTripFactory conduit_semaphore(Wait wait);
 RoundTripFactory conduit_mailbox(Wait wait);
 RoundTripFactory conduit_endpoint(Wait wait);
 StreamFactory conduit_mailbox_stream(Wait wait);
+// Channel<T> (channel_rows.cpp): records of exactly the payload's size (8 B ... 1 MiB).
+RoundTripFactory conduit_channel(Wait wait);
+StreamFactory conduit_channel_stream(Wait wait, bool zero_copy = false);
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
 
