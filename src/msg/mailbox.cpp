@@ -284,7 +284,7 @@ Result<Mailbox> Mailbox::open(std::string_view name, MailboxRole role, NameUse n
   auto config = Impl::validate(*segment);
   if (!config) return std::unexpected(config.error());
   auto impl = std::make_unique<Impl>(std::move(*segment), *config, role, false);
-  if (impl->state_->is_removed != 0)
+  if (impl->state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::not_found, impl->context("open: not found (removed)"));
   if (auto attached = impl->attach(); !attached) return std::unexpected(attached.error());
   return Mailbox(std::move(impl));
@@ -298,7 +298,7 @@ Result<void> Mailbox::remove(std::string_view name, NameUse names) {
       Impl impl(std::move(*segment), *config, MailboxRole::sender, false);
       {
         auto locked = impl.lock();
-        impl.state_->is_removed = 1;
+        impl.state_->is_removed.store(1, std::memory_order_relaxed);  // see check_usable
       }
       impl.state_->messages.notify_all();
       impl.state_->space.notify_all();

@@ -54,6 +54,7 @@ class Mailbox::Impl {
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
   bool holds_exclusive_ = false;
+  pid_t exclusive_pid_ = 0;  // the process that claimed it (a forked child is not the holder)
 
   // Everything is public: Impl is private to msg/ and Mailbox's own functions use its parts.
   /// Holds MailboxState::lock; unlocks when it goes.
@@ -85,6 +86,18 @@ class Mailbox::Impl {
   void link_tail(std::int32_t index);
   void unlink(std::int32_t index);
   void release(std::int32_t index);
+  // The lock-free summary MailboxState::depth, changed under the lock only: a relaxed load
+  // and store suffice (the lock orders writers; readers use it as a hint).
+  void add_depth(std::int64_t delta) {
+    auto& depth = state_->depth;
+    depth.store(depth.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
+                std::memory_order_relaxed);
+  }
+  /// try_receive's pre-check: would_block without the lock when nothing can be there for this
+  /// handle. try_send's: when the mailbox is full of queued messages (nothing to reclaim), or a
+  /// rendezvous has no receiver waiting.
+  bool is_surely_empty() const;
+  bool is_surely_full() const;
   bool reclaim_dead();
   bool prune_dead_receivers();
   Result<void> claim_receiver();

@@ -56,7 +56,7 @@ void Mailbox::Impl::link_tail(std::int32_t index) {
   else
     state_->queue_head = index;
   state_->queue_tail = index;
-  ++state_->depth;
+  add_depth(1);
 }
 
 void Mailbox::Impl::unlink(std::int32_t index) {
@@ -72,7 +72,7 @@ void Mailbox::Impl::unlink(std::int32_t index) {
   else
     state_->queue_tail = prev;
   current->next = current->prev = kNoSlot;
-  if (state_->depth > 0) --state_->depth;
+  if (state_->depth.load(std::memory_order_relaxed) > 0) add_depth(-1);
 }
 
 void Mailbox::Impl::release(std::int32_t index) {
@@ -92,7 +92,7 @@ void Mailbox::Impl::repair() {
   std::vector<std::pair<std::uint64_t, std::int32_t>> queued;
   state_->free_head = kNoSlot;
   state_->queue_head = state_->queue_tail = kNoSlot;
-  state_->depth = 0;
+  state_->depth.store(0, std::memory_order_relaxed);
   state_->in_use = 0;
   for (std::int32_t index = static_cast<std::int32_t>(slot_total()) - 1; index >= 0; --index) {
     SlotHeader* current = slot(index);

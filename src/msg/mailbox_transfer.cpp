@@ -26,8 +26,36 @@ bool is_mode(const MailboxConfig& config, Receivers mode) {
 
 }  // namespace
 
+bool Mailbox::Impl::is_surely_empty() const {
+  // Relaxed loads: hints only (see "Pre-checks" in mailbox_layout.hpp). Anything the locked
+  // path would answer otherwise than would_block (closed; an exclusive or broadcast receiver
+  // not yet claimed) goes to the locked path.
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
+  if (is_mode(config_, Receivers::exclusive) && (!holds_exclusive_ || exclusive_pid_ != self().pid))
+    return false;
+  if (is_mode(config_, Receivers::broadcast) && receiver_index_ < 0) return false;
+  // TODO(perf): broadcast: a receiver ahead of the others sees depth > 0 and takes the lock;
+  // a per-receiver pending count would let it skip.
+  return state_->depth.load(std::memory_order_relaxed) == 0;
+}
+
+bool Mailbox::Impl::is_surely_full() const {
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
+  switch (static_cast<Capacity::Kind>(config_.capacity_kind)) {
+    case Capacity::Kind::zero:
+      return state_->waiting_receivers.load(std::memory_order_relaxed) == 0;
+    case Capacity::Kind::bounded:
+      // Every slot queued: nothing a dead process holds to reclaim. Broadcast mailboxes may
+      // hold messages only dead receivers still wanted: the locked path prunes them.
+      return !is_mode(config_, Receivers::broadcast) &&
+             state_->depth.load(std::memory_order_relaxed) >= config_.slot_count;
+    case Capacity::Kind::unbounded: return false;
+  }
+  return false;
+}
+
 Result<void> Mailbox::Impl::check_usable(std::string_view operation) const {
-  if (state_->is_removed != 0)
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
   return {};
 }
@@ -41,7 +69,7 @@ Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
   auto slice_end = now + kLivenessPoll;
   if (deadline && *deadline < slice_end) slice_end = *deadline;
   if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
-  if (state_->is_removed != 0)
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
   if (!segment_.is_owner_alive())
     return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
@@ -61,6 +89,12 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::zero);
   wants_receipt = wants_receipt || is_rendezvous;
 
+  if (is_try && is_surely_full()) {
+    state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter: orders nothing
+    return fail(Errc::would_block,
+                context(is_rendezvous ? "try_send: no receiver is waiting" : "try_send: full"));
+  }
+
   std::int32_t index = kNoSlot;
   std::uint64_t sequence = 0;
   for (;;) {
@@ -70,7 +104,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return usable;
       if (is_rendezvous && is_try && state_->waiting_receivers.load() == 0) {
-        ++state_->would_block;
+        state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
         return fail(Errc::would_block, context("try_send: no receiver is waiting"));
       }
       if (state_->free_head == kNoSlot && !reclaim_dead() &&
@@ -109,7 +143,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       } else if (state_->free_head != kNoSlot) {
         return fail(Errc::corrupted, context(fmt::format("{}: corrupted: free list", operation)));
       } else if (is_try) {
-        ++state_->would_block;
+        state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
         return fail(Errc::would_block, context("try_send: full"));
       }
     }
@@ -141,14 +175,14 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       if (mine->state != static_cast<std::uint32_t>(SlotState::queued))
         return fail(Errc::corrupted, context(fmt::format("{}: corrupted: slot state", operation)));
       const bool is_late = deadline && sys::now() >= *deadline;
-      if (is_late || state_->is_removed != 0) {
+      const bool is_removed = state_->is_removed.load(std::memory_order_relaxed) != 0;
+      if (is_late || is_removed) {
         unlink(index);
         release(index);
         state_->space.notify_all();
-        if (state_->is_removed != 0)
-          return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
+        if (is_removed) return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
         if (is_try) {
-          ++state_->would_block;
+          state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
           return fail(Errc::would_block, context("try_send: the waiting receiver did not take it"));
         }
         return fail(Errc::timed_out,
@@ -167,6 +201,10 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     return fail(Errc::invalid_argument,
                 context(fmt::format("{}: opened as a {}", operation,
                                     role_ == MailboxRole::sender ? "sender" : "observer")));
+  if (is_try && is_surely_empty()) {
+    state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // orders nothing
+    return fail(Errc::would_block, context("try_receive: no message"));
+  }
   const ProcessId me = self();
   for (;;) {
     const std::uint32_t observed = state_->messages.value();
@@ -185,6 +223,7 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
                                           to_string(holder))));
         state_->exclusive_holder = store(me, 1);
         holds_exclusive_ = true;
+        exclusive_pid_ = me.pid;
       }
       if (is_mode(config_, Receivers::broadcast) && receiver_index_ < 0) {
         if (auto claimed = claim_receiver(); !claimed) return std::unexpected(claimed.error());
@@ -219,7 +258,7 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
         }
         ++state_->received;
       } else if (is_try) {
-        ++state_->would_block;
+        state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);
         return fail(Errc::would_block, context("try_receive: no message"));
       } else {
         state_->waiting_receivers.fetch_add(1);
@@ -321,10 +360,11 @@ MailboxStats Mailbox::Impl::stats() {
   auto locked = lock();
   if (!locked) return stats;
   stats.slots = slot_total();
-  stats.depth = state_->depth;
+  stats.depth = state_->depth.load(std::memory_order_relaxed);
   stats.sent = state_->sent;
   stats.received = state_->received;
-  stats.would_block = state_->would_block;
+  stats.would_block = state_->would_block_sends.load(std::memory_order_relaxed) +
+                      state_->would_block_receives.load(std::memory_order_relaxed);
   stats.dropped = state_->dropped;
   for (const auto& entry : state_->attached)
     if (entry.flags != 0 && alive(load(entry))) stats.attached.push_back(load(entry));
