@@ -145,6 +145,9 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
           std::launder(reinterpret_cast<MailboxState*>(segment_.payload().data() + kStateOffset))),
       slots_(segment_.payload().data() + config.slots_offset),
       name_(segment_.name()),
+      hot_{Error(Errc::would_block, context("try_receive: no message")),
+           Error(Errc::would_block, context("try_send: full")),
+           Error(Errc::would_block, context("try_send: no receiver is waiting"))},
       role_(role),
       is_creator_(is_creator) {}
 

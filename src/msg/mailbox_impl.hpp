@@ -49,6 +49,13 @@ class Mailbox::Impl {
   msg::MailboxState* state_;
   std::byte* slots_;
   std::string name_;
+  /// The errors polling returns, built once: returning one copies a pointer, no allocation.
+  struct HotErrors {
+    Error receive_empty;     // try_receive: no message
+    Error send_full;         // try_send: full
+    Error send_no_receiver;  // try_send: no receiver is waiting (zero capacity)
+  };
+  HotErrors hot_;
   MailboxRole role_;
   bool is_creator_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]

@@ -91,8 +91,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
 
   if (is_try && is_surely_full()) {
     state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter: orders nothing
-    return fail(Errc::would_block,
-                context(is_rendezvous ? "try_send: no receiver is waiting" : "try_send: full"));
+    return std::unexpected(is_rendezvous ? hot_.send_no_receiver : hot_.send_full);
   }
 
   std::int32_t index = kNoSlot;
@@ -105,7 +104,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       if (auto usable = check_usable(operation); !usable) return usable;
       if (is_rendezvous && is_try && state_->waiting_receivers.load() == 0) {
         state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
-        return fail(Errc::would_block, context("try_send: no receiver is waiting"));
+        return std::unexpected(hot_.send_no_receiver);
       }
       if (state_->free_head == kNoSlot && !reclaim_dead() &&
           config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
@@ -144,7 +143,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
         return fail(Errc::corrupted, context(fmt::format("{}: corrupted: free list", operation)));
       } else if (is_try) {
         state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
-        return fail(Errc::would_block, context("try_send: full"));
+        return std::unexpected(hot_.send_full);
       }
     }
     if (index != kNoSlot) {
@@ -203,7 +202,7 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
                                     role_ == MailboxRole::sender ? "sender" : "observer")));
   if (is_try && is_surely_empty()) {
     state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // orders nothing
-    return fail(Errc::would_block, context("try_receive: no message"));
+    return std::unexpected(hot_.receive_empty);
   }
   const ProcessId me = self();
   for (;;) {
@@ -259,7 +258,7 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
         ++state_->received;
       } else if (is_try) {
         state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);
-        return fail(Errc::would_block, context("try_receive: no message"));
+        return std::unexpected(hot_.receive_empty);
       } else {
         state_->waiting_receivers.fetch_add(1);
       }
