@@ -43,16 +43,66 @@ std::uint32_t slots_for(const Capacity& capacity) {
 // ---- the lock -------------------------------------------------------------------------------
 
 Result<Mailbox::Impl::Locked> Mailbox::Impl::lock() {
-  auto locked = state_->lock.lock();
-  if (!locked) {
-    if (locked.error().code() != Errc::owner_died)
-      return fail(locked.error().code(),
-                  context(fmt::format("lock: {}", locked.error().message())));
-    // We hold the lock, and its last holder died inside an operation: rebuild from the slots.
-    repair();
-    state_->lock.make_consistent();
+  // Spin first: a holder keeps the lock for well under a microsecond, far less than a futex
+  // sleep and wake-up cost, and a contended robust mutex sleeps at once. Backing off between
+  // attempts keeps the spinners from stealing the lock's line from its holder.
+  bool is_taken = false;
+  const std::uint32_t rounds = sync::spin_rounds();
+  for (std::uint32_t spent = 0, backoff = 1; spent < rounds; spent += backoff) {
+    if (state_->lock.try_lock()) {  // a dead holder's lock counts as free: is_held tells
+      is_taken = true;
+      break;
+    }
+    for (std::uint32_t i = 0; i < backoff; ++i) sync::relax();
+    backoff = std::min<std::uint32_t>(backoff * 2, 16);
   }
-  return Locked(&state_->lock);
+  bool is_repair_needed = false;
+  if (!is_taken) {
+    auto locked = state_->lock.lock();
+    if (!locked) {
+      if (locked.error().code() != Errc::owner_died)
+        return fail(locked.error().code(),
+                    context(fmt::format("lock: {}", locked.error().message())));
+      is_repair_needed = true;
+      state_->lock.make_consistent();
+    }
+  }
+  // Still marked held: its last holder died inside an operation. Rebuild from the slots.
+  if (is_repair_needed || state_->is_held != 0) repair();
+  return Locked(state_);
+}
+
+// ---- received payloads ----------------------------------------------------------------------
+
+std::shared_ptr<BufferPool::Buffer> BufferPool::take(std::size_t size) {
+  const auto make = [](std::size_t capacity) {
+    auto buffer = std::make_shared<Buffer>();
+    buffer->bytes.reset(new std::byte[capacity]);
+    buffer->capacity = capacity;
+    return buffer;
+  };
+  if (size > kLargest) return make(size);
+  const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(size, 256));
+  // Acquire: pairs with the release in clear() below, so this thread sees the entries the
+  // last user of the pool left.
+  if (is_busy_.test_and_set(std::memory_order_acquire)) return make(capacity);
+  std::shared_ptr<Buffer> found;
+  for (auto& entry : buffers_) {
+    if (entry == nullptr) {
+      entry = make(capacity);
+    } else if (entry.use_count() != 1) {
+      continue;  // a Message still holds it
+    } else if (entry->capacity < size) {
+      entry = make(capacity);
+    }
+    found = entry;
+    break;
+  }
+  // use_count() is a relaxed load: the acquire fence makes the last holder's release (its
+  // reference count decrement is acq_rel) happen before we overwrite the bytes it read.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  is_busy_.clear(std::memory_order_release);  // pairs with the test_and_set above
+  return found != nullptr ? found : make(capacity);
 }
 
 // ---- layout ---------------------------------------------------------------------------------

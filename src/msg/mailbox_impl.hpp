@@ -2,6 +2,9 @@
 // operations, all done with MailboxState::lock held unless a comment says otherwise.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,6 +21,27 @@ inline msg::StoredProcess store(ProcessId process, std::uint32_t flags = 0) {
   return {process.pid, flags, process.start_time};
 }
 inline ProcessId load(const msg::StoredProcess& stored) { return {stored.pid, stored.start_time}; }
+
+/// Payload buffers for received Messages, reused once no Message holds them any more: a
+/// receiver that keeps up allocates nothing per message. One per handle; it never blocks (a
+/// thread that finds it busy, or every buffer still held, allocates a buffer of its own).
+class BufferPool {
+ public:
+  struct Buffer {
+    std::unique_ptr<std::byte[]> bytes;
+    std::size_t capacity = 0;
+  };
+  /// Messages larger than this get a buffer of their own (large ones should use views).
+  static constexpr std::size_t kLargest = std::size_t{64} << 10;
+  static constexpr std::size_t kBuffers = 8;
+
+  /// A buffer of at least `size` bytes that nobody else holds.
+  std::shared_ptr<Buffer> take(std::size_t size);
+
+ private:
+  std::array<std::shared_ptr<Buffer>, kBuffers> buffers_;
+  std::atomic_flag is_busy_;
+};
 
 class Mailbox::Impl {
  public:
@@ -58,6 +82,7 @@ class Mailbox::Impl {
   HotErrors hot_;
   MailboxRole role_;
   bool is_creator_;
+  BufferPool buffers_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
   bool holds_exclusive_ = false;
@@ -67,17 +92,21 @@ class Mailbox::Impl {
   /// Holds MailboxState::lock; unlocks when it goes.
   class Locked {
    public:
-    explicit Locked(Mutex* mutex) : mutex_(mutex) {}
-    Locked(Locked&& other) noexcept : mutex_(std::exchange(other.mutex_, nullptr)) {}
+    explicit Locked(msg::MailboxState* state) : state_(state) { state_->is_held = 1; }
+    Locked(Locked&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
     Locked& operator=(Locked&&) = delete;
     ~Locked() {
-      if (mutex_ != nullptr) mutex_->unlock();
+      if (state_ != nullptr) {
+        state_->is_held = 0;
+        state_->lock.unlock();
+      }
     }
 
    private:
-    Mutex* mutex_;
+    msg::MailboxState* state_;
   };
-  /// Takes the lock; after a holder died inside an operation, repairs the queue first.
+  /// Takes the lock, spinning briefly before it sleeps; after a holder died inside an
+  /// operation, repairs the queue first.
   Result<Locked> lock();
   void repair();
   /// The slot at `index` (in the mailbox or an extension, mapped on first use), or nullptr

@@ -236,9 +236,11 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
         if (size > config_.max_message_size)
           return fail(Errc::corrupted,
                       context(fmt::format("{}: corrupted: message of {} bytes", operation, size)));
-        std::vector<std::byte> bytes(size);
-        if (size != 0) std::memcpy(bytes.data(), slot_payload(index), size);
-        message.emplace(std::move(bytes), taken->type, load(taken->sender), taken->sequence);
+        auto buffer = buffers_.take(size);
+        if (size != 0) std::memcpy(buffer->bytes.get(), slot_payload(index), size);
+        const std::span<const std::byte> bytes(buffer->bytes.get(), size);
+        message.emplace(bytes, std::shared_ptr<const void>(std::move(buffer)), taken->type,
+                        load(taken->sender), taken->sequence);
         bool is_last = true;
         if (is_mode(config_, Receivers::broadcast)) {
           taken->pending &= ~(std::uint64_t{1} << receiver_index_);

@@ -101,7 +101,8 @@ struct alignas(kCacheLine) MailboxState {
   std::atomic<std::uint32_t> waiting_receivers;  // blocked in receive: try_send on zero capacity
   std::uint32_t slot_total;                      // slots in the mailbox and its extensions
   std::uint32_t extension_count;                 // unbounded: extension segments made so far
-  std::uint32_t reserved_word;
+  std::uint32_t is_held;  // 1 from taking `lock` to giving it back: still 1 when taken means
+                          // its last holder died holding it (a robust try_lock does not say)
   StoredProcess exclusive_holder;
   StoredProcess pair_members[2];
   // Lock-free summaries (see "Pre-checks" above): written under `lock`, read without it.
