@@ -6,6 +6,7 @@
 #include "conduit/core/namespace.hpp"
 #include "conduit/core/process.hpp"
 #include "conduit/msg/endpoint.hpp"
+#include "conduit/msg/loan.hpp"
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/message.hpp"
 #include "conduit/shm/offset_ptr.hpp"

@@ -197,7 +197,8 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
       name_(segment_.name()),
       hot_{Error(Errc::would_block, context("try_receive: no message")),
            Error(Errc::would_block, context("try_send: full")),
-           Error(Errc::would_block, context("try_send: no receiver is waiting"))},
+           Error(Errc::would_block, context("try_send: no receiver is waiting")),
+           Error(Errc::would_block, context("try_loan: full"))},
       role_(role),
       is_creator_(is_creator) {}
 
@@ -298,7 +299,7 @@ Result<void> Mailbox::Impl::grow() {
 
 // ---- the public surface ---------------------------------------------------------------------
 
-Mailbox::Mailbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Mailbox::Mailbox(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Mailbox::Mailbox(Mailbox&&) noexcept = default;
 Mailbox& Mailbox::operator=(Mailbox&&) noexcept = default;
 Mailbox::~Mailbox() = default;
@@ -326,7 +327,7 @@ Result<Mailbox> Mailbox::create(std::string_view name, MailboxOptions options, N
       name, spec, [&](std::span<std::byte> payload) { return Impl::initialize(payload, *config); });
   if (!segment) return std::unexpected(segment.error());
   auto impl =
-      std::make_unique<Impl>(std::move(*segment), *config, MailboxRole::sender_and_receiver, true);
+      std::make_shared<Impl>(std::move(*segment), *config, MailboxRole::sender_and_receiver, true);
   if (auto attached = impl->attach(); !attached) return std::unexpected(attached.error());
   return Mailbox(std::move(impl));
 }
@@ -336,7 +337,7 @@ Result<Mailbox> Mailbox::open(std::string_view name, MailboxRole role, NameUse n
   if (!segment) return std::unexpected(segment.error());
   auto config = Impl::validate(*segment);
   if (!config) return std::unexpected(config.error());
-  auto impl = std::make_unique<Impl>(std::move(*segment), *config, role, false);
+  auto impl = std::make_shared<Impl>(std::move(*segment), *config, role, false);
   if (impl->state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::not_found, impl->context("open: not found (removed)"));
   if (auto attached = impl->attach(); !attached) return std::unexpected(attached.error());
@@ -382,15 +383,25 @@ Result<Receipt> Mailbox::send_and_wait(std::span<const std::byte> payload, std::
 }
 
 Result<Message> Mailbox::receive(std::int64_t type) {
-  return impl_->receive(type, false, std::nullopt);
+  std::optional<Message> message;
+  if (auto received = impl_->receive(type, false, std::nullopt, &message, nullptr); !received)
+    return std::unexpected(received.error());
+  return std::move(*message);
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
-  return impl_->receive(type, true, std::nullopt);
+  std::optional<Message> message;
+  if (auto received = impl_->receive(type, true, std::nullopt, &message, nullptr); !received)
+    return std::unexpected(received.error());
+  return std::move(*message);
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
-  return impl_->receive(type, false, sys::deadline_after(timeout));
+  std::optional<Message> message;
+  if (auto received = impl_->receive(type, false, sys::deadline_after(timeout), &message, nullptr);
+      !received)
+    return std::unexpected(received.error());
+  return std::move(*message);
 }
 
 MailboxStats Mailbox::stats() const { return impl_->stats(); }

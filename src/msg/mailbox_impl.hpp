@@ -43,7 +43,7 @@ class BufferPool {
   std::atomic_flag is_busy_;
 };
 
-class Mailbox::Impl {
+class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<Mailbox::Impl> {
  public:
   Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
   ~Impl();
@@ -63,7 +63,15 @@ class Mailbox::Impl {
   /// `is_try`: never wait; otherwise wait until `deadline` (none: for ever).
   Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                     std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt);
-  Result<Message> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline);
+  /// Into `message` a copy; into `view` (when not null) the slot itself, held for reading.
+  Result<void> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
+                       std::optional<Message>* message, std::optional<MessageView>* view);
+  /// A slot claimed for this process to write `size` bytes into (mailbox_loan.cpp).
+  Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline);
+  // Lender: what Loan and MessageView call back (the token is the slot's index).
+  Result<void> commit_loan(std::uint64_t token, std::size_t size, std::int64_t type) override;
+  void cancel_loan(std::uint64_t token) noexcept override;
+  void release_view(std::uint64_t token) noexcept override;
   MailboxStats stats();
 
   std::string context(std::string_view operation) const;
@@ -78,6 +86,7 @@ class Mailbox::Impl {
     Error receive_empty;     // try_receive: no message
     Error send_full;         // try_send: full
     Error send_no_receiver;  // try_send: no receiver is waiting (zero capacity)
+    Error loan_full;         // try_loan: full
   };
   HotErrors hot_;
   MailboxRole role_;
@@ -119,6 +128,19 @@ class Mailbox::Impl {
   /// or kMaxExtensions runs out.
   Result<void> grow();
   Result<std::int32_t> find(std::int64_t type_filter);
+  /// A free slot, now `writing` and held by this process (growing an unbounded mailbox,
+  /// reclaiming dead processes' slots first); kNoSlot when there is none.
+  Result<std::int32_t> claim(std::string_view operation);
+  /// Queues the claimed slot `index` as a message; false when it was dropped (a broadcast
+  /// nobody hears).
+  bool publish(std::int32_t index, std::size_t size, std::int64_t type, bool wants_receipt,
+               std::uint64_t* sequence);
+  /// Waits (without the lock) until a receiver took the queued slot `index`.
+  Result<void> wait_for_receipt(std::int32_t index, std::uint64_t sequence, bool is_try,
+                                std::optional<sys::TimePoint> deadline, Receipt* receipt,
+                                std::string_view operation);
+  /// The slot `token` if this process holds it in `state`, else nullptr.
+  msg::SlotHeader* held_slot(std::uint64_t token, msg::SlotState state);
   void link_tail(std::int32_t index);
   void unlink(std::int32_t index);
   void release(std::int32_t index);

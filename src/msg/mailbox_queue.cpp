@@ -112,8 +112,30 @@ void Mailbox::Impl::repair() {
           continue;
         }
         break;
-      case SlotState::writing:  // never queued: the message was not sent
+      case SlotState::writing:
+        // A live loan stays; a dead writer's message was never sent: freed.
+        if (alive(load(current->holder))) {
+          ++state_->in_use;
+          current->next = current->prev = kNoSlot;
+          continue;
+        }
+        break;
       case SlotState::reading:
+        // A live view stays. A dead viewer received the message (receive_view returned it):
+        // exactly once means nobody else gets it, so it is freed (or kept for its sender's
+        // receipt).
+        if (alive(load(current->holder))) {
+          ++state_->in_use;
+          current->next = current->prev = kNoSlot;
+          continue;
+        }
+        if (current->wants_receipt != 0 && alive(load(current->sender))) {
+          current->state = static_cast<std::uint32_t>(SlotState::delivered);
+          ++state_->in_use;
+          current->next = current->prev = kNoSlot;
+          continue;
+        }
+        break;
       case SlotState::free:
       default: break;
     }

@@ -20,6 +20,11 @@
 // returns; the creating handle becomes one at its first receive. A process that only sends to
 // a broadcast mailbox opens it with MailboxRole::sender.
 //
+// Zero-copy (large messages): loan(size) claims a slot and hands out its memory to write in;
+// Loan::commit() sends it as it stands. receive_view() hands out a received message where it
+// lies; its slot is freed when the MessageView goes. Both count against the capacity while
+// they live (see loan.hpp for what survives a crash). Broadcast mailboxes give views of a copy.
+//
 // Protection: named mailboxes are files on tmpfs; a peer with write permission can corrupt or
 // truncate them. Corruption of the shared bytes is detected where it matters (corrupted), but
 // truncation by a hostile peer turns reads into SIGBUS: share a mailbox only with processes you
@@ -40,6 +45,7 @@
 #include "conduit/core/error.hpp"
 #include "conduit/core/name.hpp"
 #include "conduit/core/process.hpp"
+#include "conduit/msg/loan.hpp"
 #include "conduit/msg/message.hpp"
 
 namespace conduit {
@@ -109,6 +115,22 @@ class Mailbox {
   [[nodiscard]] Result<Message> receive_for(std::chrono::nanoseconds timeout,
                                             std::int64_t type = 0);
 
+  /// Claims a slot and lends its memory (`size` bytes) to write a message into; Loan::commit
+  /// sends it without a copy, a dropped Loan gives the slot back. Blocks while the mailbox is
+  /// full. Errors: message_too_large, closed, owner_died, corrupted.
+  [[nodiscard]] Result<Loan> loan(std::size_t size);
+  /// Never blocks: would_block when full.
+  [[nodiscard]] Result<Loan> try_loan(std::size_t size);
+  [[nodiscard]] Result<Loan> loan_for(std::size_t size, std::chrono::nanoseconds timeout);
+
+  /// As receive, but the message is read where it lies: no copy. Its slot stays taken (and
+  /// counts against the capacity) until the view is destroyed. Errors: as receive.
+  [[nodiscard]] Result<MessageView> receive_view(std::int64_t type = 0);
+  /// Never blocks: would_block when there is no matching message.
+  [[nodiscard]] Result<MessageView> try_receive_view(std::int64_t type = 0);
+  [[nodiscard]] Result<MessageView> receive_view_for(std::chrono::nanoseconds timeout,
+                                                     std::int64_t type = 0);
+
   /// Capacity, depth, sizes, mode, owner, attached processes, counters.
   [[nodiscard]] MailboxStats stats() const;
   [[nodiscard]] const std::string& name() const noexcept;
@@ -135,8 +157,8 @@ class Mailbox {
   static Result<Mailbox> create(std::string_view name, MailboxOptions options, NameUse names);
   static Result<Mailbox> open(std::string_view name, MailboxRole role, NameUse names);
   static Result<void> remove(std::string_view name, NameUse names);
-  explicit Mailbox(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Mailbox(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared with the Loans and MessageViews it made
 };
 
 }  // namespace conduit

@@ -11,8 +11,11 @@
 // A message lives in one slot for its whole stay. Slots move between states only under
 // `lock`, each move a single store of `state`, so that after a holder died mid-operation the
 // queue can be rebuilt from the slots alone (see Mailbox's repair): queued slots ordered by
-// sequence, slots a dead sender was writing freed, slots a dead receiver was reading queued
-// again (it never returned the message), receipts nobody waits for any more freed.
+// sequence; `writing` slots (a send inside the lock, or a Loan) kept while their holder lives,
+// freed when it died (the message was never sent); `reading` slots (a MessageView) kept while
+// their holder lives, and when it died counted as received — receive_view had returned the
+// message to it — so freed, never queued again (exactly once); receipts nobody waits for any
+// more freed.
 //
 // Futex words (`*_signal`) sit on cache lines of their own: waiters sleep on them and wakers
 // bump them, without touching the lock's line.
@@ -55,9 +58,9 @@ inline constexpr std::int32_t kNoSlot = -1;
 
 enum class SlotState : std::uint32_t {
   free = 0,
-  writing = 1,    // claimed by `holder`, who copies the payload in outside the lock
+  writing = 1,    // claimed by `holder`: a send copying in, or a Loan being written
   queued = 2,     // in the queue, ordered by sequence
-  reading = 3,    // taken by `holder`, who copies the payload out outside the lock
+  reading = 3,    // taken by `holder`: a MessageView reads it where it lies
   delivered = 4,  // taken; the sender waits for its receipt (`taken_by`)
 };
 
