@@ -95,7 +95,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
   bool holds_exclusive_ = false;
-  pid_t exclusive_pid_ = 0;  // the process that claimed it (a forked child is not the holder)
+  sys::TimePoint next_reclaim_{};  // may_reclaim(): not before then
+  pid_t exclusive_pid_ = 0;        // the process that claimed it (a forked child is not the holder)
 
   // Everything is public: Impl is private to msg/ and Mailbox's own functions use its parts.
   /// Holds MailboxState::lock; unlocks when it goes.
@@ -157,6 +158,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   bool is_surely_empty() const;
   bool is_surely_full() const;
   bool reclaim_dead();
+  /// Whether claim() should call reclaim_dead() now (rate-limited per handle).
+  bool may_reclaim();
   bool prune_dead_receivers();
   Result<void> claim_receiver();
   Result<void> check_usable(std::string_view operation) const;

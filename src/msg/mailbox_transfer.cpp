@@ -19,6 +19,8 @@ namespace {
 constexpr auto kLivenessPoll = 50ms;
 // try_send on a zero-capacity mailbox with a receiver waiting: how long the hand-over may take.
 constexpr auto kRendezvousGrace = 100ms;
+// How often a handle that finds the mailbox full looks for slots that dead processes hold.
+constexpr auto kReclaimInterval = 5ms;
 
 bool is_mode(const MailboxConfig& config, Receivers mode) {
   return config.receivers == static_cast<std::uint32_t>(mode);
@@ -77,8 +79,24 @@ Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
   return {};
 }
 
+bool Mailbox::Impl::may_reclaim() {
+  // Only slots held outside the queue (a loan, a view, a receipt awaited) or kept for
+  // broadcast receivers can belong to the dead; when every slot in use is queued there is
+  // nothing to look for.
+  const bool is_any_held = state_->in_use > state_->depth.load(std::memory_order_relaxed);
+  if (!is_any_held && !is_mode(config_, Receivers::broadcast)) return false;
+  // Reclaiming asks /proc whether each holder lives, under the lock: not on every attempt of
+  // a poller, only every kReclaimInterval (a blocked sender retries at least every
+  // kLivenessPoll).
+  const auto now = sys::now();
+  if (now < next_reclaim_) return false;
+  next_reclaim_ = now + kReclaimInterval;
+  return true;
+}
+
 Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
-  if (state_->free_head == kNoSlot && !reclaim_dead() &&
+  if (state_->free_head == kNoSlot && may_reclaim()) (void)reclaim_dead();
+  if (state_->free_head == kNoSlot &&
       config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
     if (auto grown = grow(); !grown) return std::unexpected(grown.error());
   }

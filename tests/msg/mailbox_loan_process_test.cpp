@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conduit/msg/loan.hpp"
@@ -289,6 +290,69 @@ TEST_F(MailboxLoanTest, ReceivedMessagesKeepTheirBytesWhileHeld) {
     const int i = static_cast<int>(k % 10) * 2;
     EXPECT_EQ(held[k].text(), std::to_string(round * 100 + i));
   }
+}
+
+TEST_F(MailboxLoanTest, ThreadsShareAMailboxAndPassReceivedMessagesOn) {
+  // In one process (where a thread sanitizer can watch): a sender thread sends and loans, a
+  // receiver thread receives copies and views, and hands every Message to a third thread that
+  // reads and drops it while the receiver's buffer pool reuses what comes back.
+  constexpr std::uint64_t kCount = 10000;
+  ASSERT_TRUE(
+      Mailbox::create("threads", {.capacity = Capacity::bounded(8), .max_message_size = 64}));
+  std::atomic<std::uint64_t> sum{0};
+  std::atomic<bool> is_done{false};
+  std::vector<Message> handed;
+  std::atomic_flag handing;
+  std::thread sender([] {
+    auto box = Mailbox::open("threads");
+    ASSERT_TRUE(box);
+    for (std::uint64_t i = 1; i <= kCount; ++i) {
+      if (i % 2 == 0) {
+        ASSERT_TRUE(box->send(bytes_of(i)));
+      } else {
+        auto loan = box->loan(sizeof i);
+        ASSERT_TRUE(loan);
+        std::memcpy(loan->bytes().data(), &i, sizeof i);
+        ASSERT_TRUE(loan->commit());
+      }
+    }
+  });
+  std::thread reader([&] {
+    for (;;) {
+      const bool was_done = is_done.load();  // set after the last hand-over
+      std::vector<Message> mine;
+      while (handing.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+      mine.swap(handed);
+      handing.clear(std::memory_order_release);
+      for (const auto& message : mine) {
+        std::uint64_t value = 0;
+        std::memcpy(&value, message.payload().data(), sizeof value);
+        sum.fetch_add(value);
+      }
+      if (was_done && mine.empty()) return;
+    }
+  });
+  auto box = Mailbox::open("threads");
+  ASSERT_TRUE(box);
+  for (std::uint64_t received = 0; received < kCount; ++received) {
+    if (received % 3 == 0) {
+      auto view = box->receive_view_for(30s);
+      ASSERT_TRUE(view) << view.error().message();
+      std::uint64_t value = 0;
+      std::memcpy(&value, view->payload().data(), sizeof value);
+      sum.fetch_add(value);
+    } else {
+      auto message = box->receive_for(30s);
+      ASSERT_TRUE(message) << message.error().message();
+      while (handing.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+      handed.push_back(std::move(*message));
+      handing.clear(std::memory_order_release);
+    }
+  }
+  sender.join();
+  is_done.store(true);
+  reader.join();
+  EXPECT_EQ(sum.load(), kCount * (kCount + 1) / 2);
 }
 
 }  // namespace
