@@ -384,24 +384,18 @@ Result<Receipt> Mailbox::send_and_wait(std::span<const std::byte> payload, std::
 
 Result<Message> Mailbox::receive(std::int64_t type) {
   std::optional<Message> message;
-  if (auto received = impl_->receive(type, false, std::nullopt, &message, nullptr); !received)
-    return std::unexpected(received.error());
-  return std::move(*message);
+  return taken(impl_->receive(type, false, std::nullopt, &message, nullptr), message);
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
   std::optional<Message> message;
-  if (auto received = impl_->receive(type, true, std::nullopt, &message, nullptr); !received)
-    return std::unexpected(received.error());
-  return std::move(*message);
+  return taken(impl_->receive(type, true, std::nullopt, &message, nullptr), message);
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
   std::optional<Message> message;
-  if (auto received = impl_->receive(type, false, sys::deadline_after(timeout), &message, nullptr);
-      !received)
-    return std::unexpected(received.error());
-  return std::move(*message);
+  return taken(impl_->receive(type, false, sys::deadline_after(timeout), &message, nullptr),
+               message);
 }
 
 MailboxStats Mailbox::stats() const { return impl_->stats(); }

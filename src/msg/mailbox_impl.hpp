@@ -22,6 +22,14 @@ inline msg::StoredProcess store(ProcessId process, std::uint32_t flags = 0) {
 }
 inline ProcessId load(const msg::StoredProcess& stored) { return {stored.pid, stored.start_time}; }
 
+/// What Impl::receive put into `out`, or its error.
+template <class T>
+Result<T> taken(const Result<void>& received, std::optional<T>& out) {
+  if (!received) return std::unexpected(received.error());
+  if (!out) return fail(Errc::corrupted, "mailbox: receive: succeeded without a message");
+  return std::move(*out);
+}
+
 /// Payload buffers for received Messages, reused once no Message holds them any more: a
 /// receiver that keeps up allocates nothing per message. One per handle; it never blocks (a
 /// thread that finds it busy, or every buffer still held, allocates a buffer of its own).

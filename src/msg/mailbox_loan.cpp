@@ -124,24 +124,17 @@ Result<Loan> Mailbox::loan_for(std::size_t size, std::chrono::nanoseconds timeou
 
 Result<MessageView> Mailbox::receive_view(std::int64_t type) {
   std::optional<MessageView> view;
-  if (auto received = impl_->receive(type, false, std::nullopt, nullptr, &view); !received)
-    return std::unexpected(received.error());
-  return std::move(*view);
+  return taken(impl_->receive(type, false, std::nullopt, nullptr, &view), view);
 }
 
 Result<MessageView> Mailbox::try_receive_view(std::int64_t type) {
   std::optional<MessageView> view;
-  if (auto received = impl_->receive(type, true, std::nullopt, nullptr, &view); !received)
-    return std::unexpected(received.error());
-  return std::move(*view);
+  return taken(impl_->receive(type, true, std::nullopt, nullptr, &view), view);
 }
 
 Result<MessageView> Mailbox::receive_view_for(std::chrono::nanoseconds timeout, std::int64_t type) {
   std::optional<MessageView> view;
-  if (auto received = impl_->receive(type, false, sys::deadline_after(timeout), nullptr, &view);
-      !received)
-    return std::unexpected(received.error());
-  return std::move(*view);
+  return taken(impl_->receive(type, false, sys::deadline_after(timeout), nullptr, &view), view);
 }
 
 }  // namespace conduit

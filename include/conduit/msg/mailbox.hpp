@@ -4,7 +4,8 @@
 // Thread-safe and process-safe. Survives the death of any sender or receiver at any
 // instruction: a message whose send returned success is received exactly once (broadcast: once
 // by each receiver) unless the mailbox is removed; a half-written message is never received;
-// a receiver that died while copying a message out leaves it queued again for others. No
+// a receiver that died while copying a message out leaves it queued again for others, but one
+// that dies holding a MessageView had received it (it is not given to anyone else). No
 // daemon: a Lifetime::process mailbox vanishes when its creator dies, and everyone blocked on
 // it returns owner_died.
 //
@@ -19,6 +20,11 @@
 // In a broadcast mailbox every handle made by open() is a receiver from the moment open
 // returns; the creating handle becomes one at its first receive. A process that only sends to
 // a broadcast mailbox opens it with MailboxRole::sender.
+//
+// Fast paths: send and receive hold the mailbox's lock briefly (spinning before they sleep on
+// it); when the other side keeps up they make no system call and allocate nothing (received
+// payloads come from a per-handle pool of buffers). A try_ call on an empty or full mailbox
+// returns would_block without taking the lock or allocating.
 //
 // Zero-copy (large messages): loan(size) claims a slot and hands out its memory to write in;
 // Loan::commit() sends it as it stands. receive_view() hands out a received message where it
