@@ -7,6 +7,7 @@
 #include "conduit/core/process.hpp"
 #include "conduit/msg/channel.hpp"
 #include "conduit/msg/endpoint.hpp"
+#include "conduit/msg/loan.hpp"
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/message.hpp"
 #include "conduit/ring/byte_ring.hpp"

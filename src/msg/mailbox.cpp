@@ -43,16 +43,66 @@ std::uint32_t slots_for(const Capacity& capacity) {
 // ---- the lock -------------------------------------------------------------------------------
 
 Result<Mailbox::Impl::Locked> Mailbox::Impl::lock() {
-  auto locked = state_->lock.lock();
-  if (!locked) {
-    if (locked.error().code() != Errc::owner_died)
-      return fail(locked.error().code(),
-                  context(fmt::format("lock: {}", locked.error().message())));
-    // We hold the lock, and its last holder died inside an operation: rebuild from the slots.
-    repair();
-    state_->lock.make_consistent();
+  // Spin first: a holder keeps the lock for well under a microsecond, far less than a futex
+  // sleep and wake-up cost, and a contended robust mutex sleeps at once. Backing off between
+  // attempts keeps the spinners from stealing the lock's line from its holder.
+  bool is_taken = false;
+  const std::uint32_t rounds = sync::spin_rounds();
+  for (std::uint32_t spent = 0, backoff = 1; spent < rounds; spent += backoff) {
+    if (state_->lock.try_lock()) {  // a dead holder's lock counts as free: is_held tells
+      is_taken = true;
+      break;
+    }
+    for (std::uint32_t i = 0; i < backoff; ++i) sync::relax();
+    backoff = std::min<std::uint32_t>(backoff * 2, 16);
   }
-  return Locked(&state_->lock);
+  bool is_repair_needed = false;
+  if (!is_taken) {
+    auto locked = state_->lock.lock();
+    if (!locked) {
+      if (locked.error().code() != Errc::owner_died)
+        return fail(locked.error().code(),
+                    context(fmt::format("lock: {}", locked.error().message())));
+      is_repair_needed = true;
+      state_->lock.make_consistent();
+    }
+  }
+  // Still marked held: its last holder died inside an operation. Rebuild from the slots.
+  if (is_repair_needed || state_->is_held != 0) repair();
+  return Locked(state_);
+}
+
+// ---- received payloads ----------------------------------------------------------------------
+
+std::shared_ptr<BufferPool::Buffer> BufferPool::take(std::size_t size) {
+  const auto make = [](std::size_t capacity) {
+    auto buffer = std::make_shared<Buffer>();
+    buffer->bytes.reset(new std::byte[capacity]);
+    buffer->capacity = capacity;
+    return buffer;
+  };
+  if (size > kLargest) return make(size);
+  const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(size, 256));
+  // Acquire: pairs with the release in clear() below, so this thread sees the entries the
+  // last user of the pool left.
+  if (is_busy_.test_and_set(std::memory_order_acquire)) return make(capacity);
+  std::shared_ptr<Buffer> found;
+  for (auto& entry : buffers_) {
+    if (entry == nullptr) {
+      entry = make(capacity);
+    } else if (entry.use_count() != 1) {
+      continue;  // a Message still holds it
+    } else if (entry->capacity < size) {
+      entry = make(capacity);
+    }
+    found = entry;
+    break;
+  }
+  // use_count() is a relaxed load: the acquire fence makes the last holder's release (its
+  // reference count decrement is acq_rel) happen before we overwrite the bytes it read.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  is_busy_.clear(std::memory_order_release);  // pairs with the test_and_set above
+  return found != nullptr ? found : make(capacity);
 }
 
 // ---- layout ---------------------------------------------------------------------------------
@@ -145,6 +195,10 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
           std::launder(reinterpret_cast<MailboxState*>(segment_.payload().data() + kStateOffset))),
       slots_(segment_.payload().data() + config.slots_offset),
       name_(segment_.name()),
+      hot_{Error(Errc::would_block, context("try_receive: no message")),
+           Error(Errc::would_block, context("try_send: full")),
+           Error(Errc::would_block, context("try_send: no receiver is waiting")),
+           Error(Errc::would_block, context("try_loan: full"))},
       role_(role),
       is_creator_(is_creator) {}
 
@@ -245,7 +299,7 @@ Result<void> Mailbox::Impl::grow() {
 
 // ---- the public surface ---------------------------------------------------------------------
 
-Mailbox::Mailbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Mailbox::Mailbox(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Mailbox::Mailbox(Mailbox&&) noexcept = default;
 Mailbox& Mailbox::operator=(Mailbox&&) noexcept = default;
 Mailbox::~Mailbox() = default;
@@ -273,7 +327,7 @@ Result<Mailbox> Mailbox::create(std::string_view name, MailboxOptions options, N
       name, spec, [&](std::span<std::byte> payload) { return Impl::initialize(payload, *config); });
   if (!segment) return std::unexpected(segment.error());
   auto impl =
-      std::make_unique<Impl>(std::move(*segment), *config, MailboxRole::sender_and_receiver, true);
+      std::make_shared<Impl>(std::move(*segment), *config, MailboxRole::sender_and_receiver, true);
   if (auto attached = impl->attach(); !attached) return std::unexpected(attached.error());
   return Mailbox(std::move(impl));
 }
@@ -283,8 +337,8 @@ Result<Mailbox> Mailbox::open(std::string_view name, MailboxRole role, NameUse n
   if (!segment) return std::unexpected(segment.error());
   auto config = Impl::validate(*segment);
   if (!config) return std::unexpected(config.error());
-  auto impl = std::make_unique<Impl>(std::move(*segment), *config, role, false);
-  if (impl->state_->is_removed != 0)
+  auto impl = std::make_shared<Impl>(std::move(*segment), *config, role, false);
+  if (impl->state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::not_found, impl->context("open: not found (removed)"));
   if (auto attached = impl->attach(); !attached) return std::unexpected(attached.error());
   return Mailbox(std::move(impl));
@@ -298,7 +352,7 @@ Result<void> Mailbox::remove(std::string_view name, NameUse names) {
       Impl impl(std::move(*segment), *config, MailboxRole::sender, false);
       {
         auto locked = impl.lock();
-        impl.state_->is_removed = 1;
+        impl.state_->is_removed.store(1, std::memory_order_relaxed);  // see check_usable
       }
       impl.state_->messages.notify_all();
       impl.state_->space.notify_all();
@@ -329,15 +383,19 @@ Result<Receipt> Mailbox::send_and_wait(std::span<const std::byte> payload, std::
 }
 
 Result<Message> Mailbox::receive(std::int64_t type) {
-  return impl_->receive(type, false, std::nullopt);
+  std::optional<Message> message;
+  return taken(impl_->receive(type, false, std::nullopt, &message, nullptr), message);
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
-  return impl_->receive(type, true, std::nullopt);
+  std::optional<Message> message;
+  return taken(impl_->receive(type, true, std::nullopt, &message, nullptr), message);
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
-  return impl_->receive(type, false, sys::deadline_after(timeout));
+  std::optional<Message> message;
+  return taken(impl_->receive(type, false, sys::deadline_after(timeout), &message, nullptr),
+               message);
 }
 
 MailboxStats Mailbox::stats() const { return impl_->stats(); }

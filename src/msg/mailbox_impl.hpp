@@ -2,6 +2,9 @@
 // operations, all done with MailboxState::lock held unless a comment says otherwise.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -19,7 +22,36 @@ inline msg::StoredProcess store(ProcessId process, std::uint32_t flags = 0) {
 }
 inline ProcessId load(const msg::StoredProcess& stored) { return {stored.pid, stored.start_time}; }
 
-class Mailbox::Impl {
+/// What Impl::receive put into `out`, or its error.
+template <class T>
+Result<T> taken(const Result<void>& received, std::optional<T>& out) {
+  if (!received) return std::unexpected(received.error());
+  if (!out) return fail(Errc::corrupted, "mailbox: receive: succeeded without a message");
+  return std::move(*out);
+}
+
+/// Payload buffers for received Messages, reused once no Message holds them any more: a
+/// receiver that keeps up allocates nothing per message. One per handle; it never blocks (a
+/// thread that finds it busy, or every buffer still held, allocates a buffer of its own).
+class BufferPool {
+ public:
+  struct Buffer {
+    std::unique_ptr<std::byte[]> bytes;
+    std::size_t capacity = 0;
+  };
+  /// Messages larger than this get a buffer of their own (large ones should use views).
+  static constexpr std::size_t kLargest = std::size_t{64} << 10;
+  static constexpr std::size_t kBuffers = 8;
+
+  /// A buffer of at least `size` bytes that nobody else holds.
+  std::shared_ptr<Buffer> take(std::size_t size);
+
+ private:
+  std::array<std::shared_ptr<Buffer>, kBuffers> buffers_;
+  std::atomic_flag is_busy_;
+};
+
+class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<Mailbox::Impl> {
  public:
   Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
   ~Impl();
@@ -39,7 +71,15 @@ class Mailbox::Impl {
   /// `is_try`: never wait; otherwise wait until `deadline` (none: for ever).
   Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                     std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt);
-  Result<Message> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline);
+  /// Into `message` a copy; into `view` (when not null) the slot itself, held for reading.
+  Result<void> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
+                       std::optional<Message>* message, std::optional<MessageView>* view);
+  /// A slot claimed for this process to write `size` bytes into (mailbox_loan.cpp).
+  Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline);
+  // Lender: what Loan and MessageView call back (the token is the slot's index).
+  Result<void> commit_loan(std::uint64_t token, std::size_t size, std::int64_t type) override;
+  void cancel_loan(std::uint64_t token) noexcept override;
+  void release_view(std::uint64_t token) noexcept override;
   MailboxStats stats();
 
   std::string context(std::string_view operation) const;
@@ -49,27 +89,42 @@ class Mailbox::Impl {
   msg::MailboxState* state_;
   std::byte* slots_;
   std::string name_;
+  /// The errors polling returns, built once: returning one copies a pointer, no allocation.
+  struct HotErrors {
+    Error receive_empty;     // try_receive: no message
+    Error send_full;         // try_send: full
+    Error send_no_receiver;  // try_send: no receiver is waiting (zero capacity)
+    Error loan_full;         // try_loan: full
+  };
+  HotErrors hot_;
   MailboxRole role_;
   bool is_creator_;
+  BufferPool buffers_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
   bool holds_exclusive_ = false;
+  sys::TimePoint next_reclaim_{};  // may_reclaim(): not before then
+  pid_t exclusive_pid_ = 0;        // the process that claimed it (a forked child is not the holder)
 
   // Everything is public: Impl is private to msg/ and Mailbox's own functions use its parts.
   /// Holds MailboxState::lock; unlocks when it goes.
   class Locked {
    public:
-    explicit Locked(Mutex* mutex) : mutex_(mutex) {}
-    Locked(Locked&& other) noexcept : mutex_(std::exchange(other.mutex_, nullptr)) {}
+    explicit Locked(msg::MailboxState* state) : state_(state) { state_->is_held = 1; }
+    Locked(Locked&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
     Locked& operator=(Locked&&) = delete;
     ~Locked() {
-      if (mutex_ != nullptr) mutex_->unlock();
+      if (state_ != nullptr) {
+        state_->is_held = 0;
+        state_->lock.unlock();
+      }
     }
 
    private:
-    Mutex* mutex_;
+    msg::MailboxState* state_;
   };
-  /// Takes the lock; after a holder died inside an operation, repairs the queue first.
+  /// Takes the lock, spinning briefly before it sleeps; after a holder died inside an
+  /// operation, repairs the queue first.
   Result<Locked> lock();
   void repair();
   /// The slot at `index` (in the mailbox or an extension, mapped on first use), or nullptr
@@ -82,10 +137,37 @@ class Mailbox::Impl {
   /// or kMaxExtensions runs out.
   Result<void> grow();
   Result<std::int32_t> find(std::int64_t type_filter);
+  /// A free slot, now `writing` and held by this process (growing an unbounded mailbox,
+  /// reclaiming dead processes' slots first); kNoSlot when there is none.
+  Result<std::int32_t> claim(std::string_view operation);
+  /// Queues the claimed slot `index` as a message; false when it was dropped (a broadcast
+  /// nobody hears).
+  bool publish(std::int32_t index, std::size_t size, std::int64_t type, bool wants_receipt,
+               std::uint64_t* sequence);
+  /// Waits (without the lock) until a receiver took the queued slot `index`.
+  Result<void> wait_for_receipt(std::int32_t index, std::uint64_t sequence, bool is_try,
+                                std::optional<sys::TimePoint> deadline, Receipt* receipt,
+                                std::string_view operation);
+  /// The slot `token` if this process holds it in `state`, else nullptr.
+  msg::SlotHeader* held_slot(std::uint64_t token, msg::SlotState state);
   void link_tail(std::int32_t index);
   void unlink(std::int32_t index);
   void release(std::int32_t index);
+  // The lock-free summary MailboxState::depth, changed under the lock only: a relaxed load
+  // and store suffice (the lock orders writers; readers use it as a hint).
+  void add_depth(std::int64_t delta) {
+    auto& depth = state_->depth;
+    depth.store(depth.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
+                std::memory_order_relaxed);
+  }
+  /// try_receive's pre-check: would_block without the lock when nothing can be there for this
+  /// handle. try_send's: when the mailbox is full of queued messages (nothing to reclaim), or a
+  /// rendezvous has no receiver waiting.
+  bool is_surely_empty() const;
+  bool is_surely_full() const;
   bool reclaim_dead();
+  /// Whether claim() should call reclaim_dead() now (rate-limited per handle).
+  bool may_reclaim();
   bool prune_dead_receivers();
   Result<void> claim_receiver();
   Result<void> check_usable(std::string_view operation) const;

@@ -56,7 +56,7 @@ void Mailbox::Impl::link_tail(std::int32_t index) {
   else
     state_->queue_head = index;
   state_->queue_tail = index;
-  ++state_->depth;
+  add_depth(1);
 }
 
 void Mailbox::Impl::unlink(std::int32_t index) {
@@ -72,7 +72,7 @@ void Mailbox::Impl::unlink(std::int32_t index) {
   else
     state_->queue_tail = prev;
   current->next = current->prev = kNoSlot;
-  if (state_->depth > 0) --state_->depth;
+  if (state_->depth.load(std::memory_order_relaxed) > 0) add_depth(-1);
 }
 
 void Mailbox::Impl::release(std::int32_t index) {
@@ -92,7 +92,7 @@ void Mailbox::Impl::repair() {
   std::vector<std::pair<std::uint64_t, std::int32_t>> queued;
   state_->free_head = kNoSlot;
   state_->queue_head = state_->queue_tail = kNoSlot;
-  state_->depth = 0;
+  state_->depth.store(0, std::memory_order_relaxed);
   state_->in_use = 0;
   for (std::int32_t index = static_cast<std::int32_t>(slot_total()) - 1; index >= 0; --index) {
     SlotHeader* current = slot(index);
@@ -112,8 +112,30 @@ void Mailbox::Impl::repair() {
           continue;
         }
         break;
-      case SlotState::writing:  // never queued: the message was not sent
+      case SlotState::writing:
+        // A live loan stays; a dead writer's message was never sent: freed.
+        if (alive(load(current->holder))) {
+          ++state_->in_use;
+          current->next = current->prev = kNoSlot;
+          continue;
+        }
+        break;
       case SlotState::reading:
+        // A live view stays. A dead viewer received the message (receive_view returned it):
+        // exactly once means nobody else gets it, so it is freed (or kept for its sender's
+        // receipt).
+        if (alive(load(current->holder))) {
+          ++state_->in_use;
+          current->next = current->prev = kNoSlot;
+          continue;
+        }
+        if (current->wants_receipt != 0 && alive(load(current->sender))) {
+          current->state = static_cast<std::uint32_t>(SlotState::delivered);
+          ++state_->in_use;
+          current->next = current->prev = kNoSlot;
+          continue;
+        }
+        break;
       case SlotState::free:
       default: break;
     }

@@ -19,6 +19,8 @@ namespace {
 constexpr auto kLivenessPoll = 50ms;
 // try_send on a zero-capacity mailbox with a receiver waiting: how long the hand-over may take.
 constexpr auto kRendezvousGrace = 100ms;
+// How often a handle that finds the mailbox full looks for slots that dead processes hold.
+constexpr auto kReclaimInterval = 5ms;
 
 bool is_mode(const MailboxConfig& config, Receivers mode) {
   return config.receivers == static_cast<std::uint32_t>(mode);
@@ -26,8 +28,36 @@ bool is_mode(const MailboxConfig& config, Receivers mode) {
 
 }  // namespace
 
+bool Mailbox::Impl::is_surely_empty() const {
+  // Relaxed loads: hints only (see "Pre-checks" in mailbox_layout.hpp). Anything the locked
+  // path would answer otherwise than would_block (closed; an exclusive or broadcast receiver
+  // not yet claimed) goes to the locked path.
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
+  if (is_mode(config_, Receivers::exclusive) && (!holds_exclusive_ || exclusive_pid_ != self().pid))
+    return false;
+  if (is_mode(config_, Receivers::broadcast) && receiver_index_ < 0) return false;
+  // TODO(perf): broadcast: a receiver ahead of the others sees depth > 0 and takes the lock;
+  // a per-receiver pending count would let it skip.
+  return state_->depth.load(std::memory_order_relaxed) == 0;
+}
+
+bool Mailbox::Impl::is_surely_full() const {
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
+  switch (static_cast<Capacity::Kind>(config_.capacity_kind)) {
+    case Capacity::Kind::zero:
+      return state_->waiting_receivers.load(std::memory_order_relaxed) == 0;
+    case Capacity::Kind::bounded:
+      // Every slot queued: nothing a dead process holds to reclaim. Broadcast mailboxes may
+      // hold messages only dead receivers still wanted: the locked path prunes them.
+      return !is_mode(config_, Receivers::broadcast) &&
+             state_->depth.load(std::memory_order_relaxed) >= config_.slot_count;
+    case Capacity::Kind::unbounded: return false;
+  }
+  return false;
+}
+
 Result<void> Mailbox::Impl::check_usable(std::string_view operation) const {
-  if (state_->is_removed != 0)
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
   return {};
 }
@@ -41,12 +71,77 @@ Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
   auto slice_end = now + kLivenessPoll;
   if (deadline && *deadline < slice_end) slice_end = *deadline;
   if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
-  if (state_->is_removed != 0)
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
   if (!segment_.is_owner_alive())
     return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                       to_string(segment_.creator()))));
   return {};
+}
+
+bool Mailbox::Impl::may_reclaim() {
+  // Only slots held outside the queue (a loan, a view, a receipt awaited) or kept for
+  // broadcast receivers can belong to the dead; when every slot in use is queued there is
+  // nothing to look for.
+  const bool is_any_held = state_->in_use > state_->depth.load(std::memory_order_relaxed);
+  if (!is_any_held && !is_mode(config_, Receivers::broadcast)) return false;
+  // Reclaiming asks /proc whether each holder lives, under the lock: not on every attempt of
+  // a poller, only every kReclaimInterval (a blocked sender retries at least every
+  // kLivenessPoll).
+  const auto now = sys::now();
+  if (now < next_reclaim_) return false;
+  next_reclaim_ = now + kReclaimInterval;
+  return true;
+}
+
+Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
+  if (state_->free_head == kNoSlot && may_reclaim()) (void)reclaim_dead();
+  if (state_->free_head == kNoSlot &&
+      config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
+    if (auto grown = grow(); !grown) return std::unexpected(grown.error());
+  }
+  SlotHeader* claimed = slot(state_->free_head);
+  if (claimed == nullptr) {
+    if (state_->free_head != kNoSlot)
+      return fail(Errc::corrupted, context(fmt::format("{}: corrupted: free list", operation)));
+    return kNoSlot;
+  }
+  const std::int32_t index = state_->free_head;
+  state_->free_head = claimed->next;
+  ++state_->in_use;
+  // Claim, write, publish: the state is one store each way, so a death anywhere in between
+  // leaves a `writing` slot with a dead holder, which repair() frees — never a half-written
+  // message.
+  claimed->holder = store(self());
+  claimed->state = static_cast<std::uint32_t>(SlotState::writing);
+  return index;
+}
+
+bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t type,
+                            bool wants_receipt, std::uint64_t* sequence) {
+  SlotHeader* claimed = slot(index);
+  claimed->size = size;
+  claimed->type = type;
+  *sequence = state_->next_sequence++;
+  claimed->sequence = *sequence;
+  claimed->sender = store(self());
+  claimed->wants_receipt = wants_receipt ? 1 : 0;
+  claimed->pending = 0;
+  if (is_mode(config_, Receivers::broadcast)) {
+    for (std::uint32_t r = 0; r < kMaxReceivers; ++r)
+      if (state_->receiver_table[r].flags != 0) claimed->pending |= std::uint64_t{1} << r;
+    if (claimed->pending == 0 && !wants_receipt) {
+      // Nobody is attached to hear it: counted, not kept.
+      release(index);
+      ++state_->sent;
+      ++state_->dropped;
+      return false;
+    }
+  }
+  claimed->state = static_cast<std::uint32_t>(SlotState::queued);
+  link_tail(index);
+  if (!wants_receipt) ++state_->sent;
+  return true;
 }
 
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
@@ -61,66 +156,50 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::zero);
   wants_receipt = wants_receipt || is_rendezvous;
 
+  if (is_try && is_surely_full()) {
+    state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter: orders nothing
+    return std::unexpected(is_rendezvous ? hot_.send_no_receiver : hot_.send_full);
+  }
+
   std::int32_t index = kNoSlot;
   std::uint64_t sequence = 0;
   for (;;) {
-    const std::uint32_t observed = state_->space.value();
+    // A try_ call never waits: not reading the word spares it a cache miss per call.
+    const std::uint32_t observed = is_try ? 0 : state_->space.value();
+    bool is_queued = false;
     {
       auto locked = lock();
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return usable;
       if (is_rendezvous && is_try && state_->waiting_receivers.load() == 0) {
-        ++state_->would_block;
-        return fail(Errc::would_block, context("try_send: no receiver is waiting"));
+        state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
+        return std::unexpected(hot_.send_no_receiver);
       }
-      if (state_->free_head == kNoSlot && !reclaim_dead() &&
-          config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
-        if (auto grown = grow(); !grown) return grown;
-      }
-      if (SlotHeader* claimed = slot(state_->free_head)) {
-        index = state_->free_head;
-        state_->free_head = claimed->next;
-        ++state_->in_use;
-        // Claim, copy, publish: the state is one store each way, so a death anywhere in
-        // between leaves a `writing` slot that repair() frees — never a half-written message.
-        claimed->state = static_cast<std::uint32_t>(SlotState::writing);
+      auto claimed = claim(operation);
+      if (!claimed) return std::unexpected(claimed.error());
+      index = *claimed;
+      if (index != kNoSlot) {
         if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
-        claimed->size = payload.size();
-        claimed->type = type;
-        sequence = state_->next_sequence++;
-        claimed->sequence = sequence;
-        claimed->sender = store(self());
-        claimed->wants_receipt = wants_receipt ? 1 : 0;
-        claimed->pending = 0;
-        if (is_mode(config_, Receivers::broadcast)) {
-          for (std::uint32_t r = 0; r < kMaxReceivers; ++r)
-            if (state_->receiver_table[r].flags != 0) claimed->pending |= std::uint64_t{1} << r;
-          if (claimed->pending == 0 && !wants_receipt) {
-            // Nobody is attached to hear it: counted, not kept.
-            release(index);
-            ++state_->sent;
-            ++state_->dropped;
-            return {};
-          }
-        }
-        claimed->state = static_cast<std::uint32_t>(SlotState::queued);
-        link_tail(index);
-        if (!wants_receipt) ++state_->sent;
-      } else if (state_->free_head != kNoSlot) {
-        return fail(Errc::corrupted, context(fmt::format("{}: corrupted: free list", operation)));
+        is_queued = publish(index, payload.size(), type, wants_receipt, &sequence);
+        if (!is_queued) return {};  // broadcast to nobody
       } else if (is_try) {
-        ++state_->would_block;
-        return fail(Errc::would_block, context("try_send: full"));
+        state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
+        return std::unexpected(hot_.send_full);
       }
     }
-    if (index != kNoSlot) {
+    if (is_queued) {
       state_->messages.notify_all();
       break;
     }
     if (auto waited = wait(state_->space, observed, deadline, operation); !waited) return waited;
   }
   if (!wants_receipt) return {};
+  return wait_for_receipt(index, sequence, is_try, deadline, receipt, operation);
+}
 
+Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t sequence,
+                                             bool is_try, std::optional<sys::TimePoint> deadline,
+                                             Receipt* receipt, std::string_view operation) {
   // Wait until a receiver took it. A rendezvous that times out withdraws the message.
   if (is_try) deadline = sys::now() + kRendezvousGrace;
   for (;;) {
@@ -131,24 +210,29 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       SlotHeader* mine = slot(index);
       if (mine->sequence != sequence)
         return fail(Errc::corrupted, context(fmt::format("{}: corrupted: slot reused", operation)));
-      if (mine->state == static_cast<std::uint32_t>(SlotState::delivered)) {
+      const auto state = static_cast<SlotState>(mine->state);
+      if (state == SlotState::delivered || state == SlotState::reading) {
         if (receipt != nullptr) *receipt = Receipt{load(mine->taken_by), sequence};
-        release(index);
         ++state_->sent;
-        state_->space.notify_all();
+        if (state == SlotState::delivered) {
+          release(index);
+          state_->space.notify_all();
+        } else {
+          mine->wants_receipt = 0;  // a view holds it: its release frees the slot
+        }
         return {};
       }
-      if (mine->state != static_cast<std::uint32_t>(SlotState::queued))
+      if (state != SlotState::queued)
         return fail(Errc::corrupted, context(fmt::format("{}: corrupted: slot state", operation)));
       const bool is_late = deadline && sys::now() >= *deadline;
-      if (is_late || state_->is_removed != 0) {
+      const bool is_removed = state_->is_removed.load(std::memory_order_relaxed) != 0;
+      if (is_late || is_removed) {
         unlink(index);
         release(index);
         state_->space.notify_all();
-        if (state_->is_removed != 0)
-          return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
+        if (is_removed) return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
         if (is_try) {
-          ++state_->would_block;
+          state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
           return fail(Errc::would_block, context("try_send: the waiting receiver did not take it"));
         }
         return fail(Errc::timed_out,
@@ -160,17 +244,27 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
   }
 }
 
-Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
-                                       std::optional<sys::TimePoint> deadline) {
-  const std::string_view operation = is_try ? "try_receive" : "receive";
+Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
+                                    std::optional<sys::TimePoint> deadline,
+                                    std::optional<Message>* message,
+                                    std::optional<MessageView>* view) {
+  const std::string_view operation = view != nullptr
+                                         ? (is_try ? "try_receive_view" : "receive_view")
+                                         : (is_try ? "try_receive" : "receive");
   if (role_ != MailboxRole::sender_and_receiver)
     return fail(Errc::invalid_argument,
                 context(fmt::format("{}: opened as a {}", operation,
                                     role_ == MailboxRole::sender ? "sender" : "observer")));
+  if (is_try && is_surely_empty()) {
+    state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // orders nothing
+    return std::unexpected(hot_.receive_empty);
+  }
   const ProcessId me = self();
+  const bool is_broadcast = is_mode(config_, Receivers::broadcast);
   for (;;) {
-    const std::uint32_t observed = state_->messages.value();
-    std::optional<Message> message;
+    // A try_ call never waits: not reading the word spares it a cache miss per call.
+    const std::uint32_t observed = is_try ? 0 : state_->messages.value();
+    bool is_taken = false;
     bool is_receipt = false;
     bool is_freed = false;
     {
@@ -185,8 +279,9 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
                                           to_string(holder))));
         state_->exclusive_holder = store(me, 1);
         holds_exclusive_ = true;
+        exclusive_pid_ = me.pid;
       }
-      if (is_mode(config_, Receivers::broadcast) && receiver_index_ < 0) {
+      if (is_broadcast && receiver_index_ < 0) {
         if (auto claimed = claim_receiver(); !claimed) return std::unexpected(claimed.error());
       }
       auto found = find(type);
@@ -198,37 +293,59 @@ Result<Message> Mailbox::Impl::receive(std::int64_t type, bool is_try,
         if (size > config_.max_message_size)
           return fail(Errc::corrupted,
                       context(fmt::format("{}: corrupted: message of {} bytes", operation, size)));
-        std::vector<std::byte> bytes(size);
-        if (size != 0) std::memcpy(bytes.data(), slot_payload(index), size);
-        message.emplace(std::move(bytes), taken->type, load(taken->sender), taken->sequence);
-        bool is_last = true;
-        if (is_mode(config_, Receivers::broadcast)) {
-          taken->pending &= ~(std::uint64_t{1} << receiver_index_);
-          is_last = taken->pending == 0;
-        }
-        if (is_last) {
+        if (view != nullptr && !is_broadcast) {
+          // Zero-copy: the slot stays taken (`reading`, held by this process) until the view
+          // goes; a receipt is due now, for the message was received.
           unlink(index);
-          if (taken->wants_receipt != 0) {
-            taken->taken_by = store(me);
-            taken->state = static_cast<std::uint32_t>(SlotState::delivered);
-            is_receipt = true;
-          } else {
-            release(index);
-            is_freed = true;
+          taken->holder = store(me);
+          taken->taken_by = store(me);
+          taken->state = static_cast<std::uint32_t>(SlotState::reading);
+          is_receipt = taken->wants_receipt != 0;
+          view->emplace(shared_from_this(), static_cast<std::uint64_t>(index),
+                        std::span<const std::byte>(slot_payload(index), size), taken->type,
+                        load(taken->sender), taken->sequence);
+        } else {
+          // A copy (a broadcast message stays for the other receivers, so a view is of a copy).
+          auto buffer = buffers_.take(size);
+          if (size != 0) std::memcpy(buffer->bytes.get(), slot_payload(index), size);
+          const std::span<const std::byte> bytes(buffer->bytes.get(), size);
+          std::shared_ptr<const void> owner(std::move(buffer));
+          if (view != nullptr)
+            view->emplace(std::move(owner), bytes, taken->type, load(taken->sender),
+                          taken->sequence);
+          else
+            message->emplace(bytes, std::move(owner), taken->type, load(taken->sender),
+                             taken->sequence);
+          bool is_last = true;
+          if (is_broadcast) {
+            taken->pending &= ~(std::uint64_t{1} << receiver_index_);
+            is_last = taken->pending == 0;
+          }
+          if (is_last) {
+            unlink(index);
+            if (taken->wants_receipt != 0) {
+              taken->taken_by = store(me);
+              taken->state = static_cast<std::uint32_t>(SlotState::delivered);
+              is_receipt = true;
+            } else {
+              release(index);
+              is_freed = true;
+            }
           }
         }
         ++state_->received;
+        is_taken = true;
       } else if (is_try) {
-        ++state_->would_block;
-        return fail(Errc::would_block, context("try_receive: no message"));
+        state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);
+        return std::unexpected(hot_.receive_empty);
       } else {
         state_->waiting_receivers.fetch_add(1);
       }
     }
-    if (message) {  // woken after the lock is released, so the woken do not queue on it
+    if (is_taken) {  // woken after the lock is released, so the woken do not queue on it
       if (is_receipt) state_->receipts.notify_all();
       if (is_freed) state_->space.notify_all();
-      return std::move(*message);
+      return {};
     }
     auto waited = wait(state_->messages, observed, deadline, operation);
     state_->waiting_receivers.fetch_sub(1);
@@ -321,10 +438,11 @@ MailboxStats Mailbox::Impl::stats() {
   auto locked = lock();
   if (!locked) return stats;
   stats.slots = slot_total();
-  stats.depth = state_->depth;
+  stats.depth = state_->depth.load(std::memory_order_relaxed);
   stats.sent = state_->sent;
   stats.received = state_->received;
-  stats.would_block = state_->would_block;
+  stats.would_block = state_->would_block_sends.load(std::memory_order_relaxed) +
+                      state_->would_block_receives.load(std::memory_order_relaxed);
   stats.dropped = state_->dropped;
   for (const auto& entry : state_->attached)
     if (entry.flags != 0 && alive(load(entry))) stats.attached.push_back(load(entry));

@@ -17,6 +17,19 @@ TEST(Error, CarriesCodeMessageAndErrorCode) {
   EXPECT_TRUE(error == Errc::not_found);
 }
 
+TEST(Error, CopiesShareTheirMessageAndAPrebuiltOneIsReturnedWithoutACopy) {
+  const auto text = std::make_shared<const std::string>("mailbox 'x': try_receive: no message");
+  const Error prebuilt(Errc::would_block, text);
+  const Error copy = prebuilt;  // NOLINT(performance-unnecessary-copy-initialization)
+  EXPECT_EQ(copy.code(), Errc::would_block);
+  EXPECT_EQ(&copy.message(), text.get()) << "the copy shares the message";
+  EXPECT_EQ(copy.message(), "mailbox 'x': try_receive: no message");
+  Error moved_from(Errc::io, "gone");
+  const Error taken = std::move(moved_from);
+  EXPECT_EQ(taken.message(), "gone");
+  EXPECT_TRUE(moved_from.message().empty());  // NOLINT(bugprone-use-after-move): still valid
+}
+
 TEST(Error, FromASystemCallNamesTheContextAndTheCall) {
   const auto error = Error::from_sys({ENOSPC, "posix_fallocate"}, "shared memory 'a': create");
   EXPECT_EQ(error.code(), Errc::limit_reached);

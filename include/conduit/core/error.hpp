@@ -4,6 +4,7 @@
 #pragma once
 
 #include <expected>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -36,9 +37,15 @@ std::string_view describe(Errc code) noexcept;
 /// The Errc for an errno value (the one place errno becomes an Errc).
 Errc errc_from_errno(int error) noexcept;
 
+/// Copying an Error is cheap: its message is shared (a reference count, no allocation), so a
+/// hot path may build its frequent errors once and return copies of them.
 class Error {
  public:
-  Error(Errc code, std::string message) : code_(code), message_(std::move(message)) {}
+  Error(Errc code, std::string message)
+      : code_(code), message_(std::make_shared<const std::string>(std::move(message))) {}
+  /// An error with a shared message, such as one built once for a hot path.
+  Error(Errc code, std::shared_ptr<const std::string> message) noexcept
+      : code_(code), message_(std::move(message)) {}
 
   /// An error from a failed system call, with `context` (the object and the operation) first:
   /// "shared memory 'a': create: No space left on device (posix_fallocate)".
@@ -46,14 +53,20 @@ class Error {
 
   [[nodiscard]] Errc code() const noexcept { return code_; }
   /// What failed and where; names the object and the call.
-  [[nodiscard]] const std::string& message() const noexcept { return message_; }
+  [[nodiscard]] const std::string& message() const noexcept {
+    return message_ != nullptr ? *message_ : no_message();
+  }
   [[nodiscard]] std::error_code error_code() const noexcept { return make_error_code(code_); }
 
   friend bool operator==(const Error& error, Errc code) noexcept { return error.code_ == code; }
 
  private:
+  static const std::string& no_message() noexcept {  // a moved-from Error's
+    static const std::string empty;
+    return empty;
+  }
   Errc code_;
-  std::string message_;
+  std::shared_ptr<const std::string> message_;
 };
 
 template <class T>

@@ -4,7 +4,8 @@
 // Thread-safe and process-safe. Survives the death of any sender or receiver at any
 // instruction: a message whose send returned success is received exactly once (broadcast: once
 // by each receiver) unless the mailbox is removed; a half-written message is never received;
-// a receiver that died while copying a message out leaves it queued again for others. No
+// a receiver that died while copying a message out leaves it queued again for others, but one
+// that dies holding a MessageView had received it (it is not given to anyone else). No
 // daemon: a Lifetime::process mailbox vanishes when its creator dies, and everyone blocked on
 // it returns owner_died.
 //
@@ -19,6 +20,16 @@
 // In a broadcast mailbox every handle made by open() is a receiver from the moment open
 // returns; the creating handle becomes one at its first receive. A process that only sends to
 // a broadcast mailbox opens it with MailboxRole::sender.
+//
+// Fast paths: send and receive hold the mailbox's lock briefly (spinning before they sleep on
+// it); when the other side keeps up they make no system call and allocate nothing (received
+// payloads come from a per-handle pool of buffers). A try_ call on an empty or full mailbox
+// returns would_block without taking the lock or allocating.
+//
+// Zero-copy (large messages): loan(size) claims a slot and hands out its memory to write in;
+// Loan::commit() sends it as it stands. receive_view() hands out a received message where it
+// lies; its slot is freed when the MessageView goes. Both count against the capacity while
+// they live (see loan.hpp for what survives a crash). Broadcast mailboxes give views of a copy.
 //
 // Protection: named mailboxes are files on tmpfs; a peer with write permission can corrupt or
 // truncate them. Corruption of the shared bytes is detected where it matters (corrupted), but
@@ -40,6 +51,7 @@
 #include "conduit/core/error.hpp"
 #include "conduit/core/name.hpp"
 #include "conduit/core/process.hpp"
+#include "conduit/msg/loan.hpp"
 #include "conduit/msg/message.hpp"
 
 namespace conduit {
@@ -113,6 +125,22 @@ class Mailbox {
   [[nodiscard]] Result<Message> receive_for(std::chrono::nanoseconds timeout,
                                             std::int64_t type = 0);
 
+  /// Claims a slot and lends its memory (`size` bytes) to write a message into; Loan::commit
+  /// sends it without a copy, a dropped Loan gives the slot back. Blocks while the mailbox is
+  /// full. Errors: message_too_large, closed, owner_died, corrupted.
+  [[nodiscard]] Result<Loan> loan(std::size_t size);
+  /// Never blocks: would_block when full.
+  [[nodiscard]] Result<Loan> try_loan(std::size_t size);
+  [[nodiscard]] Result<Loan> loan_for(std::size_t size, std::chrono::nanoseconds timeout);
+
+  /// As receive, but the message is read where it lies: no copy. Its slot stays taken (and
+  /// counts against the capacity) until the view is destroyed. Errors: as receive.
+  [[nodiscard]] Result<MessageView> receive_view(std::int64_t type = 0);
+  /// Never blocks: would_block when there is no matching message.
+  [[nodiscard]] Result<MessageView> try_receive_view(std::int64_t type = 0);
+  [[nodiscard]] Result<MessageView> receive_view_for(std::chrono::nanoseconds timeout,
+                                                     std::int64_t type = 0);
+
   /// Capacity, depth, sizes, mode, owner, attached processes, counters.
   [[nodiscard]] MailboxStats stats() const;
   [[nodiscard]] const std::string& name() const noexcept;
@@ -140,8 +168,8 @@ class Mailbox {
   static Result<Mailbox> create(std::string_view name, MailboxOptions options, NameUse names);
   static Result<Mailbox> open(std::string_view name, MailboxRole role, NameUse names);
   static Result<void> remove(std::string_view name, NameUse names);
-  explicit Mailbox(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Mailbox(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared with the Loans and MessageViews it made
 };
 
 }  // namespace conduit

@@ -3,18 +3,33 @@
 //   offset                      what
 //   --------------------------  -------------------------------------------------------------
 //   0                           MailboxConfig   (written once by the creator; validated on open)
-//   128                         MailboxState    (guarded by `lock`; counters, queue, tables)
+//   128                         MailboxState    (guarded by `lock`; counters, queue, tables;
+//                               and lock-free summaries of them, see below)
 //   128 + sizeof(MailboxState)  Slot[slot_count], each: SlotHeader (128) + max_message_size
 //                               bytes, rounded up to whole cache lines (slot_stride)
 //
 // A message lives in one slot for its whole stay. Slots move between states only under
 // `lock`, each move a single store of `state`, so that after a holder died mid-operation the
 // queue can be rebuilt from the slots alone (see Mailbox's repair): queued slots ordered by
-// sequence, slots a dead sender was writing freed, slots a dead receiver was reading queued
-// again (it never returned the message), receipts nobody waits for any more freed.
+// sequence; `writing` slots (a send inside the lock, or a Loan) kept while their holder lives,
+// freed when it died (the message was never sent); `reading` slots (a MessageView) kept while
+// their holder lives, and when it died counted as received — receive_view had returned the
+// message to it — so freed, never queued again (exactly once); receipts nobody waits for any
+// more freed.
 //
 // Futex words (`*_signal`) sit on cache lines of their own: waiters sleep on them and wakers
 // bump them, without touching the lock's line.
+//
+// Pre-checks without the lock: `depth` and `is_removed` are written only under
+// `lock` but are atomics that a try_ call reads without it, so a poller of an empty (or full)
+// mailbox returns would_block without taking the lock and without slowing the other side.
+// These reads are relaxed: they only decide whether to take the lock, and every byte of a
+// message is read under the lock (its acquire pairs with the writer's unlock). A value seen
+// without the lock is no older than anything that happened before the call, so
+// a would_block answer is one the locked path could have given then (bounded, not broadcast:
+// depth == slot_count means every slot holds a queued message, nothing to reclaim). The would_block
+// counters sit on lines of their own (one per side): pollers bump them with relaxed fetch_add and
+// the side that makes progress never touches them.
 #pragma once
 
 #include <atomic>
@@ -31,7 +46,7 @@ namespace conduit::msg {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
-inline constexpr std::uint32_t kMailboxLayoutVersion = 1;
+inline constexpr std::uint32_t kMailboxLayoutVersion = 2;
 inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
@@ -43,9 +58,9 @@ inline constexpr std::int32_t kNoSlot = -1;
 
 enum class SlotState : std::uint32_t {
   free = 0,
-  writing = 1,    // claimed by `holder`, who copies the payload in outside the lock
+  writing = 1,    // claimed by `holder`: a send copying in, or a Loan being written
   queued = 2,     // in the queue, ordered by sequence
-  reading = 3,    // taken by `holder`, who copies the payload out outside the lock
+  reading = 3,    // taken by `holder`: a MessageView reads it where it lies
   delivered = 4,  // taken; the sender waits for its receipt (`taken_by`)
 };
 
@@ -80,27 +95,41 @@ static_assert(sizeof(StoredProcess) == 16);
 struct alignas(kCacheLine) MailboxState {
   Mutex lock;  // robust: a holder that dies hands `owner_died` to the next locker
   alignas(kCacheLine) std::uint64_t next_sequence;
-  std::uint64_t depth;   // queued slots (what capacity counts, with slots being written)
   std::uint64_t in_use;  // slots not free
   std::int32_t queue_head;
   std::int32_t queue_tail;
   std::int32_t free_head;
-  std::uint32_t is_removed;  // remove() was called: everyone gets `closed`
-  std::uint64_t sent, received, would_block, dropped;
-  std::atomic<std::uint32_t> waiting_receivers;  // blocked in receive: try_send on zero capacity
   std::uint32_t pair_count;
-  std::uint32_t slot_total;       // slots in the mailbox and its extensions
-  std::uint32_t extension_count;  // unbounded: extension segments made so far
+  std::uint64_t sent, received, dropped;
+  std::atomic<std::uint32_t> waiting_receivers;  // blocked in receive: try_send on zero capacity
+  std::uint32_t slot_total;                      // slots in the mailbox and its extensions
+  std::uint32_t extension_count;                 // unbounded: extension segments made so far
+  std::uint32_t is_held;  // 1 from taking `lock` to giving it back: still 1 when taken means
+                          // its last holder died holding it (a robust try_lock does not say)
   StoredProcess exclusive_holder;
   StoredProcess pair_members[2];
+  // Lock-free summaries (see "Pre-checks" above): written under `lock`, read without it.
+  alignas(kCacheLine) std::atomic<std::uint64_t> depth;  // queued slots (what capacity counts)
+  std::atomic<std::uint32_t> is_removed;  // remove() was called: everyone gets `closed`
+  alignas(kCacheLine) std::atomic<std::uint64_t> would_block_sends;     // bumped by senders
+  alignas(kCacheLine) std::atomic<std::uint64_t> would_block_receives;  // bumped by receivers
   alignas(kCacheLine) sync::WaitWord messages;  // bumped when a message is queued
   alignas(kCacheLine) sync::WaitWord space;     // bumped when a slot is freed
   alignas(kCacheLine) sync::WaitWord receipts;  // bumped when a waited-for message is taken
-  alignas(kCacheLine) std::uint32_t reserved_line;
   alignas(kCacheLine) StoredProcess receiver_table[kMaxReceivers];  // broadcast receivers
   StoredProcess attached[kMaxAttached];
 };
 static_assert(std::is_standard_layout_v<MailboxState>);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+// The lock's line, the guarded fields' two lines, then one line each for the summaries and
+// each side's would_block counter: pollers and the side making progress share no line.
+static_assert(offsetof(MailboxState, next_sequence) == 64);
+static_assert(offsetof(MailboxState, depth) == 192);
+static_assert(offsetof(MailboxState, would_block_sends) == 256);
+static_assert(offsetof(MailboxState, would_block_receives) == 320);
+static_assert(offsetof(MailboxState, messages) == 384);
+static_assert(sizeof(MailboxState) == 3648);
 
 struct alignas(kCacheLine) SlotHeader {
   std::uint32_t state;  // SlotState
