@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# multihost.sh MPIRUN PROGRAM [ARGS...]
+# multihost.sh [--expect-bytes N] MPIRUN PROGRAM [ARGS...]
 # Makes three hosts as network namespaces on one bridge (10.77.0.1-3/24, see MULTIHOST.md),
 # then runs PROGRAM with one rank per host under Open MPI, over TCP only (--mca btl tcp,self:
 # no shared memory, so every message crosses the veth links). A launcher agent enters the
 # host's namespace instead of ssh. Exit 77 (skipped) where namespaces cannot be made.
+# --expect-bytes N: fail unless the hosts' eth0 links together received at least N bytes
+# during PROGRAM (the proof that its messages crossed the network).
 set -uo pipefail
+expect_bytes=0
+if [ "${1:-}" = --expect-bytes ]; then
+  expect_bytes=$2
+  shift 2
+fi
 mpirun=$1
 shift
 tag=cm$$
@@ -59,11 +66,30 @@ launch() {
   ip netns exec "$tag-h1" unshare --uts sh -c "hostname $tag-h1; exec \"\$@\"" launcher "$@"
 }
 
+received() {  # bytes all hosts' eth0 received so far
+  local total=0 i
+  for i in "${hosts[@]}"; do
+    total=$((total + $(ip netns exec "$tag-h$i" cat /sys/class/net/eth0/statistics/rx_bytes)))
+  done
+  echo "$total"
+}
+
 echo "== hosts: one rank on each"
-launch "$mpirun" "${mpi_options[@]}" hostname
+launch "$mpirun" "${mpi_options[@]}" hostname | tee "$work/hostnames"
+if [ "$(sort -u "$work/hostnames" | wc -l)" -ne 3 ]; then
+  echo "FAIL: the ranks did not start on three different hosts"
+  exit 1
+fi
 echo "== $*"
+before=$(received)
 set +e
 launch timeout 240 "$mpirun" "${mpi_options[@]}" "$@"
 status=$?
-echo "== exit $status"
+set -e
+crossed=$(($(received) - before))
+echo "== exit $status; the hosts' links received $crossed bytes"
+if [ "$status" -eq 0 ] && [ "$crossed" -lt "$expect_bytes" ]; then
+  echo "FAIL: expected at least $expect_bytes bytes across the links"
+  exit 1
+fi
 exit $status
