@@ -83,7 +83,8 @@ class World {
                                                  std::int64_t type = 0);
 
   /// Asymmetric: the next message from any rank; Message::sender().pid is the sending rank and
-  /// sender_name() its decimal number. Errors as receive_from.
+  /// sender_name() its decimal number (so for receive_from too; sender().start_time is 0, and
+  /// sequence() counts the messages this World has received: 1, 2, …). Errors as receive_from.
   [[nodiscard]] Result<Message> receive(std::int64_t type = 0);
   [[nodiscard]] Result<Message> try_receive(std::int64_t type = 0);
   [[nodiscard]] Result<Message> receive_for(std::chrono::nanoseconds timeout,
