@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -171,6 +172,8 @@ TEST(World, ZeroCapacity_SendForTimesOutWhenNobodyReceives) {
     auto tried = zero->try_send(1, "also unwanted", 3);
     ASSERT_FALSE(tried);
     EXPECT_EQ(tried.error().code(), Errc::would_block) << tried.error().message();
+    std::printf("rank 0: %s\nrank 0: %s\n", sent.error().message().c_str(),
+                tried.error().message().c_str());
     // Tell rank 1 how many could not be withdrawn (Open MPI cannot cancel sends), to drain.
     const bool stays = sent.error().message().find("stays posted") != std::string::npos;
     const bool tried_stays = tried.error().message().find("stays posted") != std::string::npos;
