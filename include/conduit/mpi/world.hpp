@@ -1,5 +1,5 @@
-// mpi::World: direct naming across machines, over MPI (Open MPI; MPICH builds too). Every
-// process of an `mpirun` job is one rank of the world; ranks name each other by number, as
+// mpi::World: direct naming across machines, over MPI (only <mpi.h>: tested with Open MPI 4.1).
+// Every process of an `mpirun` job is one rank of the world; ranks name each other by number, as
 // Endpoints name each other by name: send(rank, bytes), symmetric receive_from(rank) and
 // asymmetric receive() whose Message::sender().pid is the sending rank.
 //
