@@ -22,4 +22,11 @@ pkg-config --exists conduit
 # shellcheck disable=SC2046
 "$cxx" -o "$work/consumer-pc" "$consumer/main.cpp" $(pkg-config --cflags --libs --static conduit)
 CONDUIT_NAMESPACE=$work/ns2 "$work/consumer-pc"
+if [ -f "$prefix/lib/cmake/conduit/conduitMpiTargets.cmake" ]; then
+  echo "== find_package(conduit): conduit::mpi"
+  cmake -S "$consumer/../consumer_mpi" -B "$work/build-mpi" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
+  cmake --build "$work/build-mpi" >/dev/null
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$work/build-mpi/consumer_mpi"
+fi
 echo "install: ok"
