@@ -51,7 +51,8 @@ class Server {
   /// may connect at once. Errors: as serve.
   [[nodiscard]] Result<void> start(std::string_view url);
   /// Stops serving: no new connections, open ones are closed after the requests they are
-  /// running have been answered. Waits for that. Idempotent.
+  /// running have been answered (it is noticed within 100 ms). After start() it
+  /// waits for that; a serve() running in another thread returns once it is done. Idempotent.
   void stop();
   /// The URL clients reach this server by once it listens (tcp port 0: the port chosen); empty
   /// before.
