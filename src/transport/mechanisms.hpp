@@ -13,8 +13,8 @@ namespace conduit::transport {
 using LinkResult = Result<std::unique_ptr<Link>>;
 using AcceptorResult = Result<std::unique_ptr<Acceptor>>;
 
-AcceptorResult listen_socket(const Url& url);
-LinkResult connect_socket(const Url& url);
+AcceptorResult listen_socket(const Url& url, Framing framing);
+LinkResult connect_socket(const Url& url, Framing framing);
 AcceptorResult listen_fifo(const Url& url);
 LinkResult connect_fifo(const Url& url);
 AcceptorResult listen_mq(const Url& url);

@@ -9,6 +9,8 @@
 // tcp://host:port resolves `host` with getaddrinfo (names, IPv4, [IPv6]) and uses the first
 // address that works; port 0 lets the kernel choose, and Listener::url() says which. Nagle is
 // off (TCP_NODELAY): a message is sent when send() is called.
+//
+// Framing::none connections carry the bytes unframed (StreamLink's raw mode).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netdb.h>
@@ -129,12 +131,13 @@ bool has_listener(const Address& address) {
 
 class SocketAcceptor final : public Acceptor {
  public:
-  SocketAcceptor(sys::Fd socket, Url url, bool is_unix_file, ino_t inode)
+  SocketAcceptor(sys::Fd socket, Url url, bool is_unix_file, ino_t inode, Framing framing)
       : socket_(std::move(socket)),
         url_(std::move(url)),
         text_(url_.to_string()),
         is_unix_file_(is_unix_file),
-        inode_(inode) {}
+        inode_(inode),
+        framing_(framing) {}
 
   ~SocketAcceptor() override {
     // Remove the socket file, unless someone replaced it with their own in the meantime.
@@ -164,7 +167,8 @@ class SocketAcceptor final : public Acceptor {
       } else {
         peer = peer_of(connection.get());
       }
-      auto link = StreamLink::make(std::move(connection), {}, true, text_, peer);
+      auto link = StreamLink::make(std::move(connection), {}, true, text_, peer,
+                                   framing_ == Framing::framed);
       if (!link) return std::unexpected(link.error());
       return std::unique_ptr<Link>(std::move(*link));
     }
@@ -178,6 +182,7 @@ class SocketAcceptor final : public Acceptor {
   std::string text_;
   bool is_unix_file_;
   ino_t inode_;
+  Framing framing_;
 };
 
 Result<sys::Fd> bind_and_listen(const Address& address, const Url& url) {
@@ -196,7 +201,7 @@ Result<sys::Fd> bind_and_listen(const Address& address, const Url& url) {
 
 }  // namespace
 
-AcceptorResult listen_socket(const Url& url) {
+AcceptorResult listen_socket(const Url& url, Framing framing) {
   if (url.scheme == Scheme::unix_socket) {
     const Address address = unix_address(url);
     auto fd = bind_and_listen(address, url);
@@ -215,7 +220,7 @@ AcceptorResult listen_socket(const Url& url) {
       auto st = sys::status_at(AT_FDCWD, url.path);
       if (st) inode = st->st_ino;
     }
-    return std::make_unique<SocketAcceptor>(std::move(*fd), url, !url.is_abstract, inode);
+    return std::make_unique<SocketAcceptor>(std::move(*fd), url, !url.is_abstract, inode, framing);
   }
   auto addresses = resolve(url, true, "listen");
   if (!addresses) return std::unexpected(addresses.error());
@@ -238,13 +243,13 @@ AcceptorResult listen_socket(const Url& url) {
                              ? reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port
                              : reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
     }
-    return std::make_unique<SocketAcceptor>(std::move(*fd), std::move(bound), false, 0);
+    return std::make_unique<SocketAcceptor>(std::move(*fd), std::move(bound), false, 0, framing);
   }
   if (last) return std::unexpected(*last);
   return fail(Errc::not_found, fmt::format("{}: listen: no address for '{}'", url.text, url.host));
 }
 
-LinkResult connect_socket(const Url& url) {
+LinkResult connect_socket(const Url& url, Framing framing) {
   const std::string context = fmt::format("{}: connect", url.text);
   std::vector<Address> addresses;
   if (url.scheme == Scheme::unix_socket) {
@@ -269,7 +274,8 @@ LinkResult connect_socket(const Url& url) {
     } else {
       peer = peer_of(fd->get());
     }
-    auto link = StreamLink::make(std::move(*fd), {}, true, url.to_string(), peer);
+    auto link = StreamLink::make(std::move(*fd), {}, true, url.to_string(), peer,
+                                 framing == Framing::framed);
     if (!link) return std::unexpected(link.error());
     return std::unique_ptr<Link>(std::move(*link));
   }

@@ -15,16 +15,19 @@ constexpr std::size_t kBufferSize = 64 * 1024;
 
 }  // namespace
 
-StreamLink::StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer)
+StreamLink::StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer,
+                       bool is_framed)
     : in_(std::move(in)),
       out_(std::move(out)),
       is_socket_(is_socket),
+      is_framed_(is_framed),
       url_(std::move(url)),
       peer_(peer),
       buffer_(kBufferSize) {}
 
 Result<std::unique_ptr<StreamLink>> StreamLink::make(sys::Fd in, sys::Fd out, bool is_socket,
-                                                     std::string url, ProcessId peer) {
+                                                     std::string url, ProcessId peer,
+                                                     bool is_framed) {
   for (const sys::Fd* fd : {&in, &out}) {
     if (!*fd) continue;
     if (auto set = sys::set_nonblocking(fd->get()); !set) {
@@ -32,7 +35,7 @@ Result<std::unique_ptr<StreamLink>> StreamLink::make(sys::Fd in, sys::Fd out, bo
     }
   }
   return std::unique_ptr<StreamLink>(
-      new StreamLink(std::move(in), std::move(out), is_socket, std::move(url), peer));
+      new StreamLink(std::move(in), std::move(out), is_socket, std::move(url), peer, is_framed));
 }
 
 Result<void> StreamLink::send(std::span<const std::byte> payload, std::int64_t type) {
@@ -47,6 +50,7 @@ Result<void> StreamLink::send(std::span<const std::byte> payload, std::int64_t t
       {const_cast<std::byte*>(payload.data()), payload.size()},
   };
   std::span<iovec> left(parts, payload.empty() ? 1 : 2);
+  if (!is_framed_) left = payload.empty() ? std::span<iovec>() : std::span<iovec>(parts + 1, 1);
   while (!left.empty()) {
     auto n = sys::write_some(write_fd(), left, is_socket_);
     if (!n) {
@@ -91,7 +95,16 @@ Result<void> StreamLink::fill(std::span<std::byte> into, std::size_t& got, Deadl
   }
 }
 
+Result<Message> StreamLink::receive_raw(Deadline deadline) {
+  std::size_t got = 0;
+  auto filled = fill(std::span(buffer_), got, deadline);
+  if (!filled) return std::unexpected(filled.error());
+  return Message(std::vector<std::byte>(buffer_.begin(), buffer_.begin() + static_cast<long>(got)),
+                 0, peer_, ++received_);
+}
+
 Result<Message> StreamLink::receive(Deadline deadline) {
+  if (!is_framed_) return receive_raw(deadline);
   if (broken_) return std::unexpected(*broken_);
   for (;;) {
     if (!header_) {

@@ -1,5 +1,8 @@
 // A Link over byte streams: one descriptor to read, one to write (the same one for a socket),
 // carrying frames (transport/framing.hpp). Shared by pipes, FIFOs, Unix and TCP sockets.
+// Unframed (raw) mode, for Framing::none sockets: send writes the payload alone and receive
+// returns the bytes one read gave. In raw mode send touches only the descriptor, so one thread
+// may send while another receives.
 #pragma once
 
 #include <memory>
@@ -18,7 +21,8 @@ class StreamLink final : public Link {
  public:
   /// `out` empty: write to `in` too (a socket). Both are made non-blocking.
   static Result<std::unique_ptr<StreamLink>> make(sys::Fd in, sys::Fd out, bool is_socket,
-                                                  std::string url, ProcessId peer = {});
+                                                  std::string url, ProcessId peer = {},
+                                                  bool is_framed = true);
 
   Result<void> send(std::span<const std::byte> payload, std::int64_t type) override;
   Result<Message> receive(Deadline deadline) override;
@@ -27,7 +31,9 @@ class StreamLink final : public Link {
   const std::string& url() const noexcept override { return url_; }
 
  private:
-  StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer);
+  StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer,
+             bool is_framed);
+  Result<Message> receive_raw(Deadline deadline);
   int write_fd() const noexcept { return out_ ? out_.get() : in_.get(); }
   /// Reads more into buffer_ (or, for a large body, straight into body_). closed at EOF.
   Result<void> fill(std::span<std::byte> into, std::size_t& got, Deadline deadline);
@@ -35,6 +41,7 @@ class StreamLink final : public Link {
 
   sys::Fd in_, out_;
   bool is_socket_;
+  bool is_framed_;
   std::string url_;
   ProcessId peer_;
   std::uint64_t received_ = 0;

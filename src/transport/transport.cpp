@@ -67,13 +67,29 @@ Result<Connection> Listener::accept_for(std::chrono::nanoseconds timeout) {
 
 std::string Listener::url() const { return acceptor_ ? acceptor_->url() : std::string(); }
 
-Result<Listener> listen(std::string_view text) {
+namespace {
+
+std::unexpected<Error> unframed_unsupported(std::string_view text, std::string_view operation) {
+  return fail(
+      Errc::invalid_argument,
+      fmt::format("{}: {}: Framing::none is offered by unix and tcp only", text, operation));
+}
+
+}  // namespace
+
+Result<Listener> listen(std::string_view text) { return listen(text, Framing::framed); }
+
+Result<Connection> connect(std::string_view text) { return connect(text, Framing::framed); }
+
+Result<Listener> listen(std::string_view text, Framing framing) {
   auto url = transport::parse_url(text);
   if (!url) return std::unexpected(url.error());
+  const bool is_socket = url->scheme == Scheme::unix_socket || url->scheme == Scheme::tcp;
+  if (framing == Framing::none && !is_socket) return unframed_unsupported(text, "listen");
   transport::AcceptorResult acceptor = [&]() -> transport::AcceptorResult {
     switch (url->scheme) {
       case Scheme::unix_socket:
-      case Scheme::tcp: return transport::listen_socket(*url);
+      case Scheme::tcp: return transport::listen_socket(*url, framing);
       case Scheme::fifo: return transport::listen_fifo(*url);
       case Scheme::mq: return transport::listen_mq(*url);
       case Scheme::sysv: return transport::listen_sysv(*url);
@@ -87,13 +103,15 @@ Result<Listener> listen(std::string_view text) {
   return Listener(std::move(*acceptor));
 }
 
-Result<Connection> connect(std::string_view text) {
+Result<Connection> connect(std::string_view text, Framing framing) {
   auto url = transport::parse_url(text);
   if (!url) return std::unexpected(url.error());
+  const bool is_socket = url->scheme == Scheme::unix_socket || url->scheme == Scheme::tcp;
+  if (framing == Framing::none && !is_socket) return unframed_unsupported(text, "connect");
   transport::LinkResult link = [&]() -> transport::LinkResult {
     switch (url->scheme) {
       case Scheme::unix_socket:
-      case Scheme::tcp: return transport::connect_socket(*url);
+      case Scheme::tcp: return transport::connect_socket(*url, framing);
       case Scheme::fifo: return transport::connect_fifo(*url);
       case Scheme::mq: return transport::connect_mq(*url);
       case Scheme::sysv: return transport::connect_sysv(*url);

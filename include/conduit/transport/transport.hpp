@@ -153,13 +153,24 @@ class Listener {
   std::unique_ptr<transport::Acceptor> acceptor_;
 };
 
+/// What a byte-stream socket (unix, tcp) carries. `framed` (the default): conduit's frames, so
+/// one send() is one receive(). `none`: the bytes as they are, for protocols that delimit their
+/// own messages (msgpack-rpc's plain msgpack stream): send() writes the payload alone, receive()
+/// returns whatever bytes arrived, however the stream split them (Message::type() is 0, and an
+/// empty send writes nothing). Only unix and tcp offer `none`; other schemes: invalid_argument.
+enum class Framing { framed, none };
+
 /// Listens on `url`. Errors: invalid_argument (the URL, saying what and where), already_exists
 /// (the address is in use), permission_denied, not_found (a missing directory), limit_reached.
 [[nodiscard]] Result<Listener> listen(std::string_view url);
+/// As listen, with the framing of the connections accepted (see Framing).
+[[nodiscard]] Result<Listener> listen(std::string_view url, Framing framing);
 /// Connects to `url`. Errors: invalid_argument, not_found / closed (nobody listens there),
 /// permission_denied, timed_out (a listener that does not answer the handshake within
 /// kHandshakeTimeout), limit_reached.
 [[nodiscard]] Result<Connection> connect(std::string_view url);
+/// As connect, with the connection's framing (see Framing).
+[[nodiscard]] Result<Connection> connect(std::string_view url, Framing framing);
 /// Two connected ends over two pipes: full duplex. For fork(): the parent keeps `first` and
 /// closes `second`, the child the reverse, so each sees closed when the other goes away.
 [[nodiscard]] Result<std::pair<Connection, Connection>> pipe_pair();

@@ -1,0 +1,63 @@
+// One rpc connection's bytes: msgpack objects in and out over a conduit Connection.
+//
+// On unix and tcp the connection is unframed (Framing::none) and carries the plain msgpack
+// stream, cut into objects by a streaming unpacker; there the kernel lets one thread send while
+// another receives. Elsewhere one transport message carries one object, and since those
+// Connections are not full-duplex safe, sending and receiving take turns under one lock, the
+// receiver waiting in short slices so that a sender is never held up for long.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <msgpack.hpp>
+
+#include "conduit/core/error.hpp"
+#include "conduit/transport/transport.hpp"
+
+namespace conduit::rpc::detail {
+
+/// Whether `url` names a byte-stream socket (unix, tcp): the plain msgpack stream.
+[[nodiscard]] bool is_stream_url(std::string_view url);
+
+/// conduit::listen with the framing rpc uses for `url`.
+[[nodiscard]] Result<Listener> listen_for_rpc(std::string_view url);
+
+class Wire {
+ public:
+  Wire(Connection connection, bool is_stream);
+
+  /// conduit::connect with the framing rpc uses for `url`.
+  [[nodiscard]] static Result<std::unique_ptr<Wire>> connect(std::string_view url);
+
+  /// Sends one packed object. Thread-safe. Errors: the transport's (closed, message_too_large).
+  [[nodiscard]] Result<void> send(std::span<const char> object);
+
+  /// The next object, or nullopt when `wait` passed first. One receiving thread at a time.
+  /// Errors: closed (the peer went away), corrupted (malformed msgpack: the stream cannot be
+  /// trusted past it), the transport's.
+  [[nodiscard]] Result<std::optional<msgpack::object_handle>> next(std::chrono::milliseconds wait);
+
+  [[nodiscard]] const std::string& url() const noexcept { return url_; }
+
+ private:
+  Result<std::optional<msgpack::object_handle>> next_from_stream(std::chrono::milliseconds wait);
+  Result<std::optional<msgpack::object_handle>> next_message(std::chrono::milliseconds wait);
+
+  Connection connection_;
+  bool is_stream_;
+  std::string url_;
+  std::mutex send_mutex_;                // stream: one sender at a time
+  std::mutex io_mutex_;                  // messages: sending and receiving take turns
+  std::atomic<int> senders_waiting_{0};  // messages: the receiver steps aside for them
+  msgpack::unpacker unpacker_;
+  std::optional<Error> broken_;
+};
+
+}  // namespace conduit::rpc::detail
