@@ -18,12 +18,6 @@
 namespace bench {
 namespace {
 
-template <class T>
-T must(conduit::Result<T> result) {
-  if (!result) throw std::runtime_error(result.error().message());
-  if constexpr (!std::is_void_v<T>) return std::move(*result);
-}
-
 template <std::size_t N>
 struct Record {
   std::array<std::byte, N> bytes;

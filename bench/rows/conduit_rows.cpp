@@ -18,12 +18,6 @@
 namespace bench {
 namespace {
 
-template <class T>
-T must(conduit::Result<T> result) {
-  if (!result) throw std::runtime_error(result.error().message());
-  if constexpr (!std::is_void_v<T>) return std::move(*result);
-}
-
 std::uint32_t spin_for(Wait wait) {
   return wait == Wait::blocking ? 0 : conduit::sync::kSpinRounds;
 }

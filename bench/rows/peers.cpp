@@ -37,17 +37,6 @@ using namespace std::chrono_literals;
 
 constexpr int kReceiveTimeoutMs = 60'000;  // a peer that died is reported, not waited for forever
 
-void stamp(std::vector<char>& message, std::uint64_t index) {
-  std::memcpy(message.data(), &index, std::min(sizeof index, message.size()));
-}
-void verify(const char* data, std::size_t size, std::uint64_t index) {
-  std::uint64_t seen = 0;
-  std::memcpy(&seen, data, std::min(sizeof seen, size));
-  std::uint64_t expected = 0;
-  std::memcpy(&expected, &index, std::min(sizeof index, size));
-  if (seen != expected) throw std::runtime_error("message out of order or torn");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Boost.Interprocess message_queue
 

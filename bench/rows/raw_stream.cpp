@@ -22,19 +22,6 @@ void* map_shared(std::size_t size) {
   return memory;
 }
 
-/// Every message carries its index in its first bytes (when it has room), so the consumer can
-/// check that each arrives whole and in order.
-void stamp(std::vector<char>& message, std::uint64_t index) {
-  std::memcpy(message.data(), &index, std::min(sizeof index, message.size()));
-}
-void verify(const char* data, std::size_t size, std::uint64_t index) {
-  std::uint64_t seen = 0;
-  std::memcpy(&seen, data, std::min(sizeof seen, size));
-  std::uint64_t expected = 0;
-  std::memcpy(&expected, &index, std::min(sizeof index, size));
-  if (seen != expected) throw std::runtime_error("message out of order or torn");
-}
-
 // The limit: a plain single-producer ring in shared memory, both sides busy-polling, each
 // side caching the other's index (what any careful SPSC ring does).
 class RingLimit final : public Stream {

@@ -2,9 +2,14 @@
 // peers, and conduit. Each returns a factory per row.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "conduit/core/error.hpp"
 
 #include "../harness/harness.hpp"
 
@@ -56,6 +61,26 @@ LoopFactory conduit_semaphore_loop();
 /// Throws with errno's text when `ok` is false (rows report setup failures as their error).
 inline void check(bool ok, const char* what) {
   if (!ok) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+
+/// Every streamed message carries its index in its first bytes (when it has room), so the
+/// consumer can check that each arrives whole and in order.
+inline void stamp(std::vector<char>& message, std::uint64_t index) {
+  std::memcpy(message.data(), &index, std::min(sizeof index, message.size()));
+}
+inline void verify(const char* data, std::size_t size, std::uint64_t index) {
+  std::uint64_t seen = 0;
+  std::memcpy(&seen, data, std::min(sizeof seen, size));
+  std::uint64_t expected = 0;
+  std::memcpy(&expected, &index, std::min(sizeof index, size));
+  if (seen != expected) throw std::runtime_error("message out of order or torn");
+}
+
+/// The value of a conduit Result, or a throw with its error's message (the row's error).
+template <class T>
+T must(conduit::Result<T> result) {
+  if (!result) throw std::runtime_error(result.error().message());
+  if constexpr (!std::is_void_v<T>) return std::move(*result);
 }
 
 /// A unique name for this row's objects: the parent's pid and a per-process counter.
