@@ -62,6 +62,8 @@ chmod +x "$work/agent"
 mpi_options=(--allow-run-as-root --hostfile "$work/hostfile" -np 3
   --mca plm_rsh_agent "$work/agent" --mca btl tcp,self --mca pml ob1
   --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24)
+# Sanitizer settings reach the ranks on the other hosts too (see tests/mpi/CMakeLists.txt).
+[[ -n "${ASAN_OPTIONS:-}" ]] && mpi_options+=(-x ASAN_OPTIONS)
 launch() {
   ip netns exec "$tag-h1" unshare --uts sh -c "hostname $tag-h1; exec \"\$@\"" launcher "$@"
 }
