@@ -34,7 +34,7 @@ StreamFactory ring_limit_stream();  // busy: a plain SPSC ring in shared memory,
 StreamFactory pipe_stream();        // blocking
 StreamFactory posix_mq_stream();    // blocking
 
-LoopFactory pthread_mutex_loop();  // uncontended lock/unlock, robust process-shared
+LoopFactory pthread_mutex_loop();    // uncontended lock/unlock, robust process-shared
 LoopFactory posix_semaphore_loop();  // uncontended sem_post/sem_wait
 
 // Library peers (peers.cpp). Each names its wait; `busy` rows poll with the library's

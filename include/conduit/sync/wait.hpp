@@ -71,7 +71,9 @@ struct WaitWord {
 
   /// The current value, to pass to wait_until *before* looking for the data. Acquire: pairs
   /// with the bump in notify_all, so data published before a bump is visible after seeing it.
-  [[nodiscard]] std::uint32_t value() const noexcept { return word.load(std::memory_order_acquire); }
+  [[nodiscard]] std::uint32_t value() const noexcept {
+    return word.load(std::memory_order_acquire);
+  }
 
   /// Waits until the word differs from `observed` or the deadline (absolute, CLOCK_MONOTONIC;
   /// none: for ever) passes. Returns true if the word changed; false on timeout (or on an
