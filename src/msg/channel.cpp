@@ -70,12 +70,12 @@ class ChannelCore::Impl {
   Result<void> wait(sync::WaitWord& word, std::uint32_t observed,
                     std::optional<sys::TimePoint> deadline, std::string_view operation,
                     bool is_producer) {
-    const auto now = sys::now();
-    if (deadline && now >= *deadline)
-      return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
-    auto slice_end = now + kLivenessPoll;
-    if (deadline && *deadline < slice_end) slice_end = *deadline;
-    if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
+    switch (sync::wait_slice(word, observed, deadline, kLivenessPoll)) {
+      case sync::SliceEnd::moved: return {};  // look again
+      case sync::SliceEnd::deadline_passed:
+        return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
+      case sync::SliceEnd::slice_over: break;
+    }
     auto peers = look_at_peers(operation, is_producer);
     // The owner after the peers, so that a dead owner is reported as such even when it was
     // the peer too.

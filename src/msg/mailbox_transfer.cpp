@@ -65,12 +65,12 @@ Result<void> Mailbox::Impl::check_usable(std::string_view operation) const {
 Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
                                  std::optional<sys::TimePoint> deadline,
                                  std::string_view operation) {
-  const auto now = sys::now();
-  if (deadline && now >= *deadline)
-    return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
-  auto slice_end = now + kLivenessPoll;
-  if (deadline && *deadline < slice_end) slice_end = *deadline;
-  if (word.wait_until(observed, slice_end)) return {};  // the word moved: look again
+  switch (sync::wait_slice(word, observed, deadline, kLivenessPoll)) {
+    case sync::SliceEnd::moved: return {};  // look again
+    case sync::SliceEnd::deadline_passed:
+      return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
+    case sync::SliceEnd::slice_over: break;
+  }
   if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
   if (!segment_.is_owner_alive())

@@ -68,4 +68,13 @@ void WaitWord::notify_one() noexcept {
   if (sleepers.load(std::memory_order_seq_cst) != 0) sys::futex_wake(word, 1);  // (b)
 }
 
+SliceEnd wait_slice(WaitWord& word, std::uint32_t observed, std::optional<sys::TimePoint> deadline,
+                    sys::Clock::duration slice) noexcept {
+  const auto now = sys::now();
+  if (deadline && now >= *deadline) return SliceEnd::deadline_passed;
+  auto slice_end = now + slice;
+  if (deadline && *deadline < slice_end) slice_end = *deadline;
+  return word.wait_until(observed, slice_end) ? SliceEnd::moved : SliceEnd::slice_over;
+}
+
 }  // namespace conduit::sync

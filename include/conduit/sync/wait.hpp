@@ -96,6 +96,18 @@ static_assert(offsetof(WaitWord, word) == 0);
 static_assert(offsetof(WaitWord, sleepers) == 4);
 static_assert(sizeof(WaitWord) == 8 && alignof(WaitWord) == 4);
 
+/// How one slice of a liveness-checked wait ended (see wait_slice).
+enum class SliceEnd { moved, deadline_passed, slice_over };
+
+/// One slice of a wait for a peer that may die: the dead wake nobody, so a waiter sleeps on
+/// `word` for at most `slice` (less when the deadline comes first), then looks whether its
+/// peer still lives. `moved`: the word changed, look for the data again; `deadline_passed`:
+/// the deadline had passed before the slice began, report a timeout; `slice_over`: nothing
+/// happened, check the peers and call again (the next call sees a deadline that has passed).
+[[nodiscard]] SliceEnd wait_slice(WaitWord& word, std::uint32_t observed,
+                                  std::optional<sys::TimePoint> deadline,
+                                  sys::Clock::duration slice) noexcept;
+
 /// Waits until `is_ready()` returns true, or the deadline passes: true if ready. `is_ready`
 /// looks for the data that wakers publish before calling word.notify_*(); it is called at
 /// least once and may be called many times (keep it cheap and free of side effects). Without
