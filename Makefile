@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 CLANG_CC := CC=clang-19 CXX=clang++-19
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all setup build run test bench bench-quick test-asan test-tsan model format tidy clean
+.PHONY: all setup build run test test-release bench bench-quick test-asan test-tsan model format tidy clean
 
 all: build
 
@@ -25,7 +25,11 @@ run: build
 	$(BUILD)/tools/conduit tour
 	@if [ -x bench/run ]; then bench/run --quick --build $(BUILD); fi
 
-test: build
+# The whole suite, as CI runs it: the release build's tests, then the same tests built with
+# ASan+UBSan and with TSan. Each of the three runs alone too.
+test: test-release test-asan test-tsan
+
+test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 600
 
 bench: build
