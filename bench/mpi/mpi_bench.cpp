@@ -331,8 +331,8 @@ nlohmann::json run_rows(int rank, Bench& bench, const std::string& group, const 
       const auto p = bench::percentiles(samples[r]);
       row["round_trip_ns"] = {
           {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"p99.9", p.p999}, {"max", p.max}};
-      fmt::print("  {:<40} {:>7} B  p50 {:>9.0f} ns  p99 {:>9.0f} ns  {:>6.2f} {}\n",
-                 rows[r].name, payload, p.p50, p.p99, row["ratio"].get<double>(), ratio_label);
+      fmt::print("  {:<40} {:>7} B  p50 {:>9.0f} ns  p99 {:>9.0f} ns  {:>6.2f} {}\n", rows[r].name,
+                 payload, p.p50, p.p99, row["ratio"].get<double>(), ratio_label);
     } else {
       const double rate = bench::median(samples[r]);
       row["messages_per_s"] = rate;

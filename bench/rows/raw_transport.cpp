@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -160,6 +162,7 @@ class RawSigqueue final : public RoundTrip {
   std::string name() const override { return "raw sigqueue/sigwaitinfo"; }
   Wait wait() const override { return Wait::blocking; }
   void prepare(std::size_t) override {
+    require_single_thread("raw sigqueue");
     signal_ = SIGRTMIN + 7;  // not conduit's signal:// one (SIGRTMIN + 6)
     sigemptyset(&set_);
     sigaddset(&set_, signal_);
@@ -200,6 +203,18 @@ class RawSigqueue final : public RoundTrip {
 };
 
 }  // namespace
+
+void require_single_thread(const char* row) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) != 0) continue;
+    if (std::stoi(line.substr(8)) == 1) return;
+    throw std::runtime_error(std::string(row) +
+                             ": this process runs other threads, which a signal could reach "
+                             "(run the signal rows first)");
+  }
+}
 
 RoundTripFactory raw_unix_socket() {
   return [] { return std::make_unique<RawSocket>(AF_UNIX); };

@@ -30,7 +30,7 @@ RoundTripFactory socketpair_seqpacket();
 RoundTripFactory posix_mq();
 RoundTripFactory sysv_msgq();
 
-RoundTripFactory raw_unix_socket();  // blocking: a stream socket bound to a path, accept/connect
+RoundTripFactory raw_unix_socket();   // blocking: a stream socket bound to a path, accept/connect
 RoundTripFactory raw_tcp_loopback();  // blocking: TCP over 127.0.0.1, TCP_NODELAY
 RoundTripFactory raw_fifo_pair();     // blocking: two named pipes
 RoundTripFactory raw_sigqueue();      // blocking: sigqueue + sigwaitinfo, 4 bytes in the value
@@ -98,6 +98,10 @@ T must(conduit::Result<T> result) {
 /// transfers); a closed or failed descriptor ends the process with status 3 (raw.cpp).
 void read_exact(int fd, void* data, std::size_t size);
 void write_exact(int fd, const void* data, std::size_t size);
+
+/// Throws unless this process runs one thread: a process-directed signal reaches any thread
+/// that does not block it, and its default action ends the process (raw_transport.cpp).
+void require_single_thread(const char* row);
 
 /// A unique name for this row's objects: the parent's pid and a per-process counter.
 std::string unique_name(const char* prefix);

@@ -110,6 +110,7 @@ class SignalRow final : public RoundTrip {
   std::string name() const override { return "conduit signal://"; }
   Wait wait() const override { return Wait::blocking; }
   void prepare(std::size_t payload) override {
+    require_single_thread("signal://");
     buffer_.assign(std::min(payload, conduit::transport::kSignalPayload), std::byte{'x'});
     listener_.emplace(must(conduit::listen("signal://" + std::to_string(::getpid()))));
   }
