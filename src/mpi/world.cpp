@@ -74,7 +74,7 @@ struct PendingSend {
 /// What a call is doing, for its error messages ("send to rank 2"): put into words only when
 /// there is an error (formatting it on every call costs about as much as a small MPI_Send).
 struct Operation {
-  const char* verb;  // "send", "receive_from", ...
+  const char* verb;                   // "send", "receive_from", ...
   const char* preposition = nullptr;  // "to" or "from" a rank; nullptr: no rank
   int rank = 0;
 
@@ -116,16 +116,16 @@ class World::Impl {
 
   Result<void> check_rank(int rank, const Operation& what) const {
     if (rank < 0 || rank >= size_)
-      return fail(Errc::invalid_argument,
-                  fmt::format("mpi rank {}: {}: invalid rank (size {})", rank_, what.text(), size_));
+      return fail(Errc::invalid_argument, fmt::format("mpi rank {}: {}: invalid rank (size {})",
+                                                      rank_, what.text(), size_));
     return {};
   }
 
   Result<int> tag_to_send(std::int64_t type, const Operation& what) const {
     if (type < 0 || type > max_type_)
       return fail(Errc::invalid_argument,
-                  fmt::format("mpi rank {}: {}: message type {} out of range 0..{}", rank_, what.text(),
-                              type, max_type_));
+                  fmt::format("mpi rank {}: {}: message type {} out of range 0..{}", rank_,
+                              what.text(), type, max_type_));
     return static_cast<int>(type);
   }
 
@@ -212,7 +212,8 @@ class World::Impl {
     const std::string_view outcome = is_try ? "would block" : "timed out";
     if (done != 0 && cancelled == 0) return {};  // it completed after all: it was received
     if (done != 0)
-      return fail(code, fmt::format("mpi rank {}: {}: {} (withdrawn)", rank_, what.text(), outcome));
+      return fail(code,
+                  fmt::format("mpi rank {}: {}: {} (withdrawn)", rank_, what.text(), outcome));
     pending_.push_back(std::move(pending));
     return fail(code, fmt::format("mpi rank {}: {}: {}; MPI cannot withdraw a started send, so "
                                   "it stays posted and is delivered if rank {} receives it",
@@ -254,8 +255,10 @@ class World::Impl {
         if (found != 0) break;
         if (std::chrono::steady_clock::now() >= deadline) {
           if (*timeout == 0ns)
-            return fail(Errc::would_block, fmt::format("mpi rank {}: {}: no message", rank_, what.text()));
-          return fail(Errc::timed_out, fmt::format("mpi rank {}: {}: timed out", rank_, what.text()));
+            return fail(Errc::would_block,
+                        fmt::format("mpi rank {}: {}: no message", rank_, what.text()));
+          return fail(Errc::timed_out,
+                      fmt::format("mpi rank {}: {}: timed out", rank_, what.text()));
         }
         backoff.pause();
       }
