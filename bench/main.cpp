@@ -23,9 +23,45 @@ enum class Mode { full, quick, smoke };
 
 const std::vector<std::size_t> kSweep{8, 64, 512, 4096, 32768, 262144, 1048576};
 
+// Each conduit transport beside the raw mechanism it wraps (and beside shm://); rpc beside the
+// raw round trip of the transport under it. Rows come in pairs: raw, then conduit's.
+void add_transport_groups(std::vector<Group>& all) {
+  all.push_back(
+      {.title = "Transport round trip, blocking",
+       .ratio_label = "x raw",
+       .round_trips = {raw_unix_socket(), conduit_connection("unix"), raw_tcp_loopback(),
+                       conduit_connection("tcp"), raw_fifo_pair(), conduit_connection("fifo"),
+                       pipe_pair(), conduit_pipe_pair(), posix_mq(), conduit_connection("mq"),
+                       sysv_msgq(), conduit_connection("sysv"), conduit_mailbox(Wait::blocking),
+                       conduit_connection("shm")},
+       .references = {0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12},
+       .second_reference = 13,
+       .second_ratio_label = "x shm://"});
+  all.push_back({.title = "RPC round trip, blocking",
+                 .ratio_label = "x raw",
+                 .round_trips = {conduit_mailbox(Wait::blocking), conduit_rpc("shm"),
+                                 raw_unix_socket(), conduit_rpc("unix")},
+                 .references = {0, 0, 2, 2}});
+}
+
+// The signal rows block their signals in this thread; they must run before any row starts a
+// thread that outlives it (iceoryx's runtime does), or a signal would reach that thread and end
+// the process. Threads started later inherit the blocked signals.
+void add_signal_group(std::vector<Group>& all) {
+  all.push_back(
+      {.title = "Transport round trip, signal:// (4 B), blocking",
+       .ratio_label = "x raw",
+       .round_trips = {raw_sigqueue(), conduit_connection("signal"), conduit_connection("shm")},
+       .payloads = {4},
+       .references = {0, 0, 2},
+       .second_reference = 2,
+       .second_ratio_label = "x shm://"});
+}
+
 std::vector<Group> groups(Mode mode) {
   const bool full = mode == Mode::full;
   std::vector<Group> all;
+  add_signal_group(all);  // first: see there
   all.push_back(
       {.title = "Round trip, busy-poll",
        .ratio_label = "x limit",
@@ -56,6 +92,7 @@ std::vector<Group> groups(Mode mode) {
                    posix_mq_stream()},
        .payloads =
            full ? std::vector<std::size_t>{64, 4096, 65536} : std::vector<std::size_t>{64}});
+  add_transport_groups(all);
   all.push_back({.title = "Uncontended lock/unlock (one process)",
                  .ratio_label = "x pthread",
                  .loops = {pthread_mutex_loop(), conduit_mutex_loop(), posix_semaphore_loop(),
@@ -115,9 +152,21 @@ std::string human_size(std::size_t bytes) {
 void print_group(const Group& group, const std::vector<RowResult>& results) {
   fmt::print("\n{}\n", group.title);
   const std::string& kind = results.empty() ? std::string() : results.front().kind;
+  // Groups that pair rows (each with its own reference) or add a second ratio say so.
+  const bool is_paired = !group.references.empty();
+  const auto extra = [&](const RowResult* row) {
+    std::string text;
+    if (group.second_reference)
+      text += row == nullptr          ? fmt::format(" {:>10}", group.second_ratio_label)
+              : row->second_ratio > 0 ? fmt::format(" {:>10.2f}", row->second_ratio)
+                                      : fmt::format(" {:>10}", "-");
+    if (is_paired) text += row == nullptr ? "  against" : "  " + row->reference;
+    return text;
+  };
   if (kind == "round_trip")
-    fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "row",
-               "payload", "wait", "p50", "p90", "p99", "p99.9", "max", "idle", group.ratio_label);
+    fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}{}\n", "row",
+               "payload", "wait", "p50", "p90", "p99", "p99.9", "max", "idle", group.ratio_label,
+               extra(nullptr));
   else if (kind == "stream")
     fmt::print("  {:<36} {:>9} {:>8} {:>12} {:>12} {:>10}\n", "row", "payload", "wait", "msg/s",
                "bytes/s", group.ratio_label);
@@ -130,11 +179,11 @@ void print_group(const Group& group, const std::vector<RowResult>& results) {
     }
     const std::string ratio = row.ratio > 0 ? fmt::format("{:.2f}", row.ratio) : "-";
     if (row.kind == "round_trip")
-      fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", row.name,
+      fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}{}\n", row.name,
                  human_size(row.payload), to_string(row.wait), human_ns(row.round_trip.p50),
                  human_ns(row.round_trip.p90), human_ns(row.round_trip.p99),
                  human_ns(row.round_trip.p999), human_ns(row.round_trip.max),
-                 human_ns(row.after_idle_ns), ratio);
+                 human_ns(row.after_idle_ns), ratio, extra(&row));
     else if (row.kind == "stream")
       fmt::print("  {:<36} {:>9} {:>8} {:>12} {:>12} {:>10}\n", row.name, human_size(row.payload),
                  to_string(row.wait), human_rate(row.messages_per_s, "msg/s"),
@@ -150,6 +199,8 @@ nlohmann::json to_json(const RowResult& row) {
                       {"wait", to_string(row.wait)}, {"payload", row.payload}, {"ratio", row.ratio},
                       {"samples", row.samples}};
   if (!row.error.empty()) json["error"] = row.error;
+  if (!row.reference.empty()) json["reference"] = row.reference;
+  if (row.second_ratio > 0) json["second_ratio"] = row.second_ratio;
   if (row.kind == "round_trip") {
     json["round_trip_ns"] = {{"p50", row.round_trip.p50},
                              {"p90", row.round_trip.p90},

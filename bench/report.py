@@ -41,6 +41,8 @@ def problems_in(row):
     elif row.get("kind") == "loop":
         figures = [row.get("ns_per_op")]
     figures.append(row.get("ratio"))
+    if "second_ratio" in row:  # a second reference column ("x shm://")
+        figures.append(row["second_ratio"])
     for value in figures:
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             yield f"{where}: figure {value!r} is not a positive number"

@@ -255,12 +255,19 @@ std::vector<RowResult> interleave(const Group& group, const Settings& settings,
     }
   }
   if (settings.show_progress) std::fprintf(stderr, "\r%-120s\r", "");
-  for (std::size_t r = 0; r < n; ++r) {
-    if (!results[r].error.empty() || !results[0].error.empty()) continue;
+  // Median over blocks of (row r / row `ref`), both measured in the same block.
+  const auto ratio_to = [&](std::size_t r, std::size_t ref) {
+    if (ref >= n || !results[r].error.empty() || !results[ref].error.empty()) return 0.0;
     std::vector<double> ratios;
-    for (std::size_t b = 0; b < figures[r].size() && b < figures[0].size(); ++b)
-      if (figures[0][b] > 0) ratios.push_back(figures[r][b] / figures[0][b]);
-    results[r].ratio = median(ratios);
+    for (std::size_t b = 0; b < figures[r].size() && b < figures[ref].size(); ++b)
+      if (figures[ref][b] > 0) ratios.push_back(figures[r][b] / figures[ref][b]);
+    return median(ratios);
+  };
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::size_t ref = r < group.references.size() ? group.references[r] : 0;
+    results[r].ratio = ratio_to(r, ref);
+    if (ref < n) results[r].reference = results[ref].name;
+    if (group.second_reference) results[r].second_ratio = ratio_to(r, *group.second_reference);
   }
   return results;
 }
@@ -363,6 +370,7 @@ std::vector<RowResult> run_group(const Group& group, const Settings& settings) {
         results[r].samples = rates[r].size();
         // Throughput ratios read as "fraction of the reference's rate": invert time ratios.
         if (results[r].ratio > 0) results[r].ratio = 1 / results[r].ratio;
+        if (results[r].second_ratio > 0) results[r].second_ratio = 1 / results[r].second_ratio;
       }
       all.insert(all.end(), results.begin(), results.end());
     }

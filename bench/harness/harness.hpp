@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,8 @@ struct RowResult {
   double messages_per_s = 0;  // stream
   double bytes_per_s = 0;     // stream
   double ratio = 0;           // median over blocks of (row / reference); 0 = no reference
+  std::string reference;      // the name of the row `ratio` compares with
+  double second_ratio = 0;    // against Group::second_reference (0 = none)
   double after_idle_ns = 0;   // first round trip after 1 s idle (0 = not measured)
   std::size_t samples = 0;
   std::string error;  // why the row could not run
@@ -107,6 +110,12 @@ struct Group {
   std::vector<Factory<Loop>> loops;
   std::vector<std::size_t> payloads{64};
   bool after_idle = false;
+  /// Row r's ratio compares with row references[r] (a conduit mechanism with the raw one it
+  /// wraps, say); empty: every row with row 0.
+  std::vector<std::size_t> references;
+  /// A second ratio column, every row against this one row ("x shm://"); none when unset.
+  std::optional<std::size_t> second_reference;
+  std::string second_ratio_label;
 };
 
 struct Settings {

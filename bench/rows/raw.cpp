@@ -28,32 +28,6 @@ void* shared_anonymous(std::size_t size) {
   return memory;
 }
 
-void read_exact(int fd, void* data, std::size_t size) {
-  auto* bytes = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::read(fd, bytes, size);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      ::_exit(3);
-    }
-    bytes += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-void write_exact(int fd, const void* data, std::size_t size) {
-  const auto* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, bytes, size);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      ::_exit(3);
-    }
-    bytes += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
 // Two atomics and a buffer per direction in shared memory; each side busy-polls.
 class AtomicLimit final : public RoundTrip {
  public:
@@ -383,6 +357,32 @@ class SysvMsgq final : public RoundTrip {
 };
 
 }  // namespace
+
+void read_exact(int fd, void* data, std::size_t size) {
+  auto* bytes = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::read(fd, bytes, size);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      ::_exit(3);
+    }
+    bytes += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void write_exact(int fd, const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, bytes, size);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      ::_exit(3);
+    }
+    bytes += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
 
 RoundTripFactory atomic_limit() {
   return [] { return std::make_unique<AtomicLimit>(); };

@@ -30,6 +30,11 @@ RoundTripFactory socketpair_seqpacket();
 RoundTripFactory posix_mq();
 RoundTripFactory sysv_msgq();
 
+RoundTripFactory raw_unix_socket();   // blocking: a stream socket bound to a path, accept/connect
+RoundTripFactory raw_tcp_loopback();  // blocking: TCP over 127.0.0.1, TCP_NODELAY
+RoundTripFactory raw_fifo_pair();     // blocking: two named pipes
+RoundTripFactory raw_sigqueue();      // blocking: sigqueue + sigwaitinfo, 4 bytes in the value
+
 StreamFactory ring_limit_stream();  // busy: a plain SPSC ring in shared memory, the limit
 StreamFactory pipe_stream();        // blocking
 StreamFactory posix_mq_stream();    // blocking
@@ -55,6 +60,12 @@ StreamFactory conduit_mailbox_stream(Wait wait);
 // Channel<T> (channel_rows.cpp): records of exactly the payload's size (8 B ... 1 MiB).
 RoundTripFactory conduit_channel(Wait wait);
 StreamFactory conduit_channel_stream(Wait wait, bool zero_copy = false);
+// conduit's transports (transport_rows.cpp): a round trip through Connection, blocking.
+RoundTripFactory conduit_connection(const char* scheme);  // "unix", "tcp", "fifo", "mq",
+                                                          // "sysv", "shm", "signal"
+RoundTripFactory conduit_pipe_pair();
+// rpc (rpc_rows.cpp): rpc::Client::call of an echo over `scheme` ("shm", "unix").
+RoundTripFactory conduit_rpc(const char* scheme);
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
 
@@ -82,6 +93,15 @@ T must(conduit::Result<T> result) {
   if (!result) throw std::runtime_error(result.error().message());
   if constexpr (!std::is_void_v<T>) return std::move(*result);
 }
+
+/// Reads or writes exactly `size` bytes of a blocking descriptor (retrying EINTR and short
+/// transfers); a closed or failed descriptor ends the process with status 3 (raw.cpp).
+void read_exact(int fd, void* data, std::size_t size);
+void write_exact(int fd, const void* data, std::size_t size);
+
+/// Throws unless this process runs one thread: a process-directed signal reaches any thread
+/// that does not block it, and its default action ends the process (raw_transport.cpp).
+void require_single_thread(const char* row);
 
 /// A unique name for this row's objects: the parent's pid and a per-process counter.
 std::string unique_name(const char* prefix);

@@ -71,6 +71,19 @@ struct PendingSend {
   std::unique_ptr<std::byte[]> bytes;
 };
 
+/// What a call is doing, for its error messages ("send to rank 2"): put into words only when
+/// there is an error (formatting it on every call costs about as much as a small MPI_Send).
+struct Operation {
+  const char* verb;                   // "send", "receive_from", ...
+  const char* preposition = nullptr;  // "to" or "from" a rank; nullptr: no rank
+  int rank = 0;
+
+  [[nodiscard]] std::string text() const {
+    return preposition == nullptr ? std::string(verb)
+                                  : fmt::format("{} {} rank {}", verb, preposition, rank);
+  }
+};
+
 }  // namespace
 
 class World::Impl {
@@ -96,46 +109,46 @@ class World::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  std::unexpected<Error> mpi_error(int mpi_code, std::string_view what) const {
+  std::unexpected<Error> mpi_error(int mpi_code, const Operation& what) const {
     return fail(errc_of(mpi_code),
-                fmt::format("mpi rank {}: {}: {}", rank_, what, mpi_text(mpi_code)));
+                fmt::format("mpi rank {}: {}: {}", rank_, what.text(), mpi_text(mpi_code)));
   }
 
-  Result<void> check_rank(int rank, std::string_view what) const {
+  Result<void> check_rank(int rank, const Operation& what) const {
     if (rank < 0 || rank >= size_)
-      return fail(Errc::invalid_argument,
-                  fmt::format("mpi rank {}: {}: invalid rank (size {})", rank_, what, size_));
+      return fail(Errc::invalid_argument, fmt::format("mpi rank {}: {}: invalid rank (size {})",
+                                                      rank_, what.text(), size_));
     return {};
   }
 
-  Result<int> tag_to_send(std::int64_t type, std::string_view what) const {
+  Result<int> tag_to_send(std::int64_t type, const Operation& what) const {
     if (type < 0 || type > max_type_)
       return fail(Errc::invalid_argument,
-                  fmt::format("mpi rank {}: {}: message type {} out of range 0..{}", rank_, what,
-                              type, max_type_));
+                  fmt::format("mpi rank {}: {}: message type {} out of range 0..{}", rank_,
+                              what.text(), type, max_type_));
     return static_cast<int>(type);
   }
 
-  Result<int> tag_to_receive(std::int64_t type, std::string_view what) const {
+  Result<int> tag_to_receive(std::int64_t type, const Operation& what) const {
     if (type == 0) return MPI_ANY_TAG;
     if (type < 0)
       return fail(Errc::invalid_argument,
                   fmt::format("mpi rank {}: {}: type filter {} < 0 is not supported over MPI "
                               "(tags select one type, or any)",
-                              rank_, what, type));
+                              rank_, what.text(), type));
     return tag_to_send(type, what);
   }
 
-  Result<int> count_of(std::span<const std::byte> payload, std::string_view what) const {
+  Result<int> count_of(std::span<const std::byte> payload, const Operation& what) const {
     if (payload.size() > static_cast<std::size_t>(INT_MAX))
       return fail(Errc::message_too_large,
                   fmt::format("mpi rank {}: {}: message of {} bytes exceeds MPI's limit of {}",
-                              rank_, what, payload.size(), INT_MAX));
+                              rank_, what.text(), payload.size(), INT_MAX));
     return static_cast<int>(payload.size());
   }
 
   Result<void> send(int rank, std::span<const std::byte> payload, std::int64_t type) {
-    const std::string what = fmt::format("send to rank {}", rank);
+    const Operation what{"send", "to", rank};
     if (auto ok = check_rank(rank, what); !ok) return ok;
     auto tag = tag_to_send(type, what);
     if (!tag) return std::unexpected(tag.error());
@@ -155,7 +168,7 @@ class World::Impl {
   // MPI_Test until the deadline; then MPI_Cancel, and the send is withdrawn if MPI allows it.
   Result<void> send_until(int rank, std::span<const std::byte> payload, std::int64_t type,
                           std::chrono::nanoseconds timeout, bool is_try) {
-    const std::string what = fmt::format("{} to rank {}", is_try ? "try_send" : "send_for", rank);
+    const Operation what{is_try ? "try_send" : "send_for", "to", rank};
     if (auto ok = check_rank(rank, what); !ok) return ok;
     auto tag = tag_to_send(type, what);
     if (!tag) return std::unexpected(tag.error());
@@ -199,23 +212,23 @@ class World::Impl {
     const std::string_view outcome = is_try ? "would block" : "timed out";
     if (done != 0 && cancelled == 0) return {};  // it completed after all: it was received
     if (done != 0)
-      return fail(code, fmt::format("mpi rank {}: {}: {} (withdrawn)", rank_, what, outcome));
+      return fail(code,
+                  fmt::format("mpi rank {}: {}: {} (withdrawn)", rank_, what.text(), outcome));
     pending_.push_back(std::move(pending));
     return fail(code, fmt::format("mpi rank {}: {}: {}; MPI cannot withdraw a started send, so "
                                   "it stays posted and is delivered if rank {} receives it",
-                                  rank_, what, outcome, rank));
+                                  rank_, what.text(), outcome, rank));
   }
 
   // from: a rank, or nullopt for any. timeout: nullopt blocks; zero looks once.
   Result<Message> receive(std::optional<int> from, std::int64_t type,
                           std::optional<std::chrono::nanoseconds> timeout) {
     const int source = from ? *from : MPI_ANY_SOURCE;
-    const std::string what =
-        !from ? std::string(timeout ? (*timeout == 0ns ? "try_receive" : "receive_for") : "receive")
-              : fmt::format("{} from rank {}",
-                            timeout ? (*timeout == 0ns ? "try_receive_from" : "receive_from_for")
-                                    : "receive_from",
-                            source);
+    const Operation what =
+        !from ? Operation{timeout ? (*timeout == 0ns ? "try_receive" : "receive_for") : "receive"}
+              : Operation{timeout ? (*timeout == 0ns ? "try_receive_from" : "receive_from_for")
+                                  : "receive_from",
+                          "from", source};
     if (from) {
       if (auto ok = check_rank(source, what); !ok) return std::unexpected(ok.error());
     }
@@ -242,8 +255,10 @@ class World::Impl {
         if (found != 0) break;
         if (std::chrono::steady_clock::now() >= deadline) {
           if (*timeout == 0ns)
-            return fail(Errc::would_block, fmt::format("mpi rank {}: {}: no message", rank_, what));
-          return fail(Errc::timed_out, fmt::format("mpi rank {}: {}: timed out", rank_, what));
+            return fail(Errc::would_block,
+                        fmt::format("mpi rank {}: {}: no message", rank_, what.text()));
+          return fail(Errc::timed_out,
+                      fmt::format("mpi rank {}: {}: timed out", rank_, what.text()));
         }
         backoff.pause();
       }
@@ -265,7 +280,7 @@ class World::Impl {
   Result<void> barrier() {
     reap_pending();
     if (const int code = MPI_Barrier(MPI_COMM_WORLD); code != MPI_SUCCESS)
-      return mpi_error(code, "barrier");
+      return mpi_error(code, Operation{"barrier"});
     return {};
   }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "wire.hpp"
+#include "workers.hpp"
 
 namespace conduit::rpc {
 namespace detail {
@@ -51,6 +52,7 @@ struct ServerState {
   std::atomic<bool> is_serving{false};
   std::atomic<bool> is_stopping{false};
   std::thread background;
+  Workers workers;  // run the requests of every connection
 
   struct Session {
     std::thread thread;
@@ -87,7 +89,8 @@ struct ServerState {
 
   /// Serves one connection until it closes, breaks or the server stops.
   void serve_connection(const std::shared_ptr<Wire>& wire) {
-    // Requests run on threads of their own; the connection waits for them before it ends.
+    // Requests run on workers (a busy one never holds up the next request); the connection
+    // waits for them before it ends.
     std::mutex running_mutex;
     std::condition_variable running_changed;
     std::size_t running = 0;
@@ -140,7 +143,7 @@ struct ServerState {
       const std::lock_guard lock(running_mutex);
       ++running;
     }
-    std::thread([this, wire, handle, id, fields, &running_mutex, &running_changed, &running] {
+    workers.run([this, wire, handle, id, fields, &running_mutex, &running_changed, &running] {
       const std::string method = fields[2].as<std::string>();
       const msgpack::sbuffer answer = run(id, method, fields[3]);
       if (auto sent = wire->send({answer.data(), answer.size()}); !sent) {
@@ -151,7 +154,7 @@ struct ServerState {
       const std::lock_guard lock(running_mutex);
       --running;
       running_changed.notify_all();
-    }).detach();
+    });
     return true;
   }
 
@@ -187,6 +190,7 @@ struct ServerState {
       sessions.push_back(std::move(session));
     }
     reap(true);
+    workers.shut_down();  // every request was answered: only idle workers are left
   }
 
   Result<Listener> begin(std::string_view address) {

@@ -27,7 +27,10 @@ Result<Listener> listen_for_rpc(std::string_view url) {
 }
 
 Wire::Wire(Connection connection, bool is_stream)
-    : connection_(std::move(connection)), is_stream_(is_stream), url_(connection_.url()) {}
+    : connection_(std::move(connection)),
+      is_stream_(is_stream),
+      is_full_duplex_(connection_.is_full_duplex()),
+      url_(connection_.url()) {}
 
 Result<std::unique_ptr<Wire>> Wire::connect(std::string_view url) {
   const bool is_stream = is_stream_url(url);
@@ -38,7 +41,7 @@ Result<std::unique_ptr<Wire>> Wire::connect(std::string_view url) {
 
 Result<void> Wire::send(std::span<const char> object) {
   const auto bytes = std::as_bytes(object);
-  if (is_stream_) {
+  if (is_full_duplex_) {
     const std::lock_guard lock(send_mutex_);
     return connection_.send(bytes);
   }
@@ -78,6 +81,15 @@ Result<std::optional<msgpack::object_handle>> Wire::next_from_stream(
 }
 
 Result<std::optional<msgpack::object_handle>> Wire::next_message(std::chrono::milliseconds wait) {
+  if (is_full_duplex_) {
+    // Senders do not need the connection: wait for the whole of `wait`, woken by a message.
+    auto got = connection_.receive_for(wait);
+    if (!got) {
+      if (got.error().code() == Errc::timed_out) return std::optional<msgpack::object_handle>();
+      return std::unexpected(got.error());
+    }
+    return unpack_message(*got);
+  }
   const auto deadline = sys::deadline_after(wait);
   for (;;) {
     // std::mutex is not fair: let a waiting sender take the connection between slices.
@@ -91,23 +103,26 @@ Result<std::optional<msgpack::object_handle>> Wire::next_message(std::chrono::mi
       if (sys::now() >= deadline) return std::optional<msgpack::object_handle>();
       continue;
     }
-    const auto payload = got->payload();
-    try {
-      std::size_t offset = 0;
-      auto handle =
-          msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(), offset);
-      if (offset != payload.size()) {
-        broken_ = Error(Errc::corrupted,
-                        fmt::format("{}: a message of {} bytes holds more than one msgpack object",
-                                    url_, payload.size()));
-        return std::unexpected(*broken_);
-      }
-      return std::optional(std::move(handle));
-    } catch (const std::exception& error) {
-      broken_ =
-          Error(Errc::corrupted, fmt::format("{}: malformed msgpack: {}", url_, error.what()));
+    return unpack_message(*got);
+  }
+}
+
+Result<std::optional<msgpack::object_handle>> Wire::unpack_message(const Message& message) {
+  const auto payload = message.payload();
+  try {
+    std::size_t offset = 0;
+    auto handle =
+        msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(), offset);
+    if (offset != payload.size()) {
+      broken_ = Error(Errc::corrupted,
+                      fmt::format("{}: a message of {} bytes holds more than one msgpack object",
+                                  url_, payload.size()));
       return std::unexpected(*broken_);
     }
+    return std::optional(std::move(handle));
+  } catch (const std::exception& error) {
+    broken_ = Error(Errc::corrupted, fmt::format("{}: malformed msgpack: {}", url_, error.what()));
+    return std::unexpected(*broken_);
   }
 }
 

@@ -1,10 +1,11 @@
 // One rpc connection's bytes: msgpack objects in and out over a conduit Connection.
 //
 // On unix and tcp the connection is unframed (Framing::none) and carries the plain msgpack
-// stream, cut into objects by a streaming unpacker; there the kernel lets one thread send while
-// another receives. Elsewhere one transport message carries one object, and since those
-// Connections are not full-duplex safe, sending and receiving take turns under one lock, the
-// receiver waiting in short slices so that a sender is never held up for long.
+// stream, cut into objects by a streaming unpacker. Elsewhere one transport message carries one
+// object. Where the Connection is full duplex (Connection::is_full_duplex(): every transport but
+// mq) one thread sends while another waits in receive. Otherwise sending and receiving take
+// turns under one lock, the receiver waiting in short slices so that a sender is never held up
+// for long.
 #pragma once
 
 #include <atomic>
@@ -49,13 +50,15 @@ class Wire {
  private:
   Result<std::optional<msgpack::object_handle>> next_from_stream(std::chrono::milliseconds wait);
   Result<std::optional<msgpack::object_handle>> next_message(std::chrono::milliseconds wait);
+  Result<std::optional<msgpack::object_handle>> unpack_message(const Message& message);
 
   Connection connection_;
   bool is_stream_;
+  bool is_full_duplex_;
   std::string url_;
-  std::mutex send_mutex_;                // stream: one sender at a time
-  std::mutex io_mutex_;                  // messages: sending and receiving take turns
-  std::atomic<int> senders_waiting_{0};  // messages: the receiver steps aside for them
+  std::mutex send_mutex_;                // full duplex: one sender at a time
+  std::mutex io_mutex_;                  // otherwise: sending and receiving take turns
+  std::atomic<int> senders_waiting_{0};  // otherwise: the receiver steps aside for them
   msgpack::unpacker unpacker_;
   std::optional<Error> broken_;
 };

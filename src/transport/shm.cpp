@@ -15,6 +15,7 @@
 // ProcessId (queue_link.hpp).
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "conduit/core/name.hpp"
@@ -125,6 +126,8 @@ class ShmLink final : public Link {
 
   std::size_t max_message_size() const noexcept override { return kShmMessageSize; }
   const std::string& url() const noexcept override { return url_; }
+  // Two mailboxes (each thread-safe); the one flag both sides touch is atomic.
+  bool is_full_duplex() const noexcept override { return true; }
 
  private:
   std::unexpected<Error> closed(std::string_view operation) const {
@@ -139,7 +142,9 @@ class ShmLink final : public Link {
   std::string in_name_, out_name_;
   ProcessId peer_;
   std::string url_;
-  bool is_peer_closed_ = false;
+  // Set by receive, read by send (perhaps in another thread); it guards nothing but itself, so
+  // the default order is more than it needs.
+  std::atomic<bool> is_peer_closed_{false};
   std::uint64_t received_ = 0;
 };
 

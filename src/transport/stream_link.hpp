@@ -29,6 +29,8 @@ class StreamLink final : public Link {
   void close() noexcept override;
   std::size_t max_message_size() const noexcept override { return kMaxFrameSize; }
   const std::string& url() const noexcept override { return url_; }
+  // send touches only the outgoing descriptor; receive only the incoming one and the buffers.
+  bool is_full_duplex() const noexcept override { return true; }
 
  private:
   StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer,

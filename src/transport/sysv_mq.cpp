@@ -18,6 +18,7 @@
 #include <sys/msg.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <climits>
 #include <cstring>
@@ -178,6 +179,8 @@ class SysvLink final : public Link {
 
   std::size_t max_message_size() const noexcept override { return max_size_; }
   const std::string& url() const noexcept override { return url_; }
+  // Two queues and a buffer each; the one flag both sides touch is atomic.
+  bool is_full_duplex() const noexcept override { return true; }
 
  private:
   std::unexpected<Error> closed(std::string_view operation) const {
@@ -190,7 +193,9 @@ class SysvLink final : public Link {
   std::string url_;
   Buffer buffer_;
   Buffer send_buffer_{0};
-  bool is_peer_closed_ = false;
+  // Set by receive, read by send (perhaps in another thread); it guards nothing but itself, so
+  // the default order is more than it needs.
+  std::atomic<bool> is_peer_closed_{false};
   std::uint64_t received_ = 0;
 };
 

@@ -200,6 +200,55 @@ TEST_P(TransportConformance, EchoBothWaysKeepsEveryBoundary) {
   EXPECT_TRUE(child.wait().ok());
 }
 
+TEST_P(TransportConformance, FullDuplex_OneThreadSendsWhileAnotherReceives) {
+  if (!GetParam().is_duplex) GTEST_SKIP() << "one-way transport";
+  auto [child, connection] = start([](Connection& c) {
+    for (;;) {
+      auto message = c.receive_for(30s);
+      if (!message) return message.error().code() == Errc::closed ? 0 : 1;
+      CHILD_CHECK(c.send(message->payload(), message->type()).has_value());
+    }
+  });
+  // One echo first: the child's connect is then complete whatever happens next.
+  ASSERT_TRUE(connection.send("hello"));
+  auto hello = connection.receive_for(30s);
+  ASSERT_TRUE(hello) << hello.error().message();
+  // Every transport but mq says it is full duplex (mq's send looks at incoming records).
+  EXPECT_EQ(connection.is_full_duplex(), GetParam().name != "mq");
+  if (!connection.is_full_duplex()) {
+    connection.close();
+    EXPECT_TRUE(child.wait().ok());
+    GTEST_SKIP() << "not full duplex";
+  }
+  const std::size_t max = std::min<std::size_t>(connection.max_message_size(), 3000);
+  std::thread sender([&] {
+    for (std::size_t i = 0; i < kCount; ++i) {
+      if (!connection.send(pattern(i, size_of(i, max)), static_cast<std::int64_t>(i % 3))) return;
+    }
+  });
+  std::size_t received = 0;
+  for (; received < kCount; ++received) {
+    auto echo = connection.receive_for(30s);
+    if (!echo) {
+      ADD_FAILURE() << received << ": " << echo.error().message();
+      break;
+    }
+    if (!matches(*echo, received, size_of(received, max)) ||
+        echo->type() != static_cast<std::int64_t>(received % 3)) {
+      ADD_FAILURE() << "echo " << received << " is not what was sent";
+      break;
+    }
+  }
+  if (received < kCount) {
+    child.kill();  // the sender may wait for room the echo will never make: end it with closed
+    sender.join();
+    return;
+  }
+  sender.join();
+  connection.close();
+  EXPECT_TRUE(child.wait().ok());
+}
+
 TEST_P(TransportConformance, TheMissingDirectionOfAOneWayTransportIsAnErrorNotAHang) {
   if (GetParam().is_duplex) GTEST_SKIP() << "duplex transport";
   Gate sent;

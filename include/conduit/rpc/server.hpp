@@ -6,8 +6,9 @@
 //
 // On unix:// and tcp:// the wire is the plain msgpack stream (any msgpack-rpc client can call
 // it); on the message transports (mq, sysv, shm, fifo) one message carries one msgpack object.
-// Each connection has a thread; each request runs on a thread of its own, so a slow handler
-// does not hold up the others and answers may leave out of order (matched by msgid).
+// Each connection has a thread; each request runs on a worker thread of its own (an idle one
+// from earlier requests, or a new one when all are busy), so a slow handler does not hold up
+// the others and answers may leave out of order (matched by msgid).
 // Notifications run in the connection's thread, in the order they came.
 // A handler that throws, an unknown method, a wrong argument count or type: an error response
 // naming the problem, never a crash. Malformed msgpack, or msgpack that is not an rpc message:

@@ -37,7 +37,9 @@
 // sysv, shm and signal; Message::sequence() counts a connection's received messages from 1.
 //
 // Connections and listeners are move-only and not thread-safe: use one from one thread at a
-// time. Each is usable across fork() by the one process that keeps it (the other closes it).
+// time — except that where is_full_duplex() says so (unix, tcp, fifo, pipe, sysv, shm), one
+// thread may send while another receives. Each is usable across fork() by the one process that
+// keeps it (the other closes it).
 #pragma once
 
 #include <chrono>
@@ -81,6 +83,8 @@ class Link {
   [[nodiscard]] virtual std::size_t max_message_size() const noexcept = 0;
   /// The URL this end was made from (for messages).
   [[nodiscard]] virtual const std::string& url() const noexcept = 0;
+  /// Whether one thread may send while another receives (send and receive share no state).
+  [[nodiscard]] virtual bool is_full_duplex() const noexcept { return false; }
 };
 
 /// The listening side of a mechanism.
@@ -124,6 +128,12 @@ class Connection {
   void close() noexcept;
 
   [[nodiscard]] bool is_open() const noexcept { return link_ != nullptr; }
+  /// Whether one thread may send while another receives on this connection (unix, tcp, fifo,
+  /// pipe, sysv, shm; not mq, whose send looks at incoming records while the queue is full).
+  /// close() still wants both quiet.
+  [[nodiscard]] bool is_full_duplex() const noexcept {
+    return link_ != nullptr && link_->is_full_duplex();
+  }
   /// The largest payload send() accepts (0 when closed).
   [[nodiscard]] std::size_t max_message_size() const noexcept;
   /// The URL this connection was made from ("pipe" for pipe_pair).
