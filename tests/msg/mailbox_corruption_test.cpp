@@ -68,5 +68,27 @@ TEST_F(MailboxCorruptionTest, LockNotRobust_ReceiveIsCorrupted) {
   EXPECT_EQ(got.error().code(), Errc::corrupted) << got.error().message();
 }
 
+// Found by fuzz/segment_fuzz.cpp: a forged slot total made repair try to map a missing
+// extension once for each of two billion slots.
+TEST_F(MailboxCorruptionTest, ForgedSlotTotalAndRepairDue_OpenAndUseStillWork) {
+  auto mailbox = Mailbox::create("box", {.capacity = Capacity::unbounded()});
+  ASSERT_TRUE(mailbox) << mailbox.error().message();
+  ASSERT_TRUE(mailbox->try_send(std::string_view("kept")));
+  auto segment = shm::Segment::open("box", shm::SegmentKind::mailbox);
+  ASSERT_TRUE(segment) << segment.error().message();
+  auto* state = reinterpret_cast<msg::MailboxState*>(segment->payload().data() +
+                                                     sizeof(msg::MailboxConfig));
+  // The total 24 extensions would give (none exists), and "its last holder died holding the
+  // lock", so the next locker repairs.
+  state->slot_total = msg::kUnboundedInitialSlots * ((2u << msg::kMaxExtensions) - 1);
+  state->is_held = 1;
+
+  auto opened = Mailbox::open("box");
+  ASSERT_TRUE(opened) << opened.error().message();
+  auto got = opened->try_receive();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->text(), "kept");
+}
+
 }  // namespace
 }  // namespace conduit
