@@ -161,7 +161,7 @@ void ring_seeds() {
     ring::ByteRingReader reader(*geometry);
     // Enough records, some read, that the ring has wrapped and holds a padding record.
     for (int i = 0; i < 12; ++i) {
-      auto claim = writer.claim(static_cast<std::size_t>(5 + (i * 3) % 13));
+      auto claim = writer.claim(static_cast<std::size_t>(1 + (i * 5) % writer.max_payload()));
       must(claim.has_value(), "claim");
       if (!*claim) {
         auto record = reader.peek();
