@@ -5,11 +5,14 @@
 // these bytes may make a call fail (corrupted, invalid_argument, ...), never crash or hang this
 // process or make it touch memory outside the segment.
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,7 +23,9 @@
 
 #include "conduit/msg/channel.hpp"
 #include "conduit/msg/endpoint.hpp"
+#include "conduit/msg/endpoint_layout.hpp"
 #include "conduit/msg/mailbox.hpp"
+#include "conduit/msg/mailbox_layout.hpp"
 #include "conduit/shm/segment.hpp"
 #include "conduit/shm/shared.hpp"
 #include "conduit/shm/shared_memory.hpp"
@@ -43,6 +48,29 @@ std::string& namespace_path() {
 
 std::size_t round_up_to_page(std::size_t n) { return (n + 4095) / 4096 * 4096; }
 
+// A lock whose word names a thread that exists is held, as far as anyone can tell: waiting
+// for it is what a lock is for, not a hang (a live peer may hold a lock as long as it likes).
+// The target does not forge those: it clears the holder of the mailbox's and the endpoint's
+// lock when the bytes name a live thread. Words naming no thread stay: they must give
+// `corrupted` (sync/mutex.hpp).
+void release_live_holder(std::vector<std::byte>& file, std::uint32_t kind) {
+  std::size_t at = 0;
+  if (kind == static_cast<std::uint32_t>(shm::SegmentKind::mailbox)) {
+    at = shm::kPayloadOffset + sizeof(msg::MailboxConfig) + offsetof(msg::MailboxState, lock);
+  } else if (kind == static_cast<std::uint32_t>(shm::SegmentKind::endpoint)) {
+    at = shm::kPayloadOffset + offsetof(msg::EndpointState, lock);
+  } else {
+    return;
+  }
+  std::uint32_t word;
+  std::memcpy(&word, file.data() + at, sizeof word);  // pthread_mutex_t's lock word comes first
+  const auto holder = static_cast<pid_t>(word & FUTEX_TID_MASK);
+  if (holder != 0 && !(::kill(holder, 0) != 0 && errno == ESRCH)) {
+    word &= ~FUTEX_TID_MASK;
+    std::memcpy(file.data() + at, &word, sizeof word);
+  }
+}
+
 // The file the input describes (see segment_fuzz.hpp).
 std::vector<std::byte> segment_file(const std::uint8_t* data, std::size_t size) {
   shm::SegmentHeader header{};
@@ -64,6 +92,7 @@ std::vector<std::byte> segment_file(const std::uint8_t* data, std::size_t size) 
   }
   std::memcpy(file.data(), &header, sizeof header);
   if (given > 0) std::memcpy(file.data() + shm::kPayloadOffset, data + fuzz::kPayloadAt, given);
+  release_live_holder(file, header.kind);
   return file;
 }
 
@@ -129,7 +158,7 @@ void use_channel() {
 void use_mailbox() {
   auto mailbox = Mailbox::open(kObjectName);
   if (!mailbox) return check_error(mailbox.error(), "Mailbox::open");
-  (void)mailbox->stats();
+  const MailboxStats stats = mailbox->stats();
   for (int i = 0; i < 4; ++i) {
     auto got = mailbox->try_receive();
     if (!got) break;
@@ -140,7 +169,8 @@ void use_mailbox() {
   (void)mailbox->try_send(std::string_view("fuzz"), 3);
   if (auto loan = mailbox->try_loan(16); loan) {
     std::memset(loan->bytes().data(), 0x5A, loan->bytes().size());
-    (void)loan->commit(7);
+    // A rendezvous commit waits for a receiver, as send() does: give that loan back instead.
+    if (!stats.capacity.is_zero()) (void)loan->commit(7);
   }
   if (auto got = mailbox->try_receive(); got) (void)touch(got->payload());
 }
