@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (header.magic != transport::kFrameMagic) fail("a message from a bad magic", offset);
     if (header.length != payload.size()) fail("a message of the wrong length", offset);
     if (header.type != message.type()) fail("a message of the wrong type", offset);
-    if (stream.size() - offset - sizeof header < payload.size()) fail("a message past the input", offset);
+    if (stream.size() - offset - sizeof header < payload.size())
+      fail("a message past the input", offset);
     if (!payload.empty() &&
         std::memcmp(payload.data(), stream.data() + offset + sizeof header, payload.size()) != 0) {
       fail("a message with other bytes than were sent", offset);

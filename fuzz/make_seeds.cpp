@@ -41,7 +41,8 @@ void must(bool ok, const std::string& what) {
 void write_seed(const std::string& target, const std::string& name, const Bytes& bytes) {
   fs::create_directories(corpus / target);
   std::ofstream out(corpus / target / name, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   must(out.good(), "cannot write seed " + target + "/" + name);
 }
 
@@ -61,7 +62,8 @@ void segment_seed(const std::string& name, const fs::path& space) {
   // The payload without its trailing zeros: the target pads with zeros to the header's size.
   std::size_t end = file.size();
   while (end > shm::kPayloadOffset && file[end - 1] == 0) --end;
-  seed.insert(seed.end(), file.begin() + shm::kPayloadOffset, file.begin() + static_cast<long>(end));
+  seed.insert(seed.end(), file.begin() + shm::kPayloadOffset,
+              file.begin() + static_cast<long>(end));
   write_seed("segment", name, seed);
   fs::remove(space / fuzz::kObjectName);
 }
@@ -83,8 +85,8 @@ void segment_seeds() {
   segment_seed("shared_object", space);
 
   for (auto producers : {Producers::one, Producers::many}) {
-    auto channel = Channel<std::uint64_t>::create(fuzz::kObjectName,
-                                                  {.capacity = 8, .producers = producers});
+    auto channel =
+        Channel<std::uint64_t>::create(fuzz::kObjectName, {.capacity = 8, .producers = producers});
     must(channel.has_value(), "channel");
     must(channel->try_send(1).has_value() && channel->try_send(2).has_value(), "channel send");
     segment_seed(producers == Producers::one ? "channel_one" : "channel_many", space);
@@ -98,9 +100,13 @@ void segment_seeds() {
       {"mailbox_bounded", {.capacity = Capacity::bounded(4), .max_message_size = 64}},
       {"mailbox_zero", {.capacity = Capacity::zero(), .max_message_size = 64}},
       {"mailbox_broadcast",
-       {.capacity = Capacity::bounded(4), .max_message_size = 64, .receivers = Receivers::broadcast}},
+       {.capacity = Capacity::bounded(4),
+        .max_message_size = 64,
+        .receivers = Receivers::broadcast}},
       {"mailbox_exclusive",
-       {.capacity = Capacity::bounded(2), .max_message_size = 32, .receivers = Receivers::exclusive}},
+       {.capacity = Capacity::bounded(2),
+        .max_message_size = 32,
+        .receivers = Receivers::exclusive}},
   };
   for (const auto& seed : mailboxes) {
     auto mailbox = Mailbox::create(fuzz::kObjectName, seed.options);
@@ -113,8 +119,8 @@ void segment_seeds() {
   }
 
   {
-    auto endpoint = Endpoint::join(fuzz::kObjectName, {.capacity = Capacity::bounded(2),
-                                                       .max_message_size = 32});
+    auto endpoint = Endpoint::join(fuzz::kObjectName,
+                                   {.capacity = Capacity::bounded(2), .max_message_size = 32});
     must(endpoint.has_value(), "endpoint");
     segment_seed("endpoint", space);
   }
@@ -219,10 +225,10 @@ void rpc_seeds() {
 // --- url: one of each scheme, and a few that are wrong ---
 
 void url_seeds() {
-  const char* urls[] = {"tcp://127.0.0.1:8080", "tcp://[::1]:0",      "tcp://localhost:65535",
-                        "unix:///tmp/conduit.sock", "unix://@abstract", "fifo:///tmp/f",
-                        "file:///var/spool/x",     "mq://queue.1",     "shm://box_2",
-                        "sysv://0x1234",           "signal://4242",    "tcp://host:99999"};
+  const char* urls[] = {
+      "tcp://127.0.0.1:8080", "tcp://[::1]:0", "tcp://localhost:65535", "unix:///tmp/conduit.sock",
+      "unix://@abstract",     "fifo:///tmp/f", "file:///var/spool/x",   "mq://queue.1",
+      "shm://box_2",          "sysv://0x1234", "signal://4242",         "tcp://host:99999"};
   int i = 0;
   for (const char* url : urls) {
     Bytes seed;

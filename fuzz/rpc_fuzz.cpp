@@ -33,15 +33,13 @@ const std::map<std::string, rpc::detail::Handler>& handlers() {
   static const auto* bound = new std::map<std::string, rpc::detail::Handler>{
       {"add", rpc::detail::adapt([](int a, int b) { return a + b; })},
       {"echo", rpc::detail::adapt([](const std::string& text) { return text; })},
-      {"sum",
-       rpc::detail::adapt([](const std::vector<double>& values) {
+      {"sum", rpc::detail::adapt([](const std::vector<double>& values) {
          double total = 0;
          for (double v : values) total += v;
          return total;
        })},
-      {"count", rpc::detail::adapt([](const std::map<std::string, std::int64_t>& table) {
-         return table.size();
-       })},
+      {"count", rpc::detail::adapt(
+                    [](const std::map<std::string, std::int64_t>& table) { return table.size(); })},
       {"mixed", rpc::detail::adapt([](std::uint64_t n, bool flag, std::vector<char> bytes,
                                       std::tuple<int, std::string> pair) {
          return std::to_string(n) + (flag ? "+" : "-") + std::to_string(bytes.size()) +

@@ -74,13 +74,10 @@ void release_live_holder(std::vector<std::byte>& file, std::uint32_t kind) {
 // The file the input describes (see segment_fuzz.hpp).
 std::vector<std::byte> segment_file(const std::uint8_t* data, std::size_t size) {
   shm::SegmentHeader header{};
-  std::memcpy(&header, data + fuzz::kHeaderAt,
-              std::min(sizeof header, size - fuzz::kHeaderAt));
+  std::memcpy(&header, data + fuzz::kHeaderAt, std::min(sizeof header, size - fuzz::kHeaderAt));
   const std::size_t given = size > fuzz::kPayloadAt ? size - fuzz::kPayloadAt : 0;
-  const std::size_t payload =
-      round_up_to_page(std::max<std::size_t>({given, 1,
-                                              std::min<std::uint64_t>(header.payload_size,
-                                                                      fuzz::kMaxPayload)}));
+  const std::size_t payload = round_up_to_page(std::max<std::size_t>(
+      {given, 1, std::min<std::uint64_t>(header.payload_size, fuzz::kMaxPayload)}));
   std::vector<std::byte> file(shm::kPayloadOffset + payload);
   if ((data[0] & fuzz::kRawHeader) == 0) {
     header.magic = shm::kSegmentMagic;
@@ -201,8 +198,8 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const auto file = segment_file(data, size);
-  for (auto use : {use_shared_memory, use_shared_object, use_channel, use_mailbox,
-                   use_endpoint_peer}) {
+  for (auto use :
+       {use_shared_memory, use_shared_object, use_channel, use_mailbox, use_endpoint_peer}) {
     write_file(file);  // afresh for each: a use may write into it, or remove it
     use();
   }

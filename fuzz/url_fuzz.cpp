@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto url = transport::parse_url(text);
   if (!url) {
-    if (url.error().code() != Errc::invalid_argument) fail("an error other than invalid_argument", text, "");
+    if (url.error().code() != Errc::invalid_argument)
+      fail("an error other than invalid_argument", text, "");
     if (url.error().message().empty()) fail("an error without a message", text, "");
     return 0;
   }

@@ -103,7 +103,8 @@ void Mailbox::Impl::repair() {
       // for each of its slots: a forged total could name two billion of them.
       const auto i = static_cast<std::uint32_t>(index);
       if (i >= config_.slot_count) {
-        const auto k = static_cast<std::uint32_t>(std::bit_width(i / kUnboundedInitialSlots + 1) - 1);
+        const auto k =
+            static_cast<std::uint32_t>(std::bit_width(i / kUnboundedInitialSlots + 1) - 1);
         index = static_cast<std::int32_t>(kUnboundedInitialSlots * ((1u << k) - 1));
       }
       continue;

@@ -51,8 +51,8 @@ Wire::Wire(Connection connection, bool is_stream)
     : connection_(std::move(connection)),
       is_stream_(is_stream),
       url_(connection_.url()),
-      unpacker_(&refer_to_buffer, nullptr,
-                MSGPACK_UNPACKER_INIT_BUFFER_SIZE, limits_for(transport::kMaxFrameSize)) {}
+      unpacker_(&refer_to_buffer, nullptr, MSGPACK_UNPACKER_INIT_BUFFER_SIZE,
+                limits_for(transport::kMaxFrameSize)) {}
 
 Result<std::unique_ptr<Wire>> Wire::connect(std::string_view url) {
   const bool is_stream = is_stream_url(url);

@@ -22,8 +22,8 @@ class MailboxCorruptionTest : public test::ProcessTest {};
 
 // The mailbox's lock, as a peer with write access to its file sees it.
 pthread_mutex_t& lock_of(const shm::Segment& segment) {
-  auto* state = reinterpret_cast<msg::MailboxState*>(segment.payload().data() +
-                                                     sizeof(msg::MailboxConfig));
+  auto* state =
+      reinterpret_cast<msg::MailboxState*>(segment.payload().data() + sizeof(msg::MailboxConfig));
   return *reinterpret_cast<pthread_mutex_t*>(&state->lock);
 }
 
@@ -76,8 +76,8 @@ TEST_F(MailboxCorruptionTest, ForgedSlotTotalAndRepairDue_OpenAndUseStillWork) {
   ASSERT_TRUE(mailbox->try_send(std::string_view("kept")));
   auto segment = shm::Segment::open("box", shm::SegmentKind::mailbox);
   ASSERT_TRUE(segment) << segment.error().message();
-  auto* state = reinterpret_cast<msg::MailboxState*>(segment->payload().data() +
-                                                     sizeof(msg::MailboxConfig));
+  auto* state =
+      reinterpret_cast<msg::MailboxState*>(segment->payload().data() + sizeof(msg::MailboxConfig));
   // The total 24 extensions would give (none exists), and "its last holder died holding the
   // lock", so the next locker repairs.
   state->slot_total = msg::kUnboundedInitialSlots * ((2u << msg::kMaxExtensions) - 1);
