@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 CLANG_CC := CC=clang-19 CXX=clang++-19
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all setup build run test test-release bench bench-quick test-asan test-tsan model format tidy clean
+.PHONY: all setup build run test test-release bench bench-quick test-asan test-tsan fuzz model format tidy clean
 
 all: build
 
@@ -45,7 +45,7 @@ model: setup
 # Sanitizer builds of the library and tests, with clang-19 (benchmarks and peers left out).
 build/asan/CMakeCache.txt: | setup
 	$(CLANG_CC) cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DCONDUIT_SANITIZE=address,undefined \
-	  -DCONDUIT_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	  -DCONDUIT_BUILD_BENCH=OFF -DCONDUIT_FUZZ=ON $(CMAKE_FLAGS)
 test-asan: setup build/asan/CMakeCache.txt
 	cmake --build build/asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -58,6 +58,21 @@ test-tsan: setup build/tsan/CMakeCache.txt
 	cmake --build build/tsan -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --test-dir build/tsan --output-on-failure -j $(JOBS) --timeout 900
+
+# The libFuzzer targets (fuzz/), ASan+UBSan, clang-19: each runs FUZZ_SECONDS on a copy of its
+# seed corpus, one after another; the first crash or hang stops make (its input is kept under
+# build/fuzz/fuzz/work/<target>/artifacts/). ctest -L fuzz runs them briefly in an asan build
+# configured with -DCONDUIT_FUZZ=ON.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := segment ring framing url rpc
+build/fuzz/CMakeCache.txt: | setup
+	$(CLANG_CC) cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DCONDUIT_SANITIZE=address,undefined \
+	  -DCONDUIT_FUZZ=ON -DCONDUIT_BUILD_BENCH=OFF -DCONDUIT_BUILD_TESTS=OFF \
+	  -DCONDUIT_BUILD_EXAMPLES=OFF -DCONDUIT_BUILD_TOOLS=OFF $(CMAKE_FLAGS)
+fuzz: setup build/fuzz/CMakeCache.txt
+	cmake --build build/fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	for t in $(FUZZ_TARGETS); do \
+	  fuzz/run build/fuzz/fuzz/fuzz_$$t fuzz/corpus/$$t $(FUZZ_SECONDS) || exit 1; done
 
 format: setup
 	clang-format-19 -i $(SOURCES)

@@ -207,10 +207,15 @@ std::string Mailbox::Impl::context(std::string_view operation) const {
 }
 
 std::uint32_t Mailbox::Impl::slot_total() const {
+  // Only an unbounded mailbox grows, and only by whole extensions: after k of them it has
+  // kUnboundedInitialSlots (2^(k+1) - 1) slots. Any other total is not to be trusted.
+  if (config_.capacity_kind != static_cast<std::uint32_t>(Capacity::Kind::unbounded))
+    return config_.slot_count;
   const std::uint32_t total = state_->slot_total;  // read once
-  const std::uint64_t most = std::uint64_t{kUnboundedInitialSlots} << (kMaxExtensions + 1);
-  if (total < config_.slot_count || total > most) return config_.slot_count;  // not to be trusted
-  return total;
+  for (std::uint32_t k = 1; k <= kMaxExtensions; ++k) {
+    if (total == kUnboundedInitialSlots * ((2u << k) - 1)) return total;
+  }
+  return config_.slot_count;
 }
 
 const shm::Segment* Mailbox::Impl::extension(std::uint32_t k) {

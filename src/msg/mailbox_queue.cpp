@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <utility>
 #include <vector>
@@ -96,7 +97,18 @@ void Mailbox::Impl::repair() {
   state_->in_use = 0;
   for (std::int32_t index = static_cast<std::int32_t>(slot_total()) - 1; index >= 0; --index) {
     SlotHeader* current = slot(index);
-    if (current == nullptr) continue;  // an extension that cannot be mapped: its slots are lost
+    if (current == nullptr) {
+      // An extension that cannot be mapped: its slots are lost. Skip to the slot before it
+      // (extension k holds indices [64 (2^k - 1), 64 (2^(k+1) - 1))) rather than trying again
+      // for each of its slots: a forged total could name two billion of them.
+      const auto i = static_cast<std::uint32_t>(index);
+      if (i >= config_.slot_count) {
+        const auto k =
+            static_cast<std::uint32_t>(std::bit_width(i / kUnboundedInitialSlots + 1) - 1);
+        index = static_cast<std::int32_t>(kUnboundedInitialSlots * ((1u << k) - 1));
+      }
+      continue;
+    }
     switch (state_of(current)) {
       case SlotState::queued:
         if (current->size <= config_.max_message_size) {

@@ -122,30 +122,21 @@ struct ServerState {
                 const std::shared_ptr<msgpack::object_handle>& handle,
                 const msgpack::object& message, std::mutex& running_mutex,
                 std::condition_variable& running_changed, std::size_t& running) {
-    if (message.type != msgpack::type::ARRAY || message.via.array.size < 3) return false;
-    const msgpack::object* fields = message.via.array.ptr;
-    if (fields[0].type != msgpack::type::POSITIVE_INTEGER) return false;
-    const auto kind = fields[0].via.u64;
-    if (kind == static_cast<std::uint64_t>(MessageKind::notification) &&
-        message.via.array.size == 3) {
-      if (fields[1].type != msgpack::type::STR) return false;
-      const std::string method = fields[1].as<std::string>();
-      auto answer = run(0, method, fields[2]);
+    auto call = parse_call(message);
+    if (!call) return false;
+    if (call->kind == MessageKind::notification) {
+      auto answer = run(0, call->method, *call->params);
       (void)answer;  // a notification is never answered
       return true;
     }
-    if (kind != static_cast<std::uint64_t>(MessageKind::request) || message.via.array.size != 4 ||
-        fields[1].type != msgpack::type::POSITIVE_INTEGER || fields[2].type != msgpack::type::STR) {
-      return false;
-    }
-    const std::uint64_t id = fields[1].via.u64;
     {
       const std::lock_guard lock(running_mutex);
       ++running;
     }
-    workers.run([this, wire, handle, id, fields, &running_mutex, &running_changed, &running] {
-      const std::string method = fields[2].as<std::string>();
-      const msgpack::sbuffer answer = run(id, method, fields[3]);
+    workers.run([this, wire, handle, call = std::move(*call), &running_mutex, &running_changed,
+                 &running] {
+      const std::string& method = call.method;
+      const msgpack::sbuffer answer = run(call.id, method, *call.params);
       if (auto sent = wire->send({answer.data(), answer.size()}); !sent) {
         if (sent.error().code() != Errc::closed) {
           log_line(fmt::format("answering '{}': {}", method, sent.error().message()));

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
 #include "conduit/sys/clock.hpp"
+#include "conduit/transport/framing.hpp"
 #include "conduit/transport/url.hpp"
 
 namespace conduit::rpc::detail {
@@ -13,6 +15,25 @@ namespace {
 
 /// How long a message-transport receiver holds the connection before letting a sender in.
 constexpr std::chrono::milliseconds kReceiveSlice{1};
+
+/// What one msgpack object from a peer may claim. The unpacker allocates a container's elements
+/// as soon as it reads the container's header, before they arrive: unchecked, five bytes (an
+/// array32 header) ask for 64 GiB. An object in a message of n bytes has at most n elements
+/// per array and n / 2 pairs per map; one from a stream at most kMaxElements, kMaxDepth levels
+/// deep (so a stream's unfinished containers hold at most kMaxDepth * kMaxElements elements).
+constexpr std::size_t kMaxElements = std::size_t{1} << 18;
+constexpr std::size_t kMaxDepth = 32;
+
+/// As the unpacker's default: strings and binaries point into its buffer, which it keeps alive.
+bool refer_to_buffer(msgpack::type::object_type /*type*/, std::size_t /*size*/, void* /*user*/) {
+  return true;
+}
+
+msgpack::unpack_limit limits_for(std::size_t bytes) {
+  const std::size_t elements = std::min(bytes, kMaxElements);
+  const std::size_t size = std::min(bytes, transport::kMaxFrameSize);
+  return {elements, elements / 2, size, size, size, kMaxDepth};
+}
 
 }  // namespace
 
@@ -30,7 +51,9 @@ Wire::Wire(Connection connection, bool is_stream)
     : connection_(std::move(connection)),
       is_stream_(is_stream),
       is_full_duplex_(connection_.is_full_duplex()),
-      url_(connection_.url()) {}
+      url_(connection_.url()),
+      unpacker_(&refer_to_buffer, nullptr, MSGPACK_UNPACKER_INIT_BUFFER_SIZE,
+                limits_for(transport::kMaxFrameSize)) {}
 
 Result<std::unique_ptr<Wire>> Wire::connect(std::string_view url) {
   const bool is_stream = is_stream_url(url);
@@ -112,7 +135,8 @@ Result<std::optional<msgpack::object_handle>> Wire::unpack_message(const Message
   try {
     std::size_t offset = 0;
     auto handle =
-        msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(), offset);
+        msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(), offset,
+                        nullptr, nullptr, limits_for(payload.size()));
     if (offset != payload.size()) {
       broken_ = Error(Errc::corrupted,
                       fmt::format("{}: a message of {} bytes holds more than one msgpack object",

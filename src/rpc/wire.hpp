@@ -41,7 +41,8 @@ class Wire {
   [[nodiscard]] Result<void> send(std::span<const char> object);
 
   /// The next object, or nullopt when `wait` passed first. One receiving thread at a time.
-  /// Errors: closed (the peer went away), corrupted (malformed msgpack: the stream cannot be
+  /// Errors: closed (the peer went away), corrupted (malformed msgpack, or an object that claims
+  /// more than its bytes can hold or than the limits in wire.cpp allow: the stream cannot be
   /// trusted past it), the transport's.
   [[nodiscard]] Result<std::optional<msgpack::object_handle>> next(std::chrono::milliseconds wait);
 

@@ -130,12 +130,19 @@ class SpoolReader final : public Link {
                                   "frame limit {}",
                                   url_, header.length, offset_, kMaxFrameSize));
         }
-        std::vector<std::byte> body(header.length);  // checked against the limit above
-        auto body_got = read_at(offset_ + sizeof header, body);
-        if (!body_got) return std::unexpected(body_got.error());
-        if (*body_got == body.size()) {
-          offset_ += sizeof header + body.size();
-          return Message(std::move(body), header.type, ProcessId{}, ++received_);
+        // Allocate only once the whole record is in the spool: a header alone (a writer still
+        // appending, or a forged length) costs no memory, however often it is looked at.
+        auto spool = sys::status(fd_.get());
+        if (!spool) return fail(spool.error(), fmt::format("{}: receive", url_));
+        const auto spool_size = static_cast<std::uint64_t>(spool->st_size);
+        if (spool_size >= offset_ + sizeof header + header.length) {
+          std::vector<std::byte> body(header.length);  // checked against the limit above
+          auto body_got = read_at(offset_ + sizeof header, body);
+          if (!body_got) return std::unexpected(body_got.error());
+          if (*body_got == body.size()) {
+            offset_ += sizeof header + body.size();
+            return Message(std::move(body), header.type, ProcessId{}, ++received_);
+          }
         }
       }
       // Nothing whole to read yet. Written out and no writer left: the end.

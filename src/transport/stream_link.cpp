@@ -4,6 +4,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "conduit/sys/io.hpp"
@@ -122,7 +123,11 @@ Result<Message> StreamLink::receive(Deadline deadline) {
                                     kMaxFrameSize));
         }
         header_ = header;
-        body_.assign(header.length, std::byte{});  // checked against the limit above
+        // The body's memory is reserved (address space only: checked against the limit above)
+        // and filled in as the bytes arrive, so a header alone commits no memory for the
+        // length it claims.
+        body_.clear();
+        body_.reserve(header.length);
         body_got_ = 0;
         continue;
       }
@@ -147,13 +152,19 @@ Result<Message> StreamLink::receive(Deadline deadline) {
     // The body: first from what is buffered, then from the stream.
     const std::size_t want = header_->length - body_got_;
     const std::size_t buffered = std::min(want, end_ - begin_);
+    // Within the reserved capacity: growing never moves the body.
+    const auto grow_body = [&](std::size_t size) {
+      if (body_.size() < size) body_.resize(size);
+    };
     if (buffered > 0) {
+      grow_body(body_got_ + buffered);
       std::memcpy(body_.data() + body_got_, buffer_.data() + begin_, buffered);
       body_got_ += buffered;
       begin_ += buffered;
     }
     if (begin_ == end_) begin_ = end_ = 0;
     if (body_got_ == header_->length) {
+      body_.resize(body_got_);
       Message message(std::move(body_), header_->type, peer_, ++received_);
       header_.reset();
       body_ = {};
@@ -164,7 +175,10 @@ Result<Message> StreamLink::receive(Deadline deadline) {
     const std::size_t remaining = header_->length - body_got_;
     Result<void> filled;
     if (remaining >= buffer_.size()) {
-      filled = fill(std::span(body_).subspan(body_got_), body_got_, deadline);
+      // In steps no larger than what has arrived so far (doubling), not all the claimed length.
+      const std::size_t step = std::min(remaining, std::max(buffer_.size(), body_got_));
+      grow_body(body_got_ + step);
+      filled = fill(std::span(body_).subspan(body_got_, step), body_got_, deadline);
     } else {
       filled = fill(std::span(buffer_).subspan(end_), end_, deadline);
     }

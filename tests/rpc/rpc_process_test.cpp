@@ -276,6 +276,24 @@ TEST_F(RpcStream, MalformedBytes_ThatConnectionClosedOthersStillServed) {
   EXPECT_EQ(fresh->call<int>("add", 7, 8).value_or(0), 15);
 }
 
+// Found by fuzz/rpc_fuzz.cpp: a container header made the unpacker allocate all its claimed
+// elements at once (five bytes could ask for 64 GiB) and then wait for them.
+TEST_F(RpcStream, ContainerClaimingTooManyElements_ThatConnectionClosedAtOnce) {
+  ServerProcess server("unix://" + namespace_path() + "/rpc.sock");
+  auto bad = connect(server.url(), Framing::none);
+  ASSERT_TRUE(bad) << bad.error().message();
+  // An array32 header claiming 2^28 elements (4 GiB of msgpack objects), and nothing after it.
+  const std::byte header[] = {std::byte{0xdd}, std::byte{0x10}, std::byte{0x00}, std::byte{0x00},
+                              std::byte{0x00}};
+  ASSERT_TRUE(bad->send(header));
+  auto answer = bad->receive_for(20s);
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().code(), Errc::closed) << answer.error().message();
+  auto good = rpc::Client::connect(server.url());
+  ASSERT_TRUE(good) << good.error().message();
+  EXPECT_EQ(good->call<int>("add", 2, 3).value_or(0), 5);
+}
+
 TEST_F(RpcStream, MalformedMessage_OnAMessageTransportClosesThatConnection) {
   ServerProcess server("mq://conduit-rpc-bad-" + std::to_string(::getpid()));
   auto bad = connect(server.url());

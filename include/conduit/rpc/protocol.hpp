@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -91,6 +92,19 @@ Handler adapt(F callable) {
     }
   };
 }
+
+/// An incoming request or notification, as a server reads it off the wire. `params` points into
+/// the message it was parsed from.
+struct Call {
+  MessageKind kind = MessageKind::request;  // request or notification
+  std::uint64_t id = 0;                     // a request's msgid
+  std::string method;
+  const msgpack::object* params = nullptr;
+};
+
+/// `message` as a request ([0, msgid, method, params]) or a notification ([2, method, params]):
+/// nullopt when it is neither (not an array, wrong length, or a field of the wrong type).
+[[nodiscard]] std::optional<Call> parse_call(const msgpack::object& message);
 
 /// Packs `args` as a params array.
 template <class... A>
