@@ -43,6 +43,18 @@ void add_stat(CLI::App& app, int& exit_code) {
           receivers_text(box->receivers), attached.empty() ? "-" : attached, box->slots, box->sent,
           box->received, box->would_block, box->dropped);
     }
+    if (const auto& ring = info.channel) {
+      std::string producers;
+      for (const auto& process : ring->producers_attached)
+        producers += fmt::format("{} ", process.pid);
+      fmt::print(
+          "capacity:   {} per producer\ndepth:      {}\nproducers:  {} ({} lane{})\n"
+          "record size: {}\nconsumer:   {}\nattached:   {}\nclosed:     {}\n",
+          ring->capacity, ring->depth, ring->producers == Producers::one ? "one" : "many",
+          ring->lanes, ring->lanes == 1 ? "" : "s", ring->record_size,
+          ring->consumer.pid == 0 ? std::string("-") : fmt::format("pid {}", ring->consumer.pid),
+          producers.empty() ? "-" : producers, ring->is_closed ? "yes" : "no");
+    }
     exit_code = info.kind == "corrupted" ? kFailed : kOk;
   });
 }
