@@ -28,8 +28,9 @@ int main() {
       auto mine = example::must(conduit::Shared<Room>::open("room"), "open");
       example::must(mine->seats.acquire(), "acquire");
       const int now = ++mine->inside;
-      for (int most = mine->most_inside; now > most;)
-        mine->most_inside.compare_exchange_weak(most, now);
+      int most = mine->most_inside;
+      while (now > most && !mine->most_inside.compare_exchange_weak(most, now)) {
+      }
       example::say("semaphore", "worker " + std::to_string(w) + " in (" + std::to_string(now) +
                                     " inside)");
       ::usleep(50000);

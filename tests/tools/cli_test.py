@@ -146,7 +146,8 @@ class Cli(unittest.TestCase):
         finally:
             holder.send_signal(signal.SIGKILL)
             holder.wait(timeout=10)
-        self.assertIn("lives until this command ends", holder.stdout.read())
+        said, _ = holder.communicate(timeout=10)
+        self.assertIn("lives until this command ends", said)
         reaped = self.run_conduit("rm", "--dead")
         self.assertEqual(reaped.returncode, 0, reaped.stderr)
         self.assertIn("removed held (its owner died)", reaped.stdout)
@@ -183,9 +184,11 @@ class Cli(unittest.TestCase):
     def test_watch_without_a_terminal_refreshes_n_times(self):
         self.make_mailbox("quiet", capacity=4)
         self.run_conduit("send", "quiet", "one")
-        watched = self.run_conduit("watch", "quiet", "--interval", "10ms", "--iterations", "2")
+        watched = self.run_conduit("watch", "quiet", "--interval", "10ms", "--iterations", "2",
+                                   input="")  # input that is not a terminal is not read
         self.assertEqual(watched.returncode, 0, watched.stderr)
         self.assertEqual(watched.stdout.count("conduit watch quiet"), 2)
+        self.assertNotIn("\033[2J", watched.stdout, "no screen clearing into a pipe")
         self.assertIn("1 / 4", watched.stdout)
         self.assertEqual(self.run_conduit("watch", "quiet", "--interval", "often").returncode, 2)
         self.assertEqual(self.run_conduit("watch", "nothing", "-n", "1").returncode, 1)
@@ -231,9 +234,9 @@ class Cli(unittest.TestCase):
     def test_tour_runs_the_scenarios_named(self):
         done = self.tour("signal", "pipe")
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
-        self.assertIn("== Pipes between parent and child", done.stdout)
-        self.assertIn("== A signal carrying a tiny message", done.stdout)
-        self.assertLess(done.stdout.index("(pipe)"), done.stdout.index("(signal)"),
+        self.assertIn("== pipe: Pipes between parent and child", done.stdout)
+        self.assertIn("== signal: A signal carrying a tiny message", done.stdout)
+        self.assertLess(done.stdout.index("== pipe"), done.stdout.index("== signal"),
                         "in teaching order")
         self.assertIn("tour: 2 scenarios ran, 0 failed", done.stdout)
         self.assertEqual(self.tour("no_such_scenario").returncode, 2)

@@ -175,7 +175,7 @@ void add_tour(CLI::App& app, int& exit_code) {
     for (const auto& scenario : kScenarios) {
       if (!is_selected(scenario)) continue;
       const std::string path = examples + "/" + scenario.program;
-      fmt::print("\n== {} ({})\n", scenario.title, scenario.name);
+      fmt::print("\n== {}: {}\n", scenario.name, scenario.title);
       if (const std::string why = why_skipped(scenario, path); !why.empty()) {
         fmt::print("  skipped: {}\n", why);
         skipped.emplace_back(scenario.name);
