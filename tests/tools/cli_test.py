@@ -279,6 +279,17 @@ class Cli(unittest.TestCase):
                 return True
         self.wait_for(gone, "the scenario's own child is killed too")
 
+    def test_tour_interrupted_stops_the_scenario_and_says_so(self):
+        marker = os.path.join(self.namespace, "started")
+        folder = self.fake_examples({"pipe": f"touch {marker}; sleep 600"})
+        tour = subprocess.Popen([CONDUIT, "tour", "pipe", "--examples", folder], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.wait_for(lambda: os.path.exists(marker), "the scenario starts")
+        tour.send_signal(signal.SIGINT)  # as Ctrl-C would
+        out, _ = tour.communicate(timeout=30)
+        self.assertEqual(tour.returncode, 130, out)
+        self.assertIn("tour: interrupted during pipe", out)
+
     def test_tour_says_when_mpi_is_skipped(self):
         env = dict(self.env, PATH="/nonexistent")
         done = self.tour("ring_mpi", env=env)
