@@ -21,8 +21,8 @@ int main() {
       }
       std::string answer(question->text());
       for (char& c : answer) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      example::say("child", "got '" + std::string(question->text()) + "', sends back '" +
-                                answer + "'");
+      example::say("child",
+                   "got '" + std::string(question->text()) + "', sends back '" + answer + "'");
       example::must(child_end.send(answer), "send");
     }
   });
@@ -31,8 +31,8 @@ int main() {
   for (const char* word : {"ping", "hello, child"}) {
     example::must(parent_end.send(word), "send");
     auto answer = example::must(parent_end.receive(), "receive");
-    example::say("parent", "sent '" + std::string(word) + "', got back '" +
-                               std::string(answer.text()) + "'");
+    example::say("parent",
+                 "sent '" + std::string(word) + "', got back '" + std::string(answer.text()) + "'");
   }
   example::say("parent", "closes its end");
   parent_end.close();

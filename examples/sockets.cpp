@@ -18,8 +18,9 @@ bool serve_one(const std::string& url) {
   auto link = example::must(server.accept(), "accept");
   auto request = example::must(link.receive(), "receive");
   const pid_t sender = request.sender().pid;
-  example::say("server", "got '" + std::string(request.text()) + "' from " +
-                             (sender != 0 ? "pid " + std::to_string(sender) : "an unknown process"));
+  example::say("server",
+               "got '" + std::string(request.text()) + "' from " +
+                   (sender != 0 ? "pid " + std::to_string(sender) : "an unknown process"));
   example::must(link.send("time to read the next example"), "send");
   return example::join(client);
 }

@@ -31,8 +31,8 @@ int main() {
       int most = mine->most_inside;
       while (now > most && !mine->most_inside.compare_exchange_weak(most, now)) {
       }
-      example::say("semaphore", "worker " + std::to_string(w) + " in (" + std::to_string(now) +
-                                    " inside)");
+      example::say("semaphore",
+                   "worker " + std::to_string(w) + " in (" + std::to_string(now) + " inside)");
       ::usleep(50000);
       --mine->inside;
       mine->seats.release();

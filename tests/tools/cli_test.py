@@ -164,6 +164,8 @@ class Cli(unittest.TestCase):
                          {"removed": []})
         self.assertIn("kept", self.listing())
         self.assertEqual(self.run_conduit("rm").returncode, 2, "rm with nothing to remove")
+        self.assertEqual(self.run_conduit("rm", "kept", "--json").returncode, 2, "--json needs --dead")
+        self.assertIn("kept", self.listing())
 
     def test_channels_show_depth_and_capacity(self):
         made = subprocess.run([FIXTURE, "channel", "ticks", "3"], env=self.env, capture_output=True,
@@ -240,6 +242,7 @@ class Cli(unittest.TestCase):
                         "in teaching order")
         self.assertIn("tour: 2 scenarios ran, 0 failed", done.stdout)
         self.assertEqual(self.tour("no_such_scenario").returncode, 2)
+        self.assertEqual(self.tour("pipe", "--json").returncode, 2, "--json lists: needs --list")
         self.assertEqual(self.tour("pipe", "--timeout", "soon").returncode, 2)
 
     def fake_examples(self, programs):

@@ -25,9 +25,10 @@ void add_create(CLI::App& app, int& exit_code) {
   create->add_option("-r,--receivers", receivers, "any_one, exclusive, broadcast or pair")
       ->check(CLI::IsMember({"any_one", "exclusive", "broadcast", "pair"}));
   create->add_option("-m,--mode", mode, "Permission bits in octal (default 0600)");
-  create->add_option("-l,--lifetime", lifetime,
-                     "system: until removed (default); process: until this command ends "
-                     "(it waits in the foreground)")
+  create
+      ->add_option("-l,--lifetime", lifetime,
+                   "system: until removed (default); process: until this command ends "
+                   "(it waits in the foreground)")
       ->check(CLI::IsMember({"system", "process"}));
   create->callback([&exit_code] {
     MailboxOptions options;

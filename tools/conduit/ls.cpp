@@ -35,7 +35,8 @@ void add_ls(CLI::App& app, int& exit_code) {
         continue;
       }
       fmt::print("{:<14} {:<32} {:>8} {:<6} {:04o}  {:>10} {:>12}\n", info.kind, info.name,
-                 info.owner.pid, info.owner_alive ? "yes" : "no", info.mode, info.bytes, depth_text(info));
+                 info.owner.pid, info.owner_alive ? "yes" : "no", info.mode, info.bytes,
+                 depth_text(info));
     }
     if (json) fmt::print("{}\n", listing.dump(2));
     exit_code = kOk;

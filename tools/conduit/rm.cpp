@@ -11,8 +11,9 @@ void add_rm(CLI::App& app, int& exit_code) {
   static bool dead = false;
   static bool json = false;
   rm->add_option("names", names, "Object names");
-  rm->add_flag("--dead", dead, "Remove every process-lifetime object whose owner died");
-  rm->add_flag("--json", json, "With --dead: print the names removed as JSON");
+  auto* dead_flag =
+      rm->add_flag("--dead", dead, "Remove every process-lifetime object whose owner died");
+  rm->add_flag("--json", json, "With --dead: print the names removed as JSON")->needs(dead_flag);
   rm->callback([&exit_code] {
     exit_code = kOk;
     if (dead) {

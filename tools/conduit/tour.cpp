@@ -87,7 +87,10 @@ Outcome run(const std::vector<std::string>& argv, std::chrono::nanoseconds timeo
   for (;;) {
     int status = 0;
     const pid_t done = ::waitpid(child, &status, WNOHANG);
-    if (done == child) return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
+    if (done == child) {
+      ::kill(-child, SIGKILL);  // whatever the scenario left running goes with it
+      return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
+    }
     if (done < 0 && errno != EINTR) return {127};
     const bool is_late = std::chrono::steady_clock::now() >= deadline;
     if (is_late || g_interrupted != 0) {
@@ -121,8 +124,8 @@ void add_tour(CLI::App& app, int& exit_code) {
   static std::string timeout = "120s";
   tour->add_option("names", only, "Run only these scenarios (see --list)");
   tour->add_option("--examples", examples, "Where the example programs are");
-  tour->add_flag("-l,--list", list, "List the scenarios instead of running them");
-  tour->add_flag("--json", json, "With --list: print JSON");
+  auto* list_flag = tour->add_flag("-l,--list", list, "List the scenarios instead of running them");
+  tour->add_flag("--json", json, "With --list: print JSON")->needs(list_flag);
   tour->add_option("--timeout", timeout, "Stop a scenario that runs longer (default 120s)");
   tour->callback([&exit_code] {
     for (const auto& name : only) {
