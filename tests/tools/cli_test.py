@@ -18,6 +18,7 @@ import unittest
 CONDUIT = None
 FIXTURE = None
 COMPLETION = None
+WITH_EXAMPLES = "--with-examples" in sys.argv  # the example programs were built
 VERBS = ["create", "ls", "stat", "rm", "send", "recv", "watch", "doctor", "bench", "tour"]
 
 
@@ -217,6 +218,7 @@ class Cli(unittest.TestCase):
         return subprocess.run([CONDUIT, "tour", *args], env=env or self.env, capture_output=True,
                               text=True, timeout=timeout)
 
+    @unittest.skipUnless(WITH_EXAMPLES, "the examples are not built (CONDUIT_BUILD_EXAMPLES=OFF)")
     def test_tour_lists_every_model_and_each_is_built(self):
         listed = self.tour("--list", "--json")
         self.assertEqual(listed.returncode, 0, listed.stderr)
@@ -233,6 +235,7 @@ class Cli(unittest.TestCase):
         table = self.tour("--list").stdout
         self.assertEqual(len(table.splitlines()), len(scenarios))
 
+    @unittest.skipUnless(WITH_EXAMPLES, "the examples are not built (CONDUIT_BUILD_EXAMPLES=OFF)")
     def test_tour_runs_the_scenarios_named(self):
         done = self.tour("signal", "pipe")
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
@@ -369,6 +372,7 @@ if __name__ == "__main__":
     parser.add_argument("--conduit", required=True)
     parser.add_argument("--fixture", required=True)
     parser.add_argument("--completion", required=True)
+    parser.add_argument("--with-examples", action="store_true")
     args, rest = parser.parse_known_args()
     CONDUIT = os.path.abspath(args.conduit)
     FIXTURE = os.path.abspath(args.fixture)
