@@ -17,9 +17,10 @@ namespace conduit::tool {
 /// Exit codes a shell user can branch on.
 enum Exit : int {
   kOk = 0,
-  kFailed = 1,   // the operation failed (the message says why)
-  kUsage = 2,    // bad command line
-  kNothing = 3,  // recv: timed out or nothing there; a condition, not a failure
+  kFailed = 1,         // the operation failed (the message says why)
+  kUsage = 2,          // bad command line
+  kNothing = 3,        // recv: timed out or nothing there; a condition, not a failure
+  kInterrupted = 130,  // Ctrl-C (SIGINT) or SIGTERM, as a shell reports 128 + SIGINT
 };
 
 /// Everything `ls` and `stat` know about one object.

@@ -197,7 +197,7 @@ void add_tour(CLI::App& app, int& exit_code) {
       const Outcome outcome = run(argv, *limit);
       if (outcome.is_interrupted) {
         fmt::print("\ntour: interrupted during {}\n", scenario.name);
-        exit_code = 130;
+        exit_code = kInterrupted;
         return;
       }
       if (outcome.code != 0) {
