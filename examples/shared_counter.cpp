@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "conduit/conduit.hpp"
+#include "example.hpp"  // only for use_private_namespace: runs never collide
 
 struct Tally {
   std::atomic<std::uint64_t> count{0};
@@ -14,7 +15,7 @@ struct Tally {
 };
 
 int main() {
-  (void)conduit::Shared<Tally>::remove("tour.tally");  // left over from an interrupted run
+  example::use_private_namespace();
   auto tally = conduit::Shared<Tally>::create("tour.tally");
   if (!tally) {
     std::fprintf(stderr, "create: %s\n", tally.error().message().c_str());

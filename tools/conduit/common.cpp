@@ -1,7 +1,11 @@
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 
 #include "tool.hpp"
 
@@ -53,7 +57,27 @@ ObjectInfo describe(const std::string& name) {
     else
       info.problem = box.error().message();
   }
+  if (segment->kind() == shm::SegmentKind::channel) {
+    // Opening a channel claims no role (that happens on the first send or receive).
+    const auto& header = segment->header();
+    if (auto ring = msg::ChannelCore::open(name, header.type_size, header.type_align))
+      info.channel = (*ring)->stats();
+    else
+      info.problem = ring.error().message();
+  }
   return info;
+}
+
+std::string depth_text(const ObjectInfo& info) {
+  if (info.mailbox)
+    return fmt::format("{}/{}", info.mailbox->depth, capacity_text(info.mailbox->capacity));
+  if (info.channel) {
+    // A channel's capacity is per producer lane: the ring holds up to lanes x capacity.
+    const ChannelStats& stats = *info.channel;
+    return stats.lanes > 1 ? fmt::format("{}/{}x{}", stats.depth, stats.lanes, stats.capacity)
+                           : fmt::format("{}/{}", stats.depth, stats.capacity);
+  }
+  return "-";
 }
 
 nlohmann::json to_json(const ObjectInfo& info) {
@@ -76,6 +100,19 @@ nlohmann::json to_json(const ObjectInfo& info) {
                        {"received", stats.received},
                        {"would_block", stats.would_block},
                        {"dropped", stats.dropped}};
+  }
+  if (info.channel) {
+    const ChannelStats& stats = *info.channel;
+    nlohmann::json producers = nlohmann::json::array();
+    for (const auto& process : stats.producers_attached) producers.push_back(process.pid);
+    json["channel"] = {{"capacity", stats.capacity},
+                       {"depth", stats.depth},
+                       {"producers", stats.producers == Producers::one ? "one" : "many"},
+                       {"lanes", stats.lanes},
+                       {"record_size", stats.record_size},
+                       {"consumer_pid", stats.consumer.pid},
+                       {"producers_attached", producers},
+                       {"closed", stats.is_closed}};
   }
   return json;
 }
@@ -100,6 +137,18 @@ std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text) 
   else
     return std::nullopt;
   return std::chrono::nanoseconds(static_cast<std::int64_t>(value * scale));
+}
+
+std::string find_program(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  const std::string paths = path != nullptr ? path : "/usr/bin:/bin";
+  for (std::size_t start = 0; start <= paths.size();) {
+    const auto end = std::min(paths.find(':', start), paths.size());
+    std::string candidate = paths.substr(start, end - start) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return {};
 }
 
 int report(const Error& error) {

@@ -30,18 +30,6 @@ std::string read_line(const std::string& path) {
   return line;
 }
 
-bool on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string paths = path != nullptr ? path : "/usr/bin:/bin";
-  for (std::size_t start = 0; start <= paths.size();) {
-    const auto end = std::min(paths.find(':', start), paths.size());
-    if (::access((paths.substr(start, end - start) + "/" + program).c_str(), X_OK) == 0)
-      return true;
-    start = end + 1;
-  }
-  return false;
-}
-
 std::vector<Check> run_checks() {
   std::vector<Check> checks;
   struct statfs fs{};
@@ -78,11 +66,19 @@ std::vector<Check> run_checks() {
        msg_max.empty() ? "no /proc/sys/fs/mqueue"
                        : fmt::format("msg_max {}, msgsize_max {}", msg_max, msgsize_max),
        "mount -t mqueue none /dev/mqueue; sysctl fs.mqueue.msgsize_max=65536 for bigger messages"});
-  checks.push_back({"iox-roudi (iceoryx peer in benchmarks)", on_path("iox-roudi"),
-                    on_path("iox-roudi") ? "found" : "not found",
+  const std::string msgmax = read_line("/proc/sys/kernel/msgmax");
+  const std::string msgmnb = read_line("/proc/sys/kernel/msgmnb");
+  checks.push_back({"System V queue limits (sysv://)", !msgmax.empty(),
+                    msgmax.empty() ? "no /proc/sys/kernel/msgmax"
+                                   : fmt::format("msgmax {}, msgmnb {}", msgmax, msgmnb),
+                    "sysctl kernel.msgmax=65536 kernel.msgmnb=65536 for bigger messages"});
+  const std::string roudi = find_program("iox-roudi");
+  checks.push_back({"iox-roudi (iceoryx peer in benchmarks)", !roudi.empty(),
+                    roudi.empty() ? "not found" : roudi,
                     "scripts/setup installs it (Debian iceoryx)"});
-  checks.push_back({"mpirun (MPI backend and peer)", on_path("mpirun"),
-                    on_path("mpirun") ? "found" : "not found",
+  const std::string mpirun = find_program("mpirun");
+  checks.push_back({"mpirun (MPI backend and peer)", !mpirun.empty(),
+                    mpirun.empty() ? "not found" : mpirun,
                     "scripts/setup installs it (Debian openmpi-bin)"});
   return checks;
 }

@@ -34,11 +34,9 @@ void add_ls(CLI::App& app, int& exit_code) {
         listing.push_back(to_json(info));
         continue;
       }
-      std::string depth = "-";
-      if (info.mailbox)
-        depth = fmt::format("{}/{}", info.mailbox->depth, capacity_text(info.mailbox->capacity));
       fmt::print("{:<14} {:<32} {:>8} {:<6} {:04o}  {:>10} {:>12}\n", info.kind, info.name,
-                 info.owner.pid, info.owner_alive ? "yes" : "no", info.mode, info.bytes, depth);
+                 info.owner.pid, info.owner_alive ? "yes" : "no", info.mode, info.bytes,
+                 depth_text(info));
     }
     if (json) fmt::print("{}\n", listing.dump(2));
     exit_code = kOk;

@@ -1,4 +1,4 @@
-// conduit rm NAME... | rm --dead: remove objects.
+// conduit rm NAME... | rm --dead [--json]: remove objects.
 #include <fmt/format.h>
 
 #include "tool.hpp"
@@ -9,8 +9,11 @@ void add_rm(CLI::App& app, int& exit_code) {
   auto* rm = app.add_subcommand("rm", "Remove objects (those blocked on them get closed)");
   static std::vector<std::string> names;
   static bool dead = false;
+  static bool json = false;
   rm->add_option("names", names, "Object names");
-  rm->add_flag("--dead", dead, "Remove every process-lifetime object whose owner died");
+  auto* dead_flag =
+      rm->add_flag("--dead", dead, "Remove every process-lifetime object whose owner died");
+  rm->add_flag("--json", json, "With --dead: print the names removed as JSON")->needs(dead_flag);
   rm->callback([&exit_code] {
     exit_code = kOk;
     if (dead) {
@@ -24,15 +27,18 @@ void add_rm(CLI::App& app, int& exit_code) {
         exit_code = report(all.error());
         return;
       }
-      int reaped = 0;
+      std::vector<std::string> reaped;
       for (const auto& name : *all) {
         if (name.find('#') != std::string::npos) continue;  // they go with their owner
         if (auto removed = shm::Segment::reap_if_dead(name); removed && *removed) {
-          fmt::print("removed {} (its owner died)\n", name);
-          ++reaped;
+          if (!json) fmt::print("removed {} (its owner died)\n", name);
+          reaped.push_back(name);
         }
       }
-      fmt::print("{} object{} reaped\n", reaped, reaped == 1 ? "" : "s");
+      if (json)
+        fmt::print("{}\n", nlohmann::json{{"removed", reaped}}.dump(2));
+      else
+        fmt::print("{} object{} reaped\n", reaped.size(), reaped.size() == 1 ? "" : "s");
     }
     if (names.empty() && !dead) {
       std::fprintf(stderr, "conduit rm: name an object, or --dead\n");

@@ -26,22 +26,44 @@ void add_stat(CLI::App& app, int& exit_code) {
       exit_code = kOk;
       return;
     }
-    fmt::print(
-        "name:       {}\nkind:       {}\nowner:      pid {} ({})\nlifetime:   {}\n"
-        "mode:       {:04o}\nbytes:      {}\n",
-        info.name, info.kind, info.owner.pid, info.owner_alive ? "alive" : "dead", info.lifetime,
-        info.mode, info.bytes);
-    if (!info.problem.empty()) fmt::print("problem:    {}\n", info.problem);
+    const auto show = [](std::string_view label, const auto& value) {
+      fmt::print("{:<13}{}\n", fmt::format("{}:", label), value);
+    };
+    const auto pids = [](const std::vector<ProcessId>& processes) {
+      std::string text;
+      for (const auto& process : processes) text += fmt::format("{} ", process.pid);
+      return text.empty() ? std::string("-") : text;
+    };
+    show("name", info.name);
+    show("kind", info.kind);
+    show("owner", fmt::format("pid {} ({})", info.owner.pid, info.owner_alive ? "alive" : "dead"));
+    show("lifetime", info.lifetime);
+    show("mode", fmt::format("{:04o}", info.mode));
+    show("bytes", info.bytes);
+    if (!info.problem.empty()) show("problem", info.problem);
     if (const auto& box = info.mailbox) {
-      std::string attached;
-      for (const auto& process : box->attached) attached += fmt::format("{} ", process.pid);
-      fmt::print(
-          "capacity:   {}\ndepth:      {}\nmax size:   {}\nreceivers:  {}\n"
-          "attached:   {}\nslots:      {}\nsent:       {}\nreceived:   {}\n"
-          "would block: {}\ndropped:    {}\n",
-          capacity_text(box->capacity), box->depth, box->max_message_size,
-          receivers_text(box->receivers), attached.empty() ? "-" : attached, box->slots, box->sent,
-          box->received, box->would_block, box->dropped);
+      show("capacity", capacity_text(box->capacity));
+      show("depth", box->depth);
+      show("max size", box->max_message_size);
+      show("receivers", receivers_text(box->receivers));
+      show("attached", pids(box->attached));
+      show("slots", box->slots);
+      show("sent", box->sent);
+      show("received", box->received);
+      show("would block", box->would_block);
+      show("dropped", box->dropped);
+    }
+    if (const auto& ring = info.channel) {
+      show("capacity", fmt::format("{} per producer", ring->capacity));
+      show("depth", ring->depth);
+      show("producers",
+           fmt::format("{} ({} lane{})", ring->producers == Producers::one ? "one" : "many",
+                       ring->lanes, ring->lanes == 1 ? "" : "s"));
+      show("record size", ring->record_size);
+      show("consumer",
+           ring->consumer.pid == 0 ? std::string("-") : fmt::format("pid {}", ring->consumer.pid));
+      show("attached", pids(ring->producers_attached));
+      show("closed", ring->is_closed ? "yes" : "no");
     }
     exit_code = info.kind == "corrupted" ? kFailed : kOk;
   });

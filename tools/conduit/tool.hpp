@@ -17,9 +17,10 @@ namespace conduit::tool {
 /// Exit codes a shell user can branch on.
 enum Exit : int {
   kOk = 0,
-  kFailed = 1,   // the operation failed (the message says why)
-  kUsage = 2,    // bad command line
-  kNothing = 3,  // recv: timed out or nothing there; a condition, not a failure
+  kFailed = 1,         // the operation failed (the message says why)
+  kUsage = 2,          // bad command line
+  kNothing = 3,        // recv: timed out or nothing there; a condition, not a failure
+  kInterrupted = 130,  // Ctrl-C (SIGINT) or SIGTERM, as a shell reports 128 + SIGINT
 };
 
 /// Everything `ls` and `stat` know about one object.
@@ -33,6 +34,7 @@ struct ObjectInfo {
   unsigned mode = 0;
   std::uint64_t bytes = 0;
   std::optional<MailboxStats> mailbox;
+  std::optional<ChannelStats> channel;
 };
 
 /// Describes namespace entry `name` without attaching to it.
@@ -40,9 +42,14 @@ ObjectInfo describe(const std::string& name);
 nlohmann::json to_json(const ObjectInfo& info);
 std::string capacity_text(const Capacity& capacity);
 std::string receivers_text(Receivers receivers);
+/// "3/8": what the depth-over-capacity column shows ("-" for objects without one).
+std::string depth_text(const ObjectInfo& info);
 
 /// "250ms", "2s", "1.5m", "100us", "10" (seconds). nullopt when it is not a duration.
 std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text);
+
+/// The full path of `program` found on $PATH, or empty.
+std::string find_program(const std::string& program);
 
 /// Prints "conduit: <message>" on stderr and returns kFailed.
 int report(const Error& error);

@@ -33,7 +33,13 @@ class RawTerminal {
   bool is_raw_ = false;
 };
 
+/// Waits `wait`; true when q was pressed (or the terminal closed). Input that is not a terminal
+/// is not read: `conduit watch NAME -n 5 </dev/null >log` refreshes five times.
 bool quit_pressed(std::chrono::milliseconds wait) {
+  if (::isatty(STDIN_FILENO) == 0) {
+    std::this_thread::sleep_for(wait);
+    return false;
+  }
   pollfd in{STDIN_FILENO, POLLIN, 0};
   if (::poll(&in, 1, static_cast<int>(wait.count())) <= 0) return false;
   char key = 0;
@@ -65,6 +71,7 @@ void add_watch(CLI::App& app, int& exit_code) {
       return;
     }
     RawTerminal terminal;
+    const bool is_screen = ::isatty(STDOUT_FILENO) != 0;  // else: one report after another
     auto last = box->stats();
     auto last_time = std::chrono::steady_clock::now();
     for (std::size_t round = 1;; ++round) {
@@ -73,7 +80,7 @@ void add_watch(CLI::App& app, int& exit_code) {
       const double seconds = std::chrono::duration<double>(now - last_time).count();
       const double send_rate = round == 1 ? 0 : (stats.sent - last.sent) / seconds;
       const double receive_rate = round == 1 ? 0 : (stats.received - last.received) / seconds;
-      fmt::print("\033[H\033[2J");  // home, clear: a fresh screen each refresh
+      if (is_screen) fmt::print("\033[H\033[2J");  // home, clear: a fresh screen each refresh
       fmt::print("conduit watch {}    (q quits)\n\n", name);
       fmt::print("  depth      {:>12} / {}\n", stats.depth, capacity_text(stats.capacity));
       fmt::print("  receivers  {:>12}   attached {}\n", receivers_text(stats.receivers),
