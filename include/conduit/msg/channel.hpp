@@ -41,13 +41,16 @@
 // Busy-polling round trip (no futex at all), e.g. for latency measurements: two channels,
 // `ping` and `pong`; the client does `while (!ping.try_send(x)) {}` then
 // `while (!(r = pong.try_receive())) {}`; the server mirrors it. A try_ form reads only the
-// ring and the read-mostly header line; a successful one also bumps the other side's wait
-// word (one atomic add; FUTEX_WAKE only if that side sleeps, which a busy poller never does).
+// ring and the read-mostly header line, inline, with no call into the library; a successful
+// one then fences and reads the other side's sleeper count (no read-modify-write; FUTEX_WAKE
+// only if that side sleeps, which a busy poller never does). A try_ form that finds the ring
+// full or empty returns an error built once per handle (no formatting, no allocation).
 #pragma once
 
 #include <sys/types.h>
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cstddef>
@@ -65,6 +68,8 @@
 
 #include "conduit/core/error.hpp"
 #include "conduit/core/process.hpp"
+#include "conduit/ring/lane_ring.hpp"
+#include "conduit/sync/wait.hpp"
 #include "conduit/sys/clock.hpp"
 
 namespace conduit {
@@ -95,7 +100,9 @@ struct ChannelStats {
 namespace msg {
 
 /// The non-template part of Channel<T>: the segment, the ring, roles, waiting, errors.
-/// Channel<T> is the interface; use that.
+/// Channel<T> is the interface; use that. The fast path (room or a record there at once, in a
+/// role this handle already holds) is inline below; taking a role, waiting, errors and
+/// everything else is in channel.cpp.
 class ChannelCore {
  public:
   /// Errors as Channel<T>::create / open.
@@ -117,20 +124,64 @@ class ChannelCore {
   /// corrupted.
   [[nodiscard]] Result<std::size_t> claim(std::size_t wanted, bool is_try,
                                           std::optional<sys::TimePoint> deadline,
-                                          std::string_view operation);
-  [[nodiscard]] std::byte* producer_slot(std::size_t k) noexcept;
-  /// Publishes the next `count` claimed slots and wakes a sleeping consumer.
-  void publish(std::size_t count) noexcept;
+                                          std::string_view operation) {
+    // A lane held by this process (a forked child's copy of the handle is not), no loan out.
+    if (writer_ != nullptr && !has_loan_ && writer_as_ == self()) [[likely]] {
+      // Acquire: pairs with the release store in close(): senders get closed at once. The
+      // header line holding it is read-mostly: this load stays in the cache.
+      if (is_closed_->load(std::memory_order_acquire) == 0) [[likely]] {
+        auto count = writer_->available(wanted);
+        if (count && *count != 0) [[likely]]
+          return *count;
+      }
+    }
+    return claim_slowly(wanted, is_try, deadline, operation);
+  }
+  [[nodiscard]] std::byte* producer_slot(std::size_t k) noexcept { return writer_->slot(k); }
+  /// Publishes the next `count` claimed slots and wakes a sleeping consumer: one release store
+  /// of the tail, then a fence and a load of the consumer's sleeper flag (sync/wait.hpp, the
+  /// second protocol); no read-modify-write and no system call unless the consumer sleeps.
+  void publish(std::size_t count) noexcept {
+    writer_->publish(count);
+    items_->notify_sleepers();
+  }
 
   /// Consumer side: at least one and at most `wanted` records in one lane (lanes take turns).
   /// Errors: would_block, timed_out, closed (closed and drained; producers died), owner_died,
   /// permission_denied (another consumer), invalid_argument (a view is out), corrupted.
   [[nodiscard]] Result<std::size_t> ready(std::size_t wanted, bool is_try,
                                           std::optional<sys::TimePoint> deadline,
-                                          std::string_view operation);
-  [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept;
-  /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers.
-  void release(std::size_t count) noexcept;
+                                          std::string_view operation) {
+    if (consumer_ != nullptr && !has_view_ && consumer_as_ == self()) [[likely]] {
+      if (only_reader_ != nullptr) {  // Producers::one: a single lane, nothing to poll
+        auto count = only_reader_->available(wanted);
+        if (count && *count != 0) [[likely]] {
+          reader_ = only_reader_;
+          return *count;
+        }
+        return ready_slowly(wanted, is_try, deadline, operation);
+      }
+      auto lane = consumer_->poll();
+      if (lane && *lane != ring::LaneConsumer::kNoLane) [[likely]] {
+        ring::RingReader& reader = consumer_->reader(*lane);
+        auto count = reader.available(wanted);
+        if (count) [[likely]] {
+          reader_ = &reader;
+          return *count;
+        }
+      }
+    }
+    return ready_slowly(wanted, is_try, deadline, operation);
+  }
+  [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept {
+    return reader_->slot(k);
+  }
+  /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers
+  /// (as publish: a store, a fence and a load unless one sleeps).
+  void release(std::size_t count) noexcept {
+    reader_->release(count);
+    space_->notify_sleepers();
+  }
 
   // Zero copy: one loan and one view at a time per handle.
   void begin_loan() noexcept { has_loan_ = true; }
@@ -151,7 +202,27 @@ class ChannelCore {
 
  private:
   explicit ChannelCore(std::unique_ptr<Impl> impl);
+  [[nodiscard]] Result<std::size_t> claim_slowly(std::size_t wanted, bool is_try,
+                                                 std::optional<sys::TimePoint> deadline,
+                                                 std::string_view operation);
+  [[nodiscard]] Result<std::size_t> ready_slowly(std::size_t wanted, bool is_try,
+                                                 std::optional<sys::TimePoint> deadline,
+                                                 std::string_view operation);
+
   std::unique_ptr<Impl> impl_;
+  // What the fast path needs, pointing into impl_ and the mapped ring (both live as long as
+  // this core). writer_ and consumer_ are set once this handle took the role, as the process
+  // in writer_as_ / consumer_as_: a forked child's copy is not the holder and takes the slow
+  // path, which takes the role afresh.
+  ring::RingWriter* writer_ = nullptr;
+  ProcessId writer_as_{};
+  ring::LaneConsumer* consumer_ = nullptr;
+  ProcessId consumer_as_{};
+  ring::RingReader* reader_ = nullptr;       // the lane ready() chose last
+  ring::RingReader* only_reader_ = nullptr;  // the one lane's, when there is one
+  const std::atomic<std::uint32_t>* is_closed_ = nullptr;
+  sync::WaitWord* items_ = nullptr;  // the consumer sleeps here
+  sync::WaitWord* space_ = nullptr;  // producers sleep here
   bool has_loan_ = false;
   bool has_view_ = false;
 };
