@@ -290,7 +290,11 @@ Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
       return fail(Errc::corrupted, impl.context(fmt::format("{}: corrupted: lane {} indices",
                                                             operation, impl.producer_.lane())));
     if (*count != 0) return *count;
-    if (is_try) return impl.would_block(operation, "full");
+    if (is_try) {
+      auto full = impl.would_block(operation, "full");
+      is_full_ = {operation.data(), operation.size(), full.error()};
+      return full;
+    }
     // The consumer's release() publishes the head with a plain store, then notify_sleepers():
     // the predicate is the look at the head (and the close) that wait_slice makes after
     // flagging us as a sleeper.
@@ -349,7 +353,11 @@ Result<std::size_t> ChannelCore::ready_slowly(std::size_t wanted, bool is_try,
     }
     if (is_closed)
       return fail(Errc::closed, impl.context(fmt::format("{}: closed and drained", operation)));
-    if (is_try) return impl.would_block(operation, "empty");
+    if (is_try) {
+      auto empty = impl.would_block(operation, "empty");
+      is_empty_ = {operation.data(), operation.size(), empty.error()};
+      return empty;
+    }
     if (peer_gone) return std::unexpected(*peer_gone);
     auto waited = impl.wait(has_records, header.items, deadline, operation, false);
     if (!waited) {

@@ -15,6 +15,7 @@
 
 #include "checked_item.hpp"
 #include "conduit/shm/shared_memory.hpp"
+#include "conduit/sync/wait.hpp"
 #include "process.hpp"
 
 namespace conduit {
@@ -76,6 +77,40 @@ TEST_F(ChannelProcessTest, SingleProducer_TwoMillionItemsArriveInOrder) {
   }
   EXPECT_TRUE(producer.wait().ok());
   EXPECT_EQ(channel->try_receive().error().code(), Errc::would_block);
+}
+
+TEST_F(ChannelProcessTest, SleepingPingPong_EveryWakeUpArrives) {
+  // No spinning: every receive that finds nothing sleeps, and every send must wake it. A lost
+  // wake-up costs a 50 ms liveness slice; 5,000 of them would outlast the watchdog. `down` has
+  // many lanes (the consumer polls them), `up` one, and capacity 1 makes senders sleep too.
+  ASSERT_TRUE(Channel<std::uint64_t>::create(
+      "down", {.capacity = 1, .producers = Producers::many, .max_producers = 4}));
+  ASSERT_TRUE(Channel<std::uint64_t>::create("up", {.capacity = 1}));
+  constexpr std::uint64_t kRoundTrips = 5'000;
+  sync::set_spin_rounds(0);
+  Child server([] {
+    auto down = Channel<std::uint64_t>::open("down");
+    auto up = Channel<std::uint64_t>::open("up");
+    CHILD_CHECK(down.has_value() && up.has_value());
+    for (std::uint64_t i = 0; i < kRoundTrips; ++i) {
+      auto got = down->receive();
+      CHILD_CHECK(got.has_value() && *got == i);
+      CHILD_CHECK(up->send(*got + 1).has_value());
+    }
+    return 0;
+  });
+  auto down = Channel<std::uint64_t>::open("down");
+  auto up = Channel<std::uint64_t>::open("up");
+  ASSERT_TRUE(down && up);
+  for (std::uint64_t i = 0; i < kRoundTrips; ++i) {
+    ASSERT_TRUE(down->send(i));
+    auto got = up->receive_for(30s);
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_EQ(*got, i + 1);
+  }
+  sync::set_spin_rounds(sync::kSpinRounds);
+  const auto exit = server.wait(120s);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
 TEST_F(ChannelProcessTest, TwoProducers_EachInOrder_NothingLostOrDuplicated) {

@@ -133,6 +133,7 @@ class ChannelCore {
         auto count = writer_->available(wanted);
         if (count && *count != 0) [[likely]]
           return *count;
+        if (count && is_try && is_full_.is_for(operation)) return std::unexpected(*is_full_.error);
       }
     }
     return claim_slowly(wanted, is_try, deadline, operation);
@@ -153,23 +154,26 @@ class ChannelCore {
                                           std::optional<sys::TimePoint> deadline,
                                           std::string_view operation) {
     if (consumer_ != nullptr && !has_view_ && consumer_as_ == self()) [[likely]] {
-      if (only_reader_ != nullptr) {  // Producers::one: a single lane, nothing to poll
-        auto count = only_reader_->available(wanted);
+      ring::RingReader* reader = only_reader_;  // Producers::one: a single lane, no polling
+      if (reader == nullptr) {
+        auto lane = consumer_->poll();  // many lanes: the next with records, in turn
+        if (!lane) return ready_slowly(wanted, is_try, deadline, operation);  // says corrupted
+        if (*lane != ring::LaneConsumer::kNoLane) reader = &consumer_->reader(*lane);
+      }
+      if (reader != nullptr) {
+        auto count = reader->available(wanted);
         if (count && *count != 0) [[likely]] {
-          reader_ = only_reader_;
+          reader_ = reader;
           return *count;
         }
-        return ready_slowly(wanted, is_try, deadline, operation);
+        if (!count) return ready_slowly(wanted, is_try, deadline, operation);  // corrupted
       }
-      auto lane = consumer_->poll();
-      if (lane && *lane != ring::LaneConsumer::kNoLane) [[likely]] {
-        ring::RingReader& reader = consumer_->reader(*lane);
-        auto count = reader.available(wanted);
-        if (count) [[likely]] {
-          reader_ = &reader;
-          return *count;
-        }
-      }
+      // A busy poller's empty look: the shared error, unless closed (then the slow path looks
+      // again: records published before the close are drained first). Acquire: pairs with the
+      // release store in close().
+      if (is_try && is_empty_.is_for(operation) &&
+          is_closed_->load(std::memory_order_acquire) == 0)
+        return std::unexpected(*is_empty_.error);
     }
     return ready_slowly(wanted, is_try, deadline, operation);
   }
@@ -209,7 +213,20 @@ class ChannelCore {
                                                  std::optional<sys::TimePoint> deadline,
                                                  std::string_view operation);
 
+  /// The would_block error of the last try_ operation that found the ring full (or empty),
+  /// kept for the next: a busy poller meets it millions of times. Recognised by the address
+  /// of the operation's name (Channel<T> passes string literals), never by reading it.
+  struct LastWouldBlock {
+    const char* operation = nullptr;
+    std::size_t size = 0;
+    std::optional<Error> error;
+    [[nodiscard]] bool is_for(std::string_view name) const noexcept {
+      return name.data() == operation && name.size() == size;
+    }
+  };
+
   std::unique_ptr<Impl> impl_;
+  LastWouldBlock is_full_, is_empty_;
   // What the fast path needs, pointing into impl_ and the mapped ring (both live as long as
   // this core). writer_ and consumer_ are set once this handle took the role, as the process
   // in writer_as_ / consumer_as_: a forked child's copy is not the holder and takes the slow
