@@ -161,7 +161,7 @@ class ChannelCore::Impl {
   ProcessId producer_as_{};
   ProcessId consumer_as_{};
   std::uint32_t current_lane_ = 0;
-  std::optional<std::uint32_t> opener_slot_;  // this handle in the opener table
+  std::optional<std::uint32_t> opener_slot_;                // this handle in the opener table
   std::vector<std::pair<std::string, Error>> would_block_;  // by operation (a handful)
 };
 

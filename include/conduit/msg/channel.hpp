@@ -171,15 +171,12 @@ class ChannelCore {
       // A busy poller's empty look: the shared error, unless closed (then the slow path looks
       // again: records published before the close are drained first). Acquire: pairs with the
       // release store in close().
-      if (is_try && is_empty_.is_for(operation) &&
-          is_closed_->load(std::memory_order_acquire) == 0)
+      if (is_try && is_empty_.is_for(operation) && is_closed_->load(std::memory_order_acquire) == 0)
         return std::unexpected(*is_empty_.error);
     }
     return ready_slowly(wanted, is_try, deadline, operation);
   }
-  [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept {
-    return reader_->slot(k);
-  }
+  [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept { return reader_->slot(k); }
   /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers
   /// (as publish: a store, a fence and a load unless one sleeps).
   void release(std::size_t count) noexcept {

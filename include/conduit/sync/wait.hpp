@@ -47,8 +47,9 @@
 // operations. If (a') comes first, the waiter's look (d') sees the published data (C++
 // [atomics.order]: a store sequenced before a fence that precedes the reader's fence is seen
 // by a load sequenced after it) and does not sleep. If (c') comes first, the waker's load (b')
-// sees the flag (c) by the same rule and bumps the word; the bump comes after `observed` was
-// read, so FUTEX_WAIT either finds the word changed or is queued before FUTEX_WAKE. The bump
+// sees the flag (c) by the same rule and bumps the word. If `observed` already holds that bump
+// (value() is an acquire load of a release bump), the data published before it is visible to
+// (d'); if not, FUTEX_WAIT either finds the word changed or is queued before FUTEX_WAKE. The bump
 // is also a seq_cst read-modify-write, so a waiter whose predicate is "the word moved" (waiting
 // for a notify_all) is covered too: a seq_cst bump that precedes (c') is seen by (d').
 //
@@ -178,7 +179,7 @@ template <class Predicate>
     if (is_ready()) return SliceEnd::moved;
     relax();
   }
-  word.flag_sleeper();                                             // (c), (c')
+  word.flag_sleeper();                                                          // (c), (c')
   const bool is_woken = is_ready() || word.sleep_flagged(observed, slice_end);  // (d')
   word.unflag_sleeper();
   return is_woken ? SliceEnd::moved : SliceEnd::slice_over;
