@@ -63,6 +63,11 @@ class ChannelCore::Impl {
     consumer_ = {};  // as above
     if (auto attached = consumer_.attach(ring_, me, context(operation)); !attached) return attached;
     consumer_as_ = me;
+    // Only the consumer sleeps on `items`, and the role is ours alone now: a count left there
+    // is a consumer that died asleep. Left in place it would cost every publish a bump and a
+    // FUTEX_WAKE for ever; a new consumer starts the count afresh. Relaxed: producers read it
+    // after their fence (sync/wait.hpp); a stale non-zero read costs one needless wake only.
+    header().items.sleepers.store(0, std::memory_order_relaxed);
     return {};
   }
 

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "checked_item.hpp"
+#include "conduit/ring/lane_ring.hpp"
+#include "conduit/shm/segment.hpp"
 #include "conduit/shm/shared_memory.hpp"
 #include "conduit/sync/wait.hpp"
 #include "process.hpp"
@@ -392,6 +394,39 @@ TEST_F(ChannelProcessTest, ANewConsumerTakesOverFromADeadOne) {
     ASSERT_TRUE(got) << got.error().message();
     EXPECT_EQ(*got, i);
   }
+}
+
+TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
+  // A consumer SIGKILLed while asleep leaves its flag on `items`; had it stayed, every publish
+  // after that would make a FUTEX_WAKE for nobody. The next consumer takes the flag down.
+  ASSERT_TRUE(Channel<int>::create("sleepy"));
+  auto segment = shm::Segment::open("sleepy", shm::SegmentKind::channel);
+  ASSERT_TRUE(segment);
+  auto ring = ring::LaneRing::attach(segment->payload(), "test");
+  ASSERT_TRUE(ring);
+  auto& items = ring->header().items;
+  // The sleeper takes its flag down for a moment every 50 ms (to look for dead producers): a
+  // kill that lands then leaves no flag, so try until one lands while it sleeps.
+  for (int attempt = 0; attempt < 20 && items.sleepers.load() == 0; ++attempt) {
+    Child sleeper([] {
+      sync::set_spin_rounds(0);
+      auto channel = Channel<int>::open("sleepy");
+      CHILD_CHECK(channel.has_value());
+      (void)channel->receive();  // nothing comes: asleep until killed
+      return 0;
+    });
+    while (items.sleepers.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
+    EXPECT_FALSE(sleeper.kill().ok());
+  }
+  ASSERT_EQ(items.sleepers.load(), 1u) << "the dead sleeper's flag";
+  auto channel = Channel<int>::open("sleepy");
+  ASSERT_TRUE(channel);
+  EXPECT_EQ(channel->try_receive().error().code(), Errc::would_block);  // takes the role
+  EXPECT_EQ(items.sleepers.load(), 0u);
+  const std::uint32_t word = items.value();
+  ASSERT_TRUE(channel->send(7));
+  EXPECT_EQ(items.value(), word) << "a publish with nobody asleep does not touch the word";
+  EXPECT_EQ(*channel->try_receive(), 7);
 }
 
 TEST_F(ChannelProcessTest, OpenWithAnotherTypeFailsInAnotherProcess) {
