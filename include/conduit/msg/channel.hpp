@@ -139,6 +139,23 @@ class ChannelCore {
     return claim_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] std::byte* producer_slot(std::size_t k) noexcept { return writer_->slot(k); }
+  /// The fast path of a one-record send: the next free slot when there is one now, in a lane
+  /// this handle holds and with the channel open; else null (then claim() says why or waits),
+  /// with `is_full` set when the one reason was a full lane.
+  [[nodiscard]] std::byte* next_free_slot(bool& is_full) noexcept {
+    if (writer_ == nullptr || has_loan_ || !(writer_as_ == self())) return nullptr;
+    // Acquire: pairs with the release store in close(), as in claim().
+    if (is_closed_->load(std::memory_order_acquire) != 0) return nullptr;
+    auto count = writer_->available(1);
+    if (!count) return nullptr;
+    is_full = *count == 0;
+    return is_full ? nullptr : writer_->slot(0);
+  }
+  /// After next_free_slot() found the lane full: the shared would_block error of `operation`
+  /// if there is one yet (else null: claim() builds it).
+  [[nodiscard]] const Error* full_error(std::string_view operation) const noexcept {
+    return is_full_.is_for(operation) ? &*is_full_.error : nullptr;
+  }
   /// Publishes the next `count` claimed slots and wakes a sleeping consumer: one release store
   /// of the tail, then a fence and a load of the consumer's sleeper flag (sync/wait.hpp, the
   /// second protocol); no read-modify-write and no system call unless the consumer sleeps.
@@ -177,6 +194,27 @@ class ChannelCore {
     return ready_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept { return reader_->slot(k); }
+  /// The fast path of a one-record receive from a one-lane channel: the next record when one
+  /// is there now and this handle holds the consumer role; else null (then ready() polls the
+  /// lanes, says why or waits), with `is_empty` set when the one reason was an empty lane.
+  /// release(1) gives the record back.
+  [[nodiscard]] const std::byte* next_record(bool& is_empty) noexcept {
+    if (only_reader_ == nullptr || has_view_ || !(consumer_as_ == self())) return nullptr;
+    auto count = only_reader_->available(1);
+    if (!count) return nullptr;
+    is_empty = *count == 0;
+    if (is_empty) return nullptr;
+    reader_ = only_reader_;
+    return reader_->slot(0);
+  }
+  /// After next_record() found the lane empty: the shared would_block error of `operation`,
+  /// unless there is none yet or the channel is closed (records published before the close
+  /// must be drained first: ready() looks again). Acquire: pairs with the release in close().
+  [[nodiscard]] const Error* empty_error(std::string_view operation) const noexcept {
+    if (!is_empty_.is_for(operation) || is_closed_->load(std::memory_order_acquire) != 0)
+      return nullptr;
+    return &*is_empty_.error;
+  }
   /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers
   /// (as publish: a store, a fence and a load unless one sleeps).
   void release(std::size_t count) noexcept {
@@ -447,6 +485,21 @@ class Channel {
 
   Result<void> send(const T& value, bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
+    bool is_full = false;
+    if (std::byte* slot = core_->next_free_slot(is_full)) [[likely]] {
+      std::memcpy(slot, &value, sizeof(T));
+      core_->publish(1);
+      return {};
+    }
+    return send_slowly(value, is_full, is_try, deadline, operation);
+  }
+
+  // Out of line, so that the fast path above stays small enough to inline into the caller.
+  [[gnu::noinline]] Result<void> send_slowly(const T& value, bool is_full, bool is_try,
+                                             std::optional<sys::TimePoint> deadline,
+                                             std::string_view operation) {
+    if (is_full && is_try)
+      if (const Error* full = core_->full_error(operation)) return std::unexpected(*full);
     auto count = core_->claim(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
     std::memcpy(core_->producer_slot(0), &value, sizeof(T));
@@ -456,9 +509,25 @@ class Channel {
 
   Result<T> receive(bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
+    bool is_empty = false;
+    if (const std::byte* slot = core_->next_record(is_empty)) [[likely]] {
+      std::array<std::byte, sizeof(T)> bytes;
+      std::memcpy(bytes.data(), slot, sizeof(T));
+      core_->release(1);
+      return std::bit_cast<T>(bytes);
+    }
+    return receive_slowly(is_empty, is_try, deadline, operation);
+  }
+
+  // Out of line, as send_slowly.
+  [[gnu::noinline]] Result<T> receive_slowly(bool is_empty, bool is_try,
+                                             std::optional<sys::TimePoint> deadline,
+                                             std::string_view operation) {
+    std::array<std::byte, sizeof(T)> bytes;
+    if (is_empty && is_try)
+      if (const Error* empty = core_->empty_error(operation)) return std::unexpected(*empty);
     auto count = core_->ready(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
-    std::array<std::byte, sizeof(T)> bytes;
     std::memcpy(bytes.data(), core_->consumer_slot(0), sizeof(T));
     core_->release(1);
     return std::bit_cast<T>(bytes);
