@@ -194,6 +194,16 @@ void print_group(const Group& group, const std::vector<RowResult>& results) {
   std::fflush(stdout);
 }
 
+/// Keeps the reference (the first row) and the rows whose name matches `filter`.
+template <class Row>
+void keep_rows(std::vector<Factory<Row>>& factories, const std::regex& filter) {
+  std::vector<Factory<Row>> kept;
+  for (std::size_t i = 0; i < factories.size(); ++i)
+    if (i == 0 || std::regex_search(factories[i]()->name(), filter))
+      kept.push_back(std::move(factories[i]));
+  factories = std::move(kept);
+}
+
 nlohmann::json to_json(const RowResult& row) {
   nlohmann::json json{{"group", row.group},          {"kind", row.kind},       {"name", row.name},
                       {"wait", to_string(row.wait)}, {"payload", row.payload}, {"ratio", row.ratio},
@@ -224,12 +234,14 @@ int main(int argc, char** argv) {
   using namespace bench;
   CLI::App app{"conduit-bench: conduit beside its peers, in one run, as ratios"};
   bool quick = false, smoke = false, list = false;
-  std::string json_path, only;
+  std::string json_path, only, rows;
   app.add_flag("--quick", quick, "The quick set (under a minute)");
   app.add_flag("--smoke", smoke,
                "A tiny iteration of every row (for the test that keeps it honest)");
   app.add_option("--json", json_path, "Also write the results as JSON to this file");
   app.add_option("--only", only, "Run only the groups whose title matches this regex");
+  app.add_option("--rows", rows,
+                 "Run only the rows whose name matches this regex (and each group's reference)");
   app.add_flag("--list", list, "List the groups and exit");
   CLI11_PARSE(app, argc, argv);
   ::signal(SIGPIPE, SIG_IGN);  // a stream whose reader died is an error of its row, not our death
@@ -237,7 +249,15 @@ int main(int argc, char** argv) {
   Settings settings = settings_for(mode);
   settings.show_progress = ::isatty(STDERR_FILENO) != 0;
 
-  const auto all = groups(mode);
+  auto all = groups(mode);
+  if (!rows.empty()) {
+    const std::regex row_filter(rows, std::regex::icase);
+    for (auto& group : all) {
+      keep_rows(group.round_trips, row_filter);
+      keep_rows(group.streams, row_filter);
+      keep_rows(group.loops, row_filter);
+    }
+  }
   if (list) {
     for (const auto& group : all) fmt::print("{}\n", group.title);
     return 0;

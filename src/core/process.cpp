@@ -44,28 +44,31 @@ std::optional<Stat> read_stat(pid_t pid) {
   return stat;
 }
 
-// The cached identity of this process, invalidated in the child of every fork().
+// Serialises the first computation of the cached identity (detail::self_cache).
 std::mutex self_mutex;
-std::atomic<bool> self_valid{false};
-ProcessId self_cached;
 
-void forget_self_in_child() { self_valid.store(false, std::memory_order_relaxed); }
+void forget_self_in_child() { detail::self_cache.is_valid.store(false, std::memory_order_relaxed); }
 
 }  // namespace
 
-ProcessId self() {
-  // Pairs with the release store below: a thread that sees self_valid sees self_cached.
-  if (self_valid.load(std::memory_order_acquire)) return self_cached;
+namespace detail {
+
+SelfCache self_cache;
+
+ProcessId self_slowly() {
   std::lock_guard lock(self_mutex);
-  if (self_valid.load(std::memory_order_relaxed)) return self_cached;
+  if (self_cache.is_valid.load(std::memory_order_relaxed)) return self_cache.id;
   static const int registered = ::pthread_atfork(nullptr, nullptr, forget_self_in_child);
   (void)registered;
   const pid_t pid = ::getpid();
   const auto stat = read_stat(pid);
-  self_cached = ProcessId{pid, stat ? stat->start_time : 0};
-  self_valid.store(true, std::memory_order_release);
-  return self_cached;
+  self_cache.id = ProcessId{pid, stat ? stat->start_time : 0};
+  // Release: pairs with the acquire load in self(): a thread that sees is_valid sees the id.
+  self_cache.is_valid.store(true, std::memory_order_release);
+  return self_cache.id;
 }
+
+}  // namespace detail
 
 bool alive(ProcessId process) {
   if (process.pid <= 0) return false;

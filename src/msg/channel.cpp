@@ -35,7 +35,8 @@ class ChannelCore::Impl {
     if (opener_slot_) ring_.forget_opener(*opener_slot_, self());
     if (producer_.is_attached()) {
       producer_.detach();
-      header().space.notify_all();  // a producer may be waiting for a lane
+      // A producer may be waiting for a lane: its predicate is "the word moved", so bump it.
+      header().space.notify_all();
     }
     consumer_.detach();
   }
@@ -62,15 +63,22 @@ class ChannelCore::Impl {
     consumer_ = {};  // as above
     if (auto attached = consumer_.attach(ring_, me, context(operation)); !attached) return attached;
     consumer_as_ = me;
+    // Only the consumer sleeps on `items`, and the role is ours alone now: a count left there
+    // is a consumer that died asleep. Left in place it would cost every publish a bump and a
+    // FUTEX_WAKE for ever; a new consumer starts the count afresh. Relaxed: producers read it
+    // after their fence (sync/wait.hpp); a stale non-zero read costs one needless wake only.
+    header().items.sleepers.store(0, std::memory_order_relaxed);
     return {};
   }
 
-  /// One slice of sleep on `word`, then a look at the peers. Returns success when the caller
-  /// should look at the ring again; timed_out, owner_died, or closed (the peer died) else.
-  Result<void> wait(sync::WaitWord& word, std::uint32_t observed,
+  /// One slice of sleep on `word` (waking early when `is_ready()` says so), then a look at the
+  /// peers. Returns success when the caller should look at the ring again; timed_out,
+  /// owner_died, or closed (the peer died) else.
+  template <class Predicate>
+  Result<void> wait(Predicate&& is_ready, sync::WaitWord& word,
                     std::optional<sys::TimePoint> deadline, std::string_view operation,
                     bool is_producer) {
-    switch (sync::wait_slice(word, observed, deadline, kLivenessPoll)) {
+    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll)) {
       case sync::SliceEnd::moved: return {};  // look again
       case sync::SliceEnd::deadline_passed:
         return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
@@ -83,6 +91,17 @@ class ChannelCore::Impl {
       return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                         to_string(segment_.creator()))));
     return peers;
+  }
+
+  /// The would_block error of `operation` ("full" or "empty"), built on its first use and
+  /// shared after that: a busy poller gets it millions of times, and formatting it each time
+  /// cost more than the poll.
+  std::unexpected<Error> would_block(std::string_view operation, std::string_view why) {
+    for (const auto& [known, error] : would_block_)
+      if (known == operation) return std::unexpected(error);
+    Error error(Errc::would_block, context(fmt::format("{}: {}", operation, why)));
+    would_block_.emplace_back(std::string(operation), error);
+    return std::unexpected(std::move(error));
   }
 
   /// Whether a Lifetime::process channel's creator died: its lock is free, or /proc already
@@ -147,10 +166,16 @@ class ChannelCore::Impl {
   ProcessId producer_as_{};
   ProcessId consumer_as_{};
   std::uint32_t current_lane_ = 0;
-  std::optional<std::uint32_t> opener_slot_;  // this handle in the opener table
+  std::optional<std::uint32_t> opener_slot_;                // this handle in the opener table
+  std::vector<std::pair<std::string, Error>> would_block_;  // by operation (a handful)
 };
 
-ChannelCore::ChannelCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChannelCore::ChannelCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  auto& header = impl_->header();
+  is_closed_ = &header.is_closed;
+  items_ = &header.items;
+  space_ = &header.space;
+}
 ChannelCore::~ChannelCore() = default;
 
 Result<std::unique_ptr<ChannelCore>> ChannelCore::create(std::string_view name,
@@ -219,10 +244,12 @@ Result<void> ChannelCore::remove(std::string_view name) {
   // channel nobody can reach any more.
   if (auto segment = shm::Segment::open(name, shm::SegmentKind::channel)) {
     if (auto ring = ring::LaneRing::attach(segment->payload(), channel_context(name, "remove"))) {
-      // Release: pairs with the acquire loads of is_closed in claim() and ready().
+      // Release: pairs with the acquire loads of is_closed in claim() and ready(). Every
+      // sleeper's predicate looks at is_closed, so notify_sleepers (a fence, then the flag)
+      // wakes them: sync/wait.hpp, the second protocol.
       ring->header().is_closed.store(1, std::memory_order_release);
-      ring->header().items.notify_all();
-      ring->header().space.notify_all();
+      ring->header().items.notify_sleepers();
+      ring->header().space.notify_sleepers();
     }
   }
   return shm::Segment::remove(name, shm::SegmentKind::channel);
@@ -230,56 +257,59 @@ Result<void> ChannelCore::remove(std::string_view name) {
 
 // ---- producers ------------------------------------------------------------------------------
 
-Result<std::size_t> ChannelCore::claim(std::size_t wanted, bool is_try,
-                                       std::optional<sys::TimePoint> deadline,
-                                       std::string_view operation) {
+Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
+                                              std::optional<sys::TimePoint> deadline,
+                                              std::string_view operation) {
   Impl& impl = *impl_;
   if (has_loan_)
     return fail(
         Errc::invalid_argument,
         impl.context(fmt::format("{}: a loan is outstanding: commit or drop it first", operation)));
   auto& header = impl.header();
-  // The wait protocol: sleep only on a value of the word read before the look that found
-  // nothing. The first look reads none (the fast path never sleeps); a second look follows.
+  // Acquire, in both predicates: pairs with the release store in close().
+  const auto is_closed = [&] { return header.is_closed.load(std::memory_order_acquire) != 0; };
+  // Waiting for a lane: detach() bumps `space` (notify_all) after giving its lane back. The
+  // word is read before the look that found every lane held; a bump since then ends the wait.
   std::optional<std::uint32_t> observed;
   for (;;) {
-    // Acquire: pairs with the release store in close(). Before attaching: a closed channel
-    // says closed to every sender, lane or no lane.
-    if (header.is_closed.load(std::memory_order_acquire) != 0)
-      return fail(Errc::closed, impl.context(fmt::format("{}: closed", operation)));
+    // Before attaching: a closed channel says closed to every sender, lane or no lane.
+    if (is_closed()) return fail(Errc::closed, impl.context(fmt::format("{}: closed", operation)));
     if (auto attached = impl.ensure_producer(operation); !attached) {
       // Every lane is held: a blocking send waits for one to be given back (detaching bumps
       // `space`) or for its owner to die (found by the next attempt, at the latest a slice on).
       if (is_try || attached.error().code() != Errc::limit_reached)
         return std::unexpected(attached.error());
-    } else {
-      auto count = impl.producer_.writer().available(wanted);
-      if (!count)
-        return fail(Errc::corrupted, impl.context(fmt::format("{}: corrupted: lane {} indices",
-                                                              operation, impl.producer_.lane())));
-      if (*count != 0) [[likely]]
-        return *count;
-      if (is_try) return fail(Errc::would_block, impl.context(fmt::format("{}: full", operation)));
+      if (observed) {
+        const auto is_lane_freed = [&] { return is_closed() || header.space.value() != *observed; };
+        if (auto waited = impl.wait(is_lane_freed, header.space, deadline, operation, true);
+            !waited)
+          return std::unexpected(waited.error());
+      }
+      observed = header.space.value();
+      continue;
     }
-    if (observed) {
-      if (auto waited = impl.wait(header.space, *observed, deadline, operation, true); !waited)
-        return std::unexpected(waited.error());
+    writer_ = &impl.producer_.writer();
+    writer_as_ = impl.producer_as_;
+    auto count = writer_->available(wanted);
+    if (!count)
+      return fail(Errc::corrupted, impl.context(fmt::format("{}: corrupted: lane {} indices",
+                                                            operation, impl.producer_.lane())));
+    if (*count != 0) return *count;
+    if (is_try) {
+      auto full = impl.would_block(operation, "full");
+      is_full_ = {operation.data(), operation.size(), full.error()};
+      return full;
     }
-    observed = header.space.value();
+    // The consumer's release() publishes the head with a plain store, then notify_sleepers():
+    // the predicate is the look at the head (and the close) that wait_slice makes after
+    // flagging us as a sleeper.
+    const auto has_room = [&] {
+      auto room = writer_->available(1);
+      return !room || *room != 0 || is_closed();
+    };
+    if (auto waited = impl.wait(has_room, header.space, deadline, operation, true); !waited)
+      return std::unexpected(waited.error());
   }
-}
-
-std::byte* ChannelCore::producer_slot(std::size_t k) noexcept {
-  return impl_->producer_.writer().slot(k);
-}
-
-void ChannelCore::publish(std::size_t count) noexcept {
-  impl_->producer_.writer().publish(count);
-  // Wakes a sleeping consumer; no system call unless one sleeps (see sync/wait.hpp).
-  // TODO(perf): the bump is one locked read-modify-write per publish even when nobody sleeps
-  // (a batch pays it once). A sleeper flag read after a seq_cst fence would make it a plain
-  // load, at the price of a wait protocol of our own beside WaitWord's.
-  impl_->header().items.notify_all();
 }
 
 Result<void> ChannelCore::commit_loan() {
@@ -292,9 +322,9 @@ Result<void> ChannelCore::commit_loan() {
 
 // ---- the consumer ---------------------------------------------------------------------------
 
-Result<std::size_t> ChannelCore::ready(std::size_t wanted, bool is_try,
-                                       std::optional<sys::TimePoint> deadline,
-                                       std::string_view operation) {
+Result<std::size_t> ChannelCore::ready_slowly(std::size_t wanted, bool is_try,
+                                              std::optional<sys::TimePoint> deadline,
+                                              std::string_view operation) {
   Impl& impl = *impl_;
   if (has_view_)
     return fail(
@@ -302,23 +332,39 @@ Result<std::size_t> ChannelCore::ready(std::size_t wanted, bool is_try,
         impl.context(fmt::format("{}: a view is outstanding: destroy it first", operation)));
   if (auto attached = impl.ensure_consumer(operation); !attached)
     return std::unexpected(attached.error());
-  auto count = impl.take(wanted, operation);
-  if (!count || *count != 0) [[likely]]
-    return count;
+  consumer_ = &impl.consumer_;
+  consumer_as_ = impl.consumer_as_;
+  only_reader_ = impl.ring_.config().lane_count == 1 ? &impl.consumer_.reader(0) : nullptr;
   auto& header = impl.header();
+  // Producers publish with a plain store of a lane's tail, then notify_sleepers(): the
+  // predicate is the look at the tails (and the close) that wait_slice makes after flagging
+  // us as a sleeper. poll() only looks (and moves the fair start; take() polls again).
+  const auto has_records = [&] {
+    // Acquire: pairs with the release store in close().
+    if (header.is_closed.load(std::memory_order_acquire) != 0) return true;
+    auto lane = impl.consumer_.poll();
+    return !lane || *lane != ring::LaneConsumer::kNoLane;
+  };
   std::optional<Error> peer_gone;  // why the producers will not come back
   for (;;) {
     // Acquire: pairs with the release store in close(): every record published before the
     // close is visible to the look below, so "closed" is said only once they are drained.
     const bool is_closed = header.is_closed.load(std::memory_order_acquire) != 0;
-    const std::uint32_t observed = is_try ? 0 : header.items.value();
-    count = impl.take(wanted, operation);
-    if (!count || *count != 0) return count;
+    auto count = impl.take(wanted, operation);
+    if (!count) return count;
+    if (*count != 0) {
+      reader_ = &impl.consumer_.reader(impl.current_lane_);
+      return count;
+    }
     if (is_closed)
       return fail(Errc::closed, impl.context(fmt::format("{}: closed and drained", operation)));
-    if (is_try) return fail(Errc::would_block, impl.context(fmt::format("{}: empty", operation)));
+    if (is_try) {
+      auto empty = impl.would_block(operation, "empty");
+      is_empty_ = {operation.data(), operation.size(), empty.error()};
+      return empty;
+    }
     if (peer_gone) return std::unexpected(*peer_gone);
-    auto waited = impl.wait(header.items, observed, deadline, operation, false);
+    auto waited = impl.wait(has_records, header.items, deadline, operation, false);
     if (!waited) {
       // The producers died: their last records may have landed after the look above.
       if (waited.error().code() != Errc::closed) return std::unexpected(waited.error());
@@ -327,30 +373,23 @@ Result<std::size_t> ChannelCore::ready(std::size_t wanted, bool is_try,
   }
 }
 
-const std::byte* ChannelCore::consumer_slot(std::size_t k) noexcept {
-  return impl_->consumer_.reader(impl_->current_lane_).slot(k);
-}
-
-void ChannelCore::release(std::size_t count) noexcept {
-  impl_->consumer_.reader(impl_->current_lane_).release(count);
-  // Wakes sleeping producers; no system call unless one sleeps.
-  impl_->header().space.notify_all();
-}
-
 void ChannelCore::end_view(bool is_released) noexcept {
   has_view_ = false;
   // A handle that moved to another process (fork) must not release the parent's record.
-  if (is_released && impl_->consumer_.is_attached() && impl_->consumer_as_ == self()) release(1);
+  if (is_released && impl_->consumer_.is_attached() && impl_->consumer_as_ == self() &&
+      reader_ != nullptr)
+    release(1);
 }
 
 // ---- the rest -------------------------------------------------------------------------------
 
 void ChannelCore::close() noexcept {
   // Release: pairs with the acquire loads in claim(), ready() and commit_loan(): records
-  // published before close() are seen by a receiver that sees the close.
+  // published before close() are seen by a receiver that sees the close. Every sleeper's
+  // predicate looks at is_closed: notify_sleepers wakes them (sync/wait.hpp).
   impl_->header().is_closed.store(1, std::memory_order_release);
-  impl_->header().items.notify_all();
-  impl_->header().space.notify_all();
+  impl_->header().items.notify_sleepers();
+  impl_->header().space.notify_sleepers();
 }
 
 std::size_t ChannelCore::depth() const noexcept { return impl_->ring_.depth(); }

@@ -68,6 +68,13 @@ void WaitWord::notify_one() noexcept {
   if (sleepers.load(std::memory_order_seq_cst) != 0) sys::futex_wake(word, 1);  // (b)
 }
 
+bool WaitWord::sleep_flagged(std::uint32_t observed,
+                             std::optional<sys::TimePoint> deadline) noexcept {
+  // A failure is the deadline (or an unexpected error, treated as one, as in wait_until: the
+  // caller then checks its peers and looks again, so it cannot spin on a broken futex).
+  return sys::futex_wait(word, observed, deadline).has_value();
+}
+
 SliceEnd wait_slice(WaitWord& word, std::uint32_t observed, std::optional<sys::TimePoint> deadline,
                     sys::Clock::duration slice) noexcept {
   const auto now = sys::now();

@@ -14,7 +14,10 @@
 #include <vector>
 
 #include "checked_item.hpp"
+#include "conduit/ring/lane_ring.hpp"
+#include "conduit/shm/segment.hpp"
 #include "conduit/shm/shared_memory.hpp"
+#include "conduit/sync/wait.hpp"
 #include "process.hpp"
 
 namespace conduit {
@@ -76,6 +79,40 @@ TEST_F(ChannelProcessTest, SingleProducer_TwoMillionItemsArriveInOrder) {
   }
   EXPECT_TRUE(producer.wait().ok());
   EXPECT_EQ(channel->try_receive().error().code(), Errc::would_block);
+}
+
+TEST_F(ChannelProcessTest, SleepingPingPong_EveryWakeUpArrives) {
+  // No spinning: every receive that finds nothing sleeps, and every send must wake it. A lost
+  // wake-up costs a 50 ms liveness slice; 5,000 of them would outlast the watchdog. `down` has
+  // many lanes (the consumer polls them), `up` one, and capacity 1 makes senders sleep too.
+  ASSERT_TRUE(Channel<std::uint64_t>::create(
+      "down", {.capacity = 1, .producers = Producers::many, .max_producers = 4}));
+  ASSERT_TRUE(Channel<std::uint64_t>::create("up", {.capacity = 1}));
+  constexpr std::uint64_t kRoundTrips = 5'000;
+  sync::set_spin_rounds(0);
+  Child server([] {
+    auto down = Channel<std::uint64_t>::open("down");
+    auto up = Channel<std::uint64_t>::open("up");
+    CHILD_CHECK(down.has_value() && up.has_value());
+    for (std::uint64_t i = 0; i < kRoundTrips; ++i) {
+      auto got = down->receive();
+      CHILD_CHECK(got.has_value() && *got == i);
+      CHILD_CHECK(up->send(*got + 1).has_value());
+    }
+    return 0;
+  });
+  auto down = Channel<std::uint64_t>::open("down");
+  auto up = Channel<std::uint64_t>::open("up");
+  ASSERT_TRUE(down && up);
+  for (std::uint64_t i = 0; i < kRoundTrips; ++i) {
+    ASSERT_TRUE(down->send(i));
+    auto got = up->receive_for(30s);
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_EQ(*got, i + 1);
+  }
+  sync::set_spin_rounds(sync::kSpinRounds);
+  const auto exit = server.wait(120s);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
 TEST_F(ChannelProcessTest, TwoProducers_EachInOrder_NothingLostOrDuplicated) {
@@ -357,6 +394,39 @@ TEST_F(ChannelProcessTest, ANewConsumerTakesOverFromADeadOne) {
     ASSERT_TRUE(got) << got.error().message();
     EXPECT_EQ(*got, i);
   }
+}
+
+TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
+  // A consumer SIGKILLed while asleep leaves its flag on `items`; had it stayed, every publish
+  // after that would make a FUTEX_WAKE for nobody. The next consumer takes the flag down.
+  ASSERT_TRUE(Channel<int>::create("sleepy"));
+  auto segment = shm::Segment::open("sleepy", shm::SegmentKind::channel);
+  ASSERT_TRUE(segment);
+  auto ring = ring::LaneRing::attach(segment->payload(), "test");
+  ASSERT_TRUE(ring);
+  auto& items = ring->header().items;
+  // The sleeper takes its flag down for a moment every 50 ms (to look for dead producers): a
+  // kill that lands then leaves no flag, so try until one lands while it sleeps.
+  for (int attempt = 0; attempt < 20 && items.sleepers.load() == 0; ++attempt) {
+    Child sleeper([] {
+      sync::set_spin_rounds(0);
+      auto channel = Channel<int>::open("sleepy");
+      CHILD_CHECK(channel.has_value());
+      (void)channel->receive();  // nothing comes: asleep until killed
+      return 0;
+    });
+    while (items.sleepers.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
+    EXPECT_FALSE(sleeper.kill().ok());
+  }
+  ASSERT_EQ(items.sleepers.load(), 1u) << "the dead sleeper's flag";
+  auto channel = Channel<int>::open("sleepy");
+  ASSERT_TRUE(channel);
+  EXPECT_EQ(channel->try_receive().error().code(), Errc::would_block);  // takes the role
+  EXPECT_EQ(items.sleepers.load(), 0u);
+  const std::uint32_t word = items.value();
+  ASSERT_TRUE(channel->send(7));
+  EXPECT_EQ(items.value(), word) << "a publish with nobody asleep does not touch the word";
+  EXPECT_EQ(*channel->try_receive(), 7);
 }
 
 TEST_F(ChannelProcessTest, OpenWithAnotherTypeFailsInAnotherProcess) {

@@ -120,6 +120,50 @@ TEST_F(ChannelTest, CloseLetsReceiversDrainThenSaysClosed) {
   EXPECT_EQ(other->try_send(1).error().code(), Errc::closed) << "closed for every handle";
 }
 
+TEST_F(ChannelTest, TryFormsSayWouldBlockEveryTimeAndClosedOnceClosed) {
+  // A busy poller's failed tries return an error built once: it must still say what and
+  // where each time, and must not hide a close.
+  auto channel = Channel<int>::create("polled", {.capacity = 2});
+  ASSERT_TRUE(channel);
+  for (int i = 0; i < 3; ++i) {
+    auto empty = channel->try_receive();
+    ASSERT_FALSE(empty);
+    EXPECT_EQ(empty.error().code(), Errc::would_block);
+    EXPECT_EQ(empty.error().message(), "channel 'polled': try_receive: empty");
+  }
+  ASSERT_TRUE(channel->try_send(1));
+  ASSERT_TRUE(channel->try_send(2));
+  for (int i = 0; i < 3; ++i) {
+    auto full = channel->try_send(3);
+    ASSERT_FALSE(full);
+    EXPECT_EQ(full.error().code(), Errc::would_block);
+    EXPECT_EQ(full.error().message(), "channel 'polled': try_send: full");
+  }
+  EXPECT_EQ(*channel->try_receive(), 1);
+  ASSERT_TRUE(channel->try_send(3));
+  channel->close();
+  EXPECT_EQ(channel->try_send(4).error().code(), Errc::closed) << "full before, closed now";
+  EXPECT_EQ(*channel->try_receive(), 2) << "drained after the close";
+  EXPECT_EQ(*channel->try_receive(), 3);
+  EXPECT_EQ(channel->try_receive().error().code(), Errc::closed) << "empty before, closed now";
+}
+
+TEST_F(ChannelTest, AnEmptyTryThenARecordThenACloseStillDeliversTheRecord) {
+  // The cached would_block of an empty look must not be returned once the channel is closed:
+  // the record published before the close comes first.
+  auto channel = Channel<int>::create("late");
+  ASSERT_TRUE(channel);
+  auto producer = Channel<int>::open("late");
+  ASSERT_TRUE(producer);
+  EXPECT_EQ(channel->try_receive().error().code(), Errc::would_block);
+  ASSERT_TRUE(producer->send(42));
+  producer->close();
+  auto got = channel->try_receive();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 42);
+  EXPECT_EQ(channel->try_receive().error().code(), Errc::closed);
+}
+
 TEST_F(ChannelTest, BatchesKeepOrderAndStopAtCapacity) {
   auto channel = Channel<std::uint32_t>::create("batch", {.capacity = 8});
   ASSERT_TRUE(channel);

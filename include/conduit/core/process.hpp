@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -17,8 +18,26 @@ struct ProcessId {
   friend bool operator==(const ProcessId&, const ProcessId&) = default;
 };
 
+namespace detail {
+/// self()'s cache, inline so that hot paths that must tell a forked child from its parent (a
+/// Channel send) pay a load and a compare, not a call. Forgotten in the child of every fork().
+struct SelfCache {
+  std::atomic<bool> is_valid{false};
+  ProcessId id{};
+};
+extern SelfCache self_cache;
+/// Fills the cache (reads /proc once) and returns it.
+[[nodiscard]] ProcessId self_slowly();
+}  // namespace detail
+
 /// This process. Cheap after the first call; correct in a child after fork().
-[[nodiscard]] ProcessId self();
+[[nodiscard]] inline ProcessId self() {
+  // Acquire: pairs with the release store in self_slowly(): a thread that sees is_valid sees
+  // the id written before it.
+  if (detail::self_cache.is_valid.load(std::memory_order_acquire)) [[likely]]
+    return detail::self_cache.id;
+  return detail::self_slowly();
+}
 
 /// Whether `process` is still running: false once it exited (a zombie counts as dead) or its
 /// pid now names another process. A start_time of 0 means "unknown": only the pid is checked.

@@ -39,8 +39,12 @@
 //   is_closed         release store in close(), acquire loads in send and receive, so that
 //                     records published before close() are seen by a receiver that sees it:
 //                     msg/channel.cpp
-//   items, space      sync::WaitWord's own protocol (sequentially consistent bump and sleeper
-//                     flag): sync/wait.hpp
+//   items, space      sync::WaitWord's second protocol: a side publishes its index with a
+//                     plain release store, then fences (seq_cst) and reads the other side's
+//                     sleeper count; only a flagged sleeper costs a bump and a FUTEX_WAKE.
+//                     A sleeper flags itself, fences, then looks at the index again:
+//                     sync/wait.hpp. (A producer that gives its lane back bumps `space` with
+//                     notify_all, for producers waiting for a lane.)
 #pragma once
 
 #include <atomic>
@@ -94,6 +98,8 @@ struct alignas(kCacheLine) LaneRingHeader {
   alignas(kCacheLine) std::atomic<std::uint32_t> is_closed;
   std::atomic<std::uint32_t> lanes_used;
   std::atomic<std::uint64_t> consumer;
+  // Each on a line of its own: a waker reads `sleepers` after every publish (or release), and
+  // only sleepers write this line, so the read stays in the waker's cache.
   alignas(kCacheLine) sync::WaitWord items;  // the consumer sleeps here
   alignas(kCacheLine) sync::WaitWord space;  // producers sleep here
 };

@@ -29,6 +29,30 @@
 // may be satisfied before its own store is visible to the other). Reading `observed` *before*
 // looking for the data is what makes a bump between the look and the sleep count.
 //
+// A second protocol, for data published with plain stores, spares the waker the bump (a
+// read-modify-write) whenever nobody sleeps: the waker pays one fence and one load of a line
+// only sleepers write. The waiter re-checks the data itself after flagging (wait_slice with a
+// predicate runs its side):
+//
+//   waiter                                   waker
+//   observed = word.value()                  (publish the data: a release store)
+//   (spin: look for the data)                word.notify_sleepers():
+//   sleepers += 1                    (c)       seq_cst fence                   (a')
+//   seq_cst fence                    (c')      if `sleepers` != 0:             (b')
+//   (look for the data: not there)   (d')        bump `word`, FUTEX_WAKE
+//   FUTEX_WAIT while word == observed
+//   sleepers -= 1
+//
+// Why no wake-up is lost: the fences (a') and (c') are in the single total order of seq_cst
+// operations. If (a') comes first, the waiter's look (d') sees the published data (C++
+// [atomics.order]: a store sequenced before a fence that precedes the reader's fence is seen
+// by a load sequenced after it) and does not sleep. If (c') comes first, the waker's load (b')
+// sees the flag (c) by the same rule and bumps the word. If `observed` already holds that bump
+// (value() is an acquire load of a release bump), the data published before it is visible to
+// (d'); if not, FUTEX_WAIT either finds the word changed or is queued before FUTEX_WAKE. The bump
+// is also a seq_cst read-modify-write, so a waiter whose predicate is "the word moved" (waiting
+// for a notify_all) is covered too: a seq_cst bump that precedes (c') is seen by (d').
+//
 // Crash safety: a process killed while asleep leaves `sleepers` one too high for ever. That is
 // safe (wakers then make one needless FUTEX_WAKE each), never a hang; a process killed
 // anywhere else leaves nothing behind.
@@ -87,6 +111,34 @@ struct WaitWord {
   void notify_all() noexcept;
   /// Wakes one sleeper (as notify_all, for hand-offs where one waiter can use the news).
   void notify_one() noexcept;
+
+  /// The waker's side of the second protocol (see the top of this file): call after publishing
+  /// data with a plain store, for waiters in wait_slice(is_ready, ...). Costs a fence and a
+  /// load when nobody sleeps: no read-modify-write, no system call.
+  void notify_sleepers() noexcept {
+    // (a'): orders the caller's publishing store before the load of `sleepers` (store then
+    // load: only a seq_cst fence does that); pairs with the fence (c') of a flagging sleeper.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // (b'): relaxed is enough after the fence (the fence rule above does the ordering).
+    if (sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      notify_all();
+  }
+
+  /// The waiter's side of the second protocol, (c) and (c'): flags this waiter as a sleeper.
+  void flag_sleeper() noexcept {
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    // (c'): pairs with (a') in notify_sleepers (the read-modify-write alone is no fence in the
+    // C++ model, though on x86 it is one; the fence costs only sleepers).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  /// Sleeps while the word equals `observed`, until woken or the deadline: false when the
+  /// deadline passed (a spurious return counts as woken: the caller looks again).
+  [[nodiscard]] bool sleep_flagged(std::uint32_t observed,
+                                   std::optional<sys::TimePoint> deadline) noexcept;
+  /// Takes the flag down again (the waiter is awake).
+  void unflag_sleeper() noexcept {
+    sleepers.fetch_sub(1, std::memory_order_relaxed);  // only a hint for wakers: relaxed
+  }
 };
 
 static_assert(std::is_standard_layout_v<WaitWord>);
@@ -107,6 +159,31 @@ enum class SliceEnd { moved, deadline_passed, slice_over };
 [[nodiscard]] SliceEnd wait_slice(WaitWord& word, std::uint32_t observed,
                                   std::optional<sys::TimePoint> deadline,
                                   sys::Clock::duration slice) noexcept;
+
+/// One slice of a liveness-checked wait for data whose wakers call notify_sleepers(), the
+/// second protocol: as wait_slice above, but the spin and the last look before sleeping ask
+/// `is_ready()` (cheap, no side effects the caller minds) instead of watching the word.
+/// `moved`: is_ready() said yes or the waiter was woken: look for the data again.
+template <class Predicate>
+[[nodiscard]] SliceEnd wait_slice(Predicate&& is_ready, WaitWord& word,
+                                  std::optional<sys::TimePoint> deadline,
+                                  sys::Clock::duration slice) {
+  const auto now = sys::now();
+  if (deadline && now >= *deadline) return SliceEnd::deadline_passed;
+  auto slice_end = now + slice;
+  if (deadline && *deadline < slice_end) slice_end = *deadline;
+  // Read before the flag: a bump after it makes FUTEX_WAIT return at once (see the top).
+  const std::uint32_t observed = word.value();
+  const std::uint32_t rounds = spin_rounds();
+  for (std::uint32_t round = 0; round < rounds; ++round) {
+    if (is_ready()) return SliceEnd::moved;
+    relax();
+  }
+  word.flag_sleeper();                                                          // (c), (c')
+  const bool is_woken = is_ready() || word.sleep_flagged(observed, slice_end);  // (d')
+  word.unflag_sleeper();
+  return is_woken ? SliceEnd::moved : SliceEnd::slice_over;
+}
 
 /// Waits until `is_ready()` returns true, or the deadline passes: true if ready. `is_ready`
 /// looks for the data that wakers publish before calling word.notify_*(); it is called at

@@ -1,0 +1,98 @@
+// The wait strategy's second protocol (sync/wait.hpp): data published with a plain store and
+// notify_sleepers(), waited for with wait_slice(is_ready, ...). A lost wake-up here is a hang
+// (the waits have no deadline and a slice of an hour), which the watchdog turns into a failure.
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "conduit/sync/wait.hpp"
+#include "process.hpp"
+
+namespace conduit {
+namespace {
+
+using namespace std::chrono_literals;
+
+class WaitTest : public test::ProcessTest {};
+
+/// Two counters, each written by one side with a plain release store, and a wait word each.
+struct PingPong {
+  alignas(64) std::atomic<std::uint64_t> ping{0};
+  alignas(64) std::atomic<std::uint64_t> pong{0};
+  alignas(64) sync::WaitWord ping_word;
+  alignas(64) sync::WaitWord pong_word;
+};
+
+/// Waits (no deadline; slices of an hour: no liveness poll rescues a lost wake-up) until
+/// `counter` reaches `value`.
+void await(std::atomic<std::uint64_t>& counter, sync::WaitWord& word, std::uint64_t value) {
+  // Acquire: pairs with the release store of the other side.
+  const auto is_ready = [&] { return counter.load(std::memory_order_acquire) >= value; };
+  while (!is_ready()) (void)sync::wait_slice(is_ready, word, std::nullopt, std::chrono::hours(1));
+}
+
+/// `exchanges` round trips between two processes, each side waiting with `spin` rounds.
+test::Exit ping_pong(std::uint64_t exchanges, std::uint32_t spin) {
+  void* memory =
+      ::mmap(nullptr, sizeof(PingPong), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return {};
+  auto* shared = new (memory) PingPong;
+  sync::set_spin_rounds(spin);
+  test::Child server([&] {
+    for (std::uint64_t i = 1; i <= exchanges; ++i) {
+      await(shared->ping, shared->ping_word, i);
+      shared->pong.store(i, std::memory_order_release);
+      shared->pong_word.notify_sleepers();
+    }
+    return 0;
+  });
+  for (std::uint64_t i = 1; i <= exchanges; ++i) {
+    shared->ping.store(i, std::memory_order_release);
+    shared->ping_word.notify_sleepers();
+    await(shared->pong, shared->pong_word, i);
+  }
+  auto exit = server.wait(120s);
+  sync::set_spin_rounds(sync::kSpinRounds);
+  ::munmap(memory, sizeof(PingPong));
+  return exit;
+}
+
+TEST_F(WaitTest, SleepersArePublishedToWithAPlainStoreAndNeverMissAWakeUp) {
+  // Spin 0: every wait that finds nothing flags itself and sleeps, so each exchange runs the
+  // sleeping side of the protocol against a waker that may be just publishing.
+  const auto exit = ping_pong(20'000, 0);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST_F(WaitTest, SpinningThenSleepingNeverMissesAWakeUp) {
+  // A short spin: waits end in the spin, or just after it, racing the waker's flag check.
+  const auto exit = ping_pong(20'000, 4);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST(WaitWord, NotifySleepersWithNobodyAsleepLeavesTheWordAlone) {
+  // The fast path of a waker: no sleeper flagged, no bump (nothing written, no system call).
+  sync::WaitWord word;
+  const std::uint32_t before = word.value();
+  word.notify_sleepers();
+  EXPECT_EQ(word.value(), before);
+  word.flag_sleeper();
+  word.notify_sleepers();  // a flagged sleeper: the word moves (and FUTEX_WAKE wakes nobody)
+  word.unflag_sleeper();
+  EXPECT_NE(word.value(), before);
+}
+
+TEST(WaitWord, WaitSliceReturnsAtOnceWhenReadyAndTimesOutWhenNot) {
+  sync::WaitWord word;
+  EXPECT_EQ(sync::wait_slice([] { return true; }, word, std::nullopt, 1h), sync::SliceEnd::moved);
+  const auto past = sys::now() - 1ms;
+  EXPECT_EQ(sync::wait_slice([] { return false; }, word, past, 1h),
+            sync::SliceEnd::deadline_passed);
+  EXPECT_EQ(sync::wait_slice([] { return false; }, word, std::nullopt, 1ms),
+            sync::SliceEnd::slice_over);
+  EXPECT_EQ(word.sleepers.load(), 0u) << "the flag comes down again";
+}
+
+}  // namespace
+}  // namespace conduit
