@@ -57,6 +57,12 @@ RoundTripFactory conduit_channel(Wait wait);
 StreamFactory conduit_channel_stream(Wait wait, bool zero_copy = false);
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
+// Mailbox rows (mailbox_rows.cpp): any_one with `receivers` receiving processes; loans and
+// views (zero-copy) instead of copies; and Unix-socket streams, the plain blocking way.
+StreamFactory conduit_mailbox_any_one_stream(Wait wait, int receivers);
+StreamFactory conduit_mailbox_loan_stream(Wait wait);
+StreamFactory socketpair_stream_stream();
+StreamFactory socketpair_seqpacket_stream();
 
 /// Throws with errno's text when `ok` is false (rows report setup failures as their error).
 inline void check(bool ok, const char* what) {
