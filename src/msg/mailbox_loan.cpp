@@ -23,9 +23,9 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
     state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter
     return std::unexpected(hot_.loan_full);
   }
+  // As in send: the word is read only once an attempt found no room.
+  std::optional<std::uint32_t> observed;
   for (;;) {
-    // A try_ call never waits: not reading the word spares it a cache miss per call.
-    const std::uint32_t observed = is_try ? 0 : state_->space.value();
     {
       auto locked = lock();
       if (!locked) return std::unexpected(locked.error());
@@ -42,8 +42,11 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
         return std::unexpected(hot_.loan_full);
       }
     }
-    if (auto waited = wait(state_->space, observed, deadline, operation); !waited)
-      return std::unexpected(waited.error());
+    if (observed) {
+      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited)
+        return std::unexpected(waited.error());
+    }
+    observed = state_->space.value();  // then look again before sleeping
   }
 }
 

@@ -163,9 +163,11 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
 
   std::int32_t index = kNoSlot;
   std::uint64_t sequence = 0;
+  // The word is read only once an attempt found no room, and then before the attempt that
+  // precedes each sleep, as the protocol needs (sync/wait.hpp): a sender that finds room at
+  // once — always, when the receivers keep up — never touches the line receivers bump.
+  std::optional<std::uint32_t> observed;
   for (;;) {
-    // A try_ call never waits: not reading the word spares it a cache miss per call.
-    const std::uint32_t observed = is_try ? 0 : state_->space.value();
     bool is_queued = false;
     {
       auto locked = lock();
@@ -191,7 +193,11 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       state_->messages.notify_all();
       break;
     }
-    if (auto waited = wait(state_->space, observed, deadline, operation); !waited) return waited;
+    if (observed) {
+      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited)
+        return waited;
+    }
+    observed = state_->space.value();  // then look again before sleeping
   }
   if (!wants_receipt) return {};
   return wait_for_receipt(index, sequence, is_try, deadline, receipt, operation);
@@ -261,9 +267,10 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
   }
   const ProcessId me = self();
   const bool is_broadcast = is_mode(config_, Receivers::broadcast);
+  // As in send: the word is read only once an attempt found nothing, then before the attempt
+  // that precedes each sleep; a receiver that finds its message at once never touches it.
+  std::optional<std::uint32_t> observed;
   for (;;) {
-    // A try_ call never waits: not reading the word spares it a cache miss per call.
-    const std::uint32_t observed = is_try ? 0 : state_->messages.value();
     bool is_taken = false;
     bool is_receipt = false;
     bool is_freed = false;
@@ -338,8 +345,8 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       } else if (is_try) {
         state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);
         return std::unexpected(hot_.receive_empty);
-      } else {
-        state_->waiting_receivers.fetch_add(1);
+      } else if (observed) {
+        state_->waiting_receivers.fetch_add(1);  // about to sleep (zero capacity: try_send)
       }
     }
     if (is_taken) {  // woken after the lock is released, so the woken do not queue on it
@@ -347,9 +354,12 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       if (is_freed) state_->space.notify_all();
       return {};
     }
-    auto waited = wait(state_->messages, observed, deadline, operation);
-    state_->waiting_receivers.fetch_sub(1);
-    if (!waited) return std::unexpected(waited.error());
+    if (observed) {
+      auto waited = wait(state_->messages, *observed, deadline, operation);
+      state_->waiting_receivers.fetch_sub(1);
+      if (!waited) return std::unexpected(waited.error());
+    }
+    observed = state_->messages.value();  // then look again before sleeping
   }
 }
 
