@@ -194,8 +194,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       break;
     }
     if (observed) {
-      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited)
-        return waited;
+      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited) return waited;
     }
     observed = state_->space.value();  // then look again before sleeping
   }
