@@ -18,6 +18,7 @@ namespace conduit {
 
 using namespace msg;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;  // operation names: no strlen per call
 
 namespace {
 
@@ -140,7 +141,7 @@ class Endpoint::Impl {
 
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
                     std::optional<sys::TimePoint> deadline) {
-    const std::string_view operation = is_try ? "try_send" : "send";
+    const std::string_view operation = is_try ? "try_send"sv : "send"sv;
     auto found = outbound(peer, operation);
     if (!found) return std::unexpected(found.error());
     Outbound& out = **found;
@@ -194,8 +195,8 @@ class Endpoint::Impl {
 
   Result<Message> receive(std::optional<std::string_view> peer, bool is_try,
                           std::optional<sys::TimePoint> deadline) {
-    const std::string_view operation = peer ? (is_try ? "try_receive_from" : "receive_from")
-                                            : (is_try ? "try_receive" : "receive");
+    const std::string_view operation = peer ? (is_try ? "try_receive_from"sv : "receive_from"sv)
+                                            : (is_try ? "try_receive"sv : "receive"sv);
     if (peer) {
       if (auto valid = check_name("endpoint", *peer); !valid) return std::unexpected(valid.error());
     }

@@ -10,10 +10,11 @@
 namespace conduit {
 
 using namespace msg;
+using namespace std::string_view_literals;  // operation names: no strlen per call
 
 Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
                                  std::optional<sys::TimePoint> deadline) {
-  const std::string_view operation = is_try ? "try_loan" : "loan";
+  const std::string_view operation = is_try ? "try_loan"sv : "loan"sv;
   if (size > config_.max_message_size)
     return fail(Errc::message_too_large,
                 context(fmt::format("{}: {} bytes exceed max_message_size {}", operation, size,
