@@ -13,6 +13,7 @@
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/shm/segment.hpp"
 #include "conduit/sys/clock.hpp"
+#include "mailbox_impl.hpp"
 
 namespace conduit {
 
@@ -85,8 +86,14 @@ class Endpoint::Impl {
   }
 
   Result<Outbound*> outbound(std::string_view peer, std::string_view operation) {
+    // The peer of the last send, as nearly every send in a conversation is: no hashing.
+    if (last_ != nullptr && *last_key_ == peer) return last_;
     // A peer linked before has a valid name: found without building a key or checking again.
-    if (auto found = outbound_.find(peer); found != outbound_.end()) return &found->second;
+    if (auto found = outbound_.find(peer); found != outbound_.end()) {
+      last_key_ = &found->first;
+      last_ = &found->second;
+      return last_;
+    }
     if (auto valid = check_name("endpoint", peer); !valid) return std::unexpected(valid.error());
     const std::string key(peer);
     auto target = shm::Segment::open(peer, shm::SegmentKind::endpoint);
@@ -136,7 +143,9 @@ class Endpoint::Impl {
     peer_state->doorbell.notify_all();
     auto [slot, inserted] =
         outbound_.emplace(key, Outbound{std::move(*target), std::move(*link), sys::now()});
-    return &slot->second;
+    last_key_ = &slot->first;
+    last_ = &slot->second;
+    return last_;
   }
 
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
@@ -146,6 +155,8 @@ class Endpoint::Impl {
     if (!found) return std::unexpected(found.error());
     Outbound& out = **found;
     const auto closed = [&] {
+      last_ = nullptr;
+      last_key_ = nullptr;
       outbound_.erase(outbound_.find(peer));
       return fail(Errc::closed, context(fmt::format("{}: endpoint '{}' is gone", operation, peer)));
     };
@@ -158,12 +169,15 @@ class Endpoint::Impl {
     if (is_try) {
       sent = out.link.try_send(payload);
     } else {
-      for (;;) {
-        std::chrono::nanoseconds slice = kSlice;
-        if (deadline) slice = std::min<std::chrono::nanoseconds>(slice, *deadline - sys::now());
-        sent = out.link.send_for(payload, std::max<std::chrono::nanoseconds>(slice, 0ns));
+      // In slices, looking between them whether the peer died. The first slice starts at
+      // `now`, read above: a send that finds room reads the clock once.
+      for (auto slice_start = now;;) {
+        auto slice_end = slice_start + kSlice;
+        if (deadline) slice_end = std::min(slice_end, *deadline);
+        sent = out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
         if (sent || sent.error().code() != Errc::timed_out) break;
-        if (deadline && sys::now() >= *deadline) break;
+        slice_start = sys::now();
+        if (deadline && slice_start >= *deadline) break;
         if (!out.peer.is_owner_alive()) return closed();
       }
     }
@@ -249,6 +263,9 @@ class Endpoint::Impl {
     }
   };
   std::unordered_map<std::string, Outbound, NameHash, std::equal_to<>> outbound_;
+  // The last peer sent to (elements of outbound_ stay put until erased); null: none.
+  const std::string* last_key_ = nullptr;
+  Outbound* last_ = nullptr;
   std::vector<Inbound> inbound_;
   std::size_t next_inbound_ = 0;
   // The errors polling returns, built once: returning one copies a pointer, no formatting.
