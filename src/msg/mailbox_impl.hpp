@@ -151,9 +151,10 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// reclaiming dead processes' slots first); kNoSlot when there is none.
   Result<std::int32_t> claim(std::string_view operation);
   /// Queues the claimed slot `index` as a message; false when it was dropped (a broadcast
-  /// nobody hears).
+  /// nobody hears). `*is_wake_needed`: whether a receiver may be asleep waiting for it (see
+  /// "Wake-ups" in mailbox_layout.hpp).
   bool publish(std::int32_t index, std::size_t size, std::int64_t type, bool wants_receipt,
-               std::uint64_t* sequence);
+               std::uint64_t* sequence, bool* is_wake_needed);
   /// Waits (without the lock) until a receiver took the queued slot `index`.
   Result<void> wait_for_receipt(std::int32_t index, std::uint64_t sequence, bool is_try,
                                 std::optional<sys::TimePoint> deadline, Receipt* receipt,

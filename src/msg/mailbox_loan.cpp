@@ -67,6 +67,7 @@ Result<void> Mailbox::Impl::commit_loan(std::uint64_t token, std::size_t size, s
   const auto index = static_cast<std::int32_t>(token);
   std::uint64_t sequence = 0;
   bool is_queued = false;
+  bool is_wake_needed = false;
   {
     auto locked = lock();
     if (!locked) return std::unexpected(locked.error());
@@ -76,10 +77,10 @@ Result<void> Mailbox::Impl::commit_loan(std::uint64_t token, std::size_t size, s
       release(index);
       return usable;
     }
-    is_queued = publish(index, size, type, wants_receipt, &sequence);
+    is_queued = publish(index, size, type, wants_receipt, &sequence, &is_wake_needed);
   }
   if (!is_queued) return {};  // broadcast to nobody
-  state_->messages.notify_all();
+  if (is_wake_needed) state_->messages.notify_all();
   if (!wants_receipt) return {};
   // Zero capacity: as send, commit returns once a receiver took the message.
   return wait_for_receipt(index, sequence, false, std::nullopt, nullptr, operation);

@@ -119,7 +119,7 @@ Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
 }
 
 bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t type,
-                            bool wants_receipt, std::uint64_t* sequence) {
+                            bool wants_receipt, std::uint64_t* sequence, bool* is_wake_needed) {
   SlotHeader* claimed = slot(index);
   claimed->size = size;
   claimed->type = type;
@@ -140,6 +140,10 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
     }
   }
   claimed->state = static_cast<std::uint32_t>(SlotState::queued);
+  // Relaxed loads under the lock: the lock orders them after every increment made under it
+  // by a receiver going to sleep (a later decrement only comes after that receiver woke).
+  *is_wake_needed = state_->depth.load(std::memory_order_relaxed) == 0 ||
+                    state_->selective_waiters.load(std::memory_order_relaxed) != 0;
   link_tail(index);
   if (!wants_receipt) ++state_->sent;
   return true;
@@ -170,6 +174,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
   std::optional<std::uint32_t> observed;
   for (;;) {
     bool is_queued = false;
+    bool is_wake_needed = false;
     {
       auto locked = lock();
       if (!locked) return std::unexpected(locked.error());
@@ -183,7 +188,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       index = *claimed;
       if (index != kNoSlot) {
         if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
-        is_queued = publish(index, payload.size(), type, wants_receipt, &sequence);
+        is_queued = publish(index, payload.size(), type, wants_receipt, &sequence, &is_wake_needed);
         if (!is_queued) return {};  // broadcast to nobody
       } else if (is_try) {
         state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
@@ -191,7 +196,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       }
     }
     if (is_queued) {
-      state_->messages.notify_all();
+      if (is_wake_needed) state_->messages.notify_all();
       break;
     }
     if (observed) {
@@ -267,6 +272,8 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
   }
   const ProcessId me = self();
   const bool is_broadcast = is_mode(config_, Receivers::broadcast);
+  // May sleep while messages are queued (see "Wake-ups" in mailbox_layout.hpp).
+  const bool is_selective = type != 0 || is_broadcast;
   // As in send: the word is read only once an attempt found nothing, then before the attempt
   // that precedes each sleep; a receiver that finds its message at once never touches it.
   std::optional<std::uint32_t> observed;
@@ -335,8 +342,9 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
               taken->state = static_cast<std::uint32_t>(SlotState::delivered);
               is_receipt = true;
             } else {
+              // A sender sleeps only after it found no free slot (see "Wake-ups").
+              is_freed = state_->free_head == kNoSlot;
               release(index);
-              is_freed = true;
             }
           }
         }
@@ -347,6 +355,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
         return std::unexpected(hot_.receive_empty);
       } else if (observed) {
         state_->waiting_receivers.fetch_add(1);  // about to sleep (zero capacity: try_send)
+        if (is_selective) state_->selective_waiters.fetch_add(1, std::memory_order_relaxed);
       }
     }
     if (is_taken) {  // woken after the lock is released, so the woken do not queue on it
@@ -357,6 +366,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     if (observed) {
       auto waited = wait(state_->messages, *observed, deadline, operation);
       state_->waiting_receivers.fetch_sub(1);
+      if (is_selective) state_->selective_waiters.fetch_sub(1, std::memory_order_relaxed);
       if (!waited) return std::unexpected(waited.error());
     }
     observed = state_->messages.value();  // then look again before sleeping

@@ -23,6 +23,15 @@
 // receivers: received), so one sender and one receiver that keep up move only the lock's
 // line, the `depth` line and the slot between them. Rarely written fields share another.
 //
+// Wake-ups: a receiver waiting for any message (type 0, not broadcast) sleeps only after it
+// found the mailbox empty under the lock, so only a message that makes an empty mailbox
+// non-empty can be news to it; receivers that sleep while messages are queued (a type filter,
+// or a broadcast receiver ahead of the others) count themselves in `selective_waiters`, and
+// while any does, every message wakes. Likewise a sender (or loan) sleeps only after it found
+// no free slot, so a receive that frees a slot wakes only when there was none. A producer
+// streaming to a consumer that sleeps then pays one wake per time the consumer ran dry, not
+// one per message. (Counts left high by a process that died asleep cost needless wakes only.)
+//
 // Futex words (`*_signal`) sit on cache lines of their own: waiters sleep on them and wakers
 // bump them, without touching the lock's line.
 //
@@ -115,6 +124,9 @@ struct alignas(kCacheLine) MailboxState {
   std::uint64_t dropped;
   StoredProcess exclusive_holder;
   StoredProcess pair_members[2];
+  // Receivers about to sleep, or asleep, with messages queued (see "Wake-ups" above):
+  // incremented under `lock`, decremented after the wait.
+  std::atomic<std::uint32_t> selective_waiters;
   // Lock-free summaries (see "Pre-checks" above): written under `lock`, read without it.
   alignas(kCacheLine) std::atomic<std::uint64_t> depth;  // queued slots (what capacity counts)
   std::atomic<std::uint32_t> is_removed;  // remove() was called: everyone gets `closed`
@@ -142,6 +154,7 @@ static_assert(sizeof(Mutex) <= 40);
 static_assert(offsetof(MailboxState, is_held) == 40);
 static_assert(offsetof(MailboxState, in_use) == 56);
 static_assert(offsetof(MailboxState, pair_count) == 64);
+static_assert(offsetof(MailboxState, selective_waiters) == 136);
 static_assert(offsetof(MailboxState, depth) == 192);
 static_assert(offsetof(MailboxState, would_block_sends) == 256);
 static_assert(offsetof(MailboxState, next_sequence) == 264);
