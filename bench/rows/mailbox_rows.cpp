@@ -1,9 +1,7 @@
 // The Mailbox's own rows: any_one throughput with several receiver processes, and streaming
-// through loans and views (zero-copy) beside plain copies; and the Unix-socket streams that the
-// Mailbox's goals name (">= 15x Unix sockets"), written the plain way.
+// through loans and views (zero-copy) beside plain copies.
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -239,68 +237,6 @@ class LoanStream final : public Stream {
   std::vector<char> message_;
 };
 
-// A Unix-domain socketpair carrying `payload`-byte messages one way, read and written the
-// plain blocking way (SOCK_STREAM: whole messages by length; SOCK_SEQPACKET: one per packet).
-class SocketStream final : public Stream {
- public:
-  explicit SocketStream(int type) : type_(type) {}
-  std::string name() const override {
-    return type_ == SOCK_STREAM ? "unix socketpair stream" : "unix socketpair seqpacket";
-  }
-  Wait wait() const override { return Wait::blocking; }
-  void prepare(std::size_t payload) override {
-    payload_ = std::max<std::size_t>(payload, 8);
-    message_.assign(payload_, 'x');
-  }
-  // A fresh pair per block: the last block's consumer held the other end.
-  void begin_block() override {
-    close_all();
-    check(::socketpair(AF_UNIX, type_, 0, fds_) == 0, "socketpair");
-    if (type_ == SOCK_SEQPACKET) {
-      const int size = static_cast<int>(std::max<std::size_t>(payload_ * 2, 65536));
-      for (int fd : fds_) {
-        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-      }
-    }
-  }
-  void attach_consumer() override { ::close(fds_[0]); }
-  void consume(std::size_t count) override {
-    std::vector<char> copy(payload_);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      for (std::size_t got = 0; got < payload_;) {
-        const ssize_t n = ::read(fds_[1], copy.data() + got, payload_ - got);
-        check(n > 0 || (n < 0 && errno == EINTR), "read");
-        if (n > 0) got += static_cast<std::size_t>(n);
-      }
-      verify(copy.data(), payload_, i);
-    }
-  }
-  void produce(std::size_t count) override {
-    for (std::uint64_t i = 0; i < count; ++i) {
-      stamp(message_, i);
-      for (std::size_t put = 0; put < payload_;) {
-        const ssize_t n = ::write(fds_[0], message_.data() + put, payload_ - put);
-        check(n > 0 || (n < 0 && errno == EINTR), "write");
-        if (n > 0) put += static_cast<std::size_t>(n);
-      }
-    }
-  }
-  void cleanup() override { close_all(); }
-
- private:
-  void close_all() {
-    for (int& fd : fds_) {
-      if (fd >= 0) ::close(fd);
-      fd = -1;
-    }
-  }
-  int type_;
-  int fds_[2] = {-1, -1};
-  std::size_t payload_ = 0;
-  std::vector<char> message_;
-};
-
 }  // namespace
 
 StreamFactory conduit_mailbox_any_one_stream(Wait wait, int receivers) {
@@ -308,12 +244,6 @@ StreamFactory conduit_mailbox_any_one_stream(Wait wait, int receivers) {
 }
 StreamFactory conduit_mailbox_loan_stream(Wait wait) {
   return [wait] { return std::make_unique<LoanStream>(wait); };
-}
-StreamFactory socketpair_stream_stream() {
-  return [] { return std::make_unique<SocketStream>(SOCK_STREAM); };
-}
-StreamFactory socketpair_seqpacket_stream() {
-  return [] { return std::make_unique<SocketStream>(SOCK_SEQPACKET); };
 }
 
 }  // namespace bench

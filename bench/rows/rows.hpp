@@ -30,9 +30,11 @@ RoundTripFactory socketpair_seqpacket();
 RoundTripFactory posix_mq();
 RoundTripFactory sysv_msgq();
 
-StreamFactory ring_limit_stream();  // busy: a plain SPSC ring in shared memory, the limit
-StreamFactory pipe_stream();        // blocking
-StreamFactory posix_mq_stream();    // blocking
+StreamFactory ring_limit_stream();            // busy: a plain SPSC ring in shared memory, the limit
+StreamFactory pipe_stream();                  // blocking
+StreamFactory posix_mq_stream();              // blocking
+StreamFactory socketpair_stream_stream();     // blocking: Unix socketpair, SOCK_STREAM
+StreamFactory socketpair_seqpacket_stream();  // blocking: Unix socketpair, SOCK_SEQPACKET
 
 LoopFactory pthread_mutex_loop();    // uncontended lock/unlock, robust process-shared
 LoopFactory posix_semaphore_loop();  // uncontended sem_post/sem_wait
@@ -58,11 +60,9 @@ StreamFactory conduit_channel_stream(Wait wait, bool zero_copy = false);
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
 // Mailbox rows (mailbox_rows.cpp): any_one with `receivers` receiving processes; loans and
-// views (zero-copy) instead of copies; and Unix-socket streams, the plain blocking way.
+// views (zero-copy) instead of copies.
 StreamFactory conduit_mailbox_any_one_stream(Wait wait, int receivers);
 StreamFactory conduit_mailbox_loan_stream(Wait wait);
-StreamFactory socketpair_stream_stream();
-StreamFactory socketpair_seqpacket_stream();
 
 /// Throws with errno's text when `ok` is false (rows report setup failures as their error).
 inline void check(bool ok, const char* what) {
