@@ -52,8 +52,9 @@ std::vector<Group> groups(Mode mode) {
        .streams = {ring_limit_stream(), conduit_channel_stream(Wait::busy),
                    conduit_channel_stream(Wait::busy, true), conduit_channel_stream(Wait::blocking),
                    conduit_mailbox_stream(Wait::busy), conduit_mailbox_stream(Wait::blocking),
-                   boost_message_queue_stream(), zeromq_push_pull(), pipe_stream(),
-                   posix_mq_stream(), socketpair_stream_stream(), socketpair_seqpacket_stream()},
+                   conduit_mailbox_stream(Wait::adaptive), boost_message_queue_stream(),
+                   zeromq_push_pull(), pipe_stream(), posix_mq_stream(), socketpair_stream_stream(),
+                   socketpair_seqpacket_stream()},
        .payloads =
            full ? std::vector<std::size_t>{64, 4096, 65536} : std::vector<std::size_t>{64}});
   all.push_back({.title = "Mailbox any_one throughput, 1/2/4 receivers (blocking)",
