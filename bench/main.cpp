@@ -88,10 +88,16 @@ std::vector<Group> groups(Mode mode) {
        .streams = {ring_limit_stream(), conduit_channel_stream(Wait::busy),
                    conduit_channel_stream(Wait::busy, true), conduit_channel_stream(Wait::blocking),
                    conduit_mailbox_stream(Wait::busy), conduit_mailbox_stream(Wait::blocking),
-                   boost_message_queue_stream(), zeromq_push_pull(), pipe_stream(),
-                   posix_mq_stream()},
+                   conduit_mailbox_stream(Wait::adaptive), boost_message_queue_stream(),
+                   zeromq_push_pull(), pipe_stream(), posix_mq_stream(), socketpair_stream_stream(),
+                   socketpair_seqpacket_stream()},
        .payloads =
            full ? std::vector<std::size_t>{64, 4096, 65536} : std::vector<std::size_t>{64}});
+  all.push_back({.title = "Mailbox any_one throughput, 1/2/4 receivers (blocking)",
+                 .ratio_label = "x 1 receiver",
+                 .streams = {conduit_mailbox_any_one_stream(Wait::blocking, 1),
+                             conduit_mailbox_any_one_stream(Wait::blocking, 2),
+                             conduit_mailbox_any_one_stream(Wait::blocking, 4)}});
   add_transport_groups(all);
   all.push_back({.title = "Uncontended lock/unlock (one process)",
                  .ratio_label = "x pthread",
@@ -108,6 +114,13 @@ std::vector<Group> groups(Mode mode) {
                    .round_trips = {futex_pingpong(), conduit_channel(Wait::blocking),
                                    conduit_mailbox(Wait::blocking), socketpair_stream(),
                                    pipe_pair(), zeromq_ipc()},
+                   .payloads = full ? kSweep : std::vector<std::size_t>{8, 1048576}});
+    all.push_back({.title = "Mailbox payload sweep, streaming: loans and views vs copies",
+                   .ratio_label = "x limit",
+                   .streams = {ring_limit_stream(), conduit_mailbox_stream(Wait::busy),
+                               conduit_mailbox_loan_stream(Wait::busy),
+                               conduit_mailbox_stream(Wait::blocking),
+                               conduit_mailbox_loan_stream(Wait::blocking)},
                    .payloads = full ? kSweep : std::vector<std::size_t>{8, 1048576}});
   }
   return all;

@@ -163,25 +163,29 @@ class EndpointRow final : public RoundTrip {
     buffer_.assign(payload, std::byte{'x'});
   }
   // Each block's child joins under a name of its own: the last block's child may still be
-  // leaving (its links going) when the next one joins.
-  void begin_block() override { ++block_; }
+  // leaving (its links going) when the next one joins. The names are made here, not per
+  // message: the row times the Endpoint, not string building.
+  void begin_block() override {
+    ++block_;
+    child_name_ = child_name();
+  }
   std::string child_name() const { return "bench-c-" + tag_ + "-" + std::to_string(block_); }
   void serve(std::size_t count) override {
     conduit::sync::set_spin_rounds(spin_for(wait_));
-    auto child = conduit::Endpoint::join(child_name(), options_);
+    auto child = conduit::Endpoint::join(child_name_, options_);
     if (!child) throw std::runtime_error(child.error().message());
+    const std::string parent = "bench-p-" + tag_;
     for (std::size_t i = 0; i < count; ++i) {
       auto message = take(*child);
-      must(child->send("bench-p-" + tag_, message.payload()));
+      must(child->send(parent, message.payload()));
     }
     // Stay joined until the parent read the last answer: leaving removes our links.
-    (void)child->receive_from_for("bench-p-" + tag_, std::chrono::seconds(5));
+    (void)child->receive_from_for(parent, std::chrono::seconds(5));
   }
   void ping() override {
     conduit::sync::set_spin_rounds(spin_for(wait_));
-    const std::string peer = child_name();
     for (;;) {
-      auto sent = me_->send(peer, buffer_);
+      auto sent = me_->send(child_name_, buffer_);
       if (sent) break;
       if (sent.error().code() != conduit::Errc::not_found &&
           sent.error().code() != conduit::Errc::closed)
@@ -213,6 +217,7 @@ class EndpointRow final : public RoundTrip {
   std::vector<std::byte> buffer_;
   std::size_t pings_ = 0;
   int block_ = 0;
+  std::string child_name_;
 };
 
 }  // namespace

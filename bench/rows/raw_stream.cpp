@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,13 +72,30 @@ class RingLimit final : public Stream {
   std::vector<char> message_;
 };
 
-class PipeStream final : public Stream {
+// A pipe, or a Unix-domain socketpair (`socket_type` SOCK_STREAM or SOCK_SEQPACKET), read and
+// written the plain blocking way: the producer writes fds_[1], the consumer reads fds_[0].
+class FdStream final : public Stream {
  public:
-  std::string name() const override { return "pipe"; }
+  explicit FdStream(int socket_type = 0) : socket_type_(socket_type) {}
+  std::string name() const override {
+    if (socket_type_ == 0) return "pipe";
+    return socket_type_ == SOCK_STREAM ? "unix socketpair stream" : "unix socketpair seqpacket";
+  }
   Wait wait() const override { return Wait::blocking; }
   void prepare(std::size_t payload) override {
     payload_ = std::max<std::size_t>(payload, 1);
-    check(::pipe(fds_) == 0, "pipe");
+    if (socket_type_ == 0) {
+      check(::pipe(fds_) == 0, "pipe");
+    } else {
+      check(::socketpair(AF_UNIX, socket_type_, 0, fds_) == 0, "socketpair");
+      if (socket_type_ == SOCK_SEQPACKET) {  // room for whole packets of the payload's size
+        const int size = static_cast<int>(std::max<std::size_t>(payload_ * 2, 65536));
+        for (int fd : fds_) {
+          ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+          ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        }
+      }
+    }
     message_.assign(payload_, 'x');
   }
   void attach_consumer() override { ::close(fds_[1]); }
@@ -108,6 +126,7 @@ class PipeStream final : public Stream {
   }
 
  private:
+  int socket_type_;
   int fds_[2] = {-1, -1};
   std::size_t payload_ = 0;
   std::vector<char> message_;
@@ -208,7 +227,13 @@ StreamFactory ring_limit_stream() {
   return [] { return std::make_unique<RingLimit>(); };
 }
 StreamFactory pipe_stream() {
-  return [] { return std::make_unique<PipeStream>(); };
+  return [] { return std::make_unique<FdStream>(); };
+}
+StreamFactory socketpair_stream_stream() {
+  return [] { return std::make_unique<FdStream>(SOCK_STREAM); };
+}
+StreamFactory socketpair_seqpacket_stream() {
+  return [] { return std::make_unique<FdStream>(SOCK_SEQPACKET); };
 }
 StreamFactory posix_mq_stream() {
   return [] { return std::make_unique<PosixMqStream>(); };

@@ -35,9 +35,11 @@ RoundTripFactory raw_tcp_loopback();  // blocking: TCP over 127.0.0.1, TCP_NODEL
 RoundTripFactory raw_fifo_pair();     // blocking: two named pipes
 RoundTripFactory raw_sigqueue();      // blocking: sigqueue + sigwaitinfo, 4 bytes in the value
 
-StreamFactory ring_limit_stream();  // busy: a plain SPSC ring in shared memory, the limit
-StreamFactory pipe_stream();        // blocking
-StreamFactory posix_mq_stream();    // blocking
+StreamFactory ring_limit_stream();            // busy: a plain SPSC ring in shared memory, the limit
+StreamFactory pipe_stream();                  // blocking
+StreamFactory posix_mq_stream();              // blocking
+StreamFactory socketpair_stream_stream();     // blocking: Unix socketpair, SOCK_STREAM
+StreamFactory socketpair_seqpacket_stream();  // blocking: Unix socketpair, SOCK_SEQPACKET
 
 LoopFactory pthread_mutex_loop();    // uncontended lock/unlock, robust process-shared
 LoopFactory posix_semaphore_loop();  // uncontended sem_post/sem_wait
@@ -68,6 +70,10 @@ RoundTripFactory conduit_pipe_pair();
 RoundTripFactory conduit_rpc(const char* scheme);
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
+// Mailbox rows (mailbox_rows.cpp): any_one with `receivers` receiving processes; loans and
+// views (zero-copy) instead of copies.
+StreamFactory conduit_mailbox_any_one_stream(Wait wait, int receivers);
+StreamFactory conduit_mailbox_loan_stream(Wait wait);
 
 /// Throws with errno's text when `ok` is false (rows report setup failures as their error).
 inline void check(bool ok, const char* what) {

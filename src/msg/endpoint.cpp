@@ -13,11 +13,13 @@
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/shm/segment.hpp"
 #include "conduit/sys/clock.hpp"
+#include "mailbox_impl.hpp"
 
 namespace conduit {
 
 using namespace msg;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;  // operation names: no strlen per call
 
 namespace {
 
@@ -52,7 +54,11 @@ class Endpoint::Impl {
   };
 
   Impl(shm::Segment segment, EndpointOptions options)
-      : segment_(std::move(segment)), state_(state_of(segment_)), options_(options) {}
+      : segment_(std::move(segment)),
+        state_(state_of(segment_)),
+        options_(options),
+        no_message_(Errc::would_block, context("try_receive: no message")),
+        no_message_from_(Errc::would_block, context("try_receive_from: no message")) {}
 
   ~Impl() {
     // Leave: links to us go first (their senders get closed), then the endpoint itself.
@@ -80,9 +86,16 @@ class Endpoint::Impl {
   }
 
   Result<Outbound*> outbound(std::string_view peer, std::string_view operation) {
+    // The peer of the last send, as nearly every send in a conversation is: no hashing.
+    if (last_ != nullptr && *last_key_ == peer) return last_;
+    // A peer linked before has a valid name: found without building a key or checking again.
+    if (auto found = outbound_.find(peer); found != outbound_.end()) {
+      last_key_ = &found->first;
+      last_ = &found->second;
+      return last_;
+    }
     if (auto valid = check_name("endpoint", peer); !valid) return std::unexpected(valid.error());
     const std::string key(peer);
-    if (auto found = outbound_.find(key); found != outbound_.end()) return &found->second;
     auto target = shm::Segment::open(peer, shm::SegmentKind::endpoint);
     if (!target) {
       if (target.error().code() == Errc::not_found)
@@ -130,19 +143,22 @@ class Endpoint::Impl {
     peer_state->doorbell.notify_all();
     auto [slot, inserted] =
         outbound_.emplace(key, Outbound{std::move(*target), std::move(*link), sys::now()});
-    return &slot->second;
+    last_key_ = &slot->first;
+    last_ = &slot->second;
+    return last_;
   }
 
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
                     std::optional<sys::TimePoint> deadline) {
-    const std::string_view operation = is_try ? "try_send" : "send";
+    const std::string_view operation = is_try ? "try_send"sv : "send"sv;
     auto found = outbound(peer, operation);
     if (!found) return std::unexpected(found.error());
     Outbound& out = **found;
     const auto closed = [&] {
-      const std::string key(peer);
-      outbound_.erase(key);
-      return fail(Errc::closed, context(fmt::format("{}: endpoint '{}' is gone", operation, key)));
+      last_ = nullptr;
+      last_key_ = nullptr;
+      outbound_.erase(outbound_.find(peer));
+      return fail(Errc::closed, context(fmt::format("{}: endpoint '{}' is gone", operation, peer)));
     };
     const auto now = sys::now();
     if (now - out.checked >= kPeerCheckInterval) {
@@ -153,12 +169,15 @@ class Endpoint::Impl {
     if (is_try) {
       sent = out.link.try_send(payload);
     } else {
-      for (;;) {
-        std::chrono::nanoseconds slice = kSlice;
-        if (deadline) slice = std::min<std::chrono::nanoseconds>(slice, *deadline - sys::now());
-        sent = out.link.send_for(payload, std::max<std::chrono::nanoseconds>(slice, 0ns));
+      // In slices, looking between them whether the peer died. The first slice starts at
+      // `now`, read above: a send that finds room reads the clock once.
+      for (auto slice_start = now;;) {
+        auto slice_end = slice_start + kSlice;
+        if (deadline) slice_end = std::min(slice_end, *deadline);
+        sent = out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
         if (sent || sent.error().code() != Errc::timed_out) break;
-        if (deadline && sys::now() >= *deadline) break;
+        slice_start = sys::now();
+        if (deadline && slice_start >= *deadline) break;
         if (!out.peer.is_owner_alive()) return closed();
       }
     }
@@ -190,13 +209,15 @@ class Endpoint::Impl {
 
   Result<Message> receive(std::optional<std::string_view> peer, bool is_try,
                           std::optional<sys::TimePoint> deadline) {
-    const std::string_view operation = peer ? (is_try ? "try_receive_from" : "receive_from")
-                                            : (is_try ? "try_receive" : "receive");
+    const std::string_view operation = peer ? (is_try ? "try_receive_from"sv : "receive_from"sv)
+                                            : (is_try ? "try_receive"sv : "receive"sv);
     if (peer) {
       if (auto valid = check_name("endpoint", *peer); !valid) return std::unexpected(valid.error());
     }
     for (;;) {
-      const std::uint32_t observed = state_->doorbell.value();
+      // A try_ call never waits: not reading the doorbell spares it a cache miss per call
+      // (the line then stays with the senders that ring it).
+      const std::uint32_t observed = is_try ? 0 : state_->doorbell.value();
       refresh_inbound();
       const std::size_t count = inbound_.size();
       for (std::size_t step = 0; step < count; ++step) {
@@ -220,7 +241,7 @@ class Endpoint::Impl {
           return fail(Errc::closed,
                       context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
       }
-      if (is_try) return fail(Errc::would_block, context(fmt::format("{}: no message", operation)));
+      if (is_try) return std::unexpected(peer ? no_message_from_ : no_message_);
       auto slice_end = sys::now() + kSlice;
       if (deadline) {
         if (sys::now() >= *deadline)
@@ -234,9 +255,22 @@ class Endpoint::Impl {
   shm::Segment segment_;
   EndpointState* state_;
   EndpointOptions options_;
-  std::unordered_map<std::string, Outbound> outbound_;
+  /// Looks up a std::string key by std::string_view: no key is built per send.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+  std::unordered_map<std::string, Outbound, NameHash, std::equal_to<>> outbound_;
+  // The last peer sent to (elements of outbound_ stay put until erased); null: none.
+  const std::string* last_key_ = nullptr;
+  Outbound* last_ = nullptr;
   std::vector<Inbound> inbound_;
   std::size_t next_inbound_ = 0;
+  // The errors polling returns, built once: returning one copies a pointer, no formatting.
+  Error no_message_;       // try_receive: nothing from anyone
+  Error no_message_from_;  // try_receive_from: nothing from that peer
 };
 
 Endpoint::Endpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -233,22 +233,18 @@ const shm::Segment* Mailbox::Impl::extension(std::uint32_t k) {
   return &*mapped;
 }
 
-SlotHeader* Mailbox::Impl::slot(std::int32_t index) {
+SlotHeader* Mailbox::Impl::extension_slot(std::int32_t index) {
   if (index < 0) return nullptr;
   const auto i = static_cast<std::uint32_t>(index);
-  std::byte* address = nullptr;
-  if (i < config_.slot_count) {
-    address = slots_ + std::size_t{i} * config_.slot_stride;
-  } else {
-    if (i >= slot_total()) return nullptr;
-    // Extension k holds indices [64 (2^k - 1), 64 (2^(k+1) - 1)).
-    const auto k = static_cast<std::uint32_t>(std::bit_width(i / kUnboundedInitialSlots + 1) - 1);
-    const std::uint32_t first = kUnboundedInitialSlots * ((1u << k) - 1);
-    const shm::Segment* holder = extension(k);
-    if (holder == nullptr) return nullptr;
-    address = holder->payload().data() + std::size_t{i - first} * config_.slot_stride;
-  }
-  return std::launder(reinterpret_cast<SlotHeader*>(address));
+  if (i < config_.slot_count) return slot(index);
+  if (i >= slot_total()) return nullptr;
+  // Extension k holds indices [64 (2^k - 1), 64 (2^(k+1) - 1)).
+  const auto k = static_cast<std::uint32_t>(std::bit_width(i / kUnboundedInitialSlots + 1) - 1);
+  const std::uint32_t first = kUnboundedInitialSlots * ((1u << k) - 1);
+  const shm::Segment* holder = extension(k);
+  if (holder == nullptr) return nullptr;
+  return std::launder(reinterpret_cast<SlotHeader*>(holder->payload().data() +
+                                                    std::size_t{i - first} * config_.slot_stride));
 }
 
 std::byte* Mailbox::Impl::slot_payload(std::int32_t index) {

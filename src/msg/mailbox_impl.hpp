@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -128,8 +129,17 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   Result<Locked> lock();
   void repair();
   /// The slot at `index` (in the mailbox or an extension, mapped on first use), or nullptr
-  /// when the index is out of range or its extension cannot be mapped.
-  msg::SlotHeader* slot(std::int32_t index);
+  /// when the index is out of range or its extension cannot be mapped. Inline: every queue
+  /// operation calls it several times, nearly always for a slot of the mailbox itself.
+  msg::SlotHeader* slot(std::int32_t index) {
+    // A negative index converts to one above any slot_count: extension_slot() refuses it.
+    const auto i = static_cast<std::uint32_t>(index);
+    if (i < config_.slot_count)
+      return std::launder(
+          reinterpret_cast<msg::SlotHeader*>(slots_ + std::size_t{i} * config_.slot_stride));
+    return extension_slot(index);
+  }
+  msg::SlotHeader* extension_slot(std::int32_t index);
   std::byte* slot_payload(std::int32_t index);
   std::uint32_t slot_total() const;
   const shm::Segment* extension(std::uint32_t k);
@@ -141,9 +151,10 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// reclaiming dead processes' slots first); kNoSlot when there is none.
   Result<std::int32_t> claim(std::string_view operation);
   /// Queues the claimed slot `index` as a message; false when it was dropped (a broadcast
-  /// nobody hears).
+  /// nobody hears). `*is_wake_needed`: whether a receiver may be asleep waiting for it (see
+  /// "Wake-ups" in mailbox_layout.hpp).
   bool publish(std::int32_t index, std::size_t size, std::int64_t type, bool wants_receipt,
-               std::uint64_t* sequence);
+               std::uint64_t* sequence, bool* is_wake_needed);
   /// Waits (without the lock) until a receiver took the queued slot `index`.
   Result<void> wait_for_receipt(std::int32_t index, std::uint64_t sequence, bool is_try,
                                 std::optional<sys::TimePoint> deadline, Receipt* receipt,

@@ -10,10 +10,11 @@
 namespace conduit {
 
 using namespace msg;
+using namespace std::string_view_literals;  // operation names: no strlen per call
 
 Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
                                  std::optional<sys::TimePoint> deadline) {
-  const std::string_view operation = is_try ? "try_loan" : "loan";
+  const std::string_view operation = is_try ? "try_loan"sv : "loan"sv;
   if (size > config_.max_message_size)
     return fail(Errc::message_too_large,
                 context(fmt::format("{}: {} bytes exceed max_message_size {}", operation, size,
@@ -23,9 +24,9 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
     state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter
     return std::unexpected(hot_.loan_full);
   }
+  // As in send: the word is read only once an attempt found no room.
+  std::optional<std::uint32_t> observed;
   for (;;) {
-    // A try_ call never waits: not reading the word spares it a cache miss per call.
-    const std::uint32_t observed = is_try ? 0 : state_->space.value();
     {
       auto locked = lock();
       if (!locked) return std::unexpected(locked.error());
@@ -42,8 +43,11 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
         return std::unexpected(hot_.loan_full);
       }
     }
-    if (auto waited = wait(state_->space, observed, deadline, operation); !waited)
-      return std::unexpected(waited.error());
+    if (observed) {
+      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited)
+        return std::unexpected(waited.error());
+    }
+    observed = state_->space.value();  // then look again before sleeping
   }
 }
 
@@ -63,6 +67,7 @@ Result<void> Mailbox::Impl::commit_loan(std::uint64_t token, std::size_t size, s
   const auto index = static_cast<std::int32_t>(token);
   std::uint64_t sequence = 0;
   bool is_queued = false;
+  bool is_wake_needed = false;
   {
     auto locked = lock();
     if (!locked) return std::unexpected(locked.error());
@@ -72,10 +77,10 @@ Result<void> Mailbox::Impl::commit_loan(std::uint64_t token, std::size_t size, s
       release(index);
       return usable;
     }
-    is_queued = publish(index, size, type, wants_receipt, &sequence);
+    is_queued = publish(index, size, type, wants_receipt, &sequence, &is_wake_needed);
   }
   if (!is_queued) return {};  // broadcast to nobody
-  state_->messages.notify_all();
+  if (is_wake_needed) state_->messages.notify_all();
   if (!wants_receipt) return {};
   // Zero capacity: as send, commit returns once a receiver took the message.
   return wait_for_receipt(index, sequence, false, std::nullopt, nullptr, operation);

@@ -11,6 +11,7 @@ namespace conduit {
 
 using namespace msg;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;  // operation names: no strlen per call
 
 namespace {
 
@@ -118,7 +119,7 @@ Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
 }
 
 bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t type,
-                            bool wants_receipt, std::uint64_t* sequence) {
+                            bool wants_receipt, std::uint64_t* sequence, bool* is_wake_needed) {
   SlotHeader* claimed = slot(index);
   claimed->size = size;
   claimed->type = type;
@@ -139,6 +140,10 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
     }
   }
   claimed->state = static_cast<std::uint32_t>(SlotState::queued);
+  // Relaxed loads under the lock: the lock orders them after every increment made under it
+  // by a receiver going to sleep (a later decrement only comes after that receiver woke).
+  *is_wake_needed = state_->depth.load(std::memory_order_relaxed) == 0 ||
+                    state_->selective_waiters.load(std::memory_order_relaxed) != 0;
   link_tail(index);
   if (!wants_receipt) ++state_->sent;
   return true;
@@ -147,7 +152,7 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                                  std::optional<sys::TimePoint> deadline, bool wants_receipt,
                                  Receipt* receipt) {
-  const std::string_view operation = is_try ? "try_send" : "send";
+  const std::string_view operation = is_try ? "try_send"sv : "send"sv;
   if (payload.size() > config_.max_message_size)
     return fail(Errc::message_too_large,
                 context(fmt::format("{}: message of {} bytes exceeds max_message_size {}",
@@ -163,10 +168,13 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
 
   std::int32_t index = kNoSlot;
   std::uint64_t sequence = 0;
+  // The word is read only once an attempt found no room, and then before the attempt that
+  // precedes each sleep, as the protocol needs (sync/wait.hpp): a sender that finds room at
+  // once — always, when the receivers keep up — never touches the line receivers bump.
+  std::optional<std::uint32_t> observed;
   for (;;) {
-    // A try_ call never waits: not reading the word spares it a cache miss per call.
-    const std::uint32_t observed = is_try ? 0 : state_->space.value();
     bool is_queued = false;
+    bool is_wake_needed = false;
     {
       auto locked = lock();
       if (!locked) return std::unexpected(locked.error());
@@ -180,7 +188,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       index = *claimed;
       if (index != kNoSlot) {
         if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
-        is_queued = publish(index, payload.size(), type, wants_receipt, &sequence);
+        is_queued = publish(index, payload.size(), type, wants_receipt, &sequence, &is_wake_needed);
         if (!is_queued) return {};  // broadcast to nobody
       } else if (is_try) {
         state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
@@ -188,10 +196,13 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       }
     }
     if (is_queued) {
-      state_->messages.notify_all();
+      if (is_wake_needed) state_->messages.notify_all();
       break;
     }
-    if (auto waited = wait(state_->space, observed, deadline, operation); !waited) return waited;
+    if (observed) {
+      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited) return waited;
+    }
+    observed = state_->space.value();  // then look again before sleeping
   }
   if (!wants_receipt) return {};
   return wait_for_receipt(index, sequence, is_try, deadline, receipt, operation);
@@ -249,8 +260,8 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
                                     std::optional<Message>* message,
                                     std::optional<MessageView>* view) {
   const std::string_view operation = view != nullptr
-                                         ? (is_try ? "try_receive_view" : "receive_view")
-                                         : (is_try ? "try_receive" : "receive");
+                                         ? (is_try ? "try_receive_view"sv : "receive_view"sv)
+                                         : (is_try ? "try_receive"sv : "receive"sv);
   if (role_ != MailboxRole::sender_and_receiver)
     return fail(Errc::invalid_argument,
                 context(fmt::format("{}: opened as a {}", operation,
@@ -261,9 +272,12 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
   }
   const ProcessId me = self();
   const bool is_broadcast = is_mode(config_, Receivers::broadcast);
+  // May sleep while messages are queued (see "Wake-ups" in mailbox_layout.hpp).
+  const bool is_selective = type != 0 || is_broadcast;
+  // As in send: the word is read only once an attempt found nothing, then before the attempt
+  // that precedes each sleep; a receiver that finds its message at once never touches it.
+  std::optional<std::uint32_t> observed;
   for (;;) {
-    // A try_ call never waits: not reading the word spares it a cache miss per call.
-    const std::uint32_t observed = is_try ? 0 : state_->messages.value();
     bool is_taken = false;
     bool is_receipt = false;
     bool is_freed = false;
@@ -328,8 +342,9 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
               taken->state = static_cast<std::uint32_t>(SlotState::delivered);
               is_receipt = true;
             } else {
+              // A sender sleeps only after it found no free slot (see "Wake-ups").
+              is_freed = state_->free_head == kNoSlot;
               release(index);
-              is_freed = true;
             }
           }
         }
@@ -338,8 +353,9 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       } else if (is_try) {
         state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);
         return std::unexpected(hot_.receive_empty);
-      } else {
-        state_->waiting_receivers.fetch_add(1);
+      } else if (observed) {
+        state_->waiting_receivers.fetch_add(1);  // about to sleep (zero capacity: try_send)
+        if (is_selective) state_->selective_waiters.fetch_add(1, std::memory_order_relaxed);
       }
     }
     if (is_taken) {  // woken after the lock is released, so the woken do not queue on it
@@ -347,9 +363,13 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       if (is_freed) state_->space.notify_all();
       return {};
     }
-    auto waited = wait(state_->messages, observed, deadline, operation);
-    state_->waiting_receivers.fetch_sub(1);
-    if (!waited) return std::unexpected(waited.error());
+    if (observed) {
+      auto waited = wait(state_->messages, *observed, deadline, operation);
+      state_->waiting_receivers.fetch_sub(1);
+      if (is_selective) state_->selective_waiters.fetch_sub(1, std::memory_order_relaxed);
+      if (!waited) return std::unexpected(waited.error());
+    }
+    observed = state_->messages.value();  // then look again before sleeping
   }
 }
 

@@ -139,6 +139,39 @@ TEST_F(MailboxLoanTest, ViewHoldsItsSlotUntilDestroyed) {
   EXPECT_EQ(got->text(), "second");
 }
 
+TEST_F(MailboxLoanTest, LoanOnAFullMailboxWaitsUntilAViewIsReleased) {
+  ASSERT_TRUE(Mailbox::create("one", {.capacity = Capacity::bounded(1), .max_message_size = 64}));
+  auto box = Mailbox::open("one");
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->try_send("first"));
+  std::optional<SharedMemory> keep;
+  std::atomic<int>* is_loaning = shared_flag(keep);
+  Child lender([is_loaning] {
+    auto mine = Mailbox::open("one");
+    CHILD_CHECK(mine.has_value());
+    is_loaning->store(1);
+    auto loan = mine->loan(6);  // the mailbox is full: waits for the slot
+    CHILD_CHECK(loan.has_value());
+    std::memcpy(loan->bytes().data(), "second", 6);
+    CHILD_CHECK(loan->commit().has_value());
+    return 0;
+  });
+  while (is_loaning->load() == 0) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(50ms);  // time to go to sleep: a loan that returned now is a bug
+  EXPECT_TRUE(lender.running()) << "loan() returned while every slot was queued";
+  {
+    auto view = box->receive_view_for(5s);
+    ASSERT_TRUE(view) << view.error().message();
+    EXPECT_EQ(view->text(), "first");
+    std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(lender.running()) << "loan() took the slot of a view still held";
+  }
+  auto got = box->receive_for(30s);  // the released view's slot went to the loan
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->text(), "second");
+  EXPECT_TRUE(lender.wait().ok());
+}
+
 TEST_F(MailboxLoanTest, ViewOutlivesItsMailboxHandle) {
   std::optional<MessageView> view;
   {

@@ -17,6 +17,21 @@
 // message to it — so freed, never queued again (exactly once); receipts nobody waits for any
 // more freed.
 //
+// Which line holds what (MailboxState): every send and receive takes the lock and changes the
+// queue, so the queue's fields share the lock's line and come along with it; the counters
+// each side bumps under the lock sit on that side's line (senders: next_sequence, sent;
+// receivers: received), so one sender and one receiver that keep up move only the lock's
+// line, the `depth` line and the slot between them. Rarely written fields share another.
+//
+// Wake-ups: a receiver waiting for any message (type 0, not broadcast) sleeps only after it
+// found the mailbox empty under the lock, so only a message that makes an empty mailbox
+// non-empty can be news to it; receivers that sleep while messages are queued (a type filter,
+// or a broadcast receiver ahead of the others) count themselves in `selective_waiters`, and
+// while any does, every message wakes. Likewise a sender (or loan) sleeps only after it found
+// no free slot, so a receive that frees a slot wakes only when there was none. A producer
+// streaming to a consumer that sleeps then pays one wake per time the consumer ran dry, not
+// one per message. (Counts left high by a process that died asleep cost needless wakes only.)
+//
 // Futex words (`*_signal`) sit on cache lines of their own: waiters sleep on them and wakers
 // bump them, without touching the lock's line.
 //
@@ -28,8 +43,8 @@
 // without the lock is no older than anything that happened before the call, so
 // a would_block answer is one the locked path could have given then (bounded, not broadcast:
 // depth == slot_count means every slot holds a queued message, nothing to reclaim). The would_block
-// counters sit on lines of their own (one per side): pollers bump them with relaxed fetch_add and
-// the side that makes progress never touches them.
+// counters sit on their side's line: a polling receiver bumps the receivers' line, which the
+// sender making progress never touches (and the other way round).
 #pragma once
 
 #include <atomic>
@@ -46,7 +61,7 @@ namespace conduit::msg {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
-inline constexpr std::uint32_t kMailboxLayoutVersion = 2;
+inline constexpr std::uint32_t kMailboxLayoutVersion = 3;
 inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
@@ -94,25 +109,35 @@ static_assert(sizeof(StoredProcess) == 16);
 
 struct alignas(kCacheLine) MailboxState {
   Mutex lock;  // robust: a holder that dies hands `owner_died` to the next locker
-  alignas(kCacheLine) std::uint64_t next_sequence;
-  std::uint64_t in_use;  // slots not free
+  // Guarded by `lock`, on its line (see "Which line holds what" above).
+  std::uint32_t is_held;  // 1 from taking `lock` to giving it back: still 1 when taken means
+                          // its last holder died holding it (a robust try_lock does not say)
   std::int32_t queue_head;
   std::int32_t queue_tail;
   std::int32_t free_head;
-  std::uint32_t pair_count;
-  std::uint64_t sent, received, dropped;
+  std::uint64_t in_use;  // slots not free
+  // Guarded by `lock`, rarely written.
+  alignas(kCacheLine) std::uint32_t pair_count;
   std::atomic<std::uint32_t> waiting_receivers;  // blocked in receive: try_send on zero capacity
   std::uint32_t slot_total;                      // slots in the mailbox and its extensions
   std::uint32_t extension_count;                 // unbounded: extension segments made so far
-  std::uint32_t is_held;  // 1 from taking `lock` to giving it back: still 1 when taken means
-                          // its last holder died holding it (a robust try_lock does not say)
+  std::uint64_t dropped;
   StoredProcess exclusive_holder;
   StoredProcess pair_members[2];
+  // Receivers about to sleep, or asleep, with messages queued (see "Wake-ups" above):
+  // incremented under `lock`, decremented after the wait.
+  std::atomic<std::uint32_t> selective_waiters;
   // Lock-free summaries (see "Pre-checks" above): written under `lock`, read without it.
   alignas(kCacheLine) std::atomic<std::uint64_t> depth;  // queued slots (what capacity counts)
   std::atomic<std::uint32_t> is_removed;  // remove() was called: everyone gets `closed`
-  alignas(kCacheLine) std::atomic<std::uint64_t> would_block_sends;     // bumped by senders
-  alignas(kCacheLine) std::atomic<std::uint64_t> would_block_receives;  // bumped by receivers
+  // The senders' line: `would_block_sends` bumped by polling senders (relaxed, no lock);
+  // next_sequence and sent guarded by `lock`.
+  alignas(kCacheLine) std::atomic<std::uint64_t> would_block_sends;
+  std::uint64_t next_sequence;
+  std::uint64_t sent;
+  // The receivers' line: as the senders'.
+  alignas(kCacheLine) std::atomic<std::uint64_t> would_block_receives;
+  std::uint64_t received;
   alignas(kCacheLine) sync::WaitWord messages;  // bumped when a message is queued
   alignas(kCacheLine) sync::WaitWord space;     // bumped when a slot is freed
   alignas(kCacheLine) sync::WaitWord receipts;  // bumped when a waited-for message is taken
@@ -122,12 +147,19 @@ struct alignas(kCacheLine) MailboxState {
 static_assert(std::is_standard_layout_v<MailboxState>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
-// The lock's line, the guarded fields' two lines, then one line each for the summaries and
-// each side's would_block counter: pollers and the side making progress share no line.
-static_assert(offsetof(MailboxState, next_sequence) == 64);
+// The lock's line with the queue's fields, the rarely written fields (two lines), the
+// summaries' line, then one line for each side: pollers and the side making progress share
+// no line.
+static_assert(sizeof(Mutex) <= 40);
+static_assert(offsetof(MailboxState, is_held) == 40);
+static_assert(offsetof(MailboxState, in_use) == 56);
+static_assert(offsetof(MailboxState, pair_count) == 64);
+static_assert(offsetof(MailboxState, selective_waiters) == 136);
 static_assert(offsetof(MailboxState, depth) == 192);
 static_assert(offsetof(MailboxState, would_block_sends) == 256);
+static_assert(offsetof(MailboxState, next_sequence) == 264);
 static_assert(offsetof(MailboxState, would_block_receives) == 320);
+static_assert(offsetof(MailboxState, received) == 328);
 static_assert(offsetof(MailboxState, messages) == 384);
 static_assert(sizeof(MailboxState) == 3648);
 
