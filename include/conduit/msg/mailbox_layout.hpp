@@ -46,7 +46,7 @@ namespace conduit::msg {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
-inline constexpr std::uint32_t kMailboxLayoutVersion = 2;
+inline constexpr std::uint32_t kMailboxLayoutVersion = 3;  // 3: hand-off (flags, holders)
 inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
@@ -55,6 +55,24 @@ inline constexpr std::uint32_t kUnboundedInitialSlots = 64;
 // kUnboundedInitialSlots << k slots: doubling, so n messages need O(log n) segments.
 inline constexpr std::uint32_t kMaxExtensions = 24;
 inline constexpr std::int32_t kNoSlot = -1;
+// Hand-off (large messages): processes whose handles hold the mailbox's descriptor socket, for
+// a joining handle to take a duplicate from (pidfd_getfd). Any one living suffices.
+inline constexpr std::uint32_t kMaxHolders = 16;
+inline constexpr std::uint32_t kSlotHandoff = 1;  // SlotHeader::flags: payload is a HandoffRecord
+inline constexpr std::uint64_t kHandoffMagic = 0x31'46'46'4f'44'4e'41'48ULL;  // "HANDOFF1"
+
+/// A handed-off message as it sits in its slot, and as the record that carries its memfd
+/// through the descriptor socket: the two are matched byte for byte.
+struct HandoffRecord {
+  std::uint64_t magic;  // kHandoffMagic
+  std::uint64_t size;   // bytes of the message (of the memfd)
+  std::uint64_t inode;  // the memfd's inode: unique among living files
+  std::int32_t sender_pid;
+  std::uint32_t reserved;
+};
+static_assert(std::is_standard_layout_v<HandoffRecord>);
+static_assert(sizeof(HandoffRecord) == 32);
+
 
 enum class SlotState : std::uint32_t {
   free = 0,
@@ -92,6 +110,18 @@ struct StoredProcess {
 };
 static_assert(sizeof(StoredProcess) == 16);
 
+/// A handle that holds the descriptor socket: its process and the two ends' descriptor numbers
+/// in that process, with their inodes (checked after pidfd_getfd, in case a number was reused).
+struct HandoffHolder {
+  StoredProcess process;  // flags 1 = in use
+  std::int32_t send_fd;
+  std::int32_t receive_fd;
+  std::uint64_t send_inode;
+  std::uint64_t receive_inode;
+};
+static_assert(std::is_standard_layout_v<HandoffHolder>);
+static_assert(sizeof(HandoffHolder) == 40);
+
 struct alignas(kCacheLine) MailboxState {
   Mutex lock;  // robust: a holder that dies hands `owner_died` to the next locker
   alignas(kCacheLine) std::uint64_t next_sequence;
@@ -118,6 +148,7 @@ struct alignas(kCacheLine) MailboxState {
   alignas(kCacheLine) sync::WaitWord receipts;  // bumped when a waited-for message is taken
   alignas(kCacheLine) StoredProcess receiver_table[kMaxReceivers];  // broadcast receivers
   StoredProcess attached[kMaxAttached];
+  alignas(kCacheLine) HandoffHolder holders[kMaxHolders];  // see mailbox_handoff.cpp
 };
 static_assert(std::is_standard_layout_v<MailboxState>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -129,7 +160,8 @@ static_assert(offsetof(MailboxState, depth) == 192);
 static_assert(offsetof(MailboxState, would_block_sends) == 256);
 static_assert(offsetof(MailboxState, would_block_receives) == 320);
 static_assert(offsetof(MailboxState, messages) == 384);
-static_assert(sizeof(MailboxState) == 3648);
+static_assert(offsetof(MailboxState, holders) == 3648);
+static_assert(sizeof(MailboxState) == 4288);
 
 struct alignas(kCacheLine) SlotHeader {
   std::uint32_t state;  // SlotState
@@ -143,12 +175,15 @@ struct alignas(kCacheLine) SlotHeader {
   StoredProcess sender;
   StoredProcess holder;    // writing / reading: who
   StoredProcess taken_by;  // delivered: who took it
-  std::uint64_t reserved[3];
+  std::uint32_t flags;     // kSlotHandoff
+  std::uint32_t reserved32;
+  std::uint64_t reserved[2];
 };
 static_assert(std::is_standard_layout_v<SlotHeader>);
 static_assert(sizeof(SlotHeader) == 128);
 static_assert(offsetof(SlotHeader, size) == 16);
 static_assert(offsetof(SlotHeader, sender) == 48);
 static_assert(offsetof(SlotHeader, taken_by) == 80);
+static_assert(offsetof(SlotHeader, flags) == 96);
 
 }  // namespace conduit::msg

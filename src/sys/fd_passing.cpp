@@ -1,0 +1,110 @@
+#include "conduit/sys/fd_passing.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace conduit::sys {
+
+SysResult<std::pair<Fd, Fd>> packet_pair() {
+  int ends[2] = {-1, -1};
+  auto made = call("socketpair",
+                   [&] { return ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends); });
+  if (!made) return std::unexpected(made.error());
+  return std::pair<Fd, Fd>(Fd(ends[0]), Fd(ends[1]));
+}
+
+SysResult<void> send_descriptor(int socket, int fd, std::span<const std::byte> data) {
+  iovec part{const_cast<std::byte*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  auto sent = call("sendmsg(SCM_RIGHTS)",
+                   [&] { return ::sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL); });
+  if (!sent) return std::unexpected(sent.error());
+  return {};
+}
+
+SysResult<std::optional<ReceivedDescriptor>> receive_descriptor(int socket,
+                                                                std::span<std::byte> buffer) {
+  iovec part{buffer.data(), buffer.size()};
+  // Room for more than one descriptor: a hostile sender may attach several, and those beyond
+  // the first must be closed here, not leaked (MSG_CTRUNC would drop them silently, but only
+  // once they no longer fit).
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  auto received = call("recvmsg(SCM_RIGHTS)", [&] {
+    return ::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  });
+  if (!received) {
+    if (received.error().code == EAGAIN || received.error().code == EWOULDBLOCK)
+      return std::nullopt;
+    return std::unexpected(received.error());
+  }
+  ReceivedDescriptor result{Fd(), static_cast<std::size_t>(*received),
+                            (message.msg_flags & MSG_TRUNC) != 0};
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
+      if (!result.fd.is_open())
+        result.fd.reset(fd);
+      else
+        Fd extra(fd);  // closed at once
+    }
+  }
+  return result;
+}
+
+SysResult<Fd> pidfd_open(pid_t pid) {
+  auto fd = call("pidfd_open", [&] { return ::syscall(SYS_pidfd_open, pid, 0); });
+  if (!fd) return std::unexpected(fd.error());
+  return Fd(static_cast<int>(*fd));
+}
+
+SysResult<Fd> pidfd_get_fd(int pidfd, int fd) {
+  auto got = call("pidfd_getfd", [&] { return ::syscall(SYS_pidfd_getfd, pidfd, fd, 0); });
+  if (!got) return std::unexpected(got.error());
+  return Fd(static_cast<int>(*got));
+}
+
+SysResult<int> seals_of(int fd) {
+  auto seals = call("fcntl(F_GET_SEALS)", [&] { return ::fcntl(fd, F_GET_SEALS); });
+  if (!seals) return std::unexpected(seals.error());
+  return static_cast<int>(*seals);
+}
+
+SysResult<void> set_send_buffer(int socket, int bytes) {
+  auto set = call("setsockopt(SO_SNDBUF)",
+                  [&] { return ::setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes); });
+  if (!set) return std::unexpected(set.error());
+  return {};
+}
+
+SysResult<std::uint64_t> inode_of(int fd) {
+  struct stat st{};
+  auto got = call("fstat", [&] { return ::fstat(fd, &st); });
+  if (!got) return std::unexpected(got.error());
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+}  // namespace conduit::sys
