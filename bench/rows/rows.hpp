@@ -55,6 +55,14 @@ StreamFactory conduit_mailbox_stream(Wait wait);
 // Channel<T> (channel_rows.cpp): records of exactly the payload's size (8 B ... 1 MiB).
 RoundTripFactory conduit_channel(Wait wait);
 StreamFactory conduit_channel_stream(Wait wait, bool zero_copy = false);
+// Large messages, one way with a one-byte answer (large_rows.cpp): hand-off (the sealed
+// buffer reused, or send_large(span) copying once) beside copies through a Mailbox, a pipe and
+// a Unix stream socket.
+RoundTripFactory conduit_large_handoff();
+RoundTripFactory conduit_large_handoff_copy();
+RoundTripFactory conduit_large_mailbox_copy();
+RoundTripFactory large_pipe();
+RoundTripFactory large_socket();
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
 

@@ -133,9 +133,11 @@ class Endpoint::Impl {
     return &slot->second;
   }
 
+  /// `large`: hand it off instead of sending `payload`.
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
-                    std::optional<sys::TimePoint> deadline) {
-    const std::string_view operation = is_try ? "try_send" : "send";
+                    std::optional<sys::TimePoint> deadline, LargeBuffer* large = nullptr) {
+    const std::string_view operation = large != nullptr ? (is_try ? "try_send_large" : "send_large")
+                                                        : (is_try ? "try_send" : "send");
     auto found = outbound(peer, operation);
     if (!found) return std::unexpected(found.error());
     Outbound& out = **found;
@@ -151,12 +153,14 @@ class Endpoint::Impl {
     }
     Result<void> sent;
     if (is_try) {
-      sent = out.link.try_send(payload);
+      sent = large != nullptr ? out.link.try_send_large(*large) : out.link.try_send(payload);
     } else {
       for (;;) {
         std::chrono::nanoseconds slice = kSlice;
         if (deadline) slice = std::min<std::chrono::nanoseconds>(slice, *deadline - sys::now());
-        sent = out.link.send_for(payload, std::max<std::chrono::nanoseconds>(slice, 0ns));
+        const auto left = std::max<std::chrono::nanoseconds>(slice, 0ns);
+        sent = large != nullptr ? out.link.send_large_for(*large, left)
+                                : out.link.send_for(payload, left);
         if (sent || sent.error().code() != Errc::timed_out) break;
         if (deadline && sys::now() >= *deadline) break;
         if (!out.peer.is_owner_alive()) return closed();
@@ -262,6 +266,14 @@ Result<Endpoint> Endpoint::join(std::string_view name, EndpointOptions options) 
 
 Result<void> Endpoint::send(std::string_view peer, std::span<const std::byte> payload) {
   return impl_->send(peer, payload, false, std::nullopt);
+}
+Result<void> Endpoint::send_large(std::string_view peer, LargeBuffer& message) {
+  return impl_->send(peer, {}, false, std::nullopt, &message);
+}
+Result<void> Endpoint::send_large(std::string_view peer, std::span<const std::byte> payload) {
+  auto large = LargeBuffer::copy_of(payload);
+  if (!large) return std::unexpected(large.error());
+  return send_large(peer, *large);
 }
 Result<void> Endpoint::try_send(std::string_view peer, std::span<const std::byte> payload) {
   return impl_->send(peer, payload, true, std::nullopt);
