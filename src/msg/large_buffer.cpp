@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "conduit/sys/fd_passing.hpp"
 #include "conduit/sys/file.hpp"
 
 namespace conduit {
@@ -63,6 +64,26 @@ Result<void> LargeBuffer::seal() {
     return fail(sealed.error(), where("fcntl(F_ADD_SEALS)"));
   is_sealed_ = true;
   return {};
+}
+
+Result<Message> map_handed_off(sys::Fd fd, std::uint64_t size, std::uint64_t inode,
+                               std::int64_t type, ProcessId sender, std::uint64_t sequence,
+                               std::string_view where) {
+  constexpr int kRequired = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+  const auto st = sys::status(fd.get());
+  const int seals = sys::seals_of(fd.get()).value_or(0);
+  if (!st || (inode != 0 && static_cast<std::uint64_t>(st->st_ino) != inode) ||
+      (seals & kRequired) != kRequired || static_cast<std::uint64_t>(st->st_size) < size)
+    return fail(Errc::corrupted,
+                fmt::format("{}: corrupted: the hand-off descriptor is not a sealed memfd of {} "
+                            "bytes",
+                            where, size));
+  if (size == 0) return Message(std::vector<std::byte>{}, type, sender, sequence);
+  auto mapping = sys::Mapping::copy_on_write(fd.get(), size);
+  if (!mapping) return fail(mapping.error(), fmt::format("{}: hand-off: mmap", where));
+  auto owner = std::make_shared<sys::Mapping>(std::move(*mapping));
+  const std::span<std::byte> bytes = owner->bytes();
+  return Message::of_private_mapping(bytes, std::move(owner), type, sender, sequence);
 }
 
 }  // namespace conduit

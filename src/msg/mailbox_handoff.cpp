@@ -42,7 +42,6 @@ using namespace msg;
 
 namespace {
 
-constexpr int kRequiredSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
 // Room for a few hundred records in flight (the kernel caps it at net.core.wmem_max).
 constexpr int kSocketBuffer = 4 << 20;
 
@@ -185,25 +184,8 @@ Result<Message> Mailbox::Impl::receive_handoff(std::int32_t index, bool is_kept,
     return fail(Errc::corrupted, context(fmt::format("{}: corrupted: hand-off magic", operation)));
   auto fd = take_handoff(record, is_kept, operation);
   if (!fd) return std::unexpected(fd.error());
-  // Trust the descriptor only as far as the kernel vouches for it: the right file, sealed, and
-  // as long as the record says — then no one can change or shrink what we map.
-  const auto st = sys::status(fd->get());
-  const int seals = sys::seals_of(fd->get()).value_or(0);
-  if (!st || static_cast<std::uint64_t>(st->st_ino) != record.inode ||
-      (seals & kRequiredSeals) != kRequiredSeals ||
-      static_cast<std::uint64_t>(st->st_size) < record.size)
-    return fail(Errc::corrupted,
-                context(fmt::format("{}: corrupted: hand-off descriptor is not the sealed memfd "
-                                    "of {} bytes its record names",
-                                    operation, record.size)));
-  const auto sender = load(taken->sender);
-  if (record.size == 0) return Message(std::vector<std::byte>{}, taken->type, sender, taken->sequence);
-  auto mapping = sys::Mapping::copy_on_write(fd->get(), record.size);
-  if (!mapping) return fail(mapping.error(), context(fmt::format("{}: hand-off: mmap", operation)));
-  // The descriptor closes here: the mapping alone keeps the pages.
-  auto owner = std::make_shared<sys::Mapping>(std::move(*mapping));
-  const std::span<std::byte> bytes = owner->bytes();
-  return Message::of_private_mapping(bytes, std::move(owner), taken->type, sender, taken->sequence);
+  return map_handed_off(std::move(*fd), record.size, record.inode, taken->type,
+                        load(taken->sender), taken->sequence, context(operation));
 }
 
 void Mailbox::Impl::drain_handoff() {

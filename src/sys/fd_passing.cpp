@@ -75,6 +75,53 @@ SysResult<std::optional<ReceivedDescriptor>> receive_descriptor(int socket,
   return result;
 }
 
+SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> parts, int fd) {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(parts.data());
+  message.msg_iovlen = parts.size();
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  auto sent = call("sendmsg(SCM_RIGHTS)", [&] { return ::sendmsg(socket, &message, MSG_NOSIGNAL); });
+  if (!sent) return std::unexpected(sent.error());
+  return static_cast<std::size_t>(*sent);
+}
+
+SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> buffer,
+                                             std::vector<Fd>& descriptors) {
+  iovec part{buffer.data(), buffer.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)] = {};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  auto received = call("recvmsg", [&] { return ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC); });
+  if (!received) return std::unexpected(received.error());
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
+      descriptors.emplace_back(fd);
+    }
+  }
+  return static_cast<std::size_t>(*received);
+}
+
+bool is_unix_socket(int fd) noexcept {
+  int domain = 0;
+  socklen_t length = sizeof domain;
+  return ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 && domain == AF_UNIX;
+}
+
 SysResult<Fd> pidfd_open(pid_t pid) {
   auto fd = call("pidfd_open", [&] { return ::syscall(SYS_pidfd_open, pid, 0); });
   if (!fd) return std::unexpected(fd.error());

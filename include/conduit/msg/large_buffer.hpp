@@ -18,6 +18,7 @@
 #include <span>
 
 #include "conduit/core/error.hpp"
+#include "conduit/msg/message.hpp"
 #include "conduit/sys/fd.hpp"
 #include "conduit/sys/mapping.hpp"
 
@@ -54,5 +55,14 @@ class LargeBuffer {
   std::size_t size_ = 0;
   bool is_sealed_ = false;
 };
+
+/// The receiving side of a hand-off: maps the memfd `fd` privately (copy-on-write) as a
+/// Message of `size` bytes, then closes `fd` (the mapping keeps the pages). The descriptor is
+/// trusted only as far as the kernel vouches for it: it must be sealed against writing,
+/// shrinking and growing, at least `size` bytes long, and (when `inode` is not 0) that inode.
+/// Errors: corrupted (anything else), io. `where` starts the error message.
+[[nodiscard]] Result<Message> map_handed_off(sys::Fd fd, std::uint64_t size, std::uint64_t inode,
+                                             std::int64_t type, ProcessId sender,
+                                             std::uint64_t sequence, std::string_view where);
 
 }  // namespace conduit

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "conduit/sys/fd.hpp"
 #include "conduit/sys/syscall.hpp"
@@ -35,6 +37,18 @@ struct ReceivedDescriptor {
 /// close-on-exec.
 [[nodiscard]] SysResult<std::optional<ReceivedDescriptor>> receive_descriptor(
     int socket, std::span<std::byte> buffer);
+
+/// On a stream socket: one sendmsg of `parts` carrying a copy of descriptor `fd` (it arrives
+/// with the first byte), without SIGPIPE. Returns the bytes sent (maybe fewer than all: the rest
+/// goes by ordinary writes); EAGAIN when nothing could be sent.
+[[nodiscard]] SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> parts,
+                                                          int fd);
+/// On a stream socket: one recvmsg into `buffer`, appending the descriptors that came with the
+/// bytes to `descriptors` (close-on-exec). 0 at end of stream; EAGAIN when nothing is there.
+[[nodiscard]] SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> buffer,
+                                                           std::vector<Fd>& descriptors);
+/// Whether `fd` is a Unix-domain socket (which alone carries descriptors).
+[[nodiscard]] bool is_unix_socket(int fd) noexcept;
 
 /// pidfd_open(2): a descriptor that names process `pid` for as long as it is held, so that a
 /// check of its start time made after opening cannot be fooled by pid reuse.
