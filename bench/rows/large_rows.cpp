@@ -73,7 +73,8 @@ class MailboxRow : public RoundTrip {
     const std::size_t max_size = how_ == How::copy ? payload : 4096;
     data_.emplace(must(conduit::Mailbox::create(
         data_name_, {.capacity = conduit::Capacity::bounded(1), .max_message_size = max_size})));
-    ack_.emplace(must(conduit::Mailbox::create(ack_name_, {.capacity = conduit::Capacity::bounded(1)})));
+    ack_.emplace(
+        must(conduit::Mailbox::create(ack_name_, {.capacity = conduit::Capacity::bounded(1)})));
     bytes_.assign(payload, std::byte{'x'});
     mark(bytes_);
     if (how_ == How::handoff_buffer) {

@@ -118,7 +118,8 @@ Result<void> Mailbox::Impl::post_handoff(const LargeBuffer& large, const Handoff
     if (handoff_error_) return std::unexpected(*handoff_error_);
     return fail(Errc::io, context(fmt::format("{}: hand-off unavailable", operation)));
   }
-  auto sent = sys::send_descriptor(handoff_->send.get(), large.fd(), std::as_bytes(std::span(&record, 1)));
+  auto sent =
+      sys::send_descriptor(handoff_->send.get(), large.fd(), std::as_bytes(std::span(&record, 1)));
   if (!sent) {
     if (sent.error().code == EAGAIN || sent.error().code == ETOOMANYREFS)
       return fail(Errc::limit_reached,
@@ -163,7 +164,8 @@ Result<sys::Fd> Mailbox::Impl::take_handoff(const HandoffRecord& record, bool is
     HandoffRecord other{};
     if (!is_truncated && fd.is_open() && size == sizeof other) {
       std::memcpy(&other, data.data(), sizeof other);
-      if (is_queued_handoff(other)) (void)sys::send_descriptor(handoff_->send.get(), fd.get(), data);
+      if (is_queued_handoff(other))
+        (void)sys::send_descriptor(handoff_->send.get(), fd.get(), data);
     }
     // Anything else (an orphan, junk) is dropped here: `fd` closes.
   }
@@ -184,8 +186,8 @@ Result<Message> Mailbox::Impl::receive_handoff(std::int32_t index, bool is_kept,
     return fail(Errc::corrupted, context(fmt::format("{}: corrupted: hand-off magic", operation)));
   auto fd = take_handoff(record, is_kept, operation);
   if (!fd) return std::unexpected(fd.error());
-  return map_handed_off(std::move(*fd), record.size, record.inode, taken->type,
-                        load(taken->sender), taken->sequence, context(operation));
+  return map_handed_off(std::move(*fd), record.size, record.inode, taken->type, load(taken->sender),
+                        taken->sequence, context(operation));
 }
 
 void Mailbox::Impl::drain_handoff() {

@@ -10,10 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "conduit/msg/large_buffer.hpp"
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/mailbox_layout.hpp"
 #include "conduit/shm/segment.hpp"
-#include "conduit/msg/large_buffer.hpp"
 #include "conduit/sys/clock.hpp"
 #include "conduit/sys/fd.hpp"
 

@@ -148,8 +148,8 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                                  std::optional<sys::TimePoint> deadline, bool wants_receipt,
                                  Receipt* receipt, LargeBuffer* large) {
-  const std::string_view operation =
-      large != nullptr ? (is_try ? "try_send_large" : "send_large") : (is_try ? "try_send" : "send");
+  const std::string_view operation = large != nullptr ? (is_try ? "try_send_large" : "send_large")
+                                                      : (is_try ? "try_send" : "send");
   if (payload.size() > config_.max_message_size)
     return fail(Errc::message_too_large,
                 context(fmt::format("{}: message of {} bytes exceeds max_message_size {}",

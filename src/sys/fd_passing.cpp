@@ -87,7 +87,8 @@ SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> p
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  auto sent = call("sendmsg(SCM_RIGHTS)", [&] { return ::sendmsg(socket, &message, MSG_NOSIGNAL); });
+  auto sent =
+      call("sendmsg(SCM_RIGHTS)", [&] { return ::sendmsg(socket, &message, MSG_NOSIGNAL); });
   if (!sent) return std::unexpected(sent.error());
   return static_cast<std::size_t>(*sent);
 }
@@ -141,8 +142,9 @@ SysResult<int> seals_of(int fd) {
 }
 
 SysResult<void> set_send_buffer(int socket, int bytes) {
-  auto set = call("setsockopt(SO_SNDBUF)",
-                  [&] { return ::setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes); });
+  auto set = call("setsockopt(SO_SNDBUF)", [&] {
+    return ::setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  });
   if (!set) return std::unexpected(set.error());
   return {};
 }

@@ -80,7 +80,8 @@ Result<void> StreamLink::send_large(LargeBuffer& message, std::int64_t type) {
       continue;
     }
     if (errc_from_errno(n.error().code) == Errc::closed)
-      return fail(Errc::closed, fmt::format("{}: send_large: the peer closed the connection", url_));
+      return fail(Errc::closed,
+                  fmt::format("{}: send_large: the peer closed the connection", url_));
     return fail(n.error(), fmt::format("{}: send_large", url_));
   }
 }

@@ -59,7 +59,7 @@ class StreamLink final : public Link {
   std::optional<FrameHeader> header_;
   std::vector<std::byte> body_;
   std::size_t body_got_ = 0;
-  std::optional<Error> broken_;  // the stream lost its framing: every receive says so
+  std::optional<Error> broken_;        // the stream lost its framing: every receive says so
   bool can_pass_descriptors_ = false;  // a Unix socket
   std::deque<sys::Fd> descriptors_;    // received with the bytes, not yet claimed by a frame
 };

@@ -130,11 +130,11 @@ TEST_F(MailboxLargeTest, HandOff_256MiB_SharesPagesUntilTheReceiverWrites) {
     CHILD_CHECK(mine.size() == kSize);
     std::memset(mine.data() + kPage, 0xee, 8 * kMiB);
     const std::size_t after_writing = anonymous_bytes();
-    std::fprintf(stderr, "receiver anonymous after writing 8 MiB: %zu KiB\n",
-                 after_writing / 1024);
+    std::fprintf(stderr, "receiver anonymous after writing 8 MiB: %zu KiB\n", after_writing / 1024);
     CHILD_CHECK(after_writing >= after_reading + 8 * kMiB);
     CHILD_CHECK(after_writing < after_reading + 24 * kMiB);
-    CHILD_CHECK(count_wrong(message->payload().subspan(kPage + 8 * kMiB), 1, kPage + 8 * kMiB) == 0);
+    CHILD_CHECK(count_wrong(message->payload().subspan(kPage + 8 * kMiB), 1, kPage + 8 * kMiB) ==
+                0);
     CHILD_CHECK(to_sender->send("receiver wrote"));
     return 0;
   });
@@ -227,7 +227,8 @@ TEST_F(MailboxLargeTest, UnreadHandOffs_AreFreedWhenTheMailboxIsRemoved) {
                 return 0;
               }).ok());
   // The sender is gone; its 256 MiB wait in the mailbox's socket, held by this handle only.
-  EXPECT_EQ(open_descriptors(), descriptors) << "a queued hand-off costs the receiver no descriptor";
+  EXPECT_EQ(open_descriptors(), descriptors)
+      << "a queued hand-off costs the receiver no descriptor";
   EXPECT_EQ(box->stats().depth, 1u);
   // Shmem is system-wide: another process may change it meanwhile, but not by 200 MiB the
   // other way at this very moment.

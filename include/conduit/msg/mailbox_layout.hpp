@@ -47,9 +47,9 @@ using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
 inline constexpr std::uint32_t kMailboxLayoutVersion = 3;  // 3: hand-off (flags, holders)
-inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
-inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
-inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
+inline constexpr std::uint32_t kMaxReceivers = 64;         // one bit each in Slot::pending
+inline constexpr std::uint32_t kMaxAttached = 128;         // processes with a handle, for stats
+inline constexpr std::uint32_t kZeroCapacitySlots = 16;    // concurrent rendezvous offers
 inline constexpr std::uint32_t kUnboundedInitialSlots = 64;
 // An unbounded mailbox grows by extension segments ("<name>#x<k>"), extension k holding
 // kUnboundedInitialSlots << k slots: doubling, so n messages need O(log n) segments.
@@ -72,7 +72,6 @@ struct HandoffRecord {
 };
 static_assert(std::is_standard_layout_v<HandoffRecord>);
 static_assert(sizeof(HandoffRecord) == 32);
-
 
 enum class SlotState : std::uint32_t {
   free = 0,

@@ -29,9 +29,9 @@ namespace conduit::sys {
 
 /// A record and the descriptor it carried.
 struct ReceivedDescriptor {
-  Fd fd;               // not open when the record carried none
-  std::size_t size;    // bytes of the record copied into the buffer
-  bool is_truncated;   // the record was longer than the buffer
+  Fd fd;              // not open when the record carried none
+  std::size_t size;   // bytes of the record copied into the buffer
+  bool is_truncated;  // the record was longer than the buffer
 };
 /// Receives one record without blocking; nullopt when there is none. The descriptor arrives
 /// close-on-exec.

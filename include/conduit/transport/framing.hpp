@@ -23,7 +23,7 @@
 
 namespace conduit::transport {
 
-inline constexpr std::uint32_t kFrameMagic = 0x31464443;  // "CDF1" little-endian
+inline constexpr std::uint32_t kFrameMagic = 0x31464443;         // "CDF1" little-endian
 inline constexpr std::uint32_t kHandoffFrameMagic = 0x31484443;  // "CDH1" little-endian
 /// The largest payload a framed transport carries: 64 MiB.
 inline constexpr std::size_t kMaxFrameSize = std::size_t{64} << 20;
