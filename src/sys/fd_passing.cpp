@@ -18,64 +18,10 @@ SysResult<std::pair<Fd, Fd>> packet_pair() {
   return std::pair<Fd, Fd>(Fd(ends[0]), Fd(ends[1]));
 }
 
-SysResult<void> send_descriptor(int socket, int fd, std::span<const std::byte> data) {
-  iovec part{const_cast<std::byte*>(data.data()), data.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  auto sent = call("sendmsg(SCM_RIGHTS)",
-                   [&] { return ::sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL); });
-  if (!sent) return std::unexpected(sent.error());
-  return {};
-}
+namespace {
 
-SysResult<std::optional<ReceivedDescriptor>> receive_descriptor(int socket,
-                                                                std::span<std::byte> buffer) {
-  iovec part{buffer.data(), buffer.size()};
-  // Room for more than one descriptor: a hostile sender may attach several, and those beyond
-  // the first must be closed here, not leaked (MSG_CTRUNC would drop them silently, but only
-  // once they no longer fit).
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  auto received = call("recvmsg(SCM_RIGHTS)", [&] {
-    return ::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  });
-  if (!received) {
-    if (received.error().code == EAGAIN || received.error().code == EWOULDBLOCK)
-      return std::nullopt;
-    return std::unexpected(received.error());
-  }
-  ReceivedDescriptor result{Fd(), static_cast<std::size_t>(*received),
-                            (message.msg_flags & MSG_TRUNC) != 0};
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-       header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < count; ++i) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
-      if (!result.fd.is_open())
-        result.fd.reset(fd);
-      else
-        Fd extra(fd);  // closed at once
-    }
-  }
-  return result;
-}
-
-SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> parts, int fd) {
+// One sendmsg of `parts` with a copy of `fd` attached (SCM_RIGHTS).
+SysResult<std::size_t> send_with(int socket, std::span<const iovec> parts, int fd, int flags) {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr message{};
   message.msg_iov = const_cast<iovec*>(parts.data());
@@ -87,14 +33,15 @@ SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> p
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  auto sent =
-      call("sendmsg(SCM_RIGHTS)", [&] { return ::sendmsg(socket, &message, MSG_NOSIGNAL); });
+  auto sent = call("sendmsg(SCM_RIGHTS)", [&] { return ::sendmsg(socket, &message, flags); });
   if (!sent) return std::unexpected(sent.error());
   return static_cast<std::size_t>(*sent);
 }
 
-SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> buffer,
-                                             std::vector<Fd>& descriptors) {
+// One recvmsg into `buffer`; every descriptor that came is appended to `descriptors` (owned:
+// none leaks, however many a peer attached).
+SysResult<std::size_t> receive_with(int socket, std::span<std::byte> buffer,
+                                    std::vector<Fd>& descriptors, int flags, bool* is_truncated) {
   iovec part{buffer.data(), buffer.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)] = {};
   msghdr message{};
@@ -102,7 +49,8 @@ SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> bu
   message.msg_iovlen = 1;
   message.msg_control = control;
   message.msg_controllen = sizeof control;
-  auto received = call("recvmsg", [&] { return ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC); });
+  auto received =
+      call("recvmsg", [&] { return ::recvmsg(socket, &message, flags | MSG_CMSG_CLOEXEC); });
   if (!received) return std::unexpected(received.error());
   for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
        header = CMSG_NXTHDR(&message, header)) {
@@ -114,7 +62,41 @@ SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> bu
       descriptors.emplace_back(fd);
     }
   }
+  if (is_truncated != nullptr) *is_truncated = (message.msg_flags & MSG_TRUNC) != 0;
   return static_cast<std::size_t>(*received);
+}
+
+}  // namespace
+
+SysResult<void> send_descriptor(int socket, int fd, std::span<const std::byte> data) {
+  const iovec part{const_cast<std::byte*>(data.data()), data.size()};
+  auto sent = send_with(socket, std::span(&part, 1), fd, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (!sent) return std::unexpected(sent.error());
+  return {};
+}
+
+SysResult<std::optional<ReceivedDescriptor>> receive_descriptor(int socket,
+                                                                std::span<std::byte> buffer) {
+  std::vector<Fd> descriptors;
+  bool is_truncated = false;
+  auto received = receive_with(socket, buffer, descriptors, MSG_DONTWAIT, &is_truncated);
+  if (!received) {
+    if (received.error().code == EAGAIN || received.error().code == EWOULDBLOCK)
+      return std::nullopt;
+    return std::unexpected(received.error());
+  }
+  // The first descriptor is the record's; any others a peer attached close here.
+  Fd first = descriptors.empty() ? Fd() : std::move(descriptors.front());
+  return ReceivedDescriptor{std::move(first), *received, is_truncated};
+}
+
+SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> parts, int fd) {
+  return send_with(socket, parts, fd, MSG_NOSIGNAL);
+}
+
+SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> buffer,
+                                             std::vector<Fd>& descriptors) {
+  return receive_with(socket, buffer, descriptors, 0, nullptr);
 }
 
 bool is_unix_socket(int fd) noexcept {

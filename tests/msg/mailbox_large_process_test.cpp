@@ -12,19 +12,22 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <string>
 
 #include "conduit/msg/endpoint.hpp"
 #include "conduit/msg/large_buffer.hpp"
 #include "conduit/msg/mailbox.hpp"
+#include "large_pattern.hpp"
 #include "process.hpp"
 
 namespace conduit {
 namespace {
 
+using test::anonymous_bytes;
 using test::Child;
+using test::count_wrong;
+using test::fill;
 using namespace std::chrono_literals;
 
 class MailboxLargeTest : public test::ProcessTest {};
@@ -32,58 +35,8 @@ class MailboxLargeTest : public test::ProcessTest {};
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 constexpr std::size_t kPage = 4096;
 
-// The word at byte `offset` of a test message: says where it is, so a misplaced page shows.
-std::uint64_t word_at(std::size_t offset, std::uint64_t seed) { return offset * 0x9e37 + seed; }
-
-void fill(std::span<std::byte> bytes, std::uint64_t seed) {
-  for (std::size_t offset = 0; offset + 8 <= bytes.size(); offset += 8) {
-    const std::uint64_t word = word_at(offset, seed);
-    std::memcpy(bytes.data() + offset, &word, 8);
-  }
-}
-
-/// Words (8 bytes) that are not what fill() wrote, counted over every word; `bytes` starts at
-/// byte `base` of the message.
-std::size_t count_wrong(std::span<const std::byte> bytes, std::uint64_t seed,
-                        std::size_t base = 0) {
-  std::size_t wrong = 0;
-  for (std::size_t offset = 0; offset + 8 <= bytes.size(); offset += 8) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, bytes.data() + offset, 8);
-    wrong += word != word_at(base + offset, seed) ? 1 : 0;
-  }
-  return wrong;
-}
-
-/// This process's anonymous memory (private pages: what a copy costs), in bytes.
-std::size_t anonymous_bytes() {
-  std::ifstream rollup("/proc/self/smaps_rollup");
-  std::string key;
-  std::size_t kib = 0;
-  while (rollup >> key) {
-    if (key == "Anonymous:") {
-      rollup >> kib;
-      return kib * 1024;
-    }
-    rollup.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
-
 /// Shared memory in use system-wide (/proc/meminfo Shmem: tmpfs and memfd pages), in bytes.
-std::size_t system_shmem_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  std::size_t kib = 0;
-  while (meminfo >> key) {
-    if (key == "Shmem:") {
-      meminfo >> kib;
-      return kib * 1024;
-    }
-    meminfo.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
+std::size_t system_shmem_bytes() { return test::proc_kib_field("/proc/meminfo", "Shmem:"); }
 
 std::size_t open_descriptors() {
   std::size_t count = 0;

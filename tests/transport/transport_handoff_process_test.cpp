@@ -4,19 +4,22 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "conduit/msg/large_buffer.hpp"
 #include "conduit/transport/framing.hpp"
 #include "conduit/transport/transport.hpp"
+#include "large_pattern.hpp"
 #include "process.hpp"
 
 namespace conduit {
 namespace {
 
+using test::anonymous_bytes;
 using test::Child;
+using test::count_wrong;
+using test::fill;
 using namespace std::chrono_literals;
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
@@ -27,39 +30,6 @@ class TransportHandoff : public test::ProcessTest {
     return namespace_path() + "/" + std::string(name);
   }
 };
-
-std::uint64_t word_at(std::size_t offset, std::uint64_t seed) { return offset * 0x9e37 + seed; }
-
-void fill(std::span<std::byte> bytes, std::uint64_t seed) {
-  for (std::size_t offset = 0; offset + 8 <= bytes.size(); offset += 8) {
-    const std::uint64_t word = word_at(offset, seed);
-    std::memcpy(bytes.data() + offset, &word, 8);
-  }
-}
-
-std::size_t count_wrong(std::span<const std::byte> bytes, std::uint64_t seed) {
-  std::size_t wrong = 0;
-  for (std::size_t offset = 0; offset + 8 <= bytes.size(); offset += 8) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, bytes.data() + offset, 8);
-    wrong += word != word_at(offset, seed) ? 1 : 0;
-  }
-  return wrong;
-}
-
-std::size_t anonymous_bytes() {
-  std::ifstream rollup("/proc/self/smaps_rollup");
-  std::string key;
-  std::size_t kib = 0;
-  while (rollup >> key) {
-    if (key == "Anonymous:") {
-      rollup >> kib;
-      return kib * 1024;
-    }
-    rollup.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
 
 TEST_F(TransportHandoff, Unix_HandsOffBeyondTheFrameLimitInOrderWithOrdinaryFrames) {
   constexpr std::size_t kSize = 128 * kMiB;  // twice the frame limit

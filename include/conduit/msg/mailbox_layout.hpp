@@ -17,6 +17,10 @@
 // message to it — so freed, never queued again (exactly once); receipts nobody waits for any
 // more freed.
 //
+// Hand-off (large messages, see mailbox_handoff.cpp): a slot with flags & kSlotHandoff holds a
+// 32-byte HandoffRecord instead of the bytes; the memfd it names waits in the mailbox's
+// descriptor socket, which the processes listed in MailboxState::holders hold open.
+//
 // Futex words (`*_signal`) sit on cache lines of their own: waiters sleep on them and wakers
 // bump them, without touching the lock's line.
 //
