@@ -321,6 +321,12 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
           return fail(Errc::corrupted,
                       context(fmt::format("{}: corrupted: message of {} bytes", operation, size)));
         const bool is_handoff = (taken->flags & kSlotHandoff) != 0;
+        if (is_handoff && !handoff_) {
+          // This handle cannot reach the descriptors (handoff_error_ says why): leave the
+          // message for a receiver that can, rather than consume it unread.
+          if (handoff_error_) return std::unexpected(*handoff_error_);
+          return fail(Errc::io, context(fmt::format("{}: hand-off unavailable", operation)));
+        }
         if (view != nullptr && !is_broadcast && !is_handoff) {
           // Zero-copy: the slot stays taken (`reading`, held by this process) until the view
           // goes; a receipt is due now, for the message was received.
