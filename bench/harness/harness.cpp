@@ -109,10 +109,10 @@ void reap(pid_t child) {
                                                  : "the other process failed");
 }
 
-std::size_t round_trips_for(const Settings& settings, std::size_t payload) {
+std::size_t round_trips_for(const Settings& settings, std::size_t payload, std::size_t floor) {
   // Large payloads take longer per round trip: keep a block's bytes near those of 64 B.
   const std::size_t scaled = settings.round_trips * 64 / std::max<std::size_t>(payload, 64);
-  return std::max<std::size_t>(std::min(scaled, settings.round_trips), 100);
+  return std::max<std::size_t>(std::min(scaled, settings.round_trips), floor);
 }
 
 std::size_t stream_count_for(const Settings& settings, std::size_t payload) {
@@ -321,7 +321,7 @@ std::vector<RowResult> run_group(const Group& group, const Settings& settings) {
     if (!group.round_trips.empty()) {
       std::vector<std::unique_ptr<RoundTrip>> rows;
       std::vector<std::vector<double>> samples(group.round_trips.size()), idle(samples.size());
-      const std::size_t count = round_trips_for(settings, payload);
+      const std::size_t count = round_trips_for(settings, payload, group.round_trip_floor);
       auto results = interleave(
           group, settings, group.round_trips, "round_trip", payload,
           [&](std::size_t r, std::size_t block, RowResult&) {

@@ -107,6 +107,9 @@ struct Group {
   std::vector<Factory<Loop>> loops;
   std::vector<std::size_t> payloads{64};
   bool after_idle = false;
+  /// The fewest round trips a row makes per block, however large the payload (a block must end
+  /// well within the child's alarm: 100 round trips of 256 MiB do not).
+  std::size_t round_trip_floor = 100;
 };
 
 struct Settings {
