@@ -68,7 +68,8 @@ std::vector<Group> groups(Mode mode) {
        .payloads = full ? std::vector<std::size_t>{64u << 10, 1u << 20, 16u << 20, 256u << 20}
                    : mode == Mode::quick ? std::vector<std::size_t>{64u << 10, 16u << 20}
                                          : std::vector<std::size_t>{64u << 10},
-       .round_trip_floor = 10});
+       .round_trip_floor = 10,
+       .warmup = 3});
   if (mode != Mode::quick) {
     all.push_back(
         {.title = "Payload sweep, busy-poll",
