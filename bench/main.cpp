@@ -103,6 +103,16 @@ std::vector<Group> groups(Mode mode) {
                  .ratio_label = "x pthread",
                  .loops = {pthread_mutex_loop(), conduit_mutex_loop(), posix_semaphore_loop(),
                            conduit_semaphore_loop()}});
+  all.push_back(
+      {.title = "Large messages, one way (hand-off vs copies)",
+       .ratio_label = "x hand-off",
+       .round_trips = {conduit_large_handoff(), conduit_large_handoff_copy(),
+                       conduit_large_mailbox_copy(), large_pipe(), large_socket()},
+       .payloads = full ? std::vector<std::size_t>{64u << 10, 1u << 20, 16u << 20, 256u << 20}
+                   : mode == Mode::quick ? std::vector<std::size_t>{64u << 10, 16u << 20}
+                                         : std::vector<std::size_t>{64u << 10},
+       .round_trip_floor = 10,
+       .warmup = 3});
   if (mode != Mode::quick) {
     all.push_back(
         {.title = "Payload sweep, busy-poll",

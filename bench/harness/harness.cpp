@@ -26,7 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 bool can_pin() { return std::thread::hardware_concurrency() >= 2; }
 
-constexpr std::size_t kWarmup = 1000;
 constexpr unsigned kChildAlarmSeconds = 300;  // a child stuck in a peer's call dies, not hangs
 
 double monotonic_ns() {
@@ -109,10 +108,10 @@ void reap(pid_t child) {
                                                  : "the other process failed");
 }
 
-std::size_t round_trips_for(const Settings& settings, std::size_t payload) {
+std::size_t round_trips_for(const Settings& settings, std::size_t payload, std::size_t floor) {
   // Large payloads take longer per round trip: keep a block's bytes near those of 64 B.
   const std::size_t scaled = settings.round_trips * 64 / std::max<std::size_t>(payload, 64);
-  return std::max<std::size_t>(std::min(scaled, settings.round_trips), 100);
+  return std::max<std::size_t>(std::min(scaled, settings.round_trips), floor);
 }
 
 std::size_t stream_count_for(const Settings& settings, std::size_t payload) {
@@ -122,16 +121,17 @@ std::size_t stream_count_for(const Settings& settings, std::size_t payload) {
 
 // One block of one round-trip row: a fresh child answers, the parent times each round trip.
 // Samples of round trips after 1 s idle come back negative, to be told apart.
-std::vector<double> run_round_trip_block(RoundTrip& row, std::size_t count, bool after_idle) {
+std::vector<double> run_round_trip_block(RoundTrip& row, std::size_t count, bool after_idle,
+                                         std::size_t warmup) {
   const std::size_t idle_probes = after_idle ? 3 : 0;
   row.begin_block();
-  const pid_t child = fork_child([&] { row.serve(kWarmup + count + idle_probes); });
+  const pid_t child = fork_child([&] { row.serve(warmup + count + idle_probes); });
   std::optional<ChildWatch> watch(std::in_place, child, row.name());
   pin_to(0);
   std::vector<double> samples;
   samples.reserve(count + idle_probes);
   try {
-    for (std::size_t i = 0; i < kWarmup; ++i) row.ping();
+    for (std::size_t i = 0; i < warmup; ++i) row.ping();
     for (std::size_t i = 0; i < count; ++i) {
       const auto start = Clock::now();
       row.ping();
@@ -328,12 +328,12 @@ std::vector<RowResult> run_group(const Group& group, const Settings& settings) {
     if (!group.round_trips.empty()) {
       std::vector<std::unique_ptr<RoundTrip>> rows;
       std::vector<std::vector<double>> samples(group.round_trips.size()), idle(samples.size());
-      const std::size_t count = round_trips_for(settings, payload);
+      const std::size_t count = round_trips_for(settings, payload, group.round_trip_floor);
       auto results = interleave(
           group, settings, group.round_trips, "round_trip", payload,
           [&](std::size_t r, std::size_t block, RowResult&) {
             auto block_samples =
-                run_round_trip_block(*rows[r], count, group.after_idle && block == 0);
+                run_round_trip_block(*rows[r], count, group.after_idle && block == 0, group.warmup);
             std::vector<double> timed;
             for (double s : block_samples) (s < 0 ? idle[r] : timed).push_back(s < 0 ? -s : s);
             samples[r].insert(samples[r].end(), timed.begin(), timed.end());

@@ -116,6 +116,11 @@ struct Group {
   /// A second ratio column, every row against this one row ("x shm://"); none when unset.
   std::optional<std::size_t> second_reference;
   std::string second_ratio_label;
+  /// The fewest round trips a row makes per block, however large the payload (a block must end
+  /// well within the child's alarm: 100 round trips of 256 MiB do not).
+  std::size_t round_trip_floor = 100;
+  /// Round trips before the clock starts, in every block.
+  std::size_t warmup = 1000;
 };
 
 struct Settings {

@@ -68,6 +68,14 @@ RoundTripFactory conduit_connection(const char* scheme);  // "unix", "tcp", "fif
 RoundTripFactory conduit_pipe_pair();
 // rpc (rpc_rows.cpp): rpc::Client::call of an echo over `scheme` ("shm", "unix").
 RoundTripFactory conduit_rpc(const char* scheme);
+// Large messages, one way with a one-byte answer (large_rows.cpp): hand-off (the sealed
+// buffer reused, or send_large(span) copying once) beside copies through a Mailbox, a pipe and
+// a Unix stream socket.
+RoundTripFactory conduit_large_handoff();
+RoundTripFactory conduit_large_handoff_copy();
+RoundTripFactory conduit_large_mailbox_copy();
+RoundTripFactory large_pipe();
+RoundTripFactory large_socket();
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
 // Mailbox rows (mailbox_rows.cpp): any_one with `receivers` receiving processes; loans and

@@ -148,9 +148,12 @@ class Endpoint::Impl {
     return last_;
   }
 
+  /// `large`: hand it off instead of sending `payload`.
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
-                    std::optional<sys::TimePoint> deadline) {
-    const std::string_view operation = is_try ? "try_send"sv : "send"sv;
+                    std::optional<sys::TimePoint> deadline, LargeBuffer* large = nullptr) {
+    const std::string_view operation =
+        large != nullptr ? (is_try ? "try_send_large"sv : "send_large"sv)
+                         : (is_try ? "try_send"sv : "send"sv);
     auto found = outbound(peer, operation);
     if (!found) return std::unexpected(found.error());
     Outbound& out = **found;
@@ -167,14 +170,15 @@ class Endpoint::Impl {
     }
     Result<void> sent;
     if (is_try) {
-      sent = out.link.try_send(payload);
+      sent = large != nullptr ? out.link.try_send_large(*large) : out.link.try_send(payload);
     } else {
       // In slices, looking between them whether the peer died. The first slice starts at
       // `now`, read above: a send that finds room reads the clock once.
       for (auto slice_start = now;;) {
         auto slice_end = slice_start + kSlice;
         if (deadline) slice_end = std::min(slice_end, *deadline);
-        sent = out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
+        sent = large != nullptr ? out.link.impl_->send_large(*large, 0, false, slice_end)
+                                : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
         if (sent || sent.error().code() != Errc::timed_out) break;
         slice_start = sys::now();
         if (deadline && slice_start >= *deadline) break;
@@ -296,6 +300,14 @@ Result<Endpoint> Endpoint::join(std::string_view name, EndpointOptions options) 
 
 Result<void> Endpoint::send(std::string_view peer, std::span<const std::byte> payload) {
   return impl_->send(peer, payload, false, std::nullopt);
+}
+Result<void> Endpoint::send_large(std::string_view peer, LargeBuffer& message) {
+  return impl_->send(peer, {}, false, std::nullopt, &message);
+}
+Result<void> Endpoint::send_large(std::string_view peer, std::span<const std::byte> payload) {
+  auto large = LargeBuffer::copy_of(payload);
+  if (!large) return std::unexpected(large.error());
+  return send_large(peer, *large);
 }
 Result<void> Endpoint::try_send(std::string_view peer, std::span<const std::byte> payload) {
   return impl_->send(peer, payload, true, std::nullopt);

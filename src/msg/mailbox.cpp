@@ -354,6 +354,10 @@ Result<void> Mailbox::remove(std::string_view name, NameUse names) {
       {
         auto locked = impl.lock();
         impl.state_->is_removed.store(1, std::memory_order_relaxed);  // see check_usable
+        // Queued hand-offs go now, not when the last handle closes.
+        impl.join_handoff();
+        impl.drain_handoff();
+        impl.leave_handoff();
       }
       impl.state_->messages.notify_all();
       impl.state_->space.notify_all();

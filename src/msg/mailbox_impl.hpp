@@ -11,10 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "conduit/msg/large_buffer.hpp"
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/mailbox_layout.hpp"
 #include "conduit/shm/segment.hpp"
 #include "conduit/sys/clock.hpp"
+#include "conduit/sys/fd.hpp"
 
 namespace conduit {
 
@@ -70,8 +72,13 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   Result<void> attach();
 
   /// `is_try`: never wait; otherwise wait until `deadline` (none: for ever).
+  /// `large`: hand `large` off (`payload` is then its HandoffRecord).
   Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
-                    std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt);
+                    std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt,
+                    LargeBuffer* large = nullptr);
+  /// Seals `large` and sends its descriptor (mailbox_handoff.cpp).
+  Result<void> send_large(LargeBuffer& large, std::int64_t type, bool is_try,
+                          std::optional<sys::TimePoint> deadline);
   /// Into `message` a copy; into `view` (when not null) the slot itself, held for reading.
   Result<void> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
                        std::optional<Message>* message, std::optional<MessageView>* view);
@@ -84,6 +91,36 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   MailboxStats stats();
 
   std::string context(std::string_view operation) const;
+
+  // ---- hand-off (mailbox_handoff.cpp), all under the lock ----
+  /// The descriptor socket's two ends, duplicated from a living holder, or made afresh when
+  /// none lives; then this handle is listed as a holder. On failure hand-off is unavailable to
+  /// this handle (handoff_error_ says why); ordinary messages are not affected.
+  void join_handoff();
+  /// Unlists this handle as a holder (its descriptor numbers are about to close).
+  void leave_handoff();
+  /// Puts the descriptor of `large` into the socket, recorded as `record`.
+  Result<void> post_handoff(const LargeBuffer& large, const msg::HandoffRecord& record,
+                            std::string_view operation);
+  /// Takes the descriptor recorded as `record` out of the socket (putting back the others; a
+  /// copy of it too when `is_kept` — other broadcast receivers still want it). closed when it
+  /// is not there: every process holding the mailbox died after it was sent.
+  Result<sys::Fd> take_handoff(const msg::HandoffRecord& record, bool is_kept,
+                               std::string_view operation);
+  /// Maps the hand-off recorded in slot `index` privately: the Message's bytes.
+  Result<Message> receive_handoff(std::int32_t index, bool is_kept, std::string_view operation);
+  /// Drops every descriptor in the socket (the mailbox is being removed).
+  void drain_handoff();
+  /// Whether a message recorded as `record` is queued (else its descriptor is an orphan).
+  bool is_queued_handoff(const msg::HandoffRecord& record);
+
+  struct HandoffSocket {
+    sys::Fd send;     // records are sent on this end...
+    sys::Fd receive;  // ...and wait in this end's queue, whoever sent them, until taken
+  };
+  std::optional<HandoffSocket> handoff_;
+  std::optional<Error> handoff_error_;
+  int holder_index_ = -1;
 
   shm::Segment segment_;
   msg::MailboxConfig config_;

@@ -114,6 +114,7 @@ Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
   // leaves a `writing` slot with a dead holder, which repair() frees — never a half-written
   // message.
   claimed->holder = store(self());
+  claimed->flags = 0;
   claimed->state = static_cast<std::uint32_t>(SlotState::writing);
   return index;
 }
@@ -151,8 +152,10 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
 
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                                  std::optional<sys::TimePoint> deadline, bool wants_receipt,
-                                 Receipt* receipt) {
-  const std::string_view operation = is_try ? "try_send"sv : "send"sv;
+                                 Receipt* receipt, LargeBuffer* large) {
+  const std::string_view operation =
+      large != nullptr ? (is_try ? "try_send_large"sv : "send_large"sv)
+                       : (is_try ? "try_send"sv : "send"sv);
   if (payload.size() > config_.max_message_size)
     return fail(Errc::message_too_large,
                 context(fmt::format("{}: message of {} bytes exceeds max_message_size {}",
@@ -188,8 +191,27 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       index = *claimed;
       if (index != kNoSlot) {
         if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
-        is_queued = publish(index, payload.size(), type, wants_receipt, &sequence, &is_wake_needed);
-        if (!is_queued) return {};  // broadcast to nobody
+        if (large != nullptr) {
+          // The descriptor goes into the socket in the same hold of the lock as the slot into
+          // the queue: the socket holds the records of queued slots (see mailbox_handoff.cpp).
+          HandoffRecord record{};
+          std::memcpy(&record, payload.data(), sizeof record);
+          if (auto posted = post_handoff(*large, record, operation); !posted) {
+            release(index);
+            return posted;
+          }
+          slot(index)->flags = kSlotHandoff;
+          is_queued = publish(index, payload.size(), type, wants_receipt, &sequence,
+                             &is_wake_needed);
+          if (!is_queued) {  // broadcast to nobody: take the descriptor back
+            (void)take_handoff(record, false, operation);
+            return {};
+          }
+        } else {
+          is_queued = publish(index, payload.size(), type, wants_receipt, &sequence,
+                             &is_wake_needed);
+          if (!is_queued) return {};  // broadcast to nobody
+        }
       } else if (is_try) {
         state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
         return std::unexpected(hot_.send_full);
@@ -238,7 +260,14 @@ Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t s
       const bool is_late = deadline && sys::now() >= *deadline;
       const bool is_removed = state_->is_removed.load(std::memory_order_relaxed) != 0;
       if (is_late || is_removed) {
-        unlink(index);
+        if ((mine->flags & kSlotHandoff) != 0 && mine->size == sizeof(HandoffRecord)) {
+          HandoffRecord record{};
+          std::memcpy(&record, slot_payload(index), sizeof record);
+          unlink(index);
+          (void)take_handoff(record, false, operation);  // withdrawn: its descriptor goes too
+        } else {
+          unlink(index);
+        }
         release(index);
         state_->space.notify_all();
         if (is_removed) return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
@@ -281,6 +310,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     bool is_taken = false;
     bool is_receipt = false;
     bool is_freed = false;
+    std::optional<Error> lost;  // a hand-off whose descriptor is gone
     {
       auto locked = lock();
       if (!locked) return std::unexpected(locked.error());
@@ -307,7 +337,14 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
         if (size > config_.max_message_size)
           return fail(Errc::corrupted,
                       context(fmt::format("{}: corrupted: message of {} bytes", operation, size)));
-        if (view != nullptr && !is_broadcast) {
+        const bool is_handoff = (taken->flags & kSlotHandoff) != 0;
+        if (is_handoff && !handoff_) {
+          // This handle cannot reach the descriptors (handoff_error_ says why): leave the
+          // message for a receiver that can, rather than consume it unread.
+          if (handoff_error_) return std::unexpected(*handoff_error_);
+          return fail(Errc::io, context(fmt::format("{}: hand-off unavailable", operation)));
+        }
+        if (view != nullptr && !is_broadcast && !is_handoff) {
           // Zero-copy: the slot stays taken (`reading`, held by this process) until the view
           // goes; a receipt is due now, for the message was received.
           unlink(index);
@@ -319,21 +356,35 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
                         std::span<const std::byte>(slot_payload(index), size), taken->type,
                         load(taken->sender), taken->sequence);
         } else {
-          // A copy (a broadcast message stays for the other receivers, so a view is of a copy).
-          auto buffer = buffers_.take(size);
-          if (size != 0) std::memcpy(buffer->bytes.get(), slot_payload(index), size);
-          const std::span<const std::byte> bytes(buffer->bytes.get(), size);
-          std::shared_ptr<const void> owner(std::move(buffer));
-          if (view != nullptr)
-            view->emplace(std::move(owner), bytes, taken->type, load(taken->sender),
-                          taken->sequence);
-          else
-            message->emplace(bytes, std::move(owner), taken->type, load(taken->sender),
-                             taken->sequence);
+          // A copy (a broadcast message stays for the other receivers, so a view is of a copy),
+          // or a hand-off's private mapping.
           bool is_last = true;
           if (is_broadcast) {
             taken->pending &= ~(std::uint64_t{1} << receiver_index_);
             is_last = taken->pending == 0;
+          }
+          if (is_handoff) {
+            auto mapped = receive_handoff(index, !is_last, operation);
+            if (!mapped) {
+              lost = mapped.error();  // received, but its bytes are gone: consumed all the same
+            } else if (view != nullptr) {
+              const auto bytes = mapped->payload();
+              view->emplace(std::make_shared<Message>(std::move(*mapped)), bytes, taken->type,
+                            load(taken->sender), taken->sequence);
+            } else {
+              message->emplace(std::move(*mapped));
+            }
+          } else {
+            auto buffer = buffers_.take(size);
+            if (size != 0) std::memcpy(buffer->bytes.get(), slot_payload(index), size);
+            const std::span<const std::byte> bytes(buffer->bytes.get(), size);
+            std::shared_ptr<const void> owner(std::move(buffer));
+            if (view != nullptr)
+              view->emplace(std::move(owner), bytes, taken->type, load(taken->sender),
+                            taken->sequence);
+            else
+              message->emplace(bytes, std::move(owner), taken->type, load(taken->sender),
+                               taken->sequence);
           }
           if (is_last) {
             unlink(index);
@@ -361,6 +412,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     if (is_taken) {  // woken after the lock is released, so the woken do not queue on it
       if (is_receipt) state_->receipts.notify_all();
       if (is_freed) state_->space.notify_all();
+      if (lost) return std::unexpected(*lost);
       return {};
     }
     if (observed) {
@@ -395,6 +447,7 @@ Result<void> Mailbox::Impl::attach() {
   const ProcessId me = self();
   auto locked = lock();
   if (!locked) return std::unexpected(locked.error());
+  join_handoff();  // at open, not at first use: this handle keeps queued hand-offs alive
   bool is_listed = false;
   StoredProcess* free_entry = nullptr;
   for (auto& entry : state_->attached) {
@@ -422,9 +475,10 @@ Result<void> Mailbox::Impl::attach() {
 }
 
 Mailbox::Impl::~Impl() {
-  if (receiver_index_ < 0 && !holds_exclusive_) return;
+  if (receiver_index_ < 0 && !holds_exclusive_ && holder_index_ < 0) return;
   auto locked = lock();
   if (!locked) return;
+  leave_handoff();
   if (holds_exclusive_ && load(state_->exclusive_holder) == self()) state_->exclusive_holder = {};
   if (receiver_index_ >= 0) {
     // Leaving: messages kept only for this receiver are freed.

@@ -18,6 +18,13 @@ Message::Message(std::span<const std::byte> payload, std::shared_ptr<const void>
       sender_(sender),
       sequence_(sequence) {}
 
+Message Message::of_private_mapping(std::span<std::byte> payload, std::shared_ptr<const void> owner,
+                                    std::int64_t type, ProcessId sender, std::uint64_t sequence) {
+  Message message(std::span<const std::byte>(payload), std::move(owner), type, sender, sequence);
+  message.is_private_mapping_ = true;
+  return message;
+}
+
 Message Message::copy_of(std::span<const std::byte> payload, std::int64_t type, ProcessId sender,
                          std::uint64_t sequence) {
   return Message(std::vector<std::byte>(payload.begin(), payload.end()), type, sender, sequence);

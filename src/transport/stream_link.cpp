@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "conduit/sys/fd_passing.hpp"
 #include "conduit/sys/io.hpp"
 
 namespace conduit::transport {
 namespace {
 
 constexpr std::size_t kBufferSize = 64 * 1024;
+// Descriptors received ahead of their frames: more than this many is a peer out of step.
+constexpr std::size_t kMaxPendingDescriptors = 64;
 
 }  // namespace
 
@@ -24,7 +27,8 @@ StreamLink::StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url,
       is_framed_(is_framed),
       url_(std::move(url)),
       peer_(peer),
-      buffer_(kBufferSize) {}
+      buffer_(kBufferSize),
+      can_pass_descriptors_(is_socket && is_framed && sys::is_unix_socket(in_.get())) {}
 
 Result<std::unique_ptr<StreamLink>> StreamLink::make(sys::Fd in, sys::Fd out, bool is_socket,
                                                      std::string url, ProcessId peer,
@@ -52,6 +56,38 @@ Result<void> StreamLink::send(std::span<const std::byte> payload, std::int64_t t
   };
   std::span<iovec> left(parts, payload.empty() ? 1 : 2);
   if (!is_framed_) left = payload.empty() ? std::span<iovec>() : std::span<iovec>(parts + 1, 1);
+  return write_rest(left);
+}
+
+Result<void> StreamLink::send_large(LargeBuffer& message, std::int64_t type) {
+  if (!can_pass_descriptors_) return Link::send_large(message, type);
+  if (auto sealed = message.seal(); !sealed) return sealed;
+  const FrameHeader header{kHandoffFrameMagic, sizeof(std::uint64_t), type};
+  const std::uint64_t size = message.size();
+  iovec parts[2] = {
+      {const_cast<FrameHeader*>(&header), sizeof header},
+      {const_cast<std::uint64_t*>(&size), sizeof size},
+  };
+  std::span<iovec> left(parts, 2);
+  for (;;) {
+    auto n = sys::send_with_descriptor(write_fd(), left, message.fd());
+    if (n) {
+      sys::consume(left, *n);
+      return write_rest(left);
+    }
+    if (n.error().code == EAGAIN) {
+      auto ready = sys::wait_ready(write_fd(), POLLOUT, std::nullopt);
+      if (!ready) return fail(ready.error(), fmt::format("{}: send_large", url_));
+      continue;
+    }
+    if (errc_from_errno(n.error().code) == Errc::closed)
+      return fail(Errc::closed,
+                  fmt::format("{}: send_large: the peer closed the connection", url_));
+    return fail(n.error(), fmt::format("{}: send_large", url_));
+  }
+}
+
+Result<void> StreamLink::write_rest(std::span<iovec> left) {
   while (!left.empty()) {
     auto n = sys::write_some(write_fd(), left, is_socket_);
     if (!n) {
@@ -77,7 +113,17 @@ std::unexpected<Error> StreamLink::broken(Errc code, std::string what) {
 
 Result<void> StreamLink::fill(std::span<std::byte> into, std::size_t& got, Deadline deadline) {
   for (;;) {
-    auto n = sys::read_some(in_.get(), into);
+    sys::SysResult<std::size_t> n;
+    if (can_pass_descriptors_) {
+      std::vector<sys::Fd> arrived;
+      n = sys::read_with_descriptors(in_.get(), into, arrived);
+      for (auto& fd : arrived) descriptors_.push_back(std::move(fd));
+      if (descriptors_.size() > kMaxPendingDescriptors)
+        return broken(Errc::corrupted, fmt::format("{} descriptors sent without hand-off frames",
+                                                   descriptors_.size()));
+    } else {
+      n = sys::read_some(in_.get(), into);
+    }
     if (n && *n > 0) {
       got += *n;
       return {};
@@ -113,7 +159,12 @@ Result<Message> StreamLink::receive(Deadline deadline) {
         FrameHeader header;
         std::memcpy(&header, buffer_.data() + begin_, sizeof header);
         begin_ += sizeof header;
-        if (header.magic != kFrameMagic) {
+        const bool is_handoff = can_pass_descriptors_ && header.magic == kHandoffFrameMagic;
+        if (is_handoff && header.length != sizeof(std::uint64_t)) {
+          return broken(Errc::corrupted,
+                        fmt::format("hand-off frame of {} bytes (expected 8)", header.length));
+        }
+        if (header.magic != kFrameMagic && !is_handoff) {
           return broken(Errc::corrupted, fmt::format("bad frame magic {:#010x} (expected {:#010x})",
                                                      header.magic, kFrameMagic));
         }
@@ -163,6 +214,19 @@ Result<Message> StreamLink::receive(Deadline deadline) {
       begin_ += buffered;
     }
     if (begin_ == end_) begin_ = end_ = 0;
+    if (body_got_ == header_->length && header_->magic == kHandoffFrameMagic) {
+      std::uint64_t size = 0;
+      std::memcpy(&size, body_.data(), sizeof size);
+      const std::int64_t type = header_->type;
+      header_.reset();
+      body_ = {};
+      if (descriptors_.empty())
+        return broken(Errc::corrupted, "hand-off frame without its descriptor");
+      sys::Fd fd = std::move(descriptors_.front());
+      descriptors_.pop_front();
+      return map_handed_off(std::move(fd), size, 0, type, peer_, ++received_,
+                            fmt::format("{}: receive", url_));
+    }
     if (body_got_ == header_->length) {
       body_.resize(body_got_);
       Message message(std::move(body_), header_->type, peer_, ++received_);
@@ -194,6 +258,7 @@ Result<Message> StreamLink::receive(Deadline deadline) {
 }
 
 void StreamLink::close() noexcept {
+  descriptors_.clear();
   in_.reset();
   out_.reset();
 }

@@ -5,6 +5,9 @@
 // may send while another receives.
 #pragma once
 
+#include <sys/uio.h>
+
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +28,8 @@ class StreamLink final : public Link {
                                                   bool is_framed = true);
 
   Result<void> send(std::span<const std::byte> payload, std::int64_t type) override;
+  /// On a Unix socket: the frame carries the memfd (see framing.hpp). Elsewhere: a copy.
+  Result<void> send_large(LargeBuffer& message, std::int64_t type) override;
   Result<Message> receive(Deadline deadline) override;
   void close() noexcept override;
   std::size_t max_message_size() const noexcept override { return kMaxFrameSize; }
@@ -36,6 +41,8 @@ class StreamLink final : public Link {
   StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url, ProcessId peer,
              bool is_framed);
   Result<Message> receive_raw(Deadline deadline);
+  /// Writes what is left of `left` (after a first partial write), waiting while full.
+  Result<void> write_rest(std::span<iovec> left);
   int write_fd() const noexcept { return out_ ? out_.get() : in_.get(); }
   /// Reads more into buffer_ (or, for a large body, straight into body_). closed at EOF.
   Result<void> fill(std::span<std::byte> into, std::size_t& got, Deadline deadline);
@@ -54,7 +61,9 @@ class StreamLink final : public Link {
   std::optional<FrameHeader> header_;
   std::vector<std::byte> body_;
   std::size_t body_got_ = 0;
-  std::optional<Error> broken_;  // the stream lost its framing: every receive says so
+  std::optional<Error> broken_;        // the stream lost its framing: every receive says so
+  bool can_pass_descriptors_ = false;  // a Unix socket
+  std::deque<sys::Fd> descriptors_;    // received with the bytes, not yet claimed by a frame
 };
 
 }  // namespace conduit::transport

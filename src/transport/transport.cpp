@@ -29,6 +29,26 @@ Result<void> Connection::send(std::span<const std::byte> payload, std::int64_t t
   return link_->send(payload, type);
 }
 
+Result<void> transport::Link::send_large(LargeBuffer& message, std::int64_t type) {
+  return send(message.bytes(), type);
+}
+
+Result<void> Connection::send_large(LargeBuffer& message, std::int64_t type) {
+  if (!link_) return not_open("send_large");
+  if (type < 0) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{}: send_large: message type {} is negative", link_->url(), type));
+  }
+  return link_->send_large(message, type);
+}
+
+Result<void> Connection::send_large(std::span<const std::byte> payload, std::int64_t type) {
+  if (!link_) return not_open("send_large");
+  auto large = LargeBuffer::copy_of(payload);
+  if (!large) return std::unexpected(large.error());
+  return send_large(*large, type);
+}
+
 Result<Message> Connection::receive() {
   if (!link_) return not_open("receive");
   return link_->receive(std::nullopt);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "conduit/core/error.hpp"
+#include "conduit/msg/large_buffer.hpp"
 #include "conduit/msg/message.hpp"
 
 namespace conduit {
@@ -50,6 +51,13 @@ class Endpoint {
   [[nodiscard]] Result<void> try_send(std::string_view peer, std::span<const std::byte> payload);
   [[nodiscard]] Result<void> send_for(std::string_view peer, std::span<const std::byte> payload,
                                       std::chrono::nanoseconds timeout);
+
+  /// Hands a large message off, beyond max_message_size and without copying it (see
+  /// Mailbox::send_large and large_buffer.hpp): the receiver's Message maps the sealed buffer
+  /// copy-on-write. Errors: as send; limit_reached, permission_denied (as Mailbox::send_large).
+  [[nodiscard]] Result<void> send_large(std::string_view peer, LargeBuffer& message);
+  /// Copies `payload` once into a sealed buffer and hands that off.
+  [[nodiscard]] Result<void> send_large(std::string_view peer, std::span<const std::byte> payload);
 
   /// Symmetric: the next message from `peer`, waiting for one (and for `peer` to join and link,
   /// if it never sent to us). Errors: closed (the peer sent to us, then died or left, and nothing

@@ -31,6 +31,16 @@
 // lies; its slot is freed when the MessageView goes. Both count against the capacity while
 // they live (see loan.hpp for what survives a crash). Broadcast mailboxes give views of a copy.
 //
+// Large messages (hand-off): send_large has no size ceiling. The message goes into a sealed
+// memfd of its own (LargeBuffer; written once, or not at all when you write into
+// LargeBuffer::bytes()), its descriptor travels to the receiver, and the receiver's Message
+// maps it copy-on-write: Message::payload() is that mapping, writable_payload() writes it
+// privately. The slot carries a 32-byte record only (max_message_size must be at least 32).
+// The message survives its sender: a sender SIGKILLed after send_large returned is still
+// received whole. Every receive form receives it; receive_view gives a view of the mapping.
+// See large_buffer.hpp for the guarantees of the bytes, and mailbox_handoff.cpp for where the
+// descriptor waits and the limits of that.
+//
 // Protection: named mailboxes are files on tmpfs; a peer with write permission can corrupt or
 // truncate them. Corruption of the shared bytes is detected where it matters (corrupted), but
 // truncation by a hostile peer turns reads into SIGBUS: share a mailbox only with processes you
@@ -51,6 +61,7 @@
 #include "conduit/core/error.hpp"
 #include "conduit/core/name.hpp"
 #include "conduit/core/process.hpp"
+#include "conduit/msg/large_buffer.hpp"
 #include "conduit/msg/loan.hpp"
 #include "conduit/msg/message.hpp"
 
@@ -115,6 +126,18 @@ class Mailbox {
   /// last receiver to take it).
   [[nodiscard]] Result<Receipt> send_and_wait(std::span<const std::byte> payload,
                                               std::int64_t type = 0);
+
+  /// Hands the message in `message` off (no copy; the buffer is sealed, and stays usable for
+  /// reading and for sending again). Blocks while the mailbox is full. Errors: as send;
+  /// message_too_large (max_message_size below 32); limit_reached (too many hand-offs waiting);
+  /// permission_denied (hand-off needs pidfd_getfd on the processes holding the mailbox).
+  [[nodiscard]] Result<void> send_large(LargeBuffer& message, std::int64_t type = 0);
+  /// Copies `payload` once into a sealed memfd and hands that off. Errors: as above.
+  [[nodiscard]] Result<void> send_large(std::span<const std::byte> payload, std::int64_t type = 0);
+  /// Never blocks: would_block when full.
+  [[nodiscard]] Result<void> try_send_large(LargeBuffer& message, std::int64_t type = 0);
+  [[nodiscard]] Result<void> send_large_for(LargeBuffer& message, std::chrono::nanoseconds timeout,
+                                            std::int64_t type = 0);
 
   /// Type filter as System V msgrcv: 0 the oldest message; > 0 the oldest of that type; < 0
   /// the oldest of the lowest type <= -filter. Blocks while there is none.

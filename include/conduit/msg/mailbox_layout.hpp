@@ -32,6 +32,10 @@
 // streaming to a consumer that sleeps then pays one wake per time the consumer ran dry, not
 // one per message. (Counts left high by a process that died asleep cost needless wakes only.)
 //
+// Hand-off (large messages, see mailbox_handoff.cpp): a slot with flags & kSlotHandoff holds a
+// 32-byte HandoffRecord instead of the bytes; the memfd it names waits in the mailbox's
+// descriptor socket, which the processes listed in MailboxState::holders hold open.
+//
 // Futex words (`*_signal`) sit on cache lines of their own: waiters sleep on them and wakers
 // bump them, without touching the lock's line.
 //
@@ -61,15 +65,32 @@ namespace conduit::msg {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
-inline constexpr std::uint32_t kMailboxLayoutVersion = 3;
-inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
-inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
-inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
+inline constexpr std::uint32_t kMailboxLayoutVersion = 4;  // 3: cache lines; 4: hand-off
+inline constexpr std::uint32_t kMaxReceivers = 64;         // one bit each in Slot::pending
+inline constexpr std::uint32_t kMaxAttached = 128;         // processes with a handle, for stats
+inline constexpr std::uint32_t kZeroCapacitySlots = 16;    // concurrent rendezvous offers
 inline constexpr std::uint32_t kUnboundedInitialSlots = 64;
 // An unbounded mailbox grows by extension segments ("<name>#x<k>"), extension k holding
 // kUnboundedInitialSlots << k slots: doubling, so n messages need O(log n) segments.
 inline constexpr std::uint32_t kMaxExtensions = 24;
 inline constexpr std::int32_t kNoSlot = -1;
+// Hand-off (large messages): processes whose handles hold the mailbox's descriptor socket, for
+// a joining handle to take a duplicate from (pidfd_getfd). Any one living suffices.
+inline constexpr std::uint32_t kMaxHolders = 16;
+inline constexpr std::uint32_t kSlotHandoff = 1;  // SlotHeader::flags: payload is a HandoffRecord
+inline constexpr std::uint64_t kHandoffMagic = 0x31'46'46'4f'44'4e'41'48ULL;  // "HANDOFF1"
+
+/// A handed-off message as it sits in its slot, and as the record that carries its memfd
+/// through the descriptor socket: the two are matched byte for byte.
+struct HandoffRecord {
+  std::uint64_t magic;  // kHandoffMagic
+  std::uint64_t size;   // bytes of the message (of the memfd)
+  std::uint64_t inode;  // the memfd's inode: unique among living files
+  std::int32_t sender_pid;
+  std::uint32_t reserved;
+};
+static_assert(std::is_standard_layout_v<HandoffRecord>);
+static_assert(sizeof(HandoffRecord) == 32);
 
 enum class SlotState : std::uint32_t {
   free = 0,
@@ -107,6 +128,18 @@ struct StoredProcess {
 };
 static_assert(sizeof(StoredProcess) == 16);
 
+/// A handle that holds the descriptor socket: its process and the two ends' descriptor numbers
+/// in that process, with their inodes (checked after pidfd_getfd, in case a number was reused).
+struct HandoffHolder {
+  StoredProcess process;  // flags 1 = in use
+  std::int32_t send_fd;
+  std::int32_t receive_fd;
+  std::uint64_t send_inode;
+  std::uint64_t receive_inode;
+};
+static_assert(std::is_standard_layout_v<HandoffHolder>);
+static_assert(sizeof(HandoffHolder) == 40);
+
 struct alignas(kCacheLine) MailboxState {
   Mutex lock;  // robust: a holder that dies hands `owner_died` to the next locker
   // Guarded by `lock`, on its line (see "Which line holds what" above).
@@ -143,6 +176,7 @@ struct alignas(kCacheLine) MailboxState {
   alignas(kCacheLine) sync::WaitWord receipts;  // bumped when a waited-for message is taken
   alignas(kCacheLine) StoredProcess receiver_table[kMaxReceivers];  // broadcast receivers
   StoredProcess attached[kMaxAttached];
+  alignas(kCacheLine) HandoffHolder holders[kMaxHolders];  // see mailbox_handoff.cpp
 };
 static_assert(std::is_standard_layout_v<MailboxState>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -161,7 +195,8 @@ static_assert(offsetof(MailboxState, next_sequence) == 264);
 static_assert(offsetof(MailboxState, would_block_receives) == 320);
 static_assert(offsetof(MailboxState, received) == 328);
 static_assert(offsetof(MailboxState, messages) == 384);
-static_assert(sizeof(MailboxState) == 3648);
+static_assert(offsetof(MailboxState, holders) == 3648);
+static_assert(sizeof(MailboxState) == 4288);
 
 struct alignas(kCacheLine) SlotHeader {
   std::uint32_t state;  // SlotState
@@ -175,12 +210,15 @@ struct alignas(kCacheLine) SlotHeader {
   StoredProcess sender;
   StoredProcess holder;    // writing / reading: who
   StoredProcess taken_by;  // delivered: who took it
-  std::uint64_t reserved[3];
+  std::uint32_t flags;     // kSlotHandoff
+  std::uint32_t reserved32;
+  std::uint64_t reserved[2];
 };
 static_assert(std::is_standard_layout_v<SlotHeader>);
 static_assert(sizeof(SlotHeader) == 128);
 static_assert(offsetof(SlotHeader, size) == 16);
 static_assert(offsetof(SlotHeader, sender) == 48);
 static_assert(offsetof(SlotHeader, taken_by) == 80);
+static_assert(offsetof(SlotHeader, flags) == 96);
 
 }  // namespace conduit::msg

@@ -27,6 +27,12 @@ class Message {
   /// A message whose bytes `payload` are kept alive by `owner` (a mapping, a pooled buffer).
   Message(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
           std::int64_t type = 0, ProcessId sender = {}, std::uint64_t sequence = 0);
+  /// A message whose bytes are a private copy-on-write mapping (a hand-off: see
+  /// large_buffer.hpp), kept alive by `owner`: writable_payload() lets the receiver write them.
+  [[nodiscard]] static Message of_private_mapping(std::span<std::byte> payload,
+                                                  std::shared_ptr<const void> owner,
+                                                  std::int64_t type = 0, ProcessId sender = {},
+                                                  std::uint64_t sequence = 0);
   /// A message holding a copy of `payload`.
   [[nodiscard]] static Message copy_of(std::span<const std::byte> payload, std::int64_t type = 0,
                                        ProcessId sender = {}, std::uint64_t sequence = 0);
@@ -40,6 +46,15 @@ class Message {
   [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
   [[nodiscard]] std::span<const std::byte> payload() const noexcept { return payload_; }
   [[nodiscard]] std::size_t size() const noexcept { return payload_.size(); }
+  /// A handed-off message's bytes, to write in place: a write copies only the page it touches,
+  /// and neither the sender nor any other receiver sees it (copies of this Message do: they
+  /// share the mapping). Empty for every other message, whose bytes are read-only.
+  [[nodiscard]] std::span<std::byte> writable_payload() const noexcept {
+    if (!is_private_mapping_) return {};
+    return {const_cast<std::byte*>(payload_.data()), payload_.size()};
+  }
+  /// Whether the payload is a hand-off's mapping (no copy was made on the way).
+  [[nodiscard]] bool is_handed_off() const noexcept { return is_private_mapping_; }
   /// The payload as text (no copy, no validation: the bytes as they came).
   [[nodiscard]] std::string_view text() const noexcept {
     return {reinterpret_cast<const char*>(payload_.data()), payload_.size()};
@@ -54,6 +69,7 @@ class Message {
   ProcessId sender_{};
   std::uint64_t sequence_ = 0;
   std::string sender_name_;
+  bool is_private_mapping_ = false;
 };
 
 /// How many messages a mailbox or link holds before send blocks.

@@ -7,6 +7,10 @@
 //   +--------+--------+----------------+---------- ... --+
 //   little-endian u32 magic kFrameMagic ("CDF1"), u32 payload length, i64 message type.
 //
+// A hand-off (Connection::send_large on unix://) is a frame with magic kHandoffFrameMagic
+// ("CDH1") whose 8-byte payload is the message's size (u64); the message's sealed memfd rides
+// with the frame's first byte (SCM_RIGHTS), and descriptors arrive in the order of the frames.
+//
 // A receiver checks the magic and the length (<= kMaxFrameSize) before it allocates anything:
 // a bad magic is `corrupted`, a length over the limit `message_too_large`; either leaves the
 // stream out of step, so that connection answers every later receive with the same error.
@@ -19,7 +23,8 @@
 
 namespace conduit::transport {
 
-inline constexpr std::uint32_t kFrameMagic = 0x31464443;  // "CDF1" little-endian
+inline constexpr std::uint32_t kFrameMagic = 0x31464443;         // "CDF1" little-endian
+inline constexpr std::uint32_t kHandoffFrameMagic = 0x31484443;  // "CDH1" little-endian
 /// The largest payload a framed transport carries: 64 MiB.
 inline constexpr std::size_t kMaxFrameSize = std::size_t{64} << 20;
 

@@ -53,6 +53,7 @@
 #include <utility>
 
 #include "conduit/core/error.hpp"
+#include "conduit/msg/large_buffer.hpp"
 #include "conduit/msg/message.hpp"
 #include "conduit/sys/clock.hpp"
 
@@ -74,6 +75,10 @@ class Link {
   /// Sends one message. Errors: closed, message_too_large, invalid_argument (direction), io.
   [[nodiscard]] virtual Result<void> send(std::span<const std::byte> payload,
                                           std::int64_t type) = 0;
+  /// Hands `message` off where the mechanism can carry descriptors (unix: SCM_RIGHTS on the
+  /// connection itself, no size limit, no copy); elsewhere sends a copy of its bytes (so
+  /// message_too_large beyond max_message_size()). Errors: as send.
+  [[nodiscard]] virtual Result<void> send_large(LargeBuffer& message, std::int64_t type);
   /// Receives one message, waiting until `deadline`. Errors: closed, timed_out, corrupted,
   /// message_too_large, invalid_argument (direction), io.
   [[nodiscard]] virtual Result<Message> receive(Deadline deadline) = 0;
@@ -113,6 +118,13 @@ class Connection {
   /// As send, with a message type the receiver sees as Message::type() (>= 0; every transport
   /// but signal carries it).
   [[nodiscard]] Result<void> send(std::span<const std::byte> payload, std::int64_t type);
+  /// Hands a large message off: on unix:// its sealed memfd travels over the socket
+  /// (SCM_RIGHTS) and the receiver's Message maps it copy-on-write (Message::is_handed_off()),
+  /// whatever its size; on the other transports its bytes are sent as by send().
+  /// Errors: as send.
+  [[nodiscard]] Result<void> send_large(LargeBuffer& message, std::int64_t type = 0);
+  /// Copies `payload` once into a sealed buffer and hands that off (unix://), or sends it.
+  [[nodiscard]] Result<void> send_large(std::span<const std::byte> payload, std::int64_t type = 0);
   [[nodiscard]] Result<void> send(std::string_view text) { return send(bytes_of(text)); }
   [[nodiscard]] Result<void> send(std::string_view text, std::int64_t type) {
     return send(bytes_of(text), type);
