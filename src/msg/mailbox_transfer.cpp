@@ -73,9 +73,13 @@ Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
   }
   if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
-  if (!segment_.is_owner_alive())
+  if (!segment_.is_owner_alive()) {
+    // The call that finds the owner dead removes the mailbox (DESIGN: names, lifetime): else
+    // its file stays in the namespace after every user has gone, until some later open.
+    (void)segment_.reap_if_owner_died();
     return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                       to_string(segment_.creator()))));
+  }
   return {};
 }
 
