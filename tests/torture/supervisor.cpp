@@ -51,6 +51,8 @@ class Round {
         figures_(figures),
         notes_(notes),
         random_(random) {
+    // Workers are handed out by reference: the vector must never move them.
+    workers_.reserve(kMaxWorkers);
     board_->stop_producers = 0;
     board_->drain = 0;
     board_->ready = 0;
@@ -93,18 +95,22 @@ class Round {
     }
     for (auto& existing : workers_)
       if (existing.slot == slot) return existing = worker;
+    if (workers_.size() == workers_.capacity()) std::abort();  // references would dangle
     return workers_.emplace_back(worker);
   }
 
   /// SIGKILLs `worker`, reaps it and notes what it held; counts a kill.
   void kill(Worker& worker) {
+    if (worker.pid <= 0) return;  // never kill(-1) or kill(0): that is every process
     ::kill(worker.pid, SIGKILL);
     int status = 0;
     ::waitpid(worker.pid, &status, 0);
     worker.pid = -1;
     ++figures_.kills;
     // Exited on its own before the kill landed: judge the exit instead.
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) judge_exit(worker, status);
+    // (In owner rounds a worker ends by itself once the owner died.)
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+      judge_exit(worker, status, scenario_.rounds == RoundKind::owner);
     const WorkerSlot& state = board_->slots[worker.slot];
     const auto phase = static_cast<Phase>(state.phase.load());
     const std::uint64_t id = state.held_id.load();
