@@ -102,6 +102,7 @@ void print_figures(const char* name, const Figures& f, double seconds) {
 int usage() {
   std::fprintf(stderr,
                "usage: torture [--kills N] [--seed S] [--hang-timeout SECONDS] [--only NAME]\n"
+               "               [--victims producers|consumers|both]\n"
                "scenarios:");
   for (const auto& scenario : scenarios()) std::fprintf(stderr, " %s", scenario.name);
   std::fprintf(stderr, "\n");
@@ -124,6 +125,10 @@ int main(int argc, char** argv) {
       options.seed = std::strtoull(argv[++i], nullptr, 10);
     } else if (arg == "--hang-timeout" && has_value) {
       options.hang_timeout_ns = static_cast<std::int64_t>(std::strtod(argv[++i], nullptr) * 1e9);
+    } else if (arg == "--victims" && has_value) {
+      const std::string_view victims = argv[++i];
+      options.may_kill_producers = victims != "consumers";
+      options.may_kill_consumers = victims != "producers";
     } else if (arg == "--only" && has_value) {
       only = argv[++i];
     } else {

@@ -160,11 +160,27 @@ int produce(const WorkerContext& context, Object& object) {
 /// How a consumer takes one message: timed, non-blocking, or as a view.
 enum class ReceiveForm { receive_for, try_receive, view_for };
 
+/// The id and tick a message says it carries (zero if too short), read before it is checked:
+/// the slot must name the message as soon as the receiver holds it.
+std::pair<std::uint64_t, std::uint64_t> label_of(std::span<const std::byte> bytes) {
+  std::uint64_t words[2] = {0, 0};
+  std::memcpy(words, bytes.data(), std::min(bytes.size(), sizeof words));
+  return {words[0], words[1]};
+}
+
+bool is_intact(std::span<const std::byte> bytes, bool is_channel) {
+  if (!is_channel) return check_payload(bytes).is_intact;
+  if (bytes.size() != sizeof(Record)) return false;
+  Record record;
+  std::memcpy(&record, bytes.data(), sizeof record);
+  return record.is_intact();
+}
+
 /// One receive: logs it, or says why there was nothing. Returns the error, if any.
 template <class Object>
-std::optional<Error> consume_one(const WorkerContext& context, Tracker& tracker, Object& object,
-                                 ReceiveForm form, std::chrono::nanoseconds timeout) {
-  const bool is_channel = std::is_same_v<Object, Channel<Record>>;
+std::optional<Error> consume_one(Tracker& tracker, Object& object, ReceiveForm form,
+                                 std::chrono::nanoseconds timeout) {
+  constexpr bool is_channel = std::is_same_v<Object, Channel<Record>>;
   tracker.enter_call();
   if (form == ReceiveForm::view_for) {
     auto view = object.receive_view_for(timeout);
@@ -173,40 +189,25 @@ std::optional<Error> consume_one(const WorkerContext& context, Tracker& tracker,
       tracker.idle();
       return view.error();
     }
-    std::uint64_t id = 0, tick = 0;
-    bool is_intact = false;
-    if constexpr (std::is_same_v<Object, Mailbox>) {
-      const Decoded decoded = check_payload(view->payload());
-      id = decoded.id, tick = decoded.tick, is_intact = decoded.is_intact;
-    } else {
-      Record record;
-      std::memcpy(&record, view->bytes().data(), sizeof record);
-      id = record.id, tick = record.tick, is_intact = record.is_intact();
-    }
+    std::span<const std::byte> bytes;
+    if constexpr (is_channel)
+      bytes = view->bytes();
+    else
+      bytes = view->payload();
+    const auto [id, tick] = label_of(bytes);
     tracker.hold(Phase::viewing, id, tick);
+    const bool is_whole = is_intact(bytes, is_channel);
     if (is_channel) {
       // A channel view's record goes back to the next consumer if this one dies holding it:
       // log only once it is released.
       { const auto released = std::move(*view); }
       tracker.hold(Phase::taken, id, tick);
     }
-    tracker.log(is_intact ? EntryKind::received : EntryKind::torn, id, tick);
+    tracker.log(is_whole ? EntryKind::received : EntryKind::torn, id, tick);
     tracker.idle();
     return std::nullopt;
   }
-  std::uint64_t id = 0, tick = 0;
-  bool is_intact = false;
-  if constexpr (std::is_same_v<Object, Mailbox>) {
-    auto message =
-        form == ReceiveForm::receive_for ? object.receive_for(timeout) : object.try_receive();
-    tracker.leave_call();
-    if (!message) {
-      tracker.idle();
-      return message.error();
-    }
-    const Decoded decoded = check_payload(message->payload());
-    id = decoded.id, tick = decoded.tick, is_intact = decoded.is_intact;
-  } else {
+  if constexpr (is_channel) {
     auto record =
         form == ReceiveForm::receive_for ? object.receive_for(timeout) : object.try_receive();
     tracker.leave_call();
@@ -214,10 +215,22 @@ std::optional<Error> consume_one(const WorkerContext& context, Tracker& tracker,
       tracker.idle();
       return record.error();
     }
-    id = record->id, tick = record->tick, is_intact = record->is_intact();
+    tracker.hold(Phase::taken, record->id, record->tick);
+    tracker.log(record->is_intact() ? EntryKind::received : EntryKind::torn, record->id,
+                record->tick);
+  } else {
+    auto message =
+        form == ReceiveForm::receive_for ? object.receive_for(timeout) : object.try_receive();
+    tracker.leave_call();
+    if (!message) {
+      tracker.idle();
+      return message.error();
+    }
+    const auto [id, tick] = label_of(message->payload());
+    tracker.hold(Phase::taken, id, tick);
+    tracker.log(is_intact(message->payload(), false) ? EntryKind::received : EntryKind::torn, id,
+                tick);
   }
-  tracker.hold(Phase::taken, id, tick);
-  tracker.log(is_intact ? EntryKind::received : EntryKind::torn, id, tick);
   tracker.idle();
   return std::nullopt;
 }
@@ -235,7 +248,7 @@ int consume(const WorkerContext& context, Object& object) {
     const bool was_draining = is_draining(*context.board);
     const auto form = static_cast<ReceiveForm>(random() % 3);
     const auto timeout = std::chrono::microseconds(500 + random() % 50'000);
-    const auto error = consume_one(context, tracker, object, form, timeout);
+    const auto error = consume_one(tracker, object, form, timeout);
     if (!error) continue;
     switch (error->code()) {
       case Errc::would_block:
