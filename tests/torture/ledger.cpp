@@ -87,7 +87,7 @@ Board* make_board() {
 
 bool append(int log_fd, EntryKind kind, std::uint32_t worker, std::uint64_t id,
             std::uint64_t tick) noexcept {
-  Entry entry{kind, worker, id, tick, 0, 0};
+  Entry entry{kind, worker, id, tick, 0};
   entry.checksum = fnv(bytes_before_checksum(entry));
   for (;;) {
     const ssize_t written = ::write(log_fd, &entry, sizeof entry);

@@ -4,8 +4,8 @@
 //     worker's last stores stay readable, so the supervisor knows, after the kill, whether the
 //     victim held a message it had not logged yet, and which one.
 //   - the log: one file per scenario, appended to with O_APPEND by single write()s of one
-//     fixed-size, checksummed Entry (a write of 40 bytes to a tmpfs file is all or nothing,
-//     and the checksum would show it if not).
+//     fixed-size, checksummed Entry (a write of 32 bytes that does not straddle a page is all
+//     or nothing under SIGKILL, and the checksum would show it if not).
 //   - payloads that carry their producer, sequence and a checksum, so that a torn or mixed
 //     message is detected.
 #pragma once
@@ -54,6 +54,10 @@ enum class Phase : std::uint32_t {
   taken = 2,      // producer: send returned success, not logged; consumer: message out of the
                   // carrier (received, or its view released), not logged
   viewing = 3,    // consumer: holds a view of message held_id, not logged, not released
+  viewed_logged = 4,  // channel consumer: logged the view's record, not released it yet (a
+                      // kill here gives the record to the next consumer: a second receipt)
+  in_keeping_call = 5,  // inside a call that cannot consume a message without handing it out
+                        // (a channel's receive_view: the record stays until released)
 };
 
 struct alignas(64) WorkerSlot {
@@ -92,11 +96,13 @@ struct Entry {
   std::uint32_t worker;  // the incarnation that wrote it
   std::uint64_t id;
   std::uint64_t tick;
-  std::uint64_t spare;
   std::uint64_t checksum;
   [[nodiscard]] bool is_intact() const noexcept;
 };
-static_assert(sizeof(Entry) == 40);
+// A write() to tmpfs copies page by page and stops between pages for SIGKILL: an entry that
+// straddled a page boundary could be cut in two, and every entry after it misread. Entries of
+// a size that divides the page, all appended, never straddle one, so each write is whole.
+static_assert(sizeof(Entry) == 32 && 4096 % sizeof(Entry) == 0);
 
 /// Appends one entry with one O_APPEND write(); returns false if the write failed.
 bool append(int log_fd, EntryKind kind, std::uint32_t worker, std::uint64_t id,

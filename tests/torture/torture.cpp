@@ -80,7 +80,7 @@ void print_figures(const char* name, const Figures& f, double seconds) {
       "hangs %llu  leaked files %llu  unexpected exits %llu  | taken by dead receivers %llu, "
       "unaccounted inside a killed receive %llu, received with send not logged %llu, "
       "broadcast receivers checked %llu, stranded %llu, rounds %llu, files the next call "
-      "reaped %llu  %.1f s\n",
+      "reaped %llu, damaged log entries %llu  %.1f s\n",
       name, static_cast<unsigned long long>(f.kills),
       static_cast<unsigned long long>(f.producer_kills_in_call),
       static_cast<unsigned long long>(f.consumer_kills_in_call),
@@ -95,7 +95,8 @@ void print_figures(const char* name, const Figures& f, double seconds) {
       static_cast<unsigned long long>(f.received_send_not_logged),
       static_cast<unsigned long long>(f.broadcast_receivers_checked),
       static_cast<unsigned long long>(f.stranded), static_cast<unsigned long long>(f.rounds),
-      static_cast<unsigned long long>(f.leaked_until_next_call), seconds);
+      static_cast<unsigned long long>(f.leaked_until_next_call),
+      static_cast<unsigned long long>(f.damaged_log_entries), seconds);
   std::fflush(stdout);
 }
 

@@ -27,8 +27,8 @@ class Tracker {
   explicit Tracker(const WorkerContext& context)
       : context_(context), slot_(context.board->slots[context.slot]) {}
 
-  void enter_call() {
-    slot_.phase.store(static_cast<std::uint32_t>(Phase::in_call));
+  void enter_call(Phase phase = Phase::in_call) {
+    slot_.phase.store(static_cast<std::uint32_t>(phase));
     slot_.call_started_ns.store(monotonic_ns());
   }
   void leave_call() {
@@ -181,7 +181,9 @@ template <class Object>
 std::optional<Error> consume_one(Tracker& tracker, Object& object, ReceiveForm form,
                                  std::chrono::nanoseconds timeout) {
   constexpr bool is_channel = std::is_same_v<Object, Channel<Record>>;
-  tracker.enter_call();
+  // A channel view consumes nothing until released; a mailbox view is a receipt (loan.hpp).
+  tracker.enter_call(is_channel && form == ReceiveForm::view_for ? Phase::in_keeping_call
+                                                                 : Phase::in_call);
   if (form == ReceiveForm::view_for) {
     auto view = object.receive_view_for(timeout);
     tracker.leave_call();
@@ -197,13 +199,11 @@ std::optional<Error> consume_one(Tracker& tracker, Object& object, ReceiveForm f
     const auto [id, tick] = label_of(bytes);
     tracker.hold(Phase::viewing, id, tick);
     const bool is_whole = is_intact(bytes, is_channel);
-    if (is_channel) {
-      // A channel view's record goes back to the next consumer if this one dies holding it:
-      // log only once it is released.
-      { const auto released = std::move(*view); }
-      tracker.hold(Phase::taken, id, tick);
-    }
     tracker.log(is_whole ? EntryKind::received : EntryKind::torn, id, tick);
+    // A channel view's record goes back to the next consumer if this one dies holding it:
+    // logged and not released, a kill makes it a second receipt, which the supervisor expects.
+    if (is_channel) tracker.hold(Phase::viewed_logged, id, tick);
+    { const auto released = std::move(*view); }
     tracker.idle();
     return std::nullopt;
   }
