@@ -27,7 +27,7 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
     // A try_ call never waits: not reading the word spares it a cache miss per call.
     const std::uint32_t observed = is_try ? 0 : state_->space.value();
     {
-      auto locked = lock();
+      auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
       auto claimed = claim(operation);

@@ -172,7 +172,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
     const std::uint32_t observed = is_try ? 0 : state_->space.value();
     bool is_queued = false;
     {
-      auto locked = lock();
+      auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return usable;
       if (is_rendezvous && is_try && state_->waiting_receivers.load() == 0) {
@@ -209,7 +209,7 @@ Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t s
   for (;;) {
     const std::uint32_t observed = state_->receipts.value();
     {
-      auto locked = lock();
+      auto locked = lock();  // not the deadline: a late sender must still get the lock to withdraw
       if (!locked) return std::unexpected(locked.error());
       SlotHeader* mine = slot(index);
       if (mine->sequence != sequence)
@@ -272,7 +272,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     bool is_receipt = false;
     bool is_freed = false;
     {
-      auto locked = lock();
+      auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
       if (is_mode(config_, Receivers::exclusive)) {
