@@ -49,13 +49,13 @@ static_assert(sizeof(Record) == 64);
 
 /// What a worker is doing, as the supervisor reads it after killing the worker.
 enum class Phase : std::uint32_t {
-  idle = 0,       // holds no message that is not logged
-  in_call = 1,    // inside a conduit send or receive
-  taken = 2,      // producer: send returned success, not logged; consumer: message out of the
-                  // carrier (received, or its view released), not logged
-  viewing = 3,    // consumer: holds a view of message held_id, not logged, not released
-  viewed_logged = 4,  // channel consumer: logged the view's record, not released it yet (a
-                      // kill here gives the record to the next consumer: a second receipt)
+  idle = 0,             // holds no message that is not logged
+  in_call = 1,          // inside a conduit send or receive
+  taken = 2,            // producer: send returned success, not logged; consumer: message out of the
+                        // carrier (received, or its view released), not logged
+  viewing = 3,          // consumer: holds a view of message held_id, not logged, not released
+  viewed_logged = 4,    // channel consumer: logged the view's record, not released it yet (a
+                        // kill here gives the record to the next consumer: a second receipt)
   in_keeping_call = 5,  // inside a call that cannot consume a message without handing it out
                         // (a channel's receive_view: the record stays until released)
 };
@@ -83,12 +83,12 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 [[nodiscard]] Board* make_board();
 
 enum class EntryKind : std::uint32_t {
-  sent = 1,      // producer `worker` sent `id` (send returned success), tick = its send tick
-  received,      // consumer `worker` received `id` intact
-  torn,          // consumer `worker` received a message that failed its check (id as read)
-  attached,      // broadcast consumer `worker` became a receiver at `tick`
-  done,          // consumer `worker` drained the carrier and exited cleanly
-  error,         // worker `worker` got an error no caller should see (code in `id`)
+  sent = 1,  // producer `worker` sent `id` (send returned success), tick = its send tick
+  received,  // consumer `worker` received `id` intact
+  torn,      // consumer `worker` received a message that failed its check (id as read)
+  attached,  // broadcast consumer `worker` became a receiver at `tick`
+  done,      // consumer `worker` drained the carrier and exited cleanly
+  error,     // worker `worker` got an error no caller should see (code in `id`)
 };
 
 struct Entry {

@@ -79,8 +79,13 @@ class Round {
     state.call_started_ns = 0;
     state.operations = 0;
     Worker worker{-1, role, slot, ++next_incarnation};
-    const WorkerContext context{&scenario_,       object_, board_, slot, worker.incarnation,
-                                log_fd_,          options_.seed ^ mix(worker.incarnation)};
+    const WorkerContext context{&scenario_,
+                                object_,
+                                board_,
+                                slot,
+                                worker.incarnation,
+                                log_fd_,
+                                options_.seed ^ mix(worker.incarnation)};
     std::fflush(nullptr);
     worker.pid = ::fork();
     if (worker.pid < 0) {
@@ -183,7 +188,8 @@ class Round {
     for (;;) {
       patrol(true);
       bool is_any_left = false;
-      for (auto& worker : workers_) is_any_left = is_any_left || (worker.pid > 0 && worker.role == role);
+      for (auto& worker : workers_)
+        is_any_left = is_any_left || (worker.pid > 0 && worker.role == role);
       if (!is_any_left) return;
       if (monotonic_ns() > deadline) {
         for (auto& worker : workers_) {
@@ -355,7 +361,8 @@ void run_steady(const Scenario& scenario, std::uint64_t kills, const RunOptions&
     }
     // A quiet while without kills, so that broadcast receivers live long enough to be
     // checked for completeness against many messages.
-    for (const std::int64_t quiet_until = monotonic_ns() + 300'000'000; monotonic_ns() < quiet_until;) {
+    for (const std::int64_t quiet_until = monotonic_ns() + 300'000'000;
+         monotonic_ns() < quiet_until;) {
       round.patrol(false);
       std::this_thread::sleep_for(1ms);
     }
@@ -495,7 +502,7 @@ void check(const Scenario& scenario, const LogContents& log, const KillNotes& no
     if (sent.emplace(id, tick).second) ++figures.sent_unlogged;
 
   std::unordered_map<std::uint64_t, std::uint64_t> times_received;
-  std::set<std::pair<std::uint64_t, std::uint32_t>> received_by;  // (id, receiver)
+  std::set<std::pair<std::uint64_t, std::uint32_t>> received_by;    // (id, receiver)
   std::map<std::uint32_t, std::vector<std::uint64_t>> by_receiver;  // broadcast
   std::map<std::uint32_t, std::uint64_t> attached_at;
   std::set<std::uint32_t> drained;
@@ -535,17 +542,16 @@ void check(const Scenario& scenario, const LogContents& log, const KillNotes& no
   // A receiver killed holding a message may have logged it just before: it counts once.
   const auto unlogged_by_dead = [&](std::uint64_t id) -> std::uint64_t {
     const auto dead = notes.taken_by_dead.find(id);
-    return dead != notes.taken_by_dead.end() && !received_by.contains({id, dead->second}) ? 1
-                                                                                         : 0;
+    return dead != notes.taken_by_dead.end() && !received_by.contains({id, dead->second}) ? 1 : 0;
   };
   for (const auto& [id, count] : times_received) {
     if (!sent.contains(id)) ++figures.received_send_not_logged;
-    if (scenario.mailbox.receivers != Receivers::broadcast || scenario.carrier == Carrier::channel)
-    {
+    if (scenario.mailbox.receivers != Receivers::broadcast ||
+        scenario.carrier == Carrier::channel) {
       const auto viewed = notes.viewed_by_dead.find(id);
       const std::uint64_t allowed =
           viewed != notes.viewed_by_dead.end() && received_by.contains({id, viewed->second}) ? 2
-                                                                                         : 1;
+                                                                                             : 1;
       if (count + unlogged_by_dead(id) > allowed)
         figures.duplicated += count + unlogged_by_dead(id) - allowed;
     }
@@ -602,9 +608,8 @@ void check(const Scenario& scenario, const LogContents& log, const KillNotes& no
 }  // namespace
 
 std::uint64_t Figures::violations() const {
-  return lost + duplicated + torn + reordered + stranded + hangs + leaked_files +
-         unexpected_exits + damaged_log_entries +
-         (received_send_not_logged > producer_kills_in_call ? 1 : 0);
+  return lost + duplicated + torn + reordered + stranded + hangs + leaked_files + unexpected_exits +
+         damaged_log_entries + (received_send_not_logged > producer_kills_in_call ? 1 : 0);
 }
 
 void Figures::add(const Figures& other) {
@@ -640,8 +645,8 @@ Figures run_scenario(const Scenario& scenario, std::uint64_t kills, const RunOpt
     std::exit(1);
   }
   const std::string log_path = options.directory + "/" + scenario.name + ".log";
-  const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-                            0600);
+  const int log_fd =
+      ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) {
     std::perror("torture: log");
     std::exit(1);

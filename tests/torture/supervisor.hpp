@@ -22,9 +22,9 @@ struct Figures {
   std::uint64_t lost = 0;
   std::uint64_t duplicated = 0;
   std::uint64_t torn = 0;
-  std::uint64_t reordered = 0;  // channel: a producer's records out of order
-  std::uint64_t taken_by_dead = 0;  // taken by a receiver that died before logging it (the
-                                    // supervisor knows which from the dead one's slot)
+  std::uint64_t reordered = 0;               // channel: a producer's records out of order
+  std::uint64_t taken_by_dead = 0;           // taken by a receiver that died before logging it (the
+                                             // supervisor knows which from the dead one's slot)
   std::uint64_t unaccounted_in_receive = 0;  // logged-sent, never received, not known to be
                                              // held: taken inside a receive that was killed
                                              // (allowed up to consumer_kills_in_call)

@@ -45,29 +45,60 @@ using namespace conduit::torture;
 const std::vector<Scenario>& scenarios() {
   static const std::vector<Scenario> all = {
       {"channel-many", Carrier::channel, RoundKind::steady, {}, 3, 1},
-      {"mailbox-bounded-any_one", Carrier::mailbox, RoundKind::steady,
-       {.capacity = Capacity::bounded(16), .max_message_size = 1024}, 2, 2},
-      {"mailbox-unbounded-any_one", Carrier::mailbox, RoundKind::steady,
-       {.capacity = Capacity::unbounded(), .max_message_size = 1024}, 2, 2},
-      {"mailbox-zero-any_one", Carrier::mailbox, RoundKind::steady,
-       {.capacity = Capacity::zero(), .max_message_size = 1024}, 2, 2},
-      {"mailbox-bounded-exclusive", Carrier::mailbox, RoundKind::steady,
-       {.capacity = Capacity::bounded(16), .max_message_size = 1024,
+      {"mailbox-bounded-any_one",
+       Carrier::mailbox,
+       RoundKind::steady,
+       {.capacity = Capacity::bounded(16), .max_message_size = 1024},
+       2,
+       2},
+      {"mailbox-unbounded-any_one",
+       Carrier::mailbox,
+       RoundKind::steady,
+       {.capacity = Capacity::unbounded(), .max_message_size = 1024},
+       2,
+       2},
+      {"mailbox-zero-any_one",
+       Carrier::mailbox,
+       RoundKind::steady,
+       {.capacity = Capacity::zero(), .max_message_size = 1024},
+       2,
+       2},
+      {"mailbox-bounded-exclusive",
+       Carrier::mailbox,
+       RoundKind::steady,
+       {.capacity = Capacity::bounded(16),
+        .max_message_size = 1024,
         .receivers = Receivers::exclusive},
-       2, 2},
-      {"mailbox-bounded-broadcast", Carrier::mailbox, RoundKind::steady,
-       {.capacity = Capacity::bounded(16), .max_message_size = 1024,
+       2,
+       2},
+      {"mailbox-bounded-broadcast",
+       Carrier::mailbox,
+       RoundKind::steady,
+       {.capacity = Capacity::bounded(16),
+        .max_message_size = 1024,
         .receivers = Receivers::broadcast},
-       2, 3},
-      {"mailbox-unbounded-broadcast", Carrier::mailbox, RoundKind::steady,
-       {.capacity = Capacity::unbounded(), .max_message_size = 1024,
+       2,
+       3},
+      {"mailbox-unbounded-broadcast",
+       Carrier::mailbox,
+       RoundKind::steady,
+       {.capacity = Capacity::unbounded(),
+        .max_message_size = 1024,
         .receivers = Receivers::broadcast},
-       2, 2},
-      {"mailbox-bounded-pair", Carrier::mailbox, RoundKind::pair,
+       2,
+       2},
+      {"mailbox-bounded-pair",
+       Carrier::mailbox,
+       RoundKind::pair,
        {.capacity = Capacity::bounded(16), .max_message_size = 1024, .receivers = Receivers::pair},
-       1, 1},
-      {"owner-mailbox", Carrier::mailbox, RoundKind::owner,
-       {.capacity = Capacity::bounded(16), .max_message_size = 1024}, 1, 1},
+       1,
+       1},
+      {"owner-mailbox",
+       Carrier::mailbox,
+       RoundKind::owner,
+       {.capacity = Capacity::bounded(16), .max_message_size = 1024},
+       1,
+       1},
       {"owner-channel", Carrier::channel, RoundKind::owner, {}, 1, 1},
   };
   return all;
@@ -115,7 +146,8 @@ int usage() {
 int main(int argc, char** argv) {
   std::uint64_t kills = 1000;
   RunOptions options;
-  options.seed = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  options.seed =
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -165,9 +197,9 @@ int main(int argc, char** argv) {
     const std::uint64_t share = kills / chosen.size() + (k < kills % chosen.size() ? 1 : 0);
     const auto scenario_started = std::chrono::steady_clock::now();
     const Figures figures = run_scenario(*chosen[k], share, options);
-    print_figures(chosen[k]->name, figures,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - scenario_started)
-                      .count());
+    print_figures(
+        chosen[k]->name, figures,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - scenario_started).count());
     total.add(figures);
   }
   const double seconds =

@@ -203,7 +203,9 @@ std::optional<Error> consume_one(Tracker& tracker, Object& object, ReceiveForm f
     // A channel view's record goes back to the next consumer if this one dies holding it:
     // logged and not released, a kill makes it a second receipt, which the supervisor expects.
     if (is_channel) tracker.hold(Phase::viewed_logged, id, tick);
-    { const auto released = std::move(*view); }
+    {
+      const auto released = std::move(*view);
+    }
     tracker.idle();
     return std::nullopt;
   }
