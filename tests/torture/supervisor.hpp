@@ -47,7 +47,6 @@ struct RunOptions {
   std::uint64_t seed = 1;
   std::int64_t hang_timeout_ns = 30'000'000'000;
   std::string directory;  // for the logs
-  bool is_verbose = false;
   bool may_kill_producers = true;  // --victims: whom the steady rounds kill
   bool may_kill_consumers = true;
 };

@@ -6,6 +6,11 @@
 // worker that crashed or got an error no caller should see.
 //
 //   torture --kills 1000 --seed 42 [--hang-timeout 30] [--only mailbox-zero-any_one]
+//           [--victims producers|consumers|both]
+//
+// --victims producers makes the check strict: with no receiver killed, every message whose
+// send returned must be received (no "unaccounted" allowance). TORTURE_DEBUG=1 in the
+// environment lists each missing message with who received its neighbours, and keeps the log.
 //
 // What "received exactly once" means here, given that a receiver can die with a message in
 // hand: a receiver logs a message (one O_APPEND write) right after receive returns; before
