@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 CLANG_CC := CC=clang-19 CXX=clang++-19
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all setup build run test test-release bench bench-quick test-asan test-tsan fuzz model format tidy clean
+.PHONY: all setup build run test test-release bench bench-quick test-asan test-tsan fuzz model torture format tidy clean
 
 all: build
 
@@ -41,6 +41,14 @@ bench-quick: build
 # The Promela models with 2 records per lane (minutes, ~4 GB); ctest checks 1 record per lane.
 model: setup
 	model/check --full build/model
+
+# The crash torture: KILLS producers and consumers SIGKILLed at random and restarted, then every
+# message accounted for (tests/torture/torture.cpp). ctest runs it with 1,000 kills.
+KILLS ?= 10000
+SEED ?= $(shell date +%s)
+torture: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target torture
+	$(BUILD)/tests/torture/torture --kills $(KILLS) --seed $(SEED)
 
 # Sanitizer builds of the library and tests, with clang-19 (benchmarks and peers left out).
 build/asan/CMakeCache.txt: | setup

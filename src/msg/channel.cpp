@@ -87,9 +87,13 @@ class ChannelCore::Impl {
     auto peers = look_at_peers(operation, is_producer);
     // The owner after the peers, so that a dead owner is reported as such even when it was
     // the peer too.
-    if (is_owner_dead())
+    if (is_owner_dead()) {
+      // The call that finds the owner dead removes the channel (DESIGN: names, lifetime):
+      // else its file stays in the namespace after every user has gone.
+      (void)segment_.reap_if_owner_died();
       return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                         to_string(segment_.creator()))));
+    }
     return peers;
   }
 

@@ -42,7 +42,15 @@ std::uint32_t slots_for(const Capacity& capacity) {
 
 // ---- the lock -------------------------------------------------------------------------------
 
-Result<Mailbox::Impl::Locked> Mailbox::Impl::lock() {
+namespace {
+// How long one sleep on the lock lasts before the deadline and patience are looked at again.
+constexpr std::chrono::milliseconds kLockSlice{100};
+// Longer than any operation holds the lock (a repair of the largest mailbox, the growth of an
+// unbounded one): past it the lock is taken to be corrupted, not busy.
+constexpr std::chrono::seconds kLockPatience{10};
+}  // namespace
+
+Result<Mailbox::Impl::Locked> Mailbox::Impl::lock(std::optional<sys::TimePoint> deadline) {
   // Spin first: a holder keeps the lock for well under a microsecond, far less than a futex
   // sleep and wake-up cost, and a contended robust mutex sleeps at once. Backing off between
   // attempts keeps the spinners from stealing the lock's line from its holder.
@@ -58,13 +66,32 @@ Result<Mailbox::Impl::Locked> Mailbox::Impl::lock() {
   }
   bool is_repair_needed = false;
   if (!is_taken) {
-    auto locked = state_->lock.lock();
-    if (!locked) {
+    // In slices, never for ever: an operation holds the lock for microseconds, so a lock
+    // still taken after kLockPatience has no live operation behind it — its holder is stopped,
+    // or a peer wrote over the lock word (a futex word naming a thread that will never
+    // release it). Found by the hostile-peer test: an unbounded lock() hung there for ever,
+    // even inside send_for and receive_for.
+    const sys::TimePoint patience = sys::now() + kLockPatience;
+    for (;;) {
+      const sys::TimePoint now = sys::now();
+      if (deadline && now >= *deadline) return fail(Errc::timed_out, context("lock: timed out"));
+      if (now >= patience)
+        return fail(Errc::corrupted,
+                    context(fmt::format(
+                        "lock: corrupted: not released for {} s (a holder is "
+                        "stopped, or the lock word was overwritten)",
+                        std::chrono::duration_cast<std::chrono::seconds>(kLockPatience).count())));
+      const sys::TimePoint until = deadline ? std::min({*deadline, patience, now + kLockSlice})
+                                            : std::min(patience, now + kLockSlice);
+      auto locked = state_->lock.lock_for(until - now);
+      if (locked) break;
+      if (locked.error().code() == Errc::timed_out) continue;
       if (locked.error().code() != Errc::owner_died)
         return fail(locked.error().code(),
                     context(fmt::format("lock: {}", locked.error().message())));
       is_repair_needed = true;
       state_->lock.make_consistent();
+      break;
     }
   }
   // Still marked held: its last holder died inside an operation. Rebuild from the slots.

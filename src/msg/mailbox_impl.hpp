@@ -162,8 +162,10 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     msg::MailboxState* state_;
   };
   /// Takes the lock, spinning briefly before it sleeps; after a holder died inside an
-  /// operation, repairs the queue first.
-  Result<Locked> lock();
+  /// operation, repairs the queue first. Never waits for ever: past `deadline` it says
+  /// timed_out, and a lock no live operation releases within kLockPatience (a holder is
+  /// stopped, or a peer scribbled over the lock word) is `corrupted`.
+  Result<Locked> lock(std::optional<sys::TimePoint> deadline = std::nullopt);
   void repair();
   /// The slot at `index` (in the mailbox or an extension, mapped on first use), or nullptr
   /// when the index is out of range or its extension cannot be mapped. Inline: every queue

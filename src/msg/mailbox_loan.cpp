@@ -28,7 +28,7 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
   std::optional<std::uint32_t> observed;
   for (;;) {
     {
-      auto locked = lock();
+      auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
       auto claimed = claim(operation);

@@ -74,9 +74,13 @@ Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
   }
   if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
-  if (!segment_.is_owner_alive())
+  if (!segment_.is_owner_alive()) {
+    // The call that finds the owner dead removes the mailbox (DESIGN: names, lifetime): else
+    // its file stays in the namespace after every user has gone, until some later open.
+    (void)segment_.reap_if_owner_died();
     return fail(Errc::owner_died, context(fmt::format("{}: its owner, {}, died", operation,
                                                       to_string(segment_.creator()))));
+  }
   return {};
 }
 
@@ -179,7 +183,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
     bool is_queued = false;
     bool is_wake_needed = false;
     {
-      auto locked = lock();
+      auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return usable;
       if (is_rendezvous && is_try && state_->waiting_receivers.load() == 0) {
@@ -238,7 +242,7 @@ Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t s
   for (;;) {
     const std::uint32_t observed = state_->receipts.value();
     {
-      auto locked = lock();
+      auto locked = lock();  // not the deadline: a late sender must still get the lock to withdraw
       if (!locked) return std::unexpected(locked.error());
       SlotHeader* mine = slot(index);
       if (mine->sequence != sequence)
@@ -312,7 +316,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     bool is_freed = false;
     std::optional<Error> lost;  // a hand-off whose descriptor is gone
     {
-      auto locked = lock();
+      auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
       if (is_mode(config_, Receivers::exclusive)) {

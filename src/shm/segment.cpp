@@ -349,6 +349,15 @@ Result<struct stat> Segment::status() const {
   return *st;
 }
 
+Result<bool> Segment::reap_if_owner_died() const {
+  if (is_owner_alive()) return false;
+  // Under the namespace lock, reap_locked looks again: a new object that took the name since
+  // has a live owner and stays.
+  auto guard = namespace_.lock();
+  if (!guard) return std::unexpected(guard.error());
+  return reap_locked(namespace_, name_);
+}
+
 bool Segment::is_owner_alive() const {
   if (lifetime() != Lifetime::process) return true;
   return !owner_lock_is_free(file_.get());

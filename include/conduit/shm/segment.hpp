@@ -110,6 +110,11 @@ class Segment {
   /// One flock system call; for waiters that must notice an owner's death.
   [[nodiscard]] bool is_owner_alive() const;
 
+  /// For Lifetime::process: removes this object's name (and its dependents) if its creator
+  /// died. The call that finds the owner dead does this, so the name is free at once, not only
+  /// after some later open. Returns whether it removed it; false for system objects.
+  [[nodiscard]] Result<bool> reap_if_owner_died() const;
+
   /// Whether the name still refers to this segment's file (false once removed or replaced).
   [[nodiscard]] bool is_linked() const;
 

@@ -1,0 +1,89 @@
+// Regression (found by the crash torture, tests/torture): a Lifetime::process mailbox or
+// channel whose creator was killed must be gone from the namespace once the waiter that found
+// the owner dead returned owner_died — not only after some later open reaps it. Before the
+// fix every user got owner_died and exited, and the file stayed behind.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "conduit/msg/channel.hpp"
+#include "conduit/msg/mailbox.hpp"
+#include "process.hpp"
+
+namespace conduit {
+namespace {
+
+using test::Child;
+using namespace std::chrono_literals;
+
+class OwnerDeathTest : public test::ProcessTest {
+ protected:
+  /// The files in this test's namespace, read straight from the directory: no conduit call
+  /// (which could reap) is made.
+  [[nodiscard]] std::vector<std::string> files() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(namespace_path()))
+      names.push_back(entry.path().filename().string());
+    return names;
+  }
+};
+
+/// A flag in memory shared with children, outside conduit.
+std::atomic<int>* shared_flag() {
+  void* memory = ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  return new (memory) std::atomic<int>(0);
+}
+
+TEST_F(OwnerDeathTest, MailboxIsRemovedByTheCallThatFindsItsOwnerDead) {
+  auto* is_created = shared_flag();
+  Child creator([is_created]() -> int {
+    auto box = Mailbox::create("owned", {.lifetime = Lifetime::process});
+    CHILD_CHECK(box.has_value());
+    is_created->store(1);
+    for (;;) ::pause();
+  });
+  while (is_created->load() == 0) ::usleep(1000);
+  Child receiver([] {
+    auto box = Mailbox::open("owned");
+    CHILD_CHECK(box.has_value());
+    auto got = box->receive();  // blocks until the owner dies
+    CHILD_CHECK(!got);
+    return got.error().code() == Errc::owner_died ? 0 : 2;
+  });
+  ::usleep(50000);
+  (void)creator.kill();
+  const auto exit = receiver.wait(10s);
+  ASSERT_TRUE(exit.ok()) << exit.describe();
+  EXPECT_TRUE(files().empty()) << "left in the namespace: " << files().front();
+}
+
+TEST_F(OwnerDeathTest, ChannelIsRemovedByTheCallThatFindsItsOwnerDead) {
+  auto* is_created = shared_flag();
+  Child creator([is_created]() -> int {
+    auto channel = Channel<int>::create("owned", {.lifetime = Lifetime::process});
+    CHILD_CHECK(channel.has_value());
+    is_created->store(1);
+    for (;;) ::pause();
+  });
+  while (is_created->load() == 0) ::usleep(1000);
+  Child receiver([] {
+    auto channel = Channel<int>::open("owned");
+    CHILD_CHECK(channel.has_value());
+    auto got = channel->receive();  // blocks until the owner dies
+    CHILD_CHECK(!got);
+    return got.error().code() == Errc::owner_died ? 0 : 2;
+  });
+  ::usleep(50000);
+  (void)creator.kill();
+  const auto exit = receiver.wait(10s);
+  ASSERT_TRUE(exit.ok()) << exit.describe();
+  EXPECT_TRUE(files().empty()) << "left in the namespace: " << files().front();
+}
+
+}  // namespace
+}  // namespace conduit
