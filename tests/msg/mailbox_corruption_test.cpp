@@ -17,6 +17,8 @@
 namespace conduit {
 namespace {
 
+using test::missing_thread_id;
+
 // The fixture's watchdog turns a regression (a hang) into a failure.
 class MailboxCorruptionTest : public test::ProcessTest {};
 
@@ -25,15 +27,6 @@ pthread_mutex_t& lock_of(const shm::Segment& segment) {
   auto* state =
       reinterpret_cast<msg::MailboxState*>(segment.payload().data() + sizeof(msg::MailboxConfig));
   return *reinterpret_cast<pthread_mutex_t*>(&state->lock);
-}
-
-pid_t missing_thread_id() {
-  int pid_max = 32768;
-  std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
-  for (pid_t id = pid_max - 1; id > 1; --id) {
-    if (::kill(id, 0) != 0 && errno == ESRCH) return id;
-  }
-  return 0;
 }
 
 TEST_F(MailboxCorruptionTest, LockHeldByNoThread_OpenIsCorrupted) {

@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <fstream>
 #include <filesystem>
 #include <thread>
 #include <utility>
@@ -115,6 +117,15 @@ void ProcessTest::TearDown() {
   std::error_code ignored;
   std::filesystem::remove_all(namespace_path_, ignored);
   ::unsetenv("CONDUIT_NAMESPACE");
+}
+
+pid_t missing_thread_id() {
+  int pid_max = 32768;
+  std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
+  for (pid_t id = pid_max - 1; id > 1; --id) {
+    if (::kill(id, 0) != 0 && errno == ESRCH) return id;
+  }
+  return 0;
 }
 
 }  // namespace conduit::test

@@ -47,6 +47,10 @@ class Child {
 /// Runs `body` in a child and waits for it under the watchdog.
 Exit run_in_child(const std::function<int()>& body, std::chrono::milliseconds timeout = 60s);
 
+/// A thread id that no thread has now (counted down from the top of the id space); 0 if none.
+/// For forging a lock word whose holder does not exist.
+pid_t missing_thread_id();
+
 /// Base fixture: a fresh namespace directory (CONDUIT_NAMESPACE) for each test, removed after,
 /// and a whole-test watchdog (SIGALRM) so that a hang in the test process itself fails.
 class ProcessTest : public ::testing::Test {

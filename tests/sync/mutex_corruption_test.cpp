@@ -16,22 +16,14 @@
 namespace conduit {
 namespace {
 
+using test::missing_thread_id;
+
 using namespace std::chrono_literals;
 
 // The fixture's watchdog turns a regression (a hang) into a failure.
 class MutexCorruptionTest : public test::ProcessTest {};
 
 pthread_mutex_t& raw(Mutex& mutex) { return *reinterpret_cast<pthread_mutex_t*>(&mutex); }
-
-// A thread id no thread has now: counted down from the top of the id space.
-pid_t missing_thread_id() {
-  int pid_max = 32768;
-  std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
-  for (pid_t id = pid_max - 1; id > 1; --id) {
-    if (::kill(id, 0) != 0 && errno == ESRCH) return id;
-  }
-  return 0;
-}
 
 TEST_F(MutexCorruptionTest, LockWordNamingNoThread_LockIsCorruptedNotAHang) {
   Mutex mutex;
