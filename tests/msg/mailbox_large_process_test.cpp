@@ -73,7 +73,8 @@ TEST_F(MailboxLargeTest, HandOff_256MiB_SharesPagesUntilTheReceiverWrites) {
     const std::size_t after_reading = anonymous_bytes();
     std::fprintf(stderr, "receiver anonymous: before %zu KiB, after reading 256 MiB %zu KiB\n",
                  before / 1024, after_reading / 1024);
-    CHILD_CHECK(after_reading < before + 16 * kMiB);
+    // Under TSan every byte read gets shadow memory, counted as anonymous: no figure to check.
+    CHILD_CHECK(test::kUnderThreadSanitizer || after_reading < before + 16 * kMiB);
     // The sender writes its own view after sending: we must not see it.
     auto written = from_sender->receive_for(60s);
     CHILD_CHECK(written && written->text() == "sender wrote");
@@ -85,7 +86,7 @@ TEST_F(MailboxLargeTest, HandOff_256MiB_SharesPagesUntilTheReceiverWrites) {
     const std::size_t after_writing = anonymous_bytes();
     std::fprintf(stderr, "receiver anonymous after writing 8 MiB: %zu KiB\n", after_writing / 1024);
     CHILD_CHECK(after_writing >= after_reading + 8 * kMiB);
-    CHILD_CHECK(after_writing < after_reading + 24 * kMiB);
+    CHILD_CHECK(test::kUnderThreadSanitizer || after_writing < after_reading + 24 * kMiB);
     CHILD_CHECK(count_wrong(message->payload().subspan(kPage + 8 * kMiB), 1, kPage + 8 * kMiB) ==
                 0);
     CHILD_CHECK(to_sender->send("receiver wrote"));

@@ -47,6 +47,21 @@ class Child {
 /// Runs `body` in a child and waits for it under the watchdog.
 Exit run_in_child(const std::function<int()>& body, std::chrono::milliseconds timeout = 60s);
 
+/// Whether this is a ThreadSanitizer build. TSan keeps shadow memory, as anonymous pages, for
+/// every byte the program touches, and tracks pthread mutexes by their memory: tests that
+/// measure a process's memory, or that let another process rewrite a mutex, say what they skip.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kUnderThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool kUnderThreadSanitizer = true;
+#else
+inline constexpr bool kUnderThreadSanitizer = false;
+#endif
+#else
+inline constexpr bool kUnderThreadSanitizer = false;
+#endif
+
 /// A thread id that no thread has now (counted down from the top of the id space); 0 if none.
 /// For forging a lock word whose holder does not exist.
 pid_t missing_thread_id();
