@@ -24,19 +24,21 @@ enum class Mode { full, quick, smoke };
 const std::vector<std::size_t> kSweep{8, 64, 512, 4096, 32768, 262144, 1048576};
 
 // Each conduit transport beside the raw mechanism it wraps (and beside shm://); rpc beside the
-// raw round trip of the transport under it. Rows come in pairs: raw, then conduit's.
-void add_transport_groups(std::vector<Group>& all) {
-  all.push_back(
-      {.title = "Transport round trip, blocking",
-       .ratio_label = "x raw",
-       .round_trips = {raw_unix_socket(), conduit_connection("unix"), raw_tcp_loopback(),
-                       conduit_connection("tcp"), raw_fifo_pair(), conduit_connection("fifo"),
-                       pipe_pair(), conduit_pipe_pair(), posix_mq(), conduit_connection("mq"),
-                       sysv_msgq(), conduit_connection("sysv"), conduit_mailbox(Wait::blocking),
-                       conduit_connection("shm")},
-       .references = {0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12},
-       .second_reference = 13,
-       .second_ratio_label = "x shm://"});
+// raw round trip of the transport under it. Rows come in pairs: raw, then conduit's. The quick
+// set (make run, under a minute) leaves the transports' table out and keeps rpc's.
+void add_transport_groups(std::vector<Group>& all, bool with_transports) {
+  if (with_transports)
+    all.push_back(
+        {.title = "Transport round trip, blocking",
+         .ratio_label = "x raw",
+         .round_trips = {raw_unix_socket(), conduit_connection("unix"), raw_tcp_loopback(),
+                         conduit_connection("tcp"), raw_fifo_pair(), conduit_connection("fifo"),
+                         pipe_pair(), conduit_pipe_pair(), posix_mq(), conduit_connection("mq"),
+                         sysv_msgq(), conduit_connection("sysv"), conduit_mailbox(Wait::blocking),
+                         conduit_connection("shm")},
+         .references = {0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12},
+         .second_reference = 13,
+         .second_ratio_label = "x shm://"});
   all.push_back({.title = "RPC round trip, blocking",
                  .ratio_label = "x raw",
                  .round_trips = {conduit_mailbox(Wait::blocking), conduit_rpc("shm"),
@@ -77,11 +79,12 @@ std::vector<Group> groups(Mode mode) {
                        pipe_pair(), socketpair_stream(), socketpair_seqpacket(), posix_mq(),
                        sysv_msgq(), boost_message_queue(Wait::blocking), zeromq_ipc(), nng_ipc()},
        .after_idle = full});
-  all.push_back({.title = "Round trip, adaptive (spin, then sleep)",
-                 .ratio_label = "x limit",
-                 .round_trips = {atomic_limit(), conduit_semaphore(Wait::adaptive),
-                                 conduit_channel(Wait::adaptive), conduit_mailbox(Wait::adaptive),
-                                 conduit_endpoint(Wait::adaptive)}});
+  if (mode != Mode::quick)  // the quick set: busy and blocking only, to stay under a minute
+    all.push_back({.title = "Round trip, adaptive (spin, then sleep)",
+                   .ratio_label = "x limit",
+                   .round_trips = {atomic_limit(), conduit_semaphore(Wait::adaptive),
+                                   conduit_channel(Wait::adaptive), conduit_mailbox(Wait::adaptive),
+                                   conduit_endpoint(Wait::adaptive)}});
   all.push_back(
       {.title = "Streaming throughput",
        .ratio_label = "x limit",
@@ -98,7 +101,7 @@ std::vector<Group> groups(Mode mode) {
                  .streams = {conduit_mailbox_any_one_stream(Wait::blocking, 1),
                              conduit_mailbox_any_one_stream(Wait::blocking, 2),
                              conduit_mailbox_any_one_stream(Wait::blocking, 4)}});
-  add_transport_groups(all);
+  add_transport_groups(all, mode != Mode::quick);
   all.push_back({.title = "Uncontended lock/unlock (one process)",
                  .ratio_label = "x pthread",
                  .loops = {pthread_mutex_loop(), conduit_mutex_loop(), posix_semaphore_loop(),
