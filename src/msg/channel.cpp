@@ -39,6 +39,9 @@ class ChannelCore::Impl {
       header().space.notify_all();
     }
     consumer_.detach();
+    // A handle closing after a process-lifetime owner died removes the channel, as a call that
+    // finds the owner dead does: the last user to go leaves nothing in the namespace.
+    (void)segment_.reap_if_owner_died();
   }
 
   std::string context(std::string_view operation) const {

@@ -479,6 +479,9 @@ Result<void> Mailbox::Impl::attach() {
 }
 
 Mailbox::Impl::~Impl() {
+  // A handle closing after a process-lifetime owner died removes the mailbox, as a call that
+  // finds the owner dead does: the last user to go leaves nothing in the namespace.
+  (void)segment_.reap_if_owner_died();
   if (receiver_index_ < 0 && !holds_exclusive_ && holder_index_ < 0) return;
   auto locked = lock();
   if (!locked) return;
