@@ -151,9 +151,9 @@ class Endpoint::Impl {
   /// `large`: hand it off instead of sending `payload`.
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
                     std::optional<sys::TimePoint> deadline, LargeBuffer* large = nullptr) {
-    const std::string_view operation =
-        large != nullptr ? (is_try ? "try_send_large"sv : "send_large"sv)
-                         : (is_try ? "try_send"sv : "send"sv);
+    const std::string_view operation = large != nullptr
+                                           ? (is_try ? "try_send_large"sv : "send_large"sv)
+                                           : (is_try ? "try_send"sv : "send"sv);
     auto found = outbound(peer, operation);
     if (!found) return std::unexpected(found.error());
     Outbound& out = **found;
@@ -177,8 +177,9 @@ class Endpoint::Impl {
       for (auto slice_start = now;;) {
         auto slice_end = slice_start + kSlice;
         if (deadline) slice_end = std::min(slice_end, *deadline);
-        sent = large != nullptr ? out.link.impl_->send_large(*large, 0, false, slice_end)
-                                : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
+        sent = large != nullptr
+                   ? out.link.impl_->send_large(*large, 0, false, slice_end)
+                   : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
         if (sent || sent.error().code() != Errc::timed_out) break;
         slice_start = sys::now();
         if (deadline && slice_start >= *deadline) break;

@@ -157,9 +157,9 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                                  std::optional<sys::TimePoint> deadline, bool wants_receipt,
                                  Receipt* receipt, LargeBuffer* large) {
-  const std::string_view operation =
-      large != nullptr ? (is_try ? "try_send_large"sv : "send_large"sv)
-                       : (is_try ? "try_send"sv : "send"sv);
+  const std::string_view operation = large != nullptr
+                                         ? (is_try ? "try_send_large"sv : "send_large"sv)
+                                         : (is_try ? "try_send"sv : "send"sv);
   if (payload.size() > config_.max_message_size)
     return fail(Errc::message_too_large,
                 context(fmt::format("{}: message of {} bytes exceeds max_message_size {}",
@@ -205,15 +205,15 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
             return posted;
           }
           slot(index)->flags = kSlotHandoff;
-          is_queued = publish(index, payload.size(), type, wants_receipt, &sequence,
-                             &is_wake_needed);
+          is_queued =
+              publish(index, payload.size(), type, wants_receipt, &sequence, &is_wake_needed);
           if (!is_queued) {  // broadcast to nobody: take the descriptor back
             (void)take_handoff(record, false, operation);
             return {};
           }
         } else {
-          is_queued = publish(index, payload.size(), type, wants_receipt, &sequence,
-                             &is_wake_needed);
+          is_queued =
+              publish(index, payload.size(), type, wants_receipt, &sequence, &is_wake_needed);
           if (!is_queued) return {};  // broadcast to nobody
         }
       } else if (is_try) {

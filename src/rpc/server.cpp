@@ -133,19 +133,19 @@ struct ServerState {
       const std::lock_guard lock(running_mutex);
       ++running;
     }
-    workers.run([this, wire, handle, call = std::move(*call), &running_mutex, &running_changed,
-                 &running] {
-      const std::string& method = call.method;
-      const msgpack::sbuffer answer = run(call.id, method, *call.params);
-      if (auto sent = wire->send({answer.data(), answer.size()}); !sent) {
-        if (sent.error().code() != Errc::closed) {
-          log_line(fmt::format("answering '{}': {}", method, sent.error().message()));
-        }
-      }
-      const std::lock_guard lock(running_mutex);
-      --running;
-      running_changed.notify_all();
-    });
+    workers.run(
+        [this, wire, handle, call = std::move(*call), &running_mutex, &running_changed, &running] {
+          const std::string& method = call.method;
+          const msgpack::sbuffer answer = run(call.id, method, *call.params);
+          if (auto sent = wire->send({answer.data(), answer.size()}); !sent) {
+            if (sent.error().code() != Errc::closed) {
+              log_line(fmt::format("answering '{}': {}", method, sent.error().message()));
+            }
+          }
+          const std::lock_guard lock(running_mutex);
+          --running;
+          running_changed.notify_all();
+        });
     return true;
   }
 

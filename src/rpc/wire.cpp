@@ -134,9 +134,8 @@ Result<std::optional<msgpack::object_handle>> Wire::unpack_message(const Message
   const auto payload = message.payload();
   try {
     std::size_t offset = 0;
-    auto handle =
-        msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(), offset,
-                        nullptr, nullptr, limits_for(payload.size()));
+    auto handle = msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(),
+                                  offset, nullptr, nullptr, limits_for(payload.size()));
     if (offset != payload.size()) {
       broken_ = Error(Errc::corrupted,
                       fmt::format("{}: a message of {} bytes holds more than one msgpack object",

@@ -55,7 +55,8 @@ TEST(Name, InternalNamesJoinUserNamesWithHash) {
   EXPECT_FALSE(is_valid_name("a##b", NameUse::internal));
   EXPECT_FALSE(is_valid_name("a#..", NameUse::internal));
   EXPECT_FALSE(is_valid_name("a#b/c", NameUse::internal));
-  EXPECT_FALSE(is_valid_name(std::string(200, 'a') + "#" + std::string(200, 'b'), NameUse::internal))
+  EXPECT_FALSE(
+      is_valid_name(std::string(200, 'a') + "#" + std::string(200, 'b'), NameUse::internal))
       << "longer than a file name may be";
   EXPECT_EQ(internal_name({"alice", "bob"}), "alice#bob");
 }

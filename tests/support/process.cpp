@@ -7,8 +7,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 #include <utility>
 

@@ -178,7 +178,8 @@ TEST(Barrier, ThreadsTooForTsan) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(phases->early.load(), 0u);
-  for (int phase = 0; phase < Phases::kPhases; ++phase) ASSERT_EQ(phases->winners[phase].load(), 1u);
+  for (int phase = 0; phase < Phases::kPhases; ++phase)
+    ASSERT_EQ(phases->winners[phase].load(), 1u);
 }
 
 TEST(Semaphore, ThreadsGuardACounterForTsan) {

@@ -46,7 +46,7 @@ struct Figures {
 struct RunOptions {
   std::uint64_t seed = 1;
   std::int64_t hang_timeout_ns = 30'000'000'000;
-  std::string directory;  // for the logs
+  std::string directory;           // for the logs
   bool may_kill_producers = true;  // --victims: whom the steady rounds kill
   bool may_kill_consumers = true;
 };

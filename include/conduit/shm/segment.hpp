@@ -10,8 +10,8 @@
 // Lifetime::process: the creator holds a flock on the file for as long as it lives. Forked
 // children drop their inherited copy of that hold in a fork handler, so the object goes with
 // its creator, not with its children (a child that has not yet run since fork() still holds
-// the copy: the object can outlive its creator by that moment). Any open that finds the lock free removes the object and
-// reports not_found. No daemon is involved.
+// the copy: the object can outlive its creator by that moment). Any open that finds the lock free
+// removes the object and reports not_found. No daemon is involved.
 //
 // Not protected against a peer with write permission that truncates the file: readers of the
 // lost pages get SIGBUS (tmpfs files cannot be sealed). Objects that need that protection use
@@ -44,8 +44,8 @@ struct SegmentSpec {
   std::size_t payload_size = 0;
   Lifetime lifetime = Lifetime::system;
   mode_t mode = 0600;
-  std::uint64_t type_size = 0;   // sizeof(T) for typed objects, checked on open
-  std::uint32_t type_align = 0;  // alignof(T)
+  std::uint64_t type_size = 0;    // sizeof(T) for typed objects, checked on open
+  std::uint32_t type_align = 0;   // alignof(T)
   NameUse names = NameUse::user;  // internal: names made by conduit itself ('#')
 };
 
