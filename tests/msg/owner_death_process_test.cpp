@@ -21,7 +21,7 @@ using test::Child;
 using namespace std::chrono_literals;
 
 class OwnerDeathTest : public test::ProcessTest {
- protected:
+ public:
   /// The files in this test's namespace, read straight from the directory: no conduit call
   /// (which could reap) is made.
   [[nodiscard]] std::vector<std::string> files() const {
@@ -39,19 +39,22 @@ std::atomic<int>* shared_flag() {
   return new (memory) std::atomic<int>(0);
 }
 
-TEST_F(OwnerDeathTest, MailboxIsRemovedByTheCallThatFindsItsOwnerDead) {
+/// The creator of a Lifetime::process `Object` is SIGKILLed while a receiver blocks on it:
+/// the receiver gets owner_died, and nothing is left in the namespace once it has returned.
+template <class Object, class Options>
+void expect_gone_after_owner_death(const OwnerDeathTest& test, Options options) {
   auto* is_created = shared_flag();
-  Child creator([is_created]() -> int {
-    auto box = Mailbox::create("owned", {.lifetime = Lifetime::process});
-    CHILD_CHECK(box.has_value());
+  Child creator([is_created, options]() -> int {
+    auto object = Object::create("owned", options);
+    CHILD_CHECK(object.has_value());
     is_created->store(1);
     for (;;) ::pause();
   });
   while (is_created->load() == 0) ::usleep(1000);
   Child receiver([] {
-    auto box = Mailbox::open("owned");
-    CHILD_CHECK(box.has_value());
-    auto got = box->receive();  // blocks until the owner dies
+    auto object = Object::open("owned");
+    CHILD_CHECK(object.has_value());
+    auto got = object->receive();  // blocks until the owner dies
     CHILD_CHECK(!got);
     return got.error().code() == Errc::owner_died ? 0 : 2;
   });
@@ -59,30 +62,15 @@ TEST_F(OwnerDeathTest, MailboxIsRemovedByTheCallThatFindsItsOwnerDead) {
   (void)creator.kill();
   const auto exit = receiver.wait(10s);
   ASSERT_TRUE(exit.ok()) << exit.describe();
-  EXPECT_TRUE(files().empty()) << "left in the namespace: " << files().front();
+  EXPECT_TRUE(test.files().empty()) << "left in the namespace: " << test.files().front();
+}
+
+TEST_F(OwnerDeathTest, MailboxIsRemovedByTheCallThatFindsItsOwnerDead) {
+  expect_gone_after_owner_death<Mailbox>(*this, MailboxOptions{.lifetime = Lifetime::process});
 }
 
 TEST_F(OwnerDeathTest, ChannelIsRemovedByTheCallThatFindsItsOwnerDead) {
-  auto* is_created = shared_flag();
-  Child creator([is_created]() -> int {
-    auto channel = Channel<int>::create("owned", {.lifetime = Lifetime::process});
-    CHILD_CHECK(channel.has_value());
-    is_created->store(1);
-    for (;;) ::pause();
-  });
-  while (is_created->load() == 0) ::usleep(1000);
-  Child receiver([] {
-    auto channel = Channel<int>::open("owned");
-    CHILD_CHECK(channel.has_value());
-    auto got = channel->receive();  // blocks until the owner dies
-    CHILD_CHECK(!got);
-    return got.error().code() == Errc::owner_died ? 0 : 2;
-  });
-  ::usleep(50000);
-  (void)creator.kill();
-  const auto exit = receiver.wait(10s);
-  ASSERT_TRUE(exit.ok()) << exit.describe();
-  EXPECT_TRUE(files().empty()) << "left in the namespace: " << files().front();
+  expect_gone_after_owner_death<Channel<int>>(*this, ChannelOptions{.lifetime = Lifetime::process});
 }
 
 }  // namespace

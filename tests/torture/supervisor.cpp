@@ -323,6 +323,24 @@ Result<void> remove_object(const Scenario& scenario, const std::string& object) 
                                               : Mailbox::remove(object);
 }
 
+/// Every file left in the namespace counts as leaked (`when` says at which point).
+void count_leaked_files(const Scenario& scenario, const char* when, Figures& figures) {
+  if (const auto files = namespace_files(); files != 0) {
+    list_namespace(scenario.name, when);
+    figures.leaked_files += files;
+  }
+}
+
+/// Removes the scenario's object: a failed remove is a violation, and so is any file left.
+void remove_and_check(const Scenario& scenario, const std::string& object, Figures& figures) {
+  if (auto removed = remove_object(scenario, object); !removed) {
+    std::fprintf(stderr, "torture %s: remove: %s\n", scenario.name,
+                 removed.error().message().c_str());
+    ++figures.unexpected_exits;
+  }
+  count_leaked_files(scenario, "after remove", figures);
+}
+
 /// One object for the whole scenario; producers and consumers killed and restarted.
 void run_steady(const Scenario& scenario, std::uint64_t kills, const RunOptions& options,
                 Board* board, int log_fd, Figures& figures, KillNotes& notes,
@@ -374,15 +392,7 @@ void run_steady(const Scenario& scenario, std::uint64_t kills, const RunOptions&
     round.wait_for(Role::consumer);
   }
   leftovers = take_leftovers(scenario, object);
-  if (auto removed = remove_object(scenario, object); !removed) {
-    std::fprintf(stderr, "torture %s: remove: %s\n", scenario.name,
-                 removed.error().message().c_str());
-    ++figures.unexpected_exits;
-  }
-  if (const auto files = namespace_files(); files != 0) {
-    list_namespace(scenario.name, "after remove");
-    figures.leaked_files += files;
-  }
+  remove_and_check(scenario, object, figures);
 }
 
 /// A pair mailbox per round: its consumer creates it, its producer is killed once (a pair
@@ -411,15 +421,7 @@ void run_pairs(const Scenario& scenario, std::uint64_t kills, const RunOptions& 
       board->drain = 1;
       round.wait_for(Role::consumer);
     }
-    if (auto removed = Mailbox::remove(object); !removed) {
-      std::fprintf(stderr, "torture %s: remove: %s\n", scenario.name,
-                   removed.error().message().c_str());
-      ++figures.unexpected_exits;
-    }
-    if (const auto files = namespace_files(); files != 0) {
-      list_namespace(scenario.name, "after remove");
-      figures.leaked_files += files;
-    }
+    remove_and_check(scenario, object, figures);
   }
 }
 
@@ -485,10 +487,7 @@ void run_owners(const Scenario& scenario, std::uint64_t kills, const RunOptions&
       ++figures.leaked_files;
       (void)remove_object(scenario, object);
     }
-    if (const auto files = namespace_files(); files != 0) {
-      list_namespace(scenario.name, "after a later open");
-      figures.leaked_files += files;
-    }
+    count_leaked_files(scenario, "after a later open", figures);
   }
 }
 
