@@ -51,8 +51,8 @@ std::size_t round_up_to_page(std::size_t n) { return (n + 4095) / 4096 * 4096; }
 // A lock whose word names a thread that exists is held, as far as anyone can tell: waiting
 // for it is what a lock is for, not a hang (a live peer may hold a lock as long as it likes).
 // The target does not forge those: it clears the holder of the mailbox's and the endpoint's
-// lock when the bytes name a live thread. Words naming no thread stay: they must give
-// `corrupted` (sync/mutex.hpp).
+// lock when the bytes name a live thread. Words naming no thread stay: they are a dead holder,
+// whose lock is taken over (sync/mutex.hpp).
 void release_live_holder(std::vector<std::byte>& file, std::uint32_t kind) {
   std::size_t at = 0;
   if (kind == static_cast<std::uint32_t>(shm::SegmentKind::mailbox)) {
@@ -63,8 +63,8 @@ void release_live_holder(std::vector<std::byte>& file, std::uint32_t kind) {
     return;
   }
   std::uint32_t word;
-  std::memcpy(&word, file.data() + at, sizeof word);  // pthread_mutex_t's lock word comes first
-  const auto holder = static_cast<pid_t>(word & FUTEX_TID_MASK);
+  std::memcpy(&word, file.data() + at, sizeof word);  // the Mutex's futex word comes first
+  const auto holder = static_cast<pid_t>(word & FUTEX_TID_MASK);  // the holder's bits, as Mutex
   if (holder != 0 && !(::kill(holder, 0) != 0 && errno == ESRCH)) {
     word &= ~FUTEX_TID_MASK;
     std::memcpy(file.data() + at, &word, sizeof word);

@@ -172,7 +172,8 @@ class PosixMqStream final : public Stream {
   std::vector<char> message_;
 };
 
-// glibc's robust, process-shared mutex: what conduit::Mutex builds on, without conduit.
+// glibc's robust, process-shared mutex: what conduit::Mutex used to build on, and what
+// people use for the job.
 class PthreadMutexLoop final : public Loop {
  public:
   std::string name() const override { return "pthread_mutex (robust, pshared)"; }

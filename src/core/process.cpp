@@ -70,6 +70,24 @@ ProcessId self_slowly() {
 
 }  // namespace detail
 
+ProcessId self_thread() {
+  // Per thread; `process` tells a forked child (whose one thread inherits this cache) that the
+  // entry is its parent's.
+  struct Cache {
+    pid_t process = 0;
+    ProcessId id{};
+  };
+  thread_local Cache cache;
+  const pid_t process = self().pid;
+  if (cache.process == process) [[likely]]
+    return cache.id;
+  const pid_t tid = ::gettid();
+  const auto stat = read_stat(tid);
+  cache.id = ProcessId{tid, stat ? stat->start_time : 0};
+  cache.process = process;
+  return cache.id;
+}
+
 bool alive(ProcessId process) {
   if (process.pid <= 0) return false;
   const auto stat = read_stat(process.pid);

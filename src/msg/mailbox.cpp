@@ -52,12 +52,13 @@ constexpr std::chrono::seconds kLockPatience{10};
 
 Result<Mailbox::Impl::Locked> Mailbox::Impl::lock(std::optional<sys::TimePoint> deadline) {
   // Spin first: a holder keeps the lock for well under a microsecond, far less than a futex
-  // sleep and wake-up cost, and a contended robust mutex sleeps at once. Backing off between
-  // attempts keeps the spinners from stealing the lock's line from its holder.
+  // sleep and wake-up cost. Backing off between attempts keeps the spinners from stealing the
+  // lock's line from its holder.
   bool is_taken = false;
   const std::uint32_t rounds = sync::spin_rounds();
   for (std::uint32_t spent = 0, backoff = 1; spent < rounds; spent += backoff) {
-    if (state_->lock.try_lock()) {  // a dead holder's lock counts as free: is_held tells
+    // A dead holder's lock is not free to try_lock: lock_for below takes it over.
+    if (state_->lock.try_lock()) {
       is_taken = true;
       break;
     }

@@ -1,88 +1,75 @@
 #include "conduit/sync/mutex.hpp"
 
-#include <linux/futex.h>
-#include <signal.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <ctime>
 #include <string>
 
-#include "conduit/sys/clock.hpp"
-#include "conduit/sys/syscall.hpp"
+#include "conduit/sync/wait.hpp"
+#include "conduit/sys/futex.hpp"
 
 namespace conduit {
 namespace {
 
-/// How long a waiter sleeps before it looks again whether the holder the lock word names exists.
-constexpr std::chrono::milliseconds kHolderCheck{100};
+constexpr std::uint32_t kKind = 0x58'54'55'4d;  // "MUTX"
+constexpr std::uint32_t kWaiters = 0x8000'0000;
+// Thread ids fit in 22 bits (PID_MAX_LIMIT is 2^22); the bits between are never set by us.
+constexpr std::uint32_t kHolderMask = 0x3fff'ffff;
 
-std::unexpected<Error> corrupted(const char* operation, const std::string& what) {
-  return fail(Errc::corrupted, std::string("mutex: ") + operation + ": corrupted: " + what);
-}
+// A waiter's first sleep before it asks whether the holder lives, and the longest: a live
+// holder releases the lock (and wakes the waiter) long before the first slice ends, so the
+// check costs it nothing; a dead one is noticed within a millisecond or two.
+constexpr std::chrono::milliseconds kFirstSlice{1};
+constexpr std::chrono::milliseconds kLongestSlice{100};
+// Polls of the word before the first sleep: a holder keeps a lock for a short while.
+constexpr int kSpins = 64;
+
+std::string where(const char* operation) { return std::string("mutex: ") + operation; }
 
 }  // namespace
 
-Mutex::Mutex() noexcept {
-  pthread_mutexattr_t attributes;
-  pthread_mutexattr_init(&attributes);
-  pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(&mutex_, &attributes);
-  pthread_mutexattr_destroy(&attributes);
-}
-
-Result<void> Mutex::interpret(int result, const char* operation) noexcept {
-  switch (result) {
-    case 0: return {};
-    case EOWNERDEAD:
-      return fail(Errc::owner_died, std::string("mutex: ") + operation +
-                                        ": its owner died holding it; held now: repair, then "
-                                        "make_consistent()");
-    case ENOTRECOVERABLE:
-      return fail(Errc::closed, std::string("mutex: ") + operation +
-                                    ": not recoverable (an owner died and it was unlocked "
-                                    "without make_consistent())");
-    case ETIMEDOUT:
-      return fail(Errc::timed_out, std::string("mutex: ") + operation + ": timed out");
-    default:
-      return fail(sys::SysError{result, "pthread_mutex"}, std::string("mutex: ") + operation);
-  }
-}
-
-int Mutex::made_kind() noexcept {
-  static const int kind = [] {
-    const Mutex made;
-    return made.mutex_.__data.__kind;
-  }();
-  return kind;
-}
+Mutex::Mutex() noexcept : kind_{kKind} {}
 
 Result<void> Mutex::check_kind(const char* operation) const noexcept {
-  // Read once, relaxed: a peer may be writing the word (glibc reads it the same way).
-  const int kind = __atomic_load_n(&mutex_.__data.__kind, __ATOMIC_RELAXED);
-  if (kind != made_kind()) {
-    return corrupted(operation, "its type word " + std::to_string(kind) +
-                                    " is not that of a robust process-shared mutex (" +
-                                    std::to_string(made_kind()) + ")");
-  }
+  // Relaxed: a peer may write the word at any time; we only refuse what is plainly not a mutex.
+  const std::uint32_t kind = kind_.load(std::memory_order_relaxed);
+  if (kind != kKind)
+    return fail(Errc::corrupted, where(operation) + ": corrupted: its kind word " +
+                                     std::to_string(kind) + " is not a conduit mutex's");
   return {};
 }
 
-Result<void> Mutex::check_holder(const char* operation) const noexcept {
-  if (auto kind = check_kind(operation); !kind) return kind;
-  // The lock word follows the kernel's robust-futex protocol: the holder's thread id in the low
-  // bits, FUTEX_OWNER_DIED once the kernel released a dead holder's lock.
-  const auto word =
-      static_cast<std::uint32_t>(__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED));
-  const auto holder = static_cast<pid_t>(word & FUTEX_TID_MASK);
-  if (holder == 0 || (word & FUTEX_OWNER_DIED) != 0) return {};
-  // A holder that dies is released by the kernel (OWNER_DIED) before its thread id goes away,
-  // so an id that names no thread was never a holder's.
-  auto exists = sys::call("kill", [&] { return ::kill(holder, 0); });
-  if (!exists && exists.error().code == ESRCH) {
-    return corrupted(operation, "its lock word names thread " + std::to_string(holder) +
-                                    " as the holder, and there is no such thread");
+bool Mutex::is_holder_alive(pid_t holder) const noexcept {
+  // The start time is the holder's only once holder_tid_ names it: written just after the
+  // word was taken, so a holder that died in between is checked by its id alone.
+  const std::uint64_t start =
+      holder_tid_.load(std::memory_order_relaxed) == holder
+          ? holder_start_.load(std::memory_order_relaxed)
+          : 0;
+  return alive(ProcessId{holder, start});
+}
+
+Result<void> Mutex::acquired(ProcessId me, bool is_taken_over, const char* operation) noexcept {
+  // Relaxed: only waiters deciding whether the holder lives read these, and they read the
+  // word first; a stale pair only makes them check by id alone.
+  holder_start_.store(me.start_time, std::memory_order_relaxed);
+  holder_tid_.store(me.pid, std::memory_order_relaxed);
+  const std::uint32_t state = state_.load(std::memory_order_relaxed);  // ordered by the word
+  if (state == not_recoverable) {
+    unlock();
+    return fail(Errc::closed, where(operation) +
+                                  ": not recoverable (an owner died and it was unlocked "
+                                  "without make_consistent())");
+  }
+  if (state != consistent && state != owner_died) {
+    unlock();
+    return fail(Errc::corrupted,
+                where(operation) + ": corrupted: its state word is " + std::to_string(state));
+  }
+  if (is_taken_over || state == owner_died) {
+    // A holder that died, or (state) one that was told so and died repairing.
+    state_.store(owner_died, std::memory_order_relaxed);
+    return fail(Errc::owner_died, where(operation) +
+                                      ": its owner died holding it; held now: repair, then "
+                                      "make_consistent()");
   }
   return {};
 }
@@ -90,17 +77,57 @@ Result<void> Mutex::check_holder(const char* operation) const noexcept {
 Result<void> Mutex::lock_until(std::optional<sys::TimePoint> deadline,
                                const char* operation) noexcept {
   if (auto kind = check_kind(operation); !kind) return kind;
-  const int tried = pthread_mutex_trylock(&mutex_);
-  if (tried != EBUSY) return interpret(tried, operation);
-  // Held: wait in slices, and between them check that the holder is a thread at all.
+  const ProcessId me = self_thread();
+  const auto mine = static_cast<std::uint32_t>(me.pid);
+  // Acquire on every successful exchange below: pairs with the release in unlock(), so this
+  // holder sees everything the last one wrote under the lock.
+  std::uint32_t word = 0;
+  if (word_.compare_exchange_strong(word, mine, std::memory_order_acquire,
+                                    std::memory_order_relaxed))
+    return acquired(me, false, operation);
+  for (int spin = 0; spin < kSpins; ++spin) {
+    sync::relax();
+    word = word_.load(std::memory_order_relaxed);
+    if (word == 0 && word_.compare_exchange_weak(word, mine, std::memory_order_acquire,
+                                                 std::memory_order_relaxed))
+      return acquired(me, false, operation);
+  }
+  // Sleep. Having slept, take the word marked kWaiters: others may be asleep behind us, and
+  // only a word so marked makes unlock() wake one (the classic futex mutex).
+  std::uint32_t slept_on = 0;  // the holder the current slices are about
+  auto slice = kFirstSlice;
   for (;;) {
-    const sys::TimePoint check = sys::deadline_after(kHolderCheck);
+    word = word_.load(std::memory_order_relaxed);
+    if (word == 0) {
+      if (word_.compare_exchange_weak(word, mine | kWaiters, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+        return acquired(me, false, operation);
+      continue;
+    }
+    const std::uint32_t holder = word & kHolderMask;
+    if (holder != slept_on) {  // another holder: a new patience
+      slept_on = holder;
+      slice = kFirstSlice;
+    }
+    if ((word & kWaiters) == 0 &&
+        !word_.compare_exchange_weak(word, word | kWaiters, std::memory_order_relaxed))
+      continue;
+    const sys::TimePoint check = sys::deadline_after(slice);
     const sys::TimePoint until = deadline ? std::min(*deadline, check) : check;
-    const timespec until_spec = sys::to_timespec(until);
-    const int result = pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &until_spec);
-    if (result != ETIMEDOUT) return interpret(result, operation);
-    if (deadline && sys::now() >= *deadline) return interpret(result, operation);
-    if (auto holder = check_holder(operation); !holder) return holder;
+    auto slept = sys::futex_wait(word_, word | kWaiters, until);
+    if (slept) continue;  // woken, or the word changed: look again
+    if (deadline && sys::now() >= *deadline)
+      return fail(Errc::timed_out, where(operation) + ": timed out");
+    // A whole slice and the same holder: does it still run?
+    if (word_.load(std::memory_order_relaxed) == (word | kWaiters) &&
+        !is_holder_alive(static_cast<pid_t>(holder))) {
+      std::uint32_t dead = word | kWaiters;
+      if (word_.compare_exchange_strong(dead, mine | kWaiters, std::memory_order_acquire,
+                                        std::memory_order_relaxed))
+        return acquired(me, true, operation);
+      continue;  // someone else took it over, or it moved: look again
+    }
+    slice = std::min(slice * 2, kLongestSlice);
   }
 }
 
@@ -112,16 +139,31 @@ Result<void> Mutex::lock_for(std::chrono::nanoseconds timeout) noexcept {
 
 bool Mutex::try_lock() noexcept {
   if (!check_kind("try_lock")) return false;
-  const int result = pthread_mutex_trylock(&mutex_);
-  if (result == EOWNERDEAD) {
-    pthread_mutex_consistent(&mutex_);
-    return true;
-  }
-  return result == 0;
+  const ProcessId me = self_thread();
+  std::uint32_t word = 0;
+  if (!word_.compare_exchange_strong(word, static_cast<std::uint32_t>(me.pid),
+                                     std::memory_order_acquire, std::memory_order_relaxed))
+    return false;
+  auto taken = acquired(me, false, "try_lock");
+  if (taken) return true;
+  if (taken.error().code() != Errc::owner_died) return false;  // released by acquired()
+  make_consistent();
+  return true;
 }
 
-void Mutex::unlock() noexcept { pthread_mutex_unlock(&mutex_); }
+void Mutex::unlock() noexcept {
+  // An owner_died the holder did not repair: nobody may trust the data again.
+  if (state_.load(std::memory_order_relaxed) == owner_died)
+    state_.store(not_recoverable, std::memory_order_relaxed);
+  // Release: pairs with the acquire of the next holder's exchange; the state store above is
+  // ordered before it.
+  const std::uint32_t word = word_.exchange(0, std::memory_order_release);
+  if ((word & kWaiters) != 0) (void)sys::futex_wake(word_, 1);
+}
 
-void Mutex::make_consistent() noexcept { pthread_mutex_consistent(&mutex_); }
+void Mutex::make_consistent() noexcept {
+  std::uint32_t died = owner_died;
+  state_.compare_exchange_strong(died, consistent, std::memory_order_relaxed);
+}
 
 }  // namespace conduit

@@ -1,10 +1,8 @@
 // A Mutex whose memory a peer overwrote: no waiter may wait forever for a holder that is not
-// there. (Found by fuzz/segment_fuzz.cpp: a mailbox whose lock bytes were garbage hung open.)
-#include <pthread.h>
-#include <signal.h>
-
-#include <cerrno>
-#include <fstream>
+// there, and no call may do more than fail. (Found by fuzz/segment_fuzz.cpp: a mailbox whose
+// lock bytes were garbage hung open.)
+#include <atomic>
+#include <cstddef>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -23,34 +21,47 @@ using namespace std::chrono_literals;
 // The fixture's watchdog turns a regression (a hang) into a failure.
 class MutexCorruptionTest : public test::ProcessTest {};
 
-pthread_mutex_t& raw(Mutex& mutex) { return *reinterpret_cast<pthread_mutex_t*>(&mutex); }
+// The mutex's words as mutex.hpp lays them out (a peer sees just these bytes).
+std::atomic<std::uint32_t>& word_at(Mutex& mutex, std::size_t offset) {
+  return *reinterpret_cast<std::atomic<std::uint32_t>*>(reinterpret_cast<std::byte*>(&mutex) +
+                                                        offset);
+}
+std::atomic<std::uint32_t>& futex_word(Mutex& mutex) { return word_at(mutex, 0); }
+std::atomic<std::uint32_t>& kind_word(Mutex& mutex) { return word_at(mutex, 4); }
+std::atomic<std::uint32_t>& state_word(Mutex& mutex) { return word_at(mutex, 8); }
 
-TEST_F(MutexCorruptionTest, LockWordNamingNoThread_LockIsCorruptedNotAHang) {
+// A made-up holder is a dead holder: the lock is taken over (owner_died), then works again.
+void expect_taken_over(Mutex& mutex, Result<void> locked) {
+  ASSERT_FALSE(locked);
+  ASSERT_EQ(locked.error().code(), Errc::owner_died) << locked.error().message();
+  mutex.make_consistent();
+  mutex.unlock();
+  ASSERT_TRUE(mutex.lock());
+  mutex.unlock();
+  EXPECT_EQ(futex_word(mutex).load(), 0U);
+}
+
+TEST_F(MutexCorruptionTest, LockWordNamingNoThread_LockTakesItOverNotAHang) {
   Mutex mutex;
   const pid_t nobody = missing_thread_id();
   ASSERT_NE(nobody, 0);
-  raw(mutex).__data.__lock = nobody;  // "held" by a thread that does not exist
-  auto locked = mutex.lock();
-  ASSERT_FALSE(locked);
-  EXPECT_EQ(locked.error().code(), Errc::corrupted) << locked.error().message();
-  EXPECT_NE(locked.error().message().find(std::to_string(nobody)), std::string::npos)
-      << locked.error().message();
+  futex_word(mutex) = static_cast<std::uint32_t>(nobody);  // "held" by a thread that is not
+  EXPECT_FALSE(mutex.try_lock());  // try_lock does not look at /proc
+  expect_taken_over(mutex, mutex.lock());
 }
 
-TEST_F(MutexCorruptionTest, LockWordNamingNoThread_LockForIsCorruptedNotTimedOut) {
+TEST_F(MutexCorruptionTest, LockWordNamingNoThreadWithWaiters_LockForTakesItOverNotTimedOut) {
   Mutex mutex;
   const pid_t nobody = missing_thread_id();
   ASSERT_NE(nobody, 0);
-  raw(mutex).__data.__lock = nobody;
-  auto locked = mutex.lock_for(60s);
-  ASSERT_FALSE(locked);
-  EXPECT_EQ(locked.error().code(), Errc::corrupted) << locked.error().message();
+  futex_word(mutex) = static_cast<std::uint32_t>(nobody) | 0x8000'0000U;
+  expect_taken_over(mutex, mutex.lock_for(60s));
 }
 
-TEST_F(MutexCorruptionTest, TypeWordNotRobust_EveryLockRefuses) {
+TEST_F(MutexCorruptionTest, KindWordOverwritten_EveryLockRefuses) {
   Mutex mutex;
-  raw(mutex).__data.__kind = PTHREAD_MUTEX_NORMAL;  // a plain mutex: no robust-futex protocol
-  raw(mutex).__data.__lock = 2;                     // "held, with waiters"
+  kind_word(mutex) = 0x1234;
+  futex_word(mutex) = 2;  // "held"
   EXPECT_FALSE(mutex.try_lock());
   auto locked = mutex.lock();
   ASSERT_FALSE(locked);
@@ -58,6 +69,17 @@ TEST_F(MutexCorruptionTest, TypeWordNotRobust_EveryLockRefuses) {
   auto timed = mutex.lock_for(1s);
   ASSERT_FALSE(timed);
   EXPECT_EQ(timed.error().code(), Errc::corrupted) << timed.error().message();
+}
+
+TEST_F(MutexCorruptionTest, StateWordOverwritten_LockIsCorruptedAndNotLeftHeld) {
+  Mutex mutex;
+  state_word(mutex) = 77;
+  EXPECT_FALSE(mutex.try_lock());
+  auto locked = mutex.lock();
+  ASSERT_FALSE(locked);
+  EXPECT_EQ(locked.error().code(), Errc::corrupted) << locked.error().message();
+  EXPECT_NE(locked.error().message().find("77"), std::string::npos) << locked.error().message();
+  EXPECT_EQ(futex_word(mutex).load(), 0U);  // refused, and given back
 }
 
 TEST_F(MutexCorruptionTest, LiveHolder_LockForTimesOutAndIsNotCalledCorrupted) {

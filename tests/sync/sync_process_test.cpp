@@ -84,6 +84,87 @@ TEST_F(SyncTest, MutexLockForTimesOut) {
   (*shared)->mutex.unlock();
 }
 
+TEST_F(SyncTest, MutexGuardsACounterAcrossFourProcesses) {
+  constexpr int kProcesses = 4;
+  constexpr int kRounds = 100000;
+  auto shared = Shared<Guarded>::create("guarded");
+  ASSERT_TRUE(shared);
+  std::vector<Child> workers;
+  for (int p = 0; p < kProcesses; ++p) {
+    workers.emplace_back([p] {
+      auto mine = Shared<Guarded>::open("guarded");
+      CHILD_CHECK(mine.has_value());
+      for (int i = 0; i < kRounds; ++i) {
+        // Every form of taking it, so that sleepers and spinners mix.
+        if (i % 3 == 0 && (*mine)->mutex.try_lock()) {
+        } else if (p % 2 == 0) {
+          CHILD_CHECK((*mine)->mutex.lock().has_value());
+        } else {
+          CHILD_CHECK((*mine)->mutex.lock_for(60s).has_value());
+        }
+        CHILD_CHECK((*mine)->holding.fetch_add(1) == 0);  // alone inside
+        ++(*mine)->counter;
+        (*mine)->holding.fetch_sub(1);
+        (*mine)->mutex.unlock();
+      }
+      return 0;
+    });
+  }
+  for (auto& worker : workers) EXPECT_TRUE(worker.wait(120s).ok());
+  EXPECT_EQ((*shared)->counter, std::uint64_t{kProcesses} * kRounds);
+}
+
+TEST_F(SyncTest, MutexHolderKilledWhileThreeWaitersSleep_OneGetsOwnerDiedNoneHangs) {
+  auto shared = Shared<Guarded>::create("guarded");
+  ASSERT_TRUE(shared);
+  Child holder([]() -> int {
+    auto mine = Shared<Guarded>::open("guarded");
+    CHILD_CHECK(mine && (*mine)->mutex.lock());
+    (*mine)->holding = 1;
+    for (;;) ::pause();
+  });
+  while ((*shared)->holding == 0) ::usleep(1000);
+  std::vector<Child> waiters;
+  for (int w = 0; w < 3; ++w) {
+    waiters.emplace_back([]() -> int {
+      auto mine = Shared<Guarded>::open("guarded");
+      CHILD_CHECK(mine.has_value());
+      auto locked = (*mine)->mutex.lock();
+      const bool is_repairer = !locked;
+      CHILD_CHECK(locked || locked.error().code() == Errc::owner_died);
+      if (is_repairer) (*mine)->mutex.make_consistent();
+      ++(*mine)->counter;
+      (*mine)->mutex.unlock();
+      return is_repairer ? 7 : 0;
+    });
+  }
+  ::usleep(50000);  // let them fall asleep behind the holder
+  holder.kill(SIGKILL);
+  int repairers = 0;
+  for (auto& waiter : waiters) {
+    auto exit = waiter.wait(60s);
+    ASSERT_TRUE(!exit.timed_out && exit.signal == 0) << exit.describe();
+    EXPECT_TRUE(exit.code == 0 || exit.code == 7) << exit.describe();
+    repairers += exit.code == 7 ? 1 : 0;
+  }
+  EXPECT_EQ(repairers, 1);
+  ASSERT_TRUE((*shared)->mutex.lock());
+  EXPECT_EQ((*shared)->counter, 3u);
+  (*shared)->mutex.unlock();
+}
+
+TEST(Mutex, HolderThreadExitsHoldingIt_NextLockGetsOwnerDied) {
+  Guarded guarded;
+  std::thread([&] { ASSERT_TRUE(guarded.mutex.lock()); }).join();  // ends holding it
+  auto locked = guarded.mutex.lock();
+  ASSERT_FALSE(locked);
+  EXPECT_EQ(locked.error().code(), Errc::owner_died) << locked.error().message();
+  guarded.mutex.make_consistent();
+  guarded.mutex.unlock();
+  EXPECT_TRUE(guarded.mutex.try_lock());
+  guarded.mutex.unlock();
+}
+
 struct Counted {
   Semaphore semaphore{1, 1};
   std::uint64_t counter = 0;

@@ -39,6 +39,11 @@ extern SelfCache self_cache;
   return detail::self_slowly();
 }
 
+/// The calling thread, named as a ProcessId: its thread id and its own start time. What a lock
+/// records as its holder: alive() on it turns false once the thread exited (or its process
+/// died). Cheap after a thread's first call; correct in a child after fork().
+[[nodiscard]] ProcessId self_thread();
+
 /// Whether `process` is still running: false once it exited (a zombie counts as dead) or its
 /// pid now names another process. A start_time of 0 means "unknown": only the pid is checked.
 [[nodiscard]] bool alive(ProcessId process);

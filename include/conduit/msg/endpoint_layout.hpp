@@ -23,7 +23,7 @@
 namespace conduit::msg {
 
 inline constexpr std::uint64_t kEndpointMagic = 0x31'54'4e'49'4f'50'44'45ULL;  // "EDPOINT1"
-inline constexpr std::uint32_t kEndpointLayoutVersion = 1;
+inline constexpr std::uint32_t kEndpointLayoutVersion = 2;  // 2: Mutex without pointers
 inline constexpr std::uint32_t kMaxPeers = 256;
 
 struct InboundPeer {

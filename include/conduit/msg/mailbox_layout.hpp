@@ -65,7 +65,7 @@ namespace conduit::msg {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
-inline constexpr std::uint32_t kMailboxLayoutVersion = 4;  // 3: cache lines; 4: hand-off
+inline constexpr std::uint32_t kMailboxLayoutVersion = 5;  // 3: cache lines; 4: hand-off; 5: Mutex
 inline constexpr std::uint32_t kMaxReceivers = 64;         // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;         // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;    // concurrent rendezvous offers

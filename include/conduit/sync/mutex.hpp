@@ -1,32 +1,52 @@
 // Mutex: a robust, process-shared mutual-exclusion lock, usable anywhere shared memory maps it
-// (inside Shared<T>, a segment, a mailbox). It is glibc's robust process-shared
-// pthread_mutex_t (PTHREAD_MUTEX_ROBUST + PTHREAD_PROCESS_SHARED): the kernel's robust-futex
-// list releases it when its holder dies, and the next locker is told.
+// (inside Shared<T>, a segment, a mailbox). A holder that dies (its thread exits or its process
+// is killed) does not leave it locked for ever: the next locker is told.
 //
 // When the holder died, lock() returns owner_died *while holding the lock*: the data it
 // guards may be half-updated. Repair it, call make_consistent(), then unlock(). Unlocking
 // without make_consistent() leaves the mutex unrecoverable: every later lock() returns closed
 // (never a hang).
 //
-// A peer that writes into the mutex's memory cannot make a waiter wait forever for nobody:
-// a mutex whose type word is not a robust process-shared one is `corrupted` at once, and one
-// whose lock word names a holder thread that does not exist is `corrupted` after one check
-// interval (100 ms) of waiting. (A live peer that holds the lock can still hold it for as long
-// as it likes.) Holders are recognised by thread id, so every process that uses one mutex must
-// be in the same PID namespace.
+// Why not glibc's robust pthread_mutex_t (what this was until layout 2): glibc keeps the
+// robust-list links of the holding thread — pointers — inside the mutex, and lock and unlock
+// write through them. In memory another process can write, a hostile or broken peer could
+// make us write through pointers of its choosing. This mutex keeps only numbers in shared
+// memory: a futex word holding the holder's thread id, and the holder's start time.
 //
-// Not movable or copyable: it lives where it was constructed. The destructor is trivial
-// (pthread_mutex_destroy is a no-op on Linux), so a Mutex may sit in memory that outlives
-// every process.
+// How a dead holder is noticed: there is no kernel robust list to release the lock, so a
+// waiter looks for itself. It sleeps on the futex word in slices (1 ms, doubling to 100 ms);
+// after each slice in which the same holder kept the lock it asks /proc whether that thread
+// still runs (thread id and start time: a reused id is not mistaken for the holder), and if
+// not, takes the lock over with owner_died. A live holder pays nothing for this; a dead one
+// costs its waiters about a millisecond. The same check makes a lock word that a peer
+// overwrote with a made-up thread id harmless: that "holder" is dead too.
+//
+// A peer that writes into the mutex's memory cannot make a waiter wait forever for nobody,
+// nor make this process touch memory outside the mutex: a mutex whose kind word is not this
+// mutex's is `corrupted` at once, as is a state word with no meaning. (A live peer that holds
+// the lock can still hold it for as long as it likes.) Holders are recognised by thread id, so
+// every process that uses one mutex must be in the same PID namespace.
+//
+// The bytes (40, for layouts that embed a Mutex): the futex word (holder thread id, bit 31 set
+// when someone may sleep), the kind word, the state word (consistent, owner died, not
+// recoverable), the holder's thread id again and its start time (written just after the
+// futex word, so a waiter can tell the holder from a thread that reused its id), and
+// reserved bytes.
+//
+// Not movable or copyable: it lives where it was constructed. The destructor is trivial, so a
+// Mutex may sit in memory that outlives every process.
 #pragma once
 
-#include <pthread.h>
+#include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <type_traits>
 
 #include "conduit/core/error.hpp"
+#include "conduit/core/process.hpp"
 #include "conduit/sys/clock.hpp"
 
 namespace conduit {
@@ -39,28 +59,40 @@ class Mutex {
 
   /// Blocks until this thread holds the lock. Errors: owner_died (held now: repair, then
   /// make_consistent), closed (unrecoverable: an earlier owner_died was not made consistent),
-  /// corrupted (the mutex's memory holds no valid mutex, or names a holder that does not exist).
+  /// corrupted (the mutex's memory holds no valid mutex).
   [[nodiscard]] Result<void> lock() noexcept;
   /// As lock, giving up with timed_out after `timeout` (measured on CLOCK_MONOTONIC).
   [[nodiscard]] Result<void> lock_for(std::chrono::nanoseconds timeout) noexcept;
-  /// Takes the lock if free. A lock whose owner died counts as free: it is made consistent and
-  /// taken (use lock() to be told of the death). False for a corrupted mutex.
+  /// Takes the lock if it is free now; never sleeps, never reads /proc. A lock whose holder
+  /// died is not free to try_lock until a lock() or lock_for() noticed the death (they take it
+  /// over); a lock left inconsistent by such a take-over is made consistent and taken. False
+  /// for a corrupted or unrecoverable mutex.
   [[nodiscard]] bool try_lock() noexcept;
   void unlock() noexcept;
   /// After owner_died: the guarded data is repaired; the mutex is usable again.
   void make_consistent() noexcept;
 
  private:
-  Result<void> interpret(int result, const char* operation) noexcept;
+  /// What the state word may say.
+  enum State : std::uint32_t { consistent = 0, owner_died = 1, not_recoverable = 2 };
+
   Result<void> lock_until(std::optional<sys::TimePoint> deadline, const char* operation) noexcept;
-  /// The type word a Mutex is made with (robust, process-shared), as glibc encodes it.
-  static int made_kind() noexcept;
+  /// Just took the word: records the holder and answers from the state word.
+  Result<void> acquired(ProcessId me, bool is_taken_over, const char* operation) noexcept;
   Result<void> check_kind(const char* operation) const noexcept;
-  Result<void> check_holder(const char* operation) const noexcept;
-  pthread_mutex_t mutex_;
+  /// Whether the thread the futex word names as holder (`holder`, its thread id) still runs.
+  bool is_holder_alive(pid_t holder) const noexcept;
+
+  std::atomic<std::uint32_t> word_{0};  // holder's thread id | kWaiters; 0: free
+  std::atomic<std::uint32_t> kind_;     // kKind
+  std::atomic<std::uint32_t> state_{consistent};
+  std::atomic<std::int32_t> holder_tid_{0};    // == word_'s id once the holder recorded itself
+  std::atomic<std::uint64_t> holder_start_{0};  // that thread's start time
+  std::uint64_t reserved_[2]{};
 };
 
 static_assert(std::is_standard_layout_v<Mutex>);
 static_assert(std::is_trivially_destructible_v<Mutex>);
+static_assert(sizeof(Mutex) == 40);
 
 }  // namespace conduit
