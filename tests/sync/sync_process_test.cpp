@@ -84,34 +84,44 @@ TEST_F(SyncTest, MutexLockForTimesOut) {
   (*shared)->mutex.unlock();
 }
 
-TEST_F(SyncTest, MutexGuardsACounterAcrossFourProcesses) {
+/// Four processes each add 1 to T::counter 100,000 times, each time through `round(T&, process,
+/// i)`, which takes the guard, counts, and gives it back (false: it failed). The total says
+/// whether the guard kept them apart; `after(T&)` looks at the rest.
+template <class T, class Round, class After = void (*)(T&)>
+void count_in_four_processes(const char* name, Round round, After after = [](T&) {}) {
   constexpr int kProcesses = 4;
   constexpr int kRounds = 100000;
-  auto shared = Shared<Guarded>::create("guarded");
+  auto shared = Shared<T>::create(name);
   ASSERT_TRUE(shared);
   std::vector<Child> workers;
   for (int p = 0; p < kProcesses; ++p) {
-    workers.emplace_back([p] {
-      auto mine = Shared<Guarded>::open("guarded");
+    workers.emplace_back([name, p, round] {
+      auto mine = Shared<T>::open(name);
       CHILD_CHECK(mine.has_value());
-      for (int i = 0; i < kRounds; ++i) {
-        // Every form of taking it, so that sleepers and spinners mix.
-        if (i % 3 == 0 && (*mine)->mutex.try_lock()) {
-        } else if (p % 2 == 0) {
-          CHILD_CHECK((*mine)->mutex.lock().has_value());
-        } else {
-          CHILD_CHECK((*mine)->mutex.lock_for(60s).has_value());
-        }
-        CHILD_CHECK((*mine)->holding.fetch_add(1) == 0);  // alone inside
-        ++(*mine)->counter;
-        (*mine)->holding.fetch_sub(1);
-        (*mine)->mutex.unlock();
-      }
+      for (int i = 0; i < kRounds; ++i) CHILD_CHECK(round(**mine, p, i));
       return 0;
     });
   }
   for (auto& worker : workers) EXPECT_TRUE(worker.wait(120s).ok());
   EXPECT_EQ((*shared)->counter, std::uint64_t{kProcesses} * kRounds);
+  after(**shared);
+}
+
+TEST_F(SyncTest, MutexGuardsACounterAcrossFourProcesses) {
+  count_in_four_processes<Guarded>("guarded", [](Guarded& guarded, int p, int i) {
+    // Every form of taking it, so that sleepers and spinners mix.
+    if (i % 3 == 0 && guarded.mutex.try_lock()) {
+    } else if (p % 2 == 0) {
+      if (!guarded.mutex.lock()) return false;
+    } else {
+      if (!guarded.mutex.lock_for(60s)) return false;
+    }
+    const bool is_alone = guarded.holding.fetch_add(1) == 0;
+    ++guarded.counter;
+    guarded.holding.fetch_sub(1);
+    guarded.mutex.unlock();
+    return is_alone;
+  });
 }
 
 TEST_F(SyncTest, MutexHolderKilledWhileThreeWaitersSleep_OneGetsOwnerDiedNoneHangs) {
@@ -171,26 +181,15 @@ struct Counted {
 };
 
 TEST_F(SyncTest, SemaphoreGuardsACounterAcrossFourProcesses) {
-  constexpr int kProcesses = 4;
-  constexpr int kRounds = 100000;
-  auto shared = Shared<Counted>::create("counted");
-  ASSERT_TRUE(shared);
-  std::vector<Child> workers;
-  for (int p = 0; p < kProcesses; ++p) {
-    workers.emplace_back([] {
-      auto mine = Shared<Counted>::open("counted");
-      CHILD_CHECK(mine.has_value());
-      for (int i = 0; i < kRounds; ++i) {
-        CHILD_CHECK((*mine)->semaphore.acquire().has_value());
-        ++(*mine)->counter;
-        (*mine)->semaphore.release();
-      }
-      return 0;
-    });
-  }
-  for (auto& worker : workers) EXPECT_TRUE(worker.wait(120s).ok());
-  EXPECT_EQ((*shared)->counter, std::uint64_t{kProcesses} * kRounds);
-  EXPECT_EQ((*shared)->semaphore.value(), 1u);
+  count_in_four_processes<Counted>(
+      "counted",
+      [](Counted& counted, int, int) {
+        if (!counted.semaphore.acquire()) return false;
+        ++counted.counter;
+        counted.semaphore.release();
+        return true;
+      },
+      [](Counted& counted) { EXPECT_EQ(counted.semaphore.value(), 1u); });
 }
 
 TEST(Semaphore, CountsAndClampsAtMax) {
