@@ -51,6 +51,7 @@ class Endpoint::Impl {
   struct Inbound {
     std::string peer;
     std::optional<Mailbox> link;  // "me#peer", once the peer made it
+    sys::TimePoint checked{};     // when receive_from last found the peer's endpoint there
   };
 
   Impl(shm::Segment segment, EndpointOptions options)
@@ -236,15 +237,21 @@ class Endpoint::Impl {
         }
         if (got.error().code() != Errc::would_block) return std::unexpected(got.error());
       }
-      const bool has_link = std::ranges::any_of(
+      const auto linked = std::ranges::find_if(
           inbound_, [&](const Inbound& in) { return peer && in.link && in.peer == *peer; });
-      if (has_link) {
+      if (linked != inbound_.end()) {
         // Nothing left from a peer that linked to us: if it is gone, nothing more will come.
-        // (A peer that never linked may still join: receive_from waits for it.)
-        auto alive_peer = shm::Segment::open(*peer, shm::SegmentKind::endpoint);
-        if (!alive_peer && alive_peer.error().code() == Errc::not_found)
-          return fail(Errc::closed,
-                      context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
+        // (A peer that never linked may still join: receive_from waits for it.) Looked at once
+        // per kPeerCheckInterval, as sends do: an open() per empty poll would cost a poller
+        // more than the poll.
+        const auto now = sys::now();
+        if (now - linked->checked >= kPeerCheckInterval) {
+          auto alive_peer = shm::Segment::open(*peer, shm::SegmentKind::endpoint);
+          if (!alive_peer && alive_peer.error().code() == Errc::not_found)
+            return fail(Errc::closed,
+                        context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
+          linked->checked = now;
+        }
       }
       if (is_try) return std::unexpected(peer ? no_message_from_ : no_message_);
       auto slice_end = sys::now() + kSlice;

@@ -141,6 +141,33 @@ TEST_F(EndpointTest, MessagesOfAPeerThatDiedCanStillBeReadThenClosed) {
   EXPECT_EQ(after.error().code(), Errc::closed) << after.error().message();
 }
 
+TEST_F(EndpointTest, PollingReceiveFromNoticesAPeerThatWasKilled) {
+  Child a([]() -> int {
+    auto me = Endpoint::join("a");
+    CHILD_CHECK(me.has_value());
+    CHILD_CHECK(me->send("b", "hello").has_value());
+    for (;;) ::pause();
+  });
+  auto b = Endpoint::join("b");
+  ASSERT_TRUE(b);
+  auto first = b->receive_from_for("a", 30s);
+  ASSERT_TRUE(first) << first.error().message();
+  // Empty polls of a live peer: would_block (the peer is looked up only now and then).
+  for (int i = 0; i < 1000; ++i) {
+    auto polled = b->try_receive_from("a");
+    ASSERT_FALSE(polled);
+    ASSERT_EQ(polled.error().code(), Errc::would_block) << polled.error().message();
+  }
+  EXPECT_EQ(a.kill().signal, SIGKILL);
+  Result<Message> polled = fail(Errc::would_block, "not polled yet");
+  while (!polled && polled.error().code() == Errc::would_block) {  // the watchdog bounds it
+    polled = b->try_receive_from("a");
+    if (!polled && polled.error().code() == Errc::would_block) ::usleep(100);
+  }
+  ASSERT_FALSE(polled);
+  EXPECT_EQ(polled.error().code(), Errc::closed) << polled.error().message();
+}
+
 TEST_F(EndpointTest, SendingToAPeerThatWasKilledIsClosed) {
   Child b([]() -> int {
     auto me = Endpoint::join("b", {.capacity = Capacity::bounded(4)});
