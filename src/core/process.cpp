@@ -54,6 +54,15 @@ void forget_self_in_child() { detail::self_cache.is_valid.store(false, std::memo
 namespace detail {
 
 SelfCache self_cache;
+thread_local ThreadCache thread_cache{};
+
+ProcessId self_thread_slowly() {
+  const pid_t tid = ::gettid();
+  const auto stat = read_stat(tid);
+  thread_cache.id = ProcessId{tid, stat ? stat->start_time : 0};
+  thread_cache.process = self().pid;
+  return thread_cache.id;
+}
 
 ProcessId self_slowly() {
   std::lock_guard lock(self_mutex);
@@ -69,24 +78,6 @@ ProcessId self_slowly() {
 }
 
 }  // namespace detail
-
-ProcessId self_thread() {
-  // Per thread; `process` tells a forked child (whose one thread inherits this cache) that the
-  // entry is its parent's.
-  struct Cache {
-    pid_t process = 0;
-    ProcessId id{};
-  };
-  thread_local Cache cache;
-  const pid_t process = self().pid;
-  if (cache.process == process) [[likely]]
-    return cache.id;
-  const pid_t tid = ::gettid();
-  const auto stat = read_stat(tid);
-  cache.id = ProcessId{tid, stat ? stat->start_time : 0};
-  cache.process = process;
-  return cache.id;
-}
 
 bool alive(ProcessId process) {
   if (process.pid <= 0) return false;

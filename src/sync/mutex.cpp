@@ -9,8 +9,6 @@
 namespace conduit {
 namespace {
 
-constexpr std::uint32_t kKind = 0x58'54'55'4d;  // "MUTX"
-constexpr std::uint32_t kWaiters = 0x8000'0000;
 // Thread ids fit in 22 bits (PID_MAX_LIMIT is 2^22); the bits between are never set by us.
 constexpr std::uint32_t kHolderMask = 0x3fff'ffff;
 
@@ -48,19 +46,16 @@ bool Mutex::is_holder_alive(pid_t holder) const noexcept {
 }
 
 Result<void> Mutex::acquired(ProcessId me, bool is_taken_over, const char* operation) noexcept {
-  // Relaxed: only waiters deciding whether the holder lives read these, and they read the
-  // word first; a stale pair only makes them check by id alone.
-  holder_start_.store(me.start_time, std::memory_order_relaxed);
-  holder_tid_.store(me.pid, std::memory_order_relaxed);
+  record(me);
   const std::uint32_t state = state_.load(std::memory_order_relaxed);  // ordered by the word
   if (state == not_recoverable) {
-    unlock();
+    give_back();
     return fail(Errc::closed, where(operation) +
                                   ": not recoverable (an owner died and it was unlocked "
                                   "without make_consistent())");
   }
   if (state != consistent && state != owner_died) {
-    unlock();
+    give_back();
     return fail(Errc::corrupted,
                 where(operation) + ": corrupted: its state word is " + std::to_string(state));
   }
@@ -74,10 +69,9 @@ Result<void> Mutex::acquired(ProcessId me, bool is_taken_over, const char* opera
   return {};
 }
 
-Result<void> Mutex::lock_until(std::optional<sys::TimePoint> deadline,
+Result<void> Mutex::lock_until(ProcessId me, std::optional<sys::TimePoint> deadline,
                                const char* operation) noexcept {
   if (auto kind = check_kind(operation); !kind) return kind;
-  const ProcessId me = self_thread();
   const auto mine = static_cast<std::uint32_t>(me.pid);
   // Acquire on every successful exchange below: pairs with the release in unlock(), so this
   // holder sees everything the last one wrote under the lock.
@@ -131,35 +125,26 @@ Result<void> Mutex::lock_until(std::optional<sys::TimePoint> deadline,
   }
 }
 
-Result<void> Mutex::lock() noexcept { return lock_until(std::nullopt, "lock"); }
-
 Result<void> Mutex::lock_for(std::chrono::nanoseconds timeout) noexcept {
-  return lock_until(sys::deadline_after(timeout), "lock_for");
+  const ProcessId me = self_thread();
+  if (take(me)) return {};
+  return lock_until(me, sys::deadline_after(timeout), "lock_for");
 }
 
-bool Mutex::try_lock() noexcept {
+bool Mutex::try_lock_slowly(ProcessId me) noexcept {
   if (!check_kind("try_lock")) return false;
-  const ProcessId me = self_thread();
   std::uint32_t word = 0;
   if (!word_.compare_exchange_strong(word, static_cast<std::uint32_t>(me.pid),
                                      std::memory_order_acquire, std::memory_order_relaxed))
     return false;
   auto taken = acquired(me, false, "try_lock");
   if (taken) return true;
-  if (taken.error().code() != Errc::owner_died) return false;  // released by acquired()
+  if (taken.error().code() != Errc::owner_died) return false;  // given back by acquired()
   make_consistent();
   return true;
 }
 
-void Mutex::unlock() noexcept {
-  // An owner_died the holder did not repair: nobody may trust the data again.
-  if (state_.load(std::memory_order_relaxed) == owner_died)
-    state_.store(not_recoverable, std::memory_order_relaxed);
-  // Release: pairs with the acquire of the next holder's exchange; the state store above is
-  // ordered before it.
-  const std::uint32_t word = word_.exchange(0, std::memory_order_release);
-  if ((word & kWaiters) != 0) (void)sys::futex_wake(word_, 1);
-}
+void Mutex::wake_one() noexcept { (void)sys::futex_wake(word_, 1); }
 
 void Mutex::make_consistent() noexcept {
   std::uint32_t died = owner_died;

@@ -142,14 +142,14 @@ TEST_F(EndpointTest, MessagesOfAPeerThatDiedCanStillBeReadThenClosed) {
 }
 
 TEST_F(EndpointTest, PollingReceiveFromNoticesAPeerThatWasKilled) {
+  auto b = Endpoint::join("b");  // before the child sends to it
+  ASSERT_TRUE(b);
   Child a([]() -> int {
     auto me = Endpoint::join("a");
     CHILD_CHECK(me.has_value());
     CHILD_CHECK(me->send("b", "hello").has_value());
     for (;;) ::pause();
   });
-  auto b = Endpoint::join("b");
-  ASSERT_TRUE(b);
   auto first = b->receive_from_for("a", 30s);
   ASSERT_TRUE(first) << first.error().message();
   // Empty polls of a live peer: would_block (the peer is looked up only now and then).

@@ -39,10 +39,27 @@ extern SelfCache self_cache;
   return detail::self_slowly();
 }
 
+namespace detail {
+/// self_thread()'s cache, per thread; `process` tells a forked child (whose one thread inherits
+/// it) that the entry is its parent's. Trivial, so reaching it costs no TLS wrapper call.
+struct ThreadCache {
+  pid_t process;
+  ProcessId id;
+};
+extern thread_local ThreadCache thread_cache;
+/// Fills this thread's cache (reads /proc once) and returns it.
+[[nodiscard]] ProcessId self_thread_slowly();
+}  // namespace detail
+
 /// The calling thread, named as a ProcessId: its thread id and its own start time. What a lock
 /// records as its holder: alive() on it turns false once the thread exited (or its process
-/// died). Cheap after a thread's first call; correct in a child after fork().
-[[nodiscard]] ProcessId self_thread();
+/// died). Cheap after a thread's first call (a lock takes it every time); correct in a child
+/// after fork().
+[[nodiscard]] inline ProcessId self_thread() {
+  if (detail::thread_cache.process == self().pid) [[likely]]
+    return detail::thread_cache.id;
+  return detail::self_thread_slowly();
+}
 
 /// Whether `process` is still running: false once it exited (a zombie counts as dead) or its
 /// pid now names another process. A start_time of 0 means "unknown": only the pid is checked.

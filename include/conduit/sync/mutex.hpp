@@ -60,23 +60,77 @@ class Mutex {
   /// Blocks until this thread holds the lock. Errors: owner_died (held now: repair, then
   /// make_consistent), closed (unrecoverable: an earlier owner_died was not made consistent),
   /// corrupted (the mutex's memory holds no valid mutex).
-  [[nodiscard]] Result<void> lock() noexcept;
+  [[nodiscard]] Result<void> lock() noexcept {
+    const ProcessId me = self_thread();
+    if (take(me)) [[likely]]
+      return {};
+    return lock_until(me, std::nullopt, "lock");
+  }
   /// As lock, giving up with timed_out after `timeout` (measured on CLOCK_MONOTONIC).
   [[nodiscard]] Result<void> lock_for(std::chrono::nanoseconds timeout) noexcept;
   /// Takes the lock if it is free now; never sleeps, never reads /proc. A lock whose holder
   /// died is not free to try_lock until a lock() or lock_for() noticed the death (they take it
   /// over); a lock left inconsistent by such a take-over is made consistent and taken. False
   /// for a corrupted or unrecoverable mutex.
-  [[nodiscard]] bool try_lock() noexcept;
-  void unlock() noexcept;
+  [[nodiscard]] bool try_lock() noexcept {
+    const ProcessId me = self_thread();
+    if (take(me)) [[likely]]
+      return true;
+    return try_lock_slowly(me);
+  }
+  void unlock() noexcept {
+    // An owner_died the holder did not repair: nobody may trust the data again.
+    if (state_.load(std::memory_order_relaxed) == owner_died) [[unlikely]]
+      state_.store(not_recoverable, std::memory_order_relaxed);
+    give_back();
+  }
   /// After owner_died: the guarded data is repaired; the mutex is usable again.
   void make_consistent() noexcept;
 
  private:
   /// What the state word may say.
   enum State : std::uint32_t { consistent = 0, owner_died = 1, not_recoverable = 2 };
+  static constexpr std::uint32_t kKind = 0x58'54'55'4d;  // "MUTX"
+  static constexpr std::uint32_t kWaiters = 0x8000'0000;
 
-  Result<void> lock_until(std::optional<sys::TimePoint> deadline, const char* operation) noexcept;
+  /// The common case, inline: a valid, consistent mutex that nobody holds is taken and the
+  /// holder recorded. False for anything else (the slow paths sort it out; the word is not
+  /// taken then).
+  bool take(ProcessId me) noexcept {
+    // Relaxed: a peer may write the kind word at any time; we only refuse what is plainly not
+    // a mutex.
+    if (kind_.load(std::memory_order_relaxed) != kKind) [[unlikely]]
+      return false;
+    std::uint32_t free = 0;
+    // Acquire: pairs with the release in unlock(), so this holder sees everything the last
+    // one wrote under the lock.
+    if (!word_.compare_exchange_strong(free, static_cast<std::uint32_t>(me.pid),
+                                       std::memory_order_acquire, std::memory_order_relaxed))
+      return false;
+    record(me);
+    if (state_.load(std::memory_order_relaxed) == consistent) [[likely]]  // ordered by the word
+      return true;
+    give_back();  // taken, but not the common case: the slow path looks at the state
+    return false;
+  }
+  void give_back() noexcept {
+    // Release: pairs with the acquire of the next holder's exchange; a state store before it
+    // is ordered before it too.
+    const std::uint32_t word = word_.exchange(0, std::memory_order_release);
+    if ((word & kWaiters) != 0) [[unlikely]]
+      wake_one();
+  }
+  /// Records this thread as the holder. Relaxed: only waiters deciding whether the holder
+  /// lives read these, and they read the word first; a stale pair only makes them check by id
+  /// alone.
+  void record(ProcessId me) noexcept {
+    holder_start_.store(me.start_time, std::memory_order_relaxed);
+    holder_tid_.store(me.pid, std::memory_order_relaxed);
+  }
+  Result<void> lock_until(ProcessId me, std::optional<sys::TimePoint> deadline,
+                          const char* operation) noexcept;
+  bool try_lock_slowly(ProcessId me) noexcept;
+  void wake_one() noexcept;
   /// Just took the word: records the holder and answers from the state word.
   Result<void> acquired(ProcessId me, bool is_taken_over, const char* operation) noexcept;
   Result<void> check_kind(const char* operation) const noexcept;
