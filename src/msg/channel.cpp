@@ -7,6 +7,7 @@
 #include "conduit/core/name.hpp"
 #include "conduit/ring/lane_ring.hpp"
 #include "conduit/shm/segment.hpp"
+#include "conduit/sys/membarrier.hpp"
 
 namespace conduit::msg {
 
@@ -20,6 +21,21 @@ constexpr std::size_t kDefaultManyLanes = 16;
 
 std::string channel_context(std::string_view name, std::string_view operation) {
   return fmt::format("channel '{}': {}", printable_name(name), operation);
+}
+
+/// In a channel whose wakers take no fence (WakeFencing::asymmetric), a sleeper's membarrier
+/// must reach every process that sends or receives: each registers before its first send or
+/// receive (on open, and again in a forked child, whose address space is new). Errors: as
+/// membarrier(2) (EPERM under a seccomp filter that forbids it), said in `context`.
+Result<void> join_membarrier(sync::WakeFencing fencing, std::string_view context) {
+  if (fencing != sync::WakeFencing::asymmetric) return {};
+  if (auto registered = sys::register_for_global_membarrier(); !registered)
+    return fail(registered.error(),
+                fmt::format("{}: the channel's wakers rely on "
+                            "membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) and this process "
+                            "cannot register for it",
+                            context));
+  return {};
 }
 
 }  // namespace
@@ -54,6 +70,8 @@ class ChannelCore::Impl {
     if (producer_.is_attached() && producer_as_ == me) [[likely]]
       return {};
     producer_ = {};  // a forked child's copy of the parent's hold: not ours, forget it
+    if (auto joined = join_membarrier(ring_.wake_fencing(), context(operation)); !joined)
+      return joined;
     if (auto attached = producer_.attach(ring_, me, context(operation)); !attached) return attached;
     producer_as_ = me;
     return {};
@@ -64,6 +82,8 @@ class ChannelCore::Impl {
     if (consumer_.is_attached() && consumer_as_ == me) [[likely]]
       return {};
     consumer_ = {};  // as above
+    if (auto joined = join_membarrier(ring_.wake_fencing(), context(operation)); !joined)
+      return joined;
     if (auto attached = consumer_.attach(ring_, me, context(operation)); !attached) return attached;
     consumer_as_ = me;
     // Only the consumer sleeps on `items`, and the role is ours alone now: a count left there
@@ -81,7 +101,9 @@ class ChannelCore::Impl {
   Result<void> wait(Predicate&& is_ready, sync::WaitWord& word,
                     std::optional<sys::TimePoint> deadline, std::string_view operation,
                     bool is_producer) {
-    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll)) {
+    // The ring's fencing, whatever this process's: in an asymmetric channel the wakers take
+    // no fence, and the sleeper's membarrier stands for it (sync/wait.hpp).
+    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing())) {
       case sync::SliceEnd::moved: return {};  // look again
       case sync::SliceEnd::deadline_passed:
         return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
@@ -182,6 +204,7 @@ ChannelCore::ChannelCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   is_closed_ = &header.is_closed;
   items_ = &header.items;
   space_ = &header.space;
+  fencing_ = impl_->ring_.wake_fencing();  // create and open registered us if asymmetric
 }
 ChannelCore::~ChannelCore() = default;
 
@@ -206,6 +229,16 @@ Result<std::unique_ptr<ChannelCore>> ChannelCore::create(std::string_view name,
                                       .lanes = lanes},
                                      context);
   if (!config) return std::unexpected(config.error());
+  // Asymmetric where the kernel offers the global expedited membarrier and this process can
+  // register for it; else every send and receive fences (the choice is recorded in the ring,
+  // so that every process agrees on it).
+  if (options.wake_fencing != sync::WakeFencing::symmetric &&
+      options.wake_fencing != sync::WakeFencing::asymmetric)
+    return fail(Errc::invalid_argument, fmt::format("{}: unknown wake fencing", context));
+  auto fencing = sync::WakeFencing::symmetric;
+  if (options.wake_fencing == sync::WakeFencing::asymmetric && sys::has_global_membarrier() &&
+      sys::register_for_global_membarrier())
+    fencing = sync::WakeFencing::asymmetric;
   shm::SegmentSpec spec;
   spec.kind = shm::SegmentKind::channel;
   spec.payload_size = ring::LaneRing::size_of(*config);
@@ -214,7 +247,7 @@ Result<std::unique_ptr<ChannelCore>> ChannelCore::create(std::string_view name,
   spec.type_size = record_size;
   spec.type_align = static_cast<std::uint32_t>(record_align);
   auto segment = shm::Segment::create(name, spec, [&](std::span<std::byte> payload) {
-    ring::LaneRing::initialize(payload, *config);
+    ring::LaneRing::initialize(payload, *config, fencing);
     return Result<void>{};
   });
   if (!segment) return std::unexpected(segment.error());
@@ -242,6 +275,8 @@ Result<std::unique_ptr<ChannelCore>> ChannelCore::open(std::string_view name,
     return fail(Errc::invalid_argument,
                 fmt::format("{}: holds records of size {} and alignment {}, not {} and {}", context,
                             header.type_size, header.type_align, record_size, record_align));
+  if (auto joined = join_membarrier(ring->wake_fencing(), context); !joined)
+    return std::unexpected(joined.error());
   return std::unique_ptr<ChannelCore>(
       new ChannelCore(std::make_unique<Impl>(std::move(*segment), *ring)));
 }
@@ -418,6 +453,7 @@ ChannelStats ChannelCore::stats() const {
   stats.producers = config.lane_count == 1 ? Producers::one : Producers::many;
   stats.depth = impl.ring_.depth();
   stats.record_size = config.record_size;
+  stats.wake_fencing = impl.ring_.wake_fencing();
   stats.lifetime = impl.segment_.lifetime();
   stats.owner = impl.segment_.creator();
   // Relaxed: statistics; the values are only reported.

@@ -115,6 +115,50 @@ TEST_F(ChannelProcessTest, SleepingPingPong_EveryWakeUpArrives) {
   EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
+// Both sides of one channel of capacity 1 sleep in turn: the consumer on an empty ring, the
+// producer on a full one, each woken by the other's publish or release. Every wake-up races
+// with the sleeper's flag; a lost one costs a 50 ms liveness slice, so a protocol that loses
+// more than about one in ten outlasts the watchdog (the sync tests, whose slices last an hour,
+// turn a single lost wake-up into a hang). Run with each wake fencing: the asymmetric one (no
+// fence on the fast side, a membarrier in the sleeper) and the symmetric one.
+void stream_while_sleeping_in_turn(sync::WakeFencing fencing) {
+  ASSERT_TRUE(Channel<std::uint64_t>::create("turns", {.capacity = 1, .wake_fencing = fencing}));
+  constexpr std::uint64_t kRecords = 20'000;
+  Child producer([] {
+    // A few spin rounds now and then, so the sleeper flags itself at ever different moments
+    // of the other side's publish.
+    std::minstd_rand random(std::random_device{}());
+    auto channel = Channel<std::uint64_t>::open("turns");
+    CHILD_CHECK(channel.has_value());
+    for (std::uint64_t i = 0; i < kRecords; ++i) {
+      sync::set_spin_rounds(random() % 4 == 0 ? random() % 8 : 0);
+      CHILD_CHECK(channel->send(i).has_value());
+    }
+    return 0;
+  });
+  std::minstd_rand random(std::random_device{}());
+  auto channel = Channel<std::uint64_t>::open("turns");
+  ASSERT_TRUE(channel);
+  for (std::uint64_t i = 0; i < kRecords; ++i) {
+    sync::set_spin_rounds(random() % 4 == 0 ? random() % 8 : 0);
+    auto got = channel->receive_for(30s);
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_EQ(*got, i);
+  }
+  sync::set_spin_rounds(sync::kSpinRounds);
+  const auto exit = producer.wait(120s);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+  EXPECT_EQ(channel->try_receive().error().code(), Errc::would_block);
+}
+
+TEST_F(ChannelProcessTest, SleepingInTurn_Asymmetric_NoWakeUpLost) {
+  stream_while_sleeping_in_turn(sync::WakeFencing::asymmetric);
+}
+
+TEST_F(ChannelProcessTest, SleepingInTurn_Symmetric_NoWakeUpLost) {
+  stream_while_sleeping_in_turn(sync::WakeFencing::symmetric);
+}
+
 TEST_F(ChannelProcessTest, TwoProducers_EachInOrder_NothingLostOrDuplicated) {
   ASSERT_TRUE(Channel<Item>::create("mpsc", {.capacity = 1024, .producers = Producers::many}));
   constexpr std::uint64_t kPerProducer = 500'000;

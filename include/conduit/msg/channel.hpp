@@ -42,8 +42,9 @@
 // `ping` and `pong`; the client does `while (!ping.try_send(x)) {}` then
 // `while (!(r = pong.try_receive())) {}`; the server mirrors it. A try_ form reads only the
 // ring and the read-mostly header line, inline, with no call into the library; a successful
-// one then fences and reads the other side's sleeper count (no read-modify-write; FUTEX_WAKE
-// only if that side sleeps, which a busy poller never does). A try_ form that finds the ring
+// one then reads the other side's sleeper count after a compiler barrier (no fence: a side
+// going to sleep makes a membarrier for it, see ChannelOptions::wake_fencing; no
+// read-modify-write; FUTEX_WAKE only if that side sleeps, which a busy poller never does). A try_ form that finds the ring
 // full or empty returns an error built once per handle (no formatting, no allocation).
 #pragma once
 
@@ -82,6 +83,12 @@ struct ChannelOptions {
   Lifetime lifetime = Lifetime::system;
   mode_t mode = 0600;
   std::size_t max_producers = 16;  // Producers::many: producers attached at once (2 to 64)
+  // Who pays for a wake-up's ordering (sync/wait.hpp). asymmetric: sends and receives take no
+  // fence, a side going to sleep makes a membarrier instead; every process that opens the
+  // channel registers for membarrier (open fails if it cannot). Where the kernel lacks
+  // MEMBARRIER_CMD_GLOBAL_EXPEDITED the channel is made symmetric: a fence per send and
+  // receive. symmetric: always that.
+  sync::WakeFencing wake_fencing = sync::WakeFencing::asymmetric;
 };
 
 struct ChannelStats {
@@ -90,6 +97,7 @@ struct ChannelStats {
   std::size_t lanes = 0;  // producers attached at once, at most
   std::size_t depth = 0;  // records in the ring now (a snapshot)
   std::size_t record_size = 0;
+  sync::WakeFencing wake_fencing = sync::WakeFencing::symmetric;  // as created
   Lifetime lifetime = Lifetime::system;
   ProcessId owner;                            // the creator
   ProcessId consumer;                         // pid 0: none attached
@@ -157,17 +165,13 @@ class ChannelCore {
     return is_full_.is_for(operation) ? &*is_full_.error : nullptr;
   }
   /// Publishes the next `count` claimed slots and wakes a sleeping consumer: one release store
-  /// of the tail, then a fence and a load of the consumer's sleeper flag (sync/wait.hpp, the
-  /// second protocol); no read-modify-write and no system call unless the consumer sleeps.
-  // TODO(perf): the fence in notify_sleepers, here and in release(), is the streaming limit
-  // now: a raw SPSC ring with one seq_cst fence per publish and per release streams at ~0.4x
-  // the unfenced ring on the 2-core EPYC VM (best of 40 runs of 50,000 64-byte records), and
-  // Channel at about the same. Dropping it needs the sleeper to fence for the waker
-  // (membarrier MEMBARRIER_CMD_GLOBAL_EXPEDITED, registered by every process at open), which
-  // moves ~1 us onto every sleep: a blocking round trip sleeps twice.
+  /// of the tail, then a load of the consumer's sleeper flag (sync/wait.hpp, the second
+  /// protocol) after a fence: only a compiler barrier in an asymmetric channel (the sleeper
+  /// makes a membarrier instead), else a seq_cst fence. No read-modify-write and no system
+  /// call unless the consumer sleeps.
   void publish(std::size_t count) noexcept {
     writer_->publish(count);
-    items_->notify_sleepers();
+    items_->notify_sleepers(fencing_);
   }
 
   /// Consumer side: at least one and at most `wanted` records in one lane (lanes take turns).
@@ -222,10 +226,11 @@ class ChannelCore {
     return &*is_empty_.error;
   }
   /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers
-  /// (as publish: a store, a fence and a load unless one sleeps).
+  /// (as publish: a store, a fence as the channel's WakeFencing says, and a load unless one
+  /// sleeps).
   void release(std::size_t count) noexcept {
     reader_->release(count);
-    space_->notify_sleepers();
+    space_->notify_sleepers(fencing_);
   }
 
   // Zero copy: one loan and one view at a time per handle.
@@ -281,6 +286,9 @@ class ChannelCore {
   const std::atomic<std::uint32_t>* is_closed_ = nullptr;
   sync::WaitWord* items_ = nullptr;  // the consumer sleeps here
   sync::WaitWord* space_ = nullptr;  // producers sleep here
+  // The ring's, read once when the handle was made (a peer rewriting the header later changes
+  // nothing here); asymmetric only once this process registered for membarrier.
+  sync::WakeFencing fencing_ = sync::WakeFencing::symmetric;
   bool has_loan_ = false;
   bool has_view_ = false;
 };
@@ -516,27 +524,46 @@ class Channel {
   Result<T> receive(bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
     bool is_empty = false;
-    if (const std::byte* slot = core_->next_record(is_empty)) [[likely]] {
+    if (const std::byte* slot = core_->next_record(is_empty)) [[likely]]
+      return take(slot);
+    return receive_slowly(is_empty, is_try, deadline, operation);
+  }
+
+  /// Copies the record in `slot` out, then releases it. Where T can be made without arguments
+  /// the copy lands straight in the returned Result (one memcpy, no copy of T on the stack:
+  /// a record of a MiB is copied once, not three times).
+  Result<T> take(const std::byte* slot) {
+    if constexpr (std::is_default_constructible_v<T>) {
+      Result<T> result(std::in_place, CopiedRecord{slot});  // named: NRVO builds it in place
+      core_->release(1);
+      return result;
+    } else {
       std::array<std::byte, sizeof(T)> bytes;
       std::memcpy(bytes.data(), slot, sizeof(T));
       core_->release(1);
       return std::bit_cast<T>(bytes);
     }
-    return receive_slowly(is_empty, is_try, deadline, operation);
   }
+  /// Converts to a T holding the record's bytes: constructing the Result's T from it copies
+  /// the bytes into the Result's own storage (the conversion's T is elided into it).
+  struct CopiedRecord {
+    const std::byte* slot;
+    operator T() const noexcept {  // NOLINT(google-explicit-constructor): only for take()
+      T value;
+      std::memcpy(static_cast<void*>(&value), slot, sizeof(T));
+      return value;
+    }
+  };
 
   // Out of line, as send_slowly.
   [[gnu::noinline]] Result<T> receive_slowly(bool is_empty, bool is_try,
                                              std::optional<sys::TimePoint> deadline,
                                              std::string_view operation) {
-    std::array<std::byte, sizeof(T)> bytes;
     if (is_empty && is_try)
       if (const Error* empty = core_->empty_error(operation)) return std::unexpected(*empty);
     auto count = core_->ready(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
-    std::memcpy(bytes.data(), core_->consumer_slot(0), sizeof(T));
-    core_->release(1);
-    return std::bit_cast<T>(bytes);
+    return take(core_->consumer_slot(0));
   }
 
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline,

@@ -10,6 +10,7 @@
 //     64   is_closed              u32 atomic   close() was called
 //     68   lanes_used             u32 atomic   lanes ever claimed: the consumer polls [0, used)
 //     72   consumer               u64 atomic   the consumer's ProcessId, packed (0: none)
+//     80   wake_fencing           u32 atomic   sync::WakeFencing, chosen by the creator
 //     128  items                  WaitWord     bumped after records are published
 //     192  space                  WaitWord     bumped after records are consumed
 //   256                           OpenerTable (512): 64 u64 atomics, the handles open on the
@@ -40,11 +41,17 @@
 //                     records published before close() are seen by a receiver that sees it:
 //                     msg/channel.cpp
 //   items, space      sync::WaitWord's second protocol: a side publishes its index with a
-//                     plain release store, then fences (seq_cst) and reads the other side's
-//                     sleeper count; only a flagged sleeper costs a bump and a FUTEX_WAKE.
-//                     A sleeper flags itself, fences, then looks at the index again:
-//                     sync/wait.hpp. (A producer that gives its lane back bumps `space` with
-//                     notify_all, for producers waiting for a lane.)
+//                     plain release store, then reads the other side's sleeper count after a
+//                     fence: a seq_cst fence (symmetric), or only a compiler barrier when
+//                     wake_fencing says asymmetric, where every sleeper makes a membarrier
+//                     after flagging itself instead; only a flagged sleeper costs a bump and a
+//                     FUTEX_WAKE. A sleeper flags itself, fences, then looks at the index
+//                     again: sync/wait.hpp. (A producer that gives its lane back bumps `space`
+//                     with notify_all, for producers waiting for a lane.)
+//   wake_fencing      stored (relaxed) by the creator before the segment is named, never
+//                     changed; each handle reads it once (relaxed) on attach. Every process
+//                     then agrees: a handle of an asymmetric channel registers its process for
+//                     membarrier when it opens, or the open fails (msg/channel.cpp).
 #pragma once
 
 #include <atomic>
@@ -61,7 +68,8 @@ namespace conduit::ring {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kLaneRingMagic = 0x31'47'4e'52'45'4e'41'4cULL;  // "LANERNG1"
-inline constexpr std::uint32_t kLaneRingLayoutVersion = 1;
+// 2: wake_fencing (a build that read version 1 would not make the sleeper's membarrier).
+inline constexpr std::uint32_t kLaneRingLayoutVersion = 2;
 inline constexpr std::uint32_t kMaxLanes = 64;
 inline constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 30;  // records per lane
 inline constexpr std::uint64_t kMaxRecordSize = std::uint64_t{1} << 24;
@@ -98,6 +106,7 @@ struct alignas(kCacheLine) LaneRingHeader {
   alignas(kCacheLine) std::atomic<std::uint32_t> is_closed;
   std::atomic<std::uint32_t> lanes_used;
   std::atomic<std::uint64_t> consumer;
+  std::atomic<std::uint32_t> wake_fencing;  // a sync::WakeFencing
   // Each on a line of its own: a waker reads `sleepers` after every publish (or release), and
   // only sleepers write this line, so the read stays in the waker's cache.
   alignas(kCacheLine) sync::WaitWord items;  // the consumer sleeps here
@@ -110,6 +119,7 @@ static_assert(offsetof(LaneRingHeader, config) == 0);
 static_assert(offsetof(LaneRingHeader, is_closed) == 64);
 static_assert(offsetof(LaneRingHeader, lanes_used) == 68);
 static_assert(offsetof(LaneRingHeader, consumer) == 72);
+static_assert(offsetof(LaneRingHeader, wake_fencing) == 80);
 static_assert(offsetof(LaneRingHeader, items) == 128);
 static_assert(offsetof(LaneRingHeader, space) == 192);
 
