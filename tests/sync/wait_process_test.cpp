@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <random>
 
 #include "conduit/sync/wait.hpp"
 #include "conduit/sys/membarrier.hpp"
@@ -79,6 +80,47 @@ TEST_F(WaitTest, SpinningThenSleepingNeverMissesAWakeUp) {
   EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
+/// `exchanges` round trips in which only the child sleeps: the parent busy-polls for the
+/// answer, then publishes the next request after a random handful of `pause`s, so that its
+/// publish and its look at the sleeper flag land at every moment of the child's going to
+/// sleep (flag, fence, last look). Where wakers and sleepers do not order that race, a
+/// wake-up is lost and the child sleeps for an hour: the watchdog fails the test.
+test::Exit ping_pong_with_a_busy_poller(std::uint64_t exchanges, sync::WakeFencing fencing) {
+  void* memory =
+      ::mmap(nullptr, sizeof(PingPong), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return {};
+  auto* shared = new (memory) PingPong;
+  const bool is_asymmetric = fencing == sync::WakeFencing::asymmetric;
+  if (is_asymmetric && !sys::register_for_global_membarrier()) return {};
+  test::Child server([&] {
+    CHILD_CHECK(!is_asymmetric || sys::register_for_global_membarrier());
+    sync::set_spin_rounds(0);
+    for (std::uint64_t i = 1; i <= exchanges; ++i) {
+      await(shared->ping, shared->ping_word, i, fencing);
+      shared->pong.store(i, std::memory_order_release);
+      shared->pong_word.notify_sleepers(fencing);
+    }
+    return 0;
+  });
+  std::minstd_rand random(std::random_device{}());
+  for (std::uint64_t i = 1; i <= exchanges; ++i) {
+    const auto pauses = random() % 64;
+    for (std::uint32_t k = 0; k < pauses; ++k) sync::relax();
+    shared->ping.store(i, std::memory_order_release);
+    shared->ping_word.notify_sleepers(fencing);
+    // Acquire: pairs with the child's release store.
+    while (shared->pong.load(std::memory_order_acquire) < i) sync::relax();
+  }
+  auto exit = server.wait(120s);
+  ::munmap(memory, sizeof(PingPong));
+  return exit;
+}
+
+TEST_F(WaitTest, ABusyWakerRacingASleeperNeverLosesAWakeUp) {
+  const auto exit = ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::symmetric);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
 // The asymmetric form: the wakers take only a compiler barrier, each sleeper a membarrier.
 TEST_F(WaitTest, AsymmetricFencing_SleepersNeverMissAWakeUp) {
   if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
@@ -89,6 +131,12 @@ TEST_F(WaitTest, AsymmetricFencing_SleepersNeverMissAWakeUp) {
 TEST_F(WaitTest, AsymmetricFencing_SpinningThenSleepingNeverMissesAWakeUp) {
   if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
   const auto exit = ping_pong(20'000, 4, sync::WakeFencing::asymmetric);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST_F(WaitTest, AsymmetricFencing_ABusyWakerRacingASleeperNeverLosesAWakeUp) {
+  if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
+  const auto exit = ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::asymmetric);
   EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
