@@ -97,13 +97,15 @@ class ChannelCore::Impl {
   /// One slice of sleep on `word` (waking early when `is_ready()` says so), then a look at the
   /// peers. Returns success when the caller should look at the ring again; timed_out,
   /// owner_died, or closed (the peer died) else.
+  /// `sleepers`: the count to flag instead of word.sleepers (a full lane's own flag).
   template <class Predicate>
   Result<void> wait(Predicate&& is_ready, sync::WaitWord& word,
                     std::optional<sys::TimePoint> deadline, std::string_view operation,
-                    bool is_producer) {
+                    bool is_producer, std::atomic<std::uint32_t>* sleepers = nullptr) {
     // The ring's fencing, whatever this process's: in an asymmetric channel the wakers take
     // no fence, and the sleeper's membarrier stands for it (sync/wait.hpp).
-    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing())) {
+    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing(),
+                             sleepers)) {
       case sync::SliceEnd::moved: return {};  // look again
       case sync::SliceEnd::deadline_passed:
         return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
@@ -288,10 +290,11 @@ Result<void> ChannelCore::remove(std::string_view name) {
     if (auto ring = ring::LaneRing::attach(segment->payload(), channel_context(name, "remove"))) {
       // Release: pairs with the acquire loads of is_closed in claim() and ready(). Every
       // sleeper's predicate looks at is_closed, so notify_sleepers (a fence, then the flag)
-      // wakes them: sync/wait.hpp, the second protocol.
+      // wakes them: sync/wait.hpp, the second protocol. Producers asleep on a full lane flag
+      // the lane, not `space`: wake_all wakes them unasked (a close is rare).
       ring->header().is_closed.store(1, std::memory_order_release);
       ring->header().items.notify_sleepers();
-      ring->header().space.notify_sleepers();
+      ring->header().space.wake_all();
     }
   }
   return shm::Segment::remove(name, shm::SegmentKind::channel);
@@ -342,14 +345,17 @@ Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
       is_full_ = {operation.data(), operation.size(), full.error()};
       return full;
     }
-    // The consumer's release() publishes the head with a plain store, then notify_sleepers():
-    // the predicate is the look at the head (and the close) that wait_slice makes after
-    // flagging us as a sleeper.
+    // The consumer's release() publishes the head with a plain store, then looks at the
+    // lane's own sleeper flag (not space.sleepers: the lane's next owner zeroes it, so a
+    // producer killed asleep leaves nothing behind) and bumps `space`: the predicate is the
+    // look at the head (and the close) that wait_slice makes after flagging us.
     const auto has_room = [&] {
       auto room = writer_->available(1);
       return !room || *room != 0 || is_closed();
     };
-    if (auto waited = impl.wait(has_room, header.space, deadline, operation, true); !waited)
+    if (auto waited = impl.wait(has_room, header.space, deadline, operation, true,
+                                &writer_->sleepers());
+        !waited)
       return std::unexpected(waited.error());
   }
 }
@@ -428,10 +434,12 @@ void ChannelCore::end_view(bool is_released) noexcept {
 void ChannelCore::close() noexcept {
   // Release: pairs with the acquire loads in claim(), ready() and commit_loan(): records
   // published before close() are seen by a receiver that sees the close. Every sleeper's
-  // predicate looks at is_closed: notify_sleepers wakes them (sync/wait.hpp).
+  // predicate looks at is_closed: notify_sleepers wakes them (sync/wait.hpp). Producers
+  // asleep on a full lane flag the lane, not `space`: wake_all wakes them unasked (the seq_cst
+  // bump orders the close before it; a close is rare).
   impl_->header().is_closed.store(1, std::memory_order_release);
   impl_->header().items.notify_sleepers();
-  impl_->header().space.notify_sleepers();
+  impl_->header().space.wake_all();
 }
 
 std::size_t ChannelCore::depth() const noexcept { return impl_->ring_.depth(); }

@@ -226,6 +226,11 @@ Result<void> LaneProducer::attach(const LaneRing& ring, ProcessId me, std::strin
                 fmt::format("{}: corrupted: lane {} holds {} records of {}", context, claimed,
                             tail - head, ring.config().capacity));
   }
+  // Only the lane's owner sleeps on its flag, and the lane is ours now: a flag left there is
+  // an owner that died asleep (sync/wait.hpp: its crash note). Left in place it would cost
+  // every release a bump and a FUTEX_WAKE for ever. Relaxed: the consumer reads it after its
+  // fence; a stale non-zero read costs one needless wake only.
+  control.producer_sleepers.store(0, std::memory_order_relaxed);
   // Make the consumer poll this lane: lanes_used only grows. Release: pairs with the acquire
   // in LaneRing::lanes_used(); relaxed on failure (we only retry).
   auto& used = ring.header().lanes_used;

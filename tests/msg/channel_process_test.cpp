@@ -473,6 +473,49 @@ TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   EXPECT_EQ(*channel->try_receive(), 7);
 }
 
+TEST_F(ChannelProcessTest, AProducerKilledAsleepLeavesNoSleeperFlagToTheNext) {
+  // A producer SIGKILLed while asleep on its full lane leaves the lane's flag raised; had it
+  // stayed, every release after that would bump `space` and make a FUTEX_WAKE for nobody. The
+  // lane's next owner takes the flag down.
+  ASSERT_TRUE(Channel<int>::create("full", {.capacity = 1}));
+  auto consumer = Channel<int>::open("full");
+  ASSERT_TRUE(consumer);
+  EXPECT_EQ(consumer->try_receive().error().code(), Errc::would_block);  // takes the role
+  auto segment = shm::Segment::open("full", shm::SegmentKind::channel);
+  ASSERT_TRUE(segment);
+  auto ring = ring::LaneRing::attach(segment->payload(), "test");
+  ASSERT_TRUE(ring);
+  auto& flag = ring->control(0).producer_sleepers;
+  auto& space = ring->header().space;
+  // As for the consumer: the sleeper takes its flag down for a moment every 50 ms, so try
+  // until a kill lands while it sleeps.
+  for (int attempt = 0; attempt < 20 && flag.load() == 0; ++attempt) {
+    Child sleeper([] {
+      sync::set_spin_rounds(0);
+      auto channel = Channel<int>::open("full");
+      CHILD_CHECK(channel.has_value());
+      (void)channel->try_send(1);  // fills the lane (or finds it full from the last attempt)
+      (void)channel->send(2);      // nobody receives: asleep until killed
+      return 0;
+    });
+    while (flag.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
+    EXPECT_FALSE(sleeper.kill().ok());
+  }
+  ASSERT_EQ(flag.load(), 1u) << "the dead sleeper's flag";
+  EXPECT_EQ(space.sleepers.load(), 0u) << "a full lane's sleeper flags its lane, not `space`";
+  auto producer = Channel<int>::open("full");
+  ASSERT_TRUE(producer);
+  EXPECT_EQ(producer->try_send(3).error().code(), Errc::would_block);  // takes the lane
+  EXPECT_EQ(flag.load(), 0u);
+  const std::uint32_t word = space.value();
+  auto got = consumer->try_receive();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 1);
+  EXPECT_EQ(space.value(), word) << "a release with nobody asleep does not touch the word";
+  ASSERT_TRUE(producer->try_send(3));
+  EXPECT_EQ(*consumer->try_receive(), 3);
+}
+
 TEST_F(ChannelProcessTest, OpenWithAnotherTypeFailsInAnotherProcess) {
   ASSERT_TRUE(Channel<Item>::create("items"));
   auto exit = test::run_in_child([] {

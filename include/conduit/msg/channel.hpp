@@ -225,12 +225,13 @@ class ChannelCore {
       return nullptr;
     return &*is_empty_.error;
   }
-  /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers
-  /// (as publish: a store, a fence as the channel's WakeFencing says, and a load unless one
-  /// sleeps).
+  /// Releases the next `count` records of the lane ready() chose and wakes its producer if it
+  /// sleeps on the full lane (as publish: a store, a fence as the channel's WakeFencing says,
+  /// and a load of the lane's sleeper flag, on the consumer's own line).
   void release(std::size_t count) noexcept {
     reader_->release(count);
-    space_->notify_sleepers(fencing_);
+    if (sync::WaitWord::has_sleepers(reader_->producer_sleepers(), fencing_)) [[unlikely]]
+      space_->wake_all();
   }
 
   // Zero copy: one loan and one view at a time per handle.

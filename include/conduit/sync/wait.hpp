@@ -148,6 +148,9 @@ struct WaitWord {
   void notify_all() noexcept;
   /// Wakes one sleeper (as notify_all, for hand-offs where one waiter can use the news).
   void notify_one() noexcept;
+  /// Bumps the word and wakes every sleeper, flagged here or not: for a waker that found a
+  /// sleeper's flag kept elsewhere (has_sleepers on a count of its own).
+  void wake_all() noexcept;
 
   /// The waker's side of the second protocol (see the top of this file): call after publishing
   /// data with a plain store, for waiters in wait_slice(is_ready, ...). Costs a fence and a
@@ -155,26 +158,39 @@ struct WaitWord {
   /// With WakeFencing::asymmetric (this process registered for membarrier, and every sleeper
   /// flags itself with asymmetric too) the fence is only a compiler barrier.
   void notify_sleepers(WakeFencing fencing = WakeFencing::symmetric) noexcept {
+    if (has_sleepers(sleepers, fencing)) [[unlikely]]
+      notify_all();
+  }
+
+  /// The waiter's side of the second protocol, (c) and (c'): flags this waiter as a sleeper
+  /// (see flag_sleeper_on below).
+  bool flag_sleeper(WakeFencing fencing = WakeFencing::symmetric) noexcept {
+    return flag_sleeper_on(sleepers, fencing);
+  }
+
+  /// The waker's side of the second protocol, (a') and (b'), on any sleeper count: whether a
+  /// sleeper flagged itself on `count`, looked at after the caller's publishing store.
+  [[nodiscard]] static bool has_sleepers(const std::atomic<std::uint32_t>& count,
+                                         WakeFencing fencing) noexcept {
     if (fencing == WakeFencing::asymmetric) {
       // Keeps the caller's publishing store before the load below in the machine code; the
       // sleeper's membarrier supplies the fence between them (the asymmetric protocol above).
       std::atomic_signal_fence(std::memory_order_seq_cst);
     } else {
-      // (a'): orders the caller's publishing store before the load of `sleepers` (store then
+      // (a'): orders the caller's publishing store before the load of the count (store then
       // load: only a seq_cst fence does that); pairs with the fence (c') of a flagging sleeper.
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     // (b'): relaxed is enough after the fence (the fence rule above does the ordering).
-    if (sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
-      notify_all();
+    return count.load(std::memory_order_relaxed) != 0;
   }
 
-  /// The waiter's side of the second protocol, (c) and (c'): flags this waiter as a sleeper.
-  /// With WakeFencing::asymmetric it also makes the membarrier that stands for the wakers'
-  /// fences; false if that failed (then the caller must not sleep for long: kUnfencedSleep).
-  bool flag_sleeper(WakeFencing fencing = WakeFencing::symmetric) noexcept {
-    sleepers.fetch_add(1, std::memory_order_seq_cst);
-    // (c'): pairs with (a') in notify_sleepers (the read-modify-write alone is no fence in the
+  /// (c) and (c') on any sleeper count: raises it, then fences. With WakeFencing::asymmetric
+  /// it also makes the membarrier that stands for the wakers' fences; false if that failed
+  /// (then the caller must not sleep for long: kUnfencedSleep).
+  static bool flag_sleeper_on(std::atomic<std::uint32_t>& count, WakeFencing fencing) noexcept {
+    count.fetch_add(1, std::memory_order_seq_cst);
+    // (c'): pairs with (a') in has_sleepers (the read-modify-write alone is no fence in the
     // C++ model, though on x86 it is one; the fence costs only sleepers). In the asymmetric
     // protocol, the fence that precedes the membarrier's point P in every waker.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -214,12 +230,16 @@ enum class SliceEnd { moved, deadline_passed, slice_over };
 /// second protocol: as wait_slice above, but the spin and the last look before sleeping ask
 /// `is_ready()` (cheap, no side effects the caller minds) instead of watching the word.
 /// `moved`: is_ready() said yes or the waiter was woken: look for the data again. `fencing`
-/// must be what the wakers use (asymmetric: the sleeper makes the membarrier).
+/// must be what the wakers use (asymmetric: the sleeper makes the membarrier). The waiter
+/// flags itself on `sleepers` when given (a count its wakers look at with
+/// WaitWord::has_sleepers, then wake with word.wake_all()), else on word.sleepers.
 template <class Predicate>
 [[nodiscard]] SliceEnd wait_slice(Predicate&& is_ready, WaitWord& word,
                                   std::optional<sys::TimePoint> deadline,
                                   sys::Clock::duration slice,
-                                  WakeFencing fencing = WakeFencing::symmetric) {
+                                  WakeFencing fencing = WakeFencing::symmetric,
+                                  std::atomic<std::uint32_t>* sleepers = nullptr) {
+  std::atomic<std::uint32_t>& count = sleepers != nullptr ? *sleepers : word.sleepers;
   const auto now = sys::now();
   if (deadline && now >= *deadline) return SliceEnd::deadline_passed;
   auto slice_end = now + slice;
@@ -231,12 +251,12 @@ template <class Predicate>
     if (is_ready()) return SliceEnd::moved;
     relax();
   }
-  if (!word.flag_sleeper(fencing)) {  // (c), (c'), and the membarrier when asymmetric
+  if (!WaitWord::flag_sleeper_on(count, fencing)) {  // (c), (c'), the membarrier if asymmetric
     const auto unfenced_end = sys::now() + kUnfencedSleep;
     if (unfenced_end < slice_end) slice_end = unfenced_end;
   }
   const bool is_woken = is_ready() || word.sleep_flagged(observed, slice_end);  // (d')
-  word.unflag_sleeper();
+  count.fetch_sub(1, std::memory_order_relaxed);  // unflag: only a hint for wakers
   return is_woken ? SliceEnd::moved : SliceEnd::slice_over;
 }
 
