@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "conduit/core/name.hpp"
 #include "conduit/ring/lane_ring.hpp"
 #include "conduit/shm/segment.hpp"
@@ -430,6 +432,10 @@ void ChannelCore::end_view(bool is_released) noexcept {
 }
 
 // ---- the rest -------------------------------------------------------------------------------
+
+void ChannelCore::copy_large(void* to, const void* from, std::size_t size) noexcept {
+  std::memcpy(to, from, size);
+}
 
 void ChannelCore::close() noexcept {
   // Release: pairs with the acquire loads in claim(), ready() and commit_loan(): records

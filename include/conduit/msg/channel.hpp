@@ -242,6 +242,12 @@ class ChannelCore {
   void begin_view() noexcept { has_view_ = true; }
   void end_view(bool is_released) noexcept;
 
+  /// memcpy out of line: for records too large to copy inline well. With a size known at
+  /// compile time g++ inlines `rep movsq` for a large memcpy, about half as fast as the C
+  /// library's (vector moves, or `rep movsb` where the CPU is quick at it) for 4 KiB on the
+  /// EPYC VM; here the size is a run-time value, so the library's copy runs.
+  static void copy_large(void* to, const void* from, std::size_t size) noexcept;
+
   void close() noexcept;
   [[nodiscard]] ChannelStats stats() const;
   [[nodiscard]] std::size_t depth() const noexcept;
@@ -439,8 +445,7 @@ class Channel {
     if (values.empty()) return 0;
     auto count = core_->claim(values.size(), true, std::nullopt, "try_send_batch");
     if (!count) return 0;
-    for (std::size_t k = 0; k < *count; ++k)
-      std::memcpy(core_->producer_slot(k), &values[k], sizeof(T));
+    for (std::size_t k = 0; k < *count; ++k) copy(core_->producer_slot(k), &values[k]);
     core_->publish(*count);
     return *count;
   }
@@ -450,8 +455,7 @@ class Channel {
     while (total < values.size()) {
       auto count = core_->ready(values.size() - total, true, std::nullopt, "try_receive_batch");
       if (!count) break;
-      for (std::size_t k = 0; k < *count; ++k)
-        std::memcpy(&values[total + k], core_->consumer_slot(k), sizeof(T));
+      for (std::size_t k = 0; k < *count; ++k) copy(&values[total + k], core_->consumer_slot(k));
       core_->release(*count);
       total += *count;
     }
@@ -498,11 +502,21 @@ class Channel {
  private:
   explicit Channel(std::unique_ptr<msg::ChannelCore> core) : core_(std::move(core)) {}
 
+  /// Largest record copied with an inline memcpy; larger ones go through copy_large.
+  static constexpr std::size_t kInlineCopyLimit = 256;
+  /// Copies one record's bytes.
+  static void copy(void* to, const void* from) noexcept {
+    if constexpr (sizeof(T) > kInlineCopyLimit)
+      msg::ChannelCore::copy_large(to, from, sizeof(T));
+    else
+      std::memcpy(to, from, sizeof(T));
+  }
+
   Result<void> send(const T& value, bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
     bool is_full = false;
     if (std::byte* slot = core_->next_free_slot(is_full)) [[likely]] {
-      std::memcpy(slot, &value, sizeof(T));
+      copy(slot, &value);
       core_->publish(1);
       return {};
     }
@@ -517,7 +531,7 @@ class Channel {
       if (const Error* full = core_->full_error(operation)) return std::unexpected(*full);
     auto count = core_->claim(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
-    std::memcpy(core_->producer_slot(0), &value, sizeof(T));
+    copy(core_->producer_slot(0), &value);
     core_->publish(1);
     return {};
   }
@@ -540,7 +554,7 @@ class Channel {
       return result;
     } else {
       std::array<std::byte, sizeof(T)> bytes;
-      std::memcpy(bytes.data(), slot, sizeof(T));
+      copy(bytes.data(), slot);
       core_->release(1);
       return std::bit_cast<T>(bytes);
     }
@@ -551,7 +565,7 @@ class Channel {
     const std::byte* slot;
     operator T() const noexcept {  // NOLINT(google-explicit-constructor): only for take()
       T value;
-      std::memcpy(static_cast<void*>(&value), slot, sizeof(T));
+      copy(static_cast<void*>(&value), slot);
       return value;
     }
   };
