@@ -106,8 +106,8 @@ class ChannelCore::Impl {
                     bool is_producer, std::atomic<std::uint32_t>* sleepers = nullptr) {
     // The ring's fencing, whatever this process's: in an asymmetric channel the wakers take
     // no fence, and the sleeper's membarrier stands for it (sync/wait.hpp).
-    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing(),
-                             sleepers)) {
+    switch (
+        sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing(), sleepers)) {
       case sync::SliceEnd::moved: return {};  // look again
       case sync::SliceEnd::deadline_passed:
         return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
@@ -355,8 +355,8 @@ Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
       auto room = writer_->available(1);
       return !room || *room != 0 || is_closed();
     };
-    if (auto waited = impl.wait(has_room, header.space, deadline, operation, true,
-                                &writer_->sleepers());
+    if (auto waited =
+            impl.wait(has_room, header.space, deadline, operation, true, &writer_->sleepers());
         !waited)
       return std::unexpected(waited.error());
   }
