@@ -44,9 +44,9 @@
 // ring and the read-mostly header line, inline, with no call into the library; a successful
 // one then reads the other side's sleeper count after a compiler barrier (no fence: a side
 // going to sleep makes a membarrier for it, see ChannelOptions::wake_fencing; no
-// read-modify-write; FUTEX_WAKE only if that side sleeps, which a busy poller never does). A try_
-// form that finds the ring full or empty returns an error built once per handle (no formatting, no
-// allocation).
+// read-modify-write; FUTEX_WAKE only if that side sleeps, which a busy poller never does).
+// A try_ form that finds the ring full or empty returns an error built once per handle (no
+// formatting, no allocation).
 #pragma once
 
 #include <sys/types.h>
