@@ -362,12 +362,8 @@ Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
   }
 }
 
-Result<void> ChannelCore::commit_loan() {
-  // Acquire: pairs with the release store in close().
-  if (impl_->header().is_closed.load(std::memory_order_acquire) != 0)
-    return fail(Errc::closed, impl_->context("commit: closed; the loan was not sent"));
-  publish(1);
-  return {};
+Result<void> ChannelCore::commit_closed() const {
+  return fail(Errc::closed, impl_->context("commit: closed; the loan was not sent"));
 }
 
 // ---- the consumer ---------------------------------------------------------------------------
@@ -421,14 +417,6 @@ Result<std::size_t> ChannelCore::ready_slowly(std::size_t wanted, bool is_try,
       peer_gone = waited.error();
     }
   }
-}
-
-void ChannelCore::end_view(bool is_released) noexcept {
-  has_view_ = false;
-  // A handle that moved to another process (fork) must not release the parent's record.
-  if (is_released && impl_->consumer_.is_attached() && impl_->consumer_as_ == self() &&
-      reader_ != nullptr)
-    release(1);
 }
 
 // ---- the rest -------------------------------------------------------------------------------

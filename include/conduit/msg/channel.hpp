@@ -239,9 +239,21 @@ class ChannelCore {
   void begin_loan() noexcept { has_loan_ = true; }
   void end_loan() noexcept { has_loan_ = false; }
   /// Publishes the loaned slot unless the channel was closed meanwhile (then: closed).
-  [[nodiscard]] Result<void> commit_loan();
+  [[nodiscard]] Result<void> commit_loan() {
+    // Acquire: pairs with the release store in close().
+    if (is_closed_->load(std::memory_order_acquire) != 0) [[unlikely]]
+      return commit_closed();
+    publish(1);
+    return {};
+  }
   void begin_view() noexcept { has_view_ = true; }
-  void end_view(bool is_released) noexcept;
+  /// Ends the view; releases its record when `is_released`, unless this handle moved to
+  /// another process (a forked child's copy must not release the parent's record).
+  void end_view(bool is_released) noexcept {
+    has_view_ = false;
+    if (is_released && consumer_ != nullptr && reader_ != nullptr && consumer_as_ == self())
+      release(1);
+  }
 
   /// memcpy out of line: for records too large to copy inline well. With a size known at
   /// compile time g++ inlines `rep movsq` for a large memcpy, about half as fast as the C
@@ -266,6 +278,7 @@ class ChannelCore {
   [[nodiscard]] Result<std::size_t> ready_slowly(std::size_t wanted, bool is_try,
                                                  std::optional<sys::TimePoint> deadline,
                                                  std::string_view operation);
+  [[nodiscard]] Result<void> commit_closed() const;  // the error of a commit after close()
 
   /// The would_block error of the last try_ operation that found the ring full (or empty),
   /// kept for the next: a busy poller meets it millions of times. Recognised by the address
