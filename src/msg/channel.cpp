@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "conduit/core/name.hpp"
 #include "conduit/ring/lane_ring.hpp"
 #include "conduit/shm/segment.hpp"
+#include "conduit/sys/membarrier.hpp"
 
 namespace conduit::msg {
 
@@ -20,6 +23,21 @@ constexpr std::size_t kDefaultManyLanes = 16;
 
 std::string channel_context(std::string_view name, std::string_view operation) {
   return fmt::format("channel '{}': {}", printable_name(name), operation);
+}
+
+/// In a channel whose wakers take no fence (WakeFencing::asymmetric), a sleeper's membarrier
+/// must reach every process that sends or receives: each registers before its first send or
+/// receive (on open, and again in a forked child, whose address space is new). Errors: as
+/// membarrier(2) (EPERM under a seccomp filter that forbids it), said in `context`.
+Result<void> join_membarrier(sync::WakeFencing fencing, std::string_view context) {
+  if (fencing != sync::WakeFencing::asymmetric) return {};
+  if (auto registered = sys::register_for_global_membarrier(); !registered)
+    return fail(registered.error(),
+                fmt::format("{}: the channel's wakers rely on "
+                            "membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) and this process "
+                            "cannot register for it",
+                            context));
+  return {};
 }
 
 }  // namespace
@@ -54,6 +72,8 @@ class ChannelCore::Impl {
     if (producer_.is_attached() && producer_as_ == me) [[likely]]
       return {};
     producer_ = {};  // a forked child's copy of the parent's hold: not ours, forget it
+    if (auto joined = join_membarrier(ring_.wake_fencing(), context(operation)); !joined)
+      return joined;
     if (auto attached = producer_.attach(ring_, me, context(operation)); !attached) return attached;
     producer_as_ = me;
     return {};
@@ -64,6 +84,8 @@ class ChannelCore::Impl {
     if (consumer_.is_attached() && consumer_as_ == me) [[likely]]
       return {};
     consumer_ = {};  // as above
+    if (auto joined = join_membarrier(ring_.wake_fencing(), context(operation)); !joined)
+      return joined;
     if (auto attached = consumer_.attach(ring_, me, context(operation)); !attached) return attached;
     consumer_as_ = me;
     // Only the consumer sleeps on `items`, and the role is ours alone now: a count left there
@@ -77,11 +99,15 @@ class ChannelCore::Impl {
   /// One slice of sleep on `word` (waking early when `is_ready()` says so), then a look at the
   /// peers. Returns success when the caller should look at the ring again; timed_out,
   /// owner_died, or closed (the peer died) else.
+  /// `sleepers`: the count to flag instead of word.sleepers (a full lane's own flag).
   template <class Predicate>
   Result<void> wait(Predicate&& is_ready, sync::WaitWord& word,
                     std::optional<sys::TimePoint> deadline, std::string_view operation,
-                    bool is_producer) {
-    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll)) {
+                    bool is_producer, std::atomic<std::uint32_t>* sleepers = nullptr) {
+    // The ring's fencing, whatever this process's: in an asymmetric channel the wakers take
+    // no fence, and the sleeper's membarrier stands for it (sync/wait.hpp).
+    switch (
+        sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing(), sleepers)) {
       case sync::SliceEnd::moved: return {};  // look again
       case sync::SliceEnd::deadline_passed:
         return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
@@ -182,6 +208,7 @@ ChannelCore::ChannelCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   is_closed_ = &header.is_closed;
   items_ = &header.items;
   space_ = &header.space;
+  fencing_ = impl_->ring_.wake_fencing();  // create and open registered us if asymmetric
 }
 ChannelCore::~ChannelCore() = default;
 
@@ -206,6 +233,16 @@ Result<std::unique_ptr<ChannelCore>> ChannelCore::create(std::string_view name,
                                       .lanes = lanes},
                                      context);
   if (!config) return std::unexpected(config.error());
+  // Asymmetric where the kernel offers the global expedited membarrier and this process can
+  // register for it; else every send and receive fences (the choice is recorded in the ring,
+  // so that every process agrees on it).
+  if (options.wake_fencing != sync::WakeFencing::symmetric &&
+      options.wake_fencing != sync::WakeFencing::asymmetric)
+    return fail(Errc::invalid_argument, fmt::format("{}: unknown wake fencing", context));
+  auto fencing = sync::WakeFencing::symmetric;
+  if (options.wake_fencing == sync::WakeFencing::asymmetric && sys::has_global_membarrier() &&
+      sys::register_for_global_membarrier())
+    fencing = sync::WakeFencing::asymmetric;
   shm::SegmentSpec spec;
   spec.kind = shm::SegmentKind::channel;
   spec.payload_size = ring::LaneRing::size_of(*config);
@@ -214,7 +251,7 @@ Result<std::unique_ptr<ChannelCore>> ChannelCore::create(std::string_view name,
   spec.type_size = record_size;
   spec.type_align = static_cast<std::uint32_t>(record_align);
   auto segment = shm::Segment::create(name, spec, [&](std::span<std::byte> payload) {
-    ring::LaneRing::initialize(payload, *config);
+    ring::LaneRing::initialize(payload, *config, fencing);
     return Result<void>{};
   });
   if (!segment) return std::unexpected(segment.error());
@@ -242,6 +279,8 @@ Result<std::unique_ptr<ChannelCore>> ChannelCore::open(std::string_view name,
     return fail(Errc::invalid_argument,
                 fmt::format("{}: holds records of size {} and alignment {}, not {} and {}", context,
                             header.type_size, header.type_align, record_size, record_align));
+  if (auto joined = join_membarrier(ring->wake_fencing(), context); !joined)
+    return std::unexpected(joined.error());
   return std::unique_ptr<ChannelCore>(
       new ChannelCore(std::make_unique<Impl>(std::move(*segment), *ring)));
 }
@@ -253,10 +292,11 @@ Result<void> ChannelCore::remove(std::string_view name) {
     if (auto ring = ring::LaneRing::attach(segment->payload(), channel_context(name, "remove"))) {
       // Release: pairs with the acquire loads of is_closed in claim() and ready(). Every
       // sleeper's predicate looks at is_closed, so notify_sleepers (a fence, then the flag)
-      // wakes them: sync/wait.hpp, the second protocol.
+      // wakes them: sync/wait.hpp, the second protocol. Producers asleep on a full lane flag
+      // the lane, not `space`: wake_all wakes them unasked (a close is rare).
       ring->header().is_closed.store(1, std::memory_order_release);
       ring->header().items.notify_sleepers();
-      ring->header().space.notify_sleepers();
+      ring->header().space.wake_all();
     }
   }
   return shm::Segment::remove(name, shm::SegmentKind::channel);
@@ -307,24 +347,23 @@ Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
       is_full_ = {operation.data(), operation.size(), full.error()};
       return full;
     }
-    // The consumer's release() publishes the head with a plain store, then notify_sleepers():
-    // the predicate is the look at the head (and the close) that wait_slice makes after
-    // flagging us as a sleeper.
+    // The consumer's release() publishes the head with a plain store, then looks at the
+    // lane's own sleeper flag (not space.sleepers: the lane's next owner zeroes it, so a
+    // producer killed asleep leaves nothing behind) and bumps `space`: the predicate is the
+    // look at the head (and the close) that wait_slice makes after flagging us.
     const auto has_room = [&] {
       auto room = writer_->available(1);
       return !room || *room != 0 || is_closed();
     };
-    if (auto waited = impl.wait(has_room, header.space, deadline, operation, true); !waited)
+    if (auto waited =
+            impl.wait(has_room, header.space, deadline, operation, true, &writer_->sleepers());
+        !waited)
       return std::unexpected(waited.error());
   }
 }
 
-Result<void> ChannelCore::commit_loan() {
-  // Acquire: pairs with the release store in close().
-  if (impl_->header().is_closed.load(std::memory_order_acquire) != 0)
-    return fail(Errc::closed, impl_->context("commit: closed; the loan was not sent"));
-  publish(1);
-  return {};
+Result<void> ChannelCore::commit_closed() const {
+  return fail(Errc::closed, impl_->context("commit: closed; the loan was not sent"));
 }
 
 // ---- the consumer ---------------------------------------------------------------------------
@@ -380,23 +419,21 @@ Result<std::size_t> ChannelCore::ready_slowly(std::size_t wanted, bool is_try,
   }
 }
 
-void ChannelCore::end_view(bool is_released) noexcept {
-  has_view_ = false;
-  // A handle that moved to another process (fork) must not release the parent's record.
-  if (is_released && impl_->consumer_.is_attached() && impl_->consumer_as_ == self() &&
-      reader_ != nullptr)
-    release(1);
-}
-
 // ---- the rest -------------------------------------------------------------------------------
+
+void ChannelCore::copy_large(void* to, const void* from, std::size_t size) noexcept {
+  std::memcpy(to, from, size);
+}
 
 void ChannelCore::close() noexcept {
   // Release: pairs with the acquire loads in claim(), ready() and commit_loan(): records
   // published before close() are seen by a receiver that sees the close. Every sleeper's
-  // predicate looks at is_closed: notify_sleepers wakes them (sync/wait.hpp).
+  // predicate looks at is_closed: notify_sleepers wakes them (sync/wait.hpp). Producers
+  // asleep on a full lane flag the lane, not `space`: wake_all wakes them unasked (the seq_cst
+  // bump orders the close before it; a close is rare).
   impl_->header().is_closed.store(1, std::memory_order_release);
   impl_->header().items.notify_sleepers();
-  impl_->header().space.notify_sleepers();
+  impl_->header().space.wake_all();
 }
 
 std::size_t ChannelCore::depth() const noexcept { return impl_->ring_.depth(); }
@@ -418,6 +455,7 @@ ChannelStats ChannelCore::stats() const {
   stats.producers = config.lane_count == 1 ? Producers::one : Producers::many;
   stats.depth = impl.ring_.depth();
   stats.record_size = config.record_size;
+  stats.wake_fencing = impl.ring_.wake_fencing();
   stats.lifetime = impl.segment_.lifetime();
   stats.owner = impl.segment_.creator();
   // Relaxed: statistics; the values are only reported.

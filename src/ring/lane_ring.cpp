@@ -75,9 +75,12 @@ std::uint64_t LaneRing::size_of(const LaneRingConfig& config) noexcept {
   return config.slots_offset + config.lane_count * config.slot_count * config.record_size;
 }
 
-void LaneRing::initialize(std::span<std::byte> bytes, const LaneRingConfig& config) {
+void LaneRing::initialize(std::span<std::byte> bytes, const LaneRingConfig& config,
+                          sync::WakeFencing fencing) {
   auto* header = ::new (static_cast<void*>(bytes.data())) LaneRingHeader();
   std::memcpy(&header->config, &config, sizeof config);
+  // Relaxed: the segment is not named yet; naming it publishes everything written here.
+  header->wake_fencing.store(static_cast<std::uint32_t>(fencing), std::memory_order_relaxed);
   ::new (static_cast<void*>(bytes.data() + kOpenersOffset)) OpenerTable();
   for (std::uint32_t lane = 0; lane < config.lane_count; ++lane)
     ::new (static_cast<void*>(bytes.data() + config.controls_offset + lane * sizeof(RingControl)))
@@ -118,6 +121,12 @@ Result<LaneRing> LaneRing::attach(std::span<std::byte> bytes, std::string_view c
   LaneRing ring;
   ring.config_ = config;
   ring.header_ = std::launder(reinterpret_cast<LaneRingHeader*>(bytes.data()));
+  // Relaxed, read once: written before the segment was named and never changed after.
+  const std::uint32_t fencing = ring.header_->wake_fencing.load(std::memory_order_relaxed);
+  if (fencing != static_cast<std::uint32_t>(sync::WakeFencing::symmetric) &&
+      fencing != static_cast<std::uint32_t>(sync::WakeFencing::asymmetric))
+    return corrupted(fmt::format("wake fencing {}", fencing));
+  ring.wake_fencing_ = static_cast<sync::WakeFencing>(fencing);
   ring.openers_ = std::launder(reinterpret_cast<OpenerTable*>(bytes.data() + kOpenersOffset));
   ring.controls_ =
       std::launder(reinterpret_cast<RingControl*>(bytes.data() + config.controls_offset));
@@ -217,6 +226,11 @@ Result<void> LaneProducer::attach(const LaneRing& ring, ProcessId me, std::strin
                 fmt::format("{}: corrupted: lane {} holds {} records of {}", context, claimed,
                             tail - head, ring.config().capacity));
   }
+  // Only the lane's owner sleeps on its flag, and the lane is ours now: a flag left there is
+  // an owner that died asleep (sync/wait.hpp: its crash note). Left in place it would cost
+  // every release a bump and a FUTEX_WAKE for ever. Relaxed: the consumer reads it after its
+  // fence; a stale non-zero read costs one needless wake only.
+  control.producer_sleepers.store(0, std::memory_order_relaxed);
   // Make the consumer poll this lane: lanes_used only grows. Release: pairs with the acquire
   // in LaneRing::lanes_used(); relaxed on failure (we only retry).
   auto& used = ring.header().lanes_used;

@@ -68,6 +68,12 @@ void WaitWord::notify_one() noexcept {
   if (sleepers.load(std::memory_order_seq_cst) != 0) sys::futex_wake(word, 1);  // (b)
 }
 
+void WaitWord::wake_all() noexcept {
+  // (a): a seq_cst bump, as in notify_all; the caller saw a flag, so FUTEX_WAKE unasked.
+  word.fetch_add(1, std::memory_order_seq_cst);
+  sys::futex_wake(word);
+}
+
 bool WaitWord::sleep_flagged(std::uint32_t observed,
                              std::optional<sys::TimePoint> deadline) noexcept {
   // A failure is the deadline (or an unexpected error, treated as one, as in wait_until: the

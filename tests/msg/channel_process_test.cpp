@@ -115,6 +115,50 @@ TEST_F(ChannelProcessTest, SleepingPingPong_EveryWakeUpArrives) {
   EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
+// Both sides of one channel of capacity 1 sleep in turn: the consumer on an empty ring, the
+// producer on a full one, each woken by the other's publish or release. Every wake-up races
+// with the sleeper's flag; a lost one costs a 50 ms liveness slice, so a protocol that loses
+// more than about one in ten outlasts the watchdog (the sync tests, whose slices last an hour,
+// turn a single lost wake-up into a hang). Run with each wake fencing: the asymmetric one (no
+// fence on the fast side, a membarrier in the sleeper) and the symmetric one.
+void stream_while_sleeping_in_turn(sync::WakeFencing fencing) {
+  ASSERT_TRUE(Channel<std::uint64_t>::create("turns", {.capacity = 1, .wake_fencing = fencing}));
+  constexpr std::uint64_t kRecords = 20'000;
+  Child producer([] {
+    // A few spin rounds now and then, so the sleeper flags itself at ever different moments
+    // of the other side's publish.
+    std::minstd_rand random(std::random_device{}());
+    auto channel = Channel<std::uint64_t>::open("turns");
+    CHILD_CHECK(channel.has_value());
+    for (std::uint64_t i = 0; i < kRecords; ++i) {
+      sync::set_spin_rounds(random() % 4 == 0 ? random() % 8 : 0);
+      CHILD_CHECK(channel->send(i).has_value());
+    }
+    return 0;
+  });
+  std::minstd_rand random(std::random_device{}());
+  auto channel = Channel<std::uint64_t>::open("turns");
+  ASSERT_TRUE(channel);
+  for (std::uint64_t i = 0; i < kRecords; ++i) {
+    sync::set_spin_rounds(random() % 4 == 0 ? random() % 8 : 0);
+    auto got = channel->receive_for(30s);
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_EQ(*got, i);
+  }
+  sync::set_spin_rounds(sync::kSpinRounds);
+  const auto exit = producer.wait(120s);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+  EXPECT_EQ(channel->try_receive().error().code(), Errc::would_block);
+}
+
+TEST_F(ChannelProcessTest, SleepingInTurn_Asymmetric_NoWakeUpLost) {
+  stream_while_sleeping_in_turn(sync::WakeFencing::asymmetric);
+}
+
+TEST_F(ChannelProcessTest, SleepingInTurn_Symmetric_NoWakeUpLost) {
+  stream_while_sleeping_in_turn(sync::WakeFencing::symmetric);
+}
+
 TEST_F(ChannelProcessTest, TwoProducers_EachInOrder_NothingLostOrDuplicated) {
   ASSERT_TRUE(Channel<Item>::create("mpsc", {.capacity = 1024, .producers = Producers::many}));
   constexpr std::uint64_t kPerProducer = 500'000;
@@ -427,6 +471,49 @@ TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   ASSERT_TRUE(channel->send(7));
   EXPECT_EQ(items.value(), word) << "a publish with nobody asleep does not touch the word";
   EXPECT_EQ(*channel->try_receive(), 7);
+}
+
+TEST_F(ChannelProcessTest, AProducerKilledAsleepLeavesNoSleeperFlagToTheNext) {
+  // A producer SIGKILLed while asleep on its full lane leaves the lane's flag raised; had it
+  // stayed, every release after that would bump `space` and make a FUTEX_WAKE for nobody. The
+  // lane's next owner takes the flag down.
+  ASSERT_TRUE(Channel<int>::create("full", {.capacity = 1}));
+  auto consumer = Channel<int>::open("full");
+  ASSERT_TRUE(consumer);
+  EXPECT_EQ(consumer->try_receive().error().code(), Errc::would_block);  // takes the role
+  auto segment = shm::Segment::open("full", shm::SegmentKind::channel);
+  ASSERT_TRUE(segment);
+  auto ring = ring::LaneRing::attach(segment->payload(), "test");
+  ASSERT_TRUE(ring);
+  auto& flag = ring->control(0).producer_sleepers;
+  auto& space = ring->header().space;
+  // As for the consumer: the sleeper takes its flag down for a moment every 50 ms, so try
+  // until a kill lands while it sleeps.
+  for (int attempt = 0; attempt < 20 && flag.load() == 0; ++attempt) {
+    Child sleeper([] {
+      sync::set_spin_rounds(0);
+      auto channel = Channel<int>::open("full");
+      CHILD_CHECK(channel.has_value());
+      (void)channel->try_send(1);  // fills the lane (or finds it full from the last attempt)
+      (void)channel->send(2);      // nobody receives: asleep until killed
+      return 0;
+    });
+    while (flag.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
+    EXPECT_FALSE(sleeper.kill().ok());
+  }
+  ASSERT_EQ(flag.load(), 1u) << "the dead sleeper's flag";
+  EXPECT_EQ(space.sleepers.load(), 0u) << "a full lane's sleeper flags its lane, not `space`";
+  auto producer = Channel<int>::open("full");
+  ASSERT_TRUE(producer);
+  EXPECT_EQ(producer->try_send(3).error().code(), Errc::would_block);  // takes the lane
+  EXPECT_EQ(flag.load(), 0u);
+  const std::uint32_t word = space.value();
+  auto got = consumer->try_receive();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 1);
+  EXPECT_EQ(space.value(), word) << "a release with nobody asleep does not touch the word";
+  ASSERT_TRUE(producer->try_send(3));
+  EXPECT_EQ(*consumer->try_receive(), 3);
 }
 
 TEST_F(ChannelProcessTest, OpenWithAnotherTypeFailsInAnotherProcess) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/ring/ring_layout.hpp"
 #include "conduit/shm/segment.hpp"
+#include "conduit/sys/membarrier.hpp"
 #include "process.hpp"
 
 namespace conduit {
@@ -404,6 +406,88 @@ TEST_F(ChannelTest, ImpossibleIndicesAreCorruptedNotTrusted) {
     if (auto sent = channel->try_send(2); !sent) refused = sent.error();
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->code(), Errc::corrupted) << refused->message();
+}
+
+TEST_F(ChannelTest, TheWakeFencingIsChosenAtCreateAndEveryHandleAgrees) {
+  // Asymmetric (no fence per send and receive) where the kernel has the global expedited
+  // membarrier; symmetric when asked for, or where it has not.
+  const auto expected =
+      sys::has_global_membarrier() ? sync::WakeFencing::asymmetric : sync::WakeFencing::symmetric;
+  auto fast = Channel<int>::create("fast");
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->stats().wake_fencing, expected);
+  auto fenced = Channel<int>::create("fenced", {.wake_fencing = sync::WakeFencing::symmetric});
+  ASSERT_TRUE(fenced);
+  EXPECT_EQ(fenced->stats().wake_fencing, sync::WakeFencing::symmetric);
+  auto fast_again = Channel<int>::open("fast");
+  auto fenced_again = Channel<int>::open("fenced");
+  ASSERT_TRUE(fast_again && fenced_again);
+  EXPECT_EQ(fast_again->stats().wake_fencing, expected);
+  EXPECT_EQ(fenced_again->stats().wake_fencing, sync::WakeFencing::symmetric);
+  // Both work, from a second handle to the first (the consumer).
+  ASSERT_TRUE(fast_again->send(5));
+  ASSERT_TRUE(fenced_again->send(6));
+  auto from_fast = fast->receive_for(1s);
+  auto from_fenced = fenced->receive_for(1s);
+  ASSERT_TRUE(from_fast && from_fenced);
+  EXPECT_EQ(*from_fast, 5);
+  EXPECT_EQ(*from_fenced, 6);
+  auto unknown = Channel<int>::create("unknown", {.wake_fencing = sync::WakeFencing{7}});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), Errc::invalid_argument);
+}
+
+TEST_F(ChannelTest, AnImpossibleWakeFencingFailsOpen) {
+  ASSERT_TRUE(Channel<int>::create("fencing"));
+  auto segment = shm::Segment::open("fencing", shm::SegmentKind::channel);
+  ASSERT_TRUE(segment);
+  auto* header = reinterpret_cast<ring::LaneRingHeader*>(segment->payload().data());
+  const std::uint32_t good = header->wake_fencing.load();
+  header->wake_fencing.store(2);
+  auto opened = Channel<int>::open("fencing");
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code(), Errc::corrupted) << opened.error().message();
+  header->wake_fencing.store(good);
+  EXPECT_TRUE(Channel<int>::open("fencing"));
+}
+
+// A record far larger than a stack frame would like: receive copies it straight into the
+// returned Result.
+struct Block {
+  std::array<std::uint64_t, (std::size_t{1} << 20) / 8> words;
+};
+
+TEST_F(ChannelTest, AMebibyteRecordArrivesWhole) {
+  auto channel = Channel<Block>::create("blocks", {.capacity = 2});
+  ASSERT_TRUE(channel);
+  auto block = std::make_unique<Block>();
+  for (std::uint64_t round = 0; round < 5; ++round) {
+    for (std::size_t i = 0; i < block->words.size(); ++i) block->words[i] = round * 1'000'003 + i;
+    ASSERT_TRUE(channel->send(*block));
+    auto got = std::make_unique<Result<Block>>(channel->receive_for(1s));
+    ASSERT_TRUE(*got);
+    EXPECT_TRUE(std::equal(block->words.begin(), block->words.end(), (*got)->words.begin()))
+        << "round " << round;
+  }
+}
+
+// Trivially copyable but not default-constructible: received through a copy of its bytes.
+struct Pair {
+  explicit Pair(int x) : first(x), second(-x) {}
+  int first;
+  int second;
+};
+
+TEST_F(ChannelTest, ARecordWithoutADefaultConstructorArrives) {
+  auto channel = Channel<Pair>::create("pairs");
+  ASSERT_TRUE(channel);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(channel->send(Pair(i)));
+  for (int i = 1; i <= 3; ++i) {
+    auto got = i == 3 ? channel->try_receive() : channel->receive_for(1s);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->first, i);
+    EXPECT_EQ(got->second, -i);
+  }
 }
 
 }  // namespace

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <random>
 
 #include "conduit/sync/wait.hpp"
+#include "conduit/sys/membarrier.hpp"
 #include "process.hpp"
 
 namespace conduit {
@@ -26,31 +28,38 @@ struct PingPong {
 
 /// Waits (no deadline; slices of an hour: no liveness poll rescues a lost wake-up) until
 /// `counter` reaches `value`.
-void await(std::atomic<std::uint64_t>& counter, sync::WaitWord& word, std::uint64_t value) {
+void await(std::atomic<std::uint64_t>& counter, sync::WaitWord& word, std::uint64_t value,
+           sync::WakeFencing fencing) {
   // Acquire: pairs with the release store of the other side.
   const auto is_ready = [&] { return counter.load(std::memory_order_acquire) >= value; };
-  while (!is_ready()) (void)sync::wait_slice(is_ready, word, std::nullopt, std::chrono::hours(1));
+  while (!is_ready())
+    (void)sync::wait_slice(is_ready, word, std::nullopt, std::chrono::hours(1), fencing);
 }
 
-/// `exchanges` round trips between two processes, each side waiting with `spin` rounds.
-test::Exit ping_pong(std::uint64_t exchanges, std::uint32_t spin) {
+/// `exchanges` round trips between two processes, each side waiting with `spin` rounds and
+/// fencing as `fencing` says (asymmetric: both processes registered for membarrier).
+test::Exit ping_pong(std::uint64_t exchanges, std::uint32_t spin,
+                     sync::WakeFencing fencing = sync::WakeFencing::symmetric) {
   void* memory =
       ::mmap(nullptr, sizeof(PingPong), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return {};
   auto* shared = new (memory) PingPong;
   sync::set_spin_rounds(spin);
+  const bool is_asymmetric = fencing == sync::WakeFencing::asymmetric;
+  if (is_asymmetric && !sys::register_for_global_membarrier()) return {};
   test::Child server([&] {
+    CHILD_CHECK(!is_asymmetric || sys::register_for_global_membarrier());
     for (std::uint64_t i = 1; i <= exchanges; ++i) {
-      await(shared->ping, shared->ping_word, i);
+      await(shared->ping, shared->ping_word, i, fencing);
       shared->pong.store(i, std::memory_order_release);
-      shared->pong_word.notify_sleepers();
+      shared->pong_word.notify_sleepers(fencing);
     }
     return 0;
   });
   for (std::uint64_t i = 1; i <= exchanges; ++i) {
     shared->ping.store(i, std::memory_order_release);
-    shared->ping_word.notify_sleepers();
-    await(shared->pong, shared->pong_word, i);
+    shared->ping_word.notify_sleepers(fencing);
+    await(shared->pong, shared->pong_word, i, fencing);
   }
   auto exit = server.wait(120s);
   sync::set_spin_rounds(sync::kSpinRounds);
@@ -68,6 +77,66 @@ TEST_F(WaitTest, SleepersArePublishedToWithAPlainStoreAndNeverMissAWakeUp) {
 TEST_F(WaitTest, SpinningThenSleepingNeverMissesAWakeUp) {
   // A short spin: waits end in the spin, or just after it, racing the waker's flag check.
   const auto exit = ping_pong(20'000, 4);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+/// `exchanges` round trips in which only the child sleeps: the parent busy-polls for the
+/// answer, then publishes the next request after a random handful of `pause`s, so that its
+/// publish and its look at the sleeper flag land at every moment of the child's going to
+/// sleep (flag, fence, last look). Where wakers and sleepers do not order that race, a
+/// wake-up is lost and the child sleeps for an hour: the watchdog fails the test.
+test::Exit ping_pong_with_a_busy_poller(std::uint64_t exchanges, sync::WakeFencing fencing) {
+  void* memory =
+      ::mmap(nullptr, sizeof(PingPong), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return {};
+  auto* shared = new (memory) PingPong;
+  const bool is_asymmetric = fencing == sync::WakeFencing::asymmetric;
+  if (is_asymmetric && !sys::register_for_global_membarrier()) return {};
+  test::Child server([&] {
+    CHILD_CHECK(!is_asymmetric || sys::register_for_global_membarrier());
+    sync::set_spin_rounds(0);
+    for (std::uint64_t i = 1; i <= exchanges; ++i) {
+      await(shared->ping, shared->ping_word, i, fencing);
+      shared->pong.store(i, std::memory_order_release);
+      shared->pong_word.notify_sleepers(fencing);
+    }
+    return 0;
+  });
+  std::minstd_rand random(std::random_device{}());
+  for (std::uint64_t i = 1; i <= exchanges; ++i) {
+    const auto pauses = random() % 64;
+    for (std::uint32_t k = 0; k < pauses; ++k) sync::relax();
+    shared->ping.store(i, std::memory_order_release);
+    shared->ping_word.notify_sleepers(fencing);
+    // Acquire: pairs with the child's release store.
+    while (shared->pong.load(std::memory_order_acquire) < i) sync::relax();
+  }
+  auto exit = server.wait(120s);
+  ::munmap(memory, sizeof(PingPong));
+  return exit;
+}
+
+TEST_F(WaitTest, ABusyWakerRacingASleeperNeverLosesAWakeUp) {
+  const auto exit = ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::symmetric);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+// The asymmetric form: the wakers take only a compiler barrier, each sleeper a membarrier.
+TEST_F(WaitTest, AsymmetricFencing_SleepersNeverMissAWakeUp) {
+  if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
+  const auto exit = ping_pong(20'000, 0, sync::WakeFencing::asymmetric);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST_F(WaitTest, AsymmetricFencing_SpinningThenSleepingNeverMissesAWakeUp) {
+  if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
+  const auto exit = ping_pong(20'000, 4, sync::WakeFencing::asymmetric);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST_F(WaitTest, AsymmetricFencing_ABusyWakerRacingASleeperNeverLosesAWakeUp) {
+  if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
+  const auto exit = ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::asymmetric);
   EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 

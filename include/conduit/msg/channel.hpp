@@ -42,9 +42,11 @@
 // `ping` and `pong`; the client does `while (!ping.try_send(x)) {}` then
 // `while (!(r = pong.try_receive())) {}`; the server mirrors it. A try_ form reads only the
 // ring and the read-mostly header line, inline, with no call into the library; a successful
-// one then fences and reads the other side's sleeper count (no read-modify-write; FUTEX_WAKE
-// only if that side sleeps, which a busy poller never does). A try_ form that finds the ring
-// full or empty returns an error built once per handle (no formatting, no allocation).
+// one then reads the other side's sleeper count after a compiler barrier (no fence: a side
+// going to sleep makes a membarrier for it, see ChannelOptions::wake_fencing; no
+// read-modify-write; FUTEX_WAKE only if that side sleeps, which a busy poller never does).
+// A try_ form that finds the ring full or empty returns an error built once per handle (no
+// formatting, no allocation).
 #pragma once
 
 #include <sys/types.h>
@@ -82,6 +84,12 @@ struct ChannelOptions {
   Lifetime lifetime = Lifetime::system;
   mode_t mode = 0600;
   std::size_t max_producers = 16;  // Producers::many: producers attached at once (2 to 64)
+  // Who pays for a wake-up's ordering (sync/wait.hpp). asymmetric: sends and receives take no
+  // fence, a side going to sleep makes a membarrier instead; every process that opens the
+  // channel registers for membarrier (open fails if it cannot). Where the kernel lacks
+  // MEMBARRIER_CMD_GLOBAL_EXPEDITED the channel is made symmetric: a fence per send and
+  // receive. symmetric: always that.
+  sync::WakeFencing wake_fencing = sync::WakeFencing::asymmetric;
 };
 
 struct ChannelStats {
@@ -90,6 +98,7 @@ struct ChannelStats {
   std::size_t lanes = 0;  // producers attached at once, at most
   std::size_t depth = 0;  // records in the ring now (a snapshot)
   std::size_t record_size = 0;
+  sync::WakeFencing wake_fencing = sync::WakeFencing::symmetric;  // as created
   Lifetime lifetime = Lifetime::system;
   ProcessId owner;                            // the creator
   ProcessId consumer;                         // pid 0: none attached
@@ -157,17 +166,13 @@ class ChannelCore {
     return is_full_.is_for(operation) ? &*is_full_.error : nullptr;
   }
   /// Publishes the next `count` claimed slots and wakes a sleeping consumer: one release store
-  /// of the tail, then a fence and a load of the consumer's sleeper flag (sync/wait.hpp, the
-  /// second protocol); no read-modify-write and no system call unless the consumer sleeps.
-  // TODO(perf): the fence in notify_sleepers, here and in release(), is the streaming limit
-  // now: a raw SPSC ring with one seq_cst fence per publish and per release streams at ~0.4x
-  // the unfenced ring on the 2-core EPYC VM (best of 40 runs of 50,000 64-byte records), and
-  // Channel at about the same. Dropping it needs the sleeper to fence for the waker
-  // (membarrier MEMBARRIER_CMD_GLOBAL_EXPEDITED, registered by every process at open), which
-  // moves ~1 us onto every sleep: a blocking round trip sleeps twice.
+  /// of the tail, then a load of the consumer's sleeper flag (sync/wait.hpp, the second
+  /// protocol) after a fence: only a compiler barrier in an asymmetric channel (the sleeper
+  /// makes a membarrier instead), else a seq_cst fence. No read-modify-write and no system
+  /// call unless the consumer sleeps.
   void publish(std::size_t count) noexcept {
     writer_->publish(count);
-    items_->notify_sleepers();
+    items_->notify_sleepers(fencing_);
   }
 
   /// Consumer side: at least one and at most `wanted` records in one lane (lanes take turns).
@@ -221,20 +226,40 @@ class ChannelCore {
       return nullptr;
     return &*is_empty_.error;
   }
-  /// Releases the next `count` records of the lane ready() chose and wakes sleeping producers
-  /// (as publish: a store, a fence and a load unless one sleeps).
+  /// Releases the next `count` records of the lane ready() chose and wakes its producer if it
+  /// sleeps on the full lane (as publish: a store, a fence as the channel's WakeFencing says,
+  /// and a load of the lane's sleeper flag, on the consumer's own line).
   void release(std::size_t count) noexcept {
     reader_->release(count);
-    space_->notify_sleepers();
+    if (sync::WaitWord::has_sleepers(reader_->producer_sleepers(), fencing_)) [[unlikely]]
+      space_->wake_all();
   }
 
   // Zero copy: one loan and one view at a time per handle.
   void begin_loan() noexcept { has_loan_ = true; }
   void end_loan() noexcept { has_loan_ = false; }
   /// Publishes the loaned slot unless the channel was closed meanwhile (then: closed).
-  [[nodiscard]] Result<void> commit_loan();
+  [[nodiscard]] Result<void> commit_loan() {
+    // Acquire: pairs with the release store in close().
+    if (is_closed_->load(std::memory_order_acquire) != 0) [[unlikely]]
+      return commit_closed();
+    publish(1);
+    return {};
+  }
   void begin_view() noexcept { has_view_ = true; }
-  void end_view(bool is_released) noexcept;
+  /// Ends the view; releases its record when `is_released`, unless this handle moved to
+  /// another process (a forked child's copy must not release the parent's record).
+  void end_view(bool is_released) noexcept {
+    has_view_ = false;
+    if (is_released && consumer_ != nullptr && reader_ != nullptr && consumer_as_ == self())
+      release(1);
+  }
+
+  /// memcpy out of line: for records too large to copy inline well. With a size known at
+  /// compile time g++ inlines `rep movsq` for a large memcpy, about half as fast as the C
+  /// library's (vector moves, or `rep movsb` where the CPU is quick at it) for 4 KiB on the
+  /// EPYC VM; here the size is a run-time value, so the library's copy runs.
+  static void copy_large(void* to, const void* from, std::size_t size) noexcept;
 
   void close() noexcept;
   [[nodiscard]] ChannelStats stats() const;
@@ -253,6 +278,7 @@ class ChannelCore {
   [[nodiscard]] Result<std::size_t> ready_slowly(std::size_t wanted, bool is_try,
                                                  std::optional<sys::TimePoint> deadline,
                                                  std::string_view operation);
+  [[nodiscard]] Result<void> commit_closed() const;  // the error of a commit after close()
 
   /// The would_block error of the last try_ operation that found the ring full (or empty),
   /// kept for the next: a busy poller meets it millions of times. Recognised by the address
@@ -281,6 +307,9 @@ class ChannelCore {
   const std::atomic<std::uint32_t>* is_closed_ = nullptr;
   sync::WaitWord* items_ = nullptr;  // the consumer sleeps here
   sync::WaitWord* space_ = nullptr;  // producers sleep here
+  // The ring's, read once when the handle was made (a peer rewriting the header later changes
+  // nothing here); asymmetric only once this process registered for membarrier.
+  sync::WakeFencing fencing_ = sync::WakeFencing::symmetric;
   bool has_loan_ = false;
   bool has_view_ = false;
 };
@@ -430,8 +459,7 @@ class Channel {
     if (values.empty()) return 0;
     auto count = core_->claim(values.size(), true, std::nullopt, "try_send_batch");
     if (!count) return 0;
-    for (std::size_t k = 0; k < *count; ++k)
-      std::memcpy(core_->producer_slot(k), &values[k], sizeof(T));
+    for (std::size_t k = 0; k < *count; ++k) copy(core_->producer_slot(k), &values[k]);
     core_->publish(*count);
     return *count;
   }
@@ -441,8 +469,7 @@ class Channel {
     while (total < values.size()) {
       auto count = core_->ready(values.size() - total, true, std::nullopt, "try_receive_batch");
       if (!count) break;
-      for (std::size_t k = 0; k < *count; ++k)
-        std::memcpy(&values[total + k], core_->consumer_slot(k), sizeof(T));
+      for (std::size_t k = 0; k < *count; ++k) copy(&values[total + k], core_->consumer_slot(k));
       core_->release(*count);
       total += *count;
     }
@@ -489,11 +516,21 @@ class Channel {
  private:
   explicit Channel(std::unique_ptr<msg::ChannelCore> core) : core_(std::move(core)) {}
 
+  /// Largest record copied with an inline memcpy; larger ones go through copy_large.
+  static constexpr std::size_t kInlineCopyLimit = 256;
+  /// Copies one record's bytes.
+  static void copy(void* to, const void* from) noexcept {
+    if constexpr (sizeof(T) > kInlineCopyLimit)
+      msg::ChannelCore::copy_large(to, from, sizeof(T));
+    else
+      std::memcpy(to, from, sizeof(T));
+  }
+
   Result<void> send(const T& value, bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
     bool is_full = false;
     if (std::byte* slot = core_->next_free_slot(is_full)) [[likely]] {
-      std::memcpy(slot, &value, sizeof(T));
+      copy(slot, &value);
       core_->publish(1);
       return {};
     }
@@ -508,7 +545,7 @@ class Channel {
       if (const Error* full = core_->full_error(operation)) return std::unexpected(*full);
     auto count = core_->claim(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
-    std::memcpy(core_->producer_slot(0), &value, sizeof(T));
+    copy(core_->producer_slot(0), &value);
     core_->publish(1);
     return {};
   }
@@ -516,27 +553,46 @@ class Channel {
   Result<T> receive(bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
     bool is_empty = false;
-    if (const std::byte* slot = core_->next_record(is_empty)) [[likely]] {
+    if (const std::byte* slot = core_->next_record(is_empty)) [[likely]]
+      return take(slot);
+    return receive_slowly(is_empty, is_try, deadline, operation);
+  }
+
+  /// Copies the record in `slot` out, then releases it. Where T can be made without arguments
+  /// the copy lands straight in the returned Result (one memcpy, no copy of T on the stack:
+  /// a record of a MiB is copied once, not three times).
+  Result<T> take(const std::byte* slot) {
+    if constexpr (std::is_default_constructible_v<T>) {
+      Result<T> result(std::in_place, CopiedRecord{slot});  // named: NRVO builds it in place
+      core_->release(1);
+      return result;
+    } else {
       std::array<std::byte, sizeof(T)> bytes;
-      std::memcpy(bytes.data(), slot, sizeof(T));
+      copy(bytes.data(), slot);
       core_->release(1);
       return std::bit_cast<T>(bytes);
     }
-    return receive_slowly(is_empty, is_try, deadline, operation);
   }
+  /// Converts to a T holding the record's bytes: constructing the Result's T from it copies
+  /// the bytes into the Result's own storage (the conversion's T is elided into it).
+  struct CopiedRecord {
+    const std::byte* slot;
+    operator T() const noexcept {  // NOLINT(google-explicit-constructor): only for take()
+      T value;
+      copy(static_cast<void*>(&value), slot);
+      return value;
+    }
+  };
 
   // Out of line, as send_slowly.
   [[gnu::noinline]] Result<T> receive_slowly(bool is_empty, bool is_try,
                                              std::optional<sys::TimePoint> deadline,
                                              std::string_view operation) {
-    std::array<std::byte, sizeof(T)> bytes;
     if (is_empty && is_try)
       if (const Error* empty = core_->empty_error(operation)) return std::unexpected(*empty);
     auto count = core_->ready(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
-    std::memcpy(bytes.data(), core_->consumer_slot(0), sizeof(T));
-    core_->release(1);
-    return std::bit_cast<T>(bytes);
+    return take(core_->consumer_slot(0));
   }
 
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline,

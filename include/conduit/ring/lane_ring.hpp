@@ -38,6 +38,7 @@
 #include "conduit/core/process.hpp"
 #include "conduit/ring/ring_layout.hpp"
 #include "conduit/ring/spsc_ring.hpp"
+#include "conduit/sync/wait.hpp"
 
 namespace conduit::ring {
 
@@ -66,8 +67,9 @@ class LaneRing {
   /// The bytes a ring with `config` occupies.
   [[nodiscard]] static std::uint64_t size_of(const LaneRingConfig& config) noexcept;
   /// Writes an empty ring with `config` into `bytes` (at least size_of(config), aligned to
-  /// kCacheLine and to record_align).
-  static void initialize(std::span<std::byte> bytes, const LaneRingConfig& config);
+  /// kCacheLine and to record_align), whose wakers fence as `fencing` says (sync/wait.hpp).
+  static void initialize(std::span<std::byte> bytes, const LaneRingConfig& config,
+                         sync::WakeFencing fencing = sync::WakeFencing::symmetric);
   /// Validates the ring in `bytes` (read once into a local copy) and maps it. Errors:
   /// corrupted (bad magic, version, sizes, offsets; anything past the end of `bytes`).
   [[nodiscard]] static Result<LaneRing> attach(std::span<std::byte> bytes,
@@ -77,6 +79,8 @@ class LaneRing {
 
   [[nodiscard]] const LaneRingConfig& config() const noexcept { return config_; }
   [[nodiscard]] LaneRingHeader& header() const noexcept { return *header_; }
+  /// How the wakers of `items` and `space` fence, as the creator chose (read once on attach).
+  [[nodiscard]] sync::WakeFencing wake_fencing() const noexcept { return wake_fencing_; }
   [[nodiscard]] RingControl& control(std::uint32_t lane) const noexcept { return controls_[lane]; }
   [[nodiscard]] RingGeometry geometry(std::uint32_t lane) const noexcept;
   /// Lanes the consumer must poll: lanes_used, never more than lane_count.
@@ -100,6 +104,7 @@ class LaneRing {
 
  private:
   LaneRingConfig config_{};
+  sync::WakeFencing wake_fencing_ = sync::WakeFencing::symmetric;
   LaneRingHeader* header_ = nullptr;
   OpenerTable* openers_ = nullptr;
   RingControl* controls_ = nullptr;

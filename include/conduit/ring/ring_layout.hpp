@@ -10,6 +10,7 @@
 //     64   is_closed              u32 atomic   close() was called
 //     68   lanes_used             u32 atomic   lanes ever claimed: the consumer polls [0, used)
 //     72   consumer               u64 atomic   the consumer's ProcessId, packed (0: none)
+//     80   wake_fencing           u32 atomic   sync::WakeFencing, chosen by the creator
 //     128  items                  WaitWord     bumped after records are published
 //     192  space                  WaitWord     bumped after records are consumed
 //   256                           OpenerTable (512): 64 u64 atomics, the handles open on the
@@ -18,6 +19,7 @@
 //     +0   tail                   u64 atomic   records published in the lane (monotonic)
 //     +8   owner                  u64 atomic   the lane's producer, packed (0: free)
 //     +64  head                   u64 atomic   records consumed from the lane (monotonic)
+//     +72  producer_sleepers      u32 atomic   the lane's producer sleeps on `space` (full)
 //   slots_offset                  lane 0's slot_count records, then lane 1's, ...
 //                                 (slots_offset is a multiple of max(64, record_align))
 //
@@ -39,12 +41,24 @@
 //   is_closed         release store in close(), acquire loads in send and receive, so that
 //                     records published before close() are seen by a receiver that sees it:
 //                     msg/channel.cpp
+//   producer_sleepers the flag of a producer asleep on its full lane, in sync::WaitWord's
+//                     second protocol as `space.sleepers` is for producers waiting for a lane:
+//                     the consumer looks at it after each release (it sits on the consumer's
+//                     own line) and bumps `space` for it. Only the lane's owner raises it, so a
+//                     new owner of the lane zeroes it: a producer killed asleep leaves no flag
+//                     that would cost every release a FUTEX_WAKE for ever.
 //   items, space      sync::WaitWord's second protocol: a side publishes its index with a
-//                     plain release store, then fences (seq_cst) and reads the other side's
-//                     sleeper count; only a flagged sleeper costs a bump and a FUTEX_WAKE.
-//                     A sleeper flags itself, fences, then looks at the index again:
-//                     sync/wait.hpp. (A producer that gives its lane back bumps `space` with
-//                     notify_all, for producers waiting for a lane.)
+//                     plain release store, then reads the other side's sleeper count after a
+//                     fence: a seq_cst fence (symmetric), or only a compiler barrier when
+//                     wake_fencing says asymmetric, where every sleeper makes a membarrier
+//                     after flagging itself instead; only a flagged sleeper costs a bump and a
+//                     FUTEX_WAKE. A sleeper flags itself, fences, then looks at the index
+//                     again: sync/wait.hpp. (A producer that gives its lane back bumps `space`
+//                     with notify_all, for producers waiting for a lane.)
+//   wake_fencing      stored (relaxed) by the creator before the segment is named, never
+//                     changed; each handle reads it once (relaxed) on attach. Every process
+//                     then agrees: a handle of an asymmetric channel registers its process for
+//                     membarrier when it opens, or the open fails (msg/channel.cpp).
 #pragma once
 
 #include <atomic>
@@ -61,7 +75,9 @@ namespace conduit::ring {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kLaneRingMagic = 0x31'47'4e'52'45'4e'41'4cULL;  // "LANERNG1"
-inline constexpr std::uint32_t kLaneRingLayoutVersion = 1;
+// 2: wake_fencing (a build that read version 1 would not make the sleeper's membarrier) and
+//    the lanes' producer_sleepers (it would sleep unseen by the consumer).
+inline constexpr std::uint32_t kLaneRingLayoutVersion = 2;
 inline constexpr std::uint32_t kMaxLanes = 64;
 inline constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 30;  // records per lane
 inline constexpr std::uint64_t kMaxRecordSize = std::uint64_t{1} << 24;
@@ -98,6 +114,7 @@ struct alignas(kCacheLine) LaneRingHeader {
   alignas(kCacheLine) std::atomic<std::uint32_t> is_closed;
   std::atomic<std::uint32_t> lanes_used;
   std::atomic<std::uint64_t> consumer;
+  std::atomic<std::uint32_t> wake_fencing;  // a sync::WakeFencing
   // Each on a line of its own: a waker reads `sleepers` after every publish (or release), and
   // only sleepers write this line, so the read stays in the waker's cache.
   alignas(kCacheLine) sync::WaitWord items;  // the consumer sleeps here
@@ -110,6 +127,7 @@ static_assert(offsetof(LaneRingHeader, config) == 0);
 static_assert(offsetof(LaneRingHeader, is_closed) == 64);
 static_assert(offsetof(LaneRingHeader, lanes_used) == 68);
 static_assert(offsetof(LaneRingHeader, consumer) == 72);
+static_assert(offsetof(LaneRingHeader, wake_fencing) == 80);
 static_assert(offsetof(LaneRingHeader, items) == 128);
 static_assert(offsetof(LaneRingHeader, space) == 192);
 
@@ -119,13 +137,18 @@ struct alignas(kCacheLine) RingControl {
   std::atomic<std::uint64_t> owner;  // the producer, packed (encode_owner); 0: free
   std::uint64_t producer_reserved[6];
   std::atomic<std::uint64_t> head;  // written by the consumer only
-  std::uint64_t consumer_reserved[7];
+  // Raised by the lane's producer going to sleep on a full lane, read by the consumer after
+  // each release: on the consumer's line, written only by a sleeper.
+  std::atomic<std::uint32_t> producer_sleepers;
+  std::uint32_t consumer_pad;
+  std::uint64_t consumer_reserved[6];
 };
 static_assert(std::is_standard_layout_v<RingControl>);
 static_assert(sizeof(RingControl) == 2 * kCacheLine);
 static_assert(offsetof(RingControl, tail) == 0);
 static_assert(offsetof(RingControl, owner) == 8);
 static_assert(offsetof(RingControl, head) == kCacheLine);
+static_assert(offsetof(RingControl, producer_sleepers) == kCacheLine + 8);
 
 /// Who has the ring open: one slot per handle, claimed on open by compare_exchange (a free
 /// slot or one whose process died), given back when the handle goes. A sleeper whose peer role

@@ -85,6 +85,10 @@ class RingWriter {
 
   [[nodiscard]] std::uint64_t tail() const noexcept { return tail_; }
   [[nodiscard]] const RingGeometry& geometry() const noexcept { return geometry_; }
+  /// The flag this ring's producer raises while it sleeps on a full ring (ring_layout.hpp).
+  [[nodiscard]] std::atomic<std::uint32_t>& sleepers() const noexcept {
+    return control_->producer_sleepers;
+  }
 
  private:
   RingControl* control_ = nullptr;
@@ -128,6 +132,10 @@ class RingReader {
   /// Records seen but not yet read, from the cached tail (a lower bound of the true count).
   [[nodiscard]] std::uint64_t cached_depth() const noexcept { return cached_tail_ - head_; }
   [[nodiscard]] std::uint64_t head() const noexcept { return head_; }
+  /// The flag of this ring's producer asleep on a full ring (ring_layout.hpp).
+  [[nodiscard]] std::atomic<std::uint32_t>& producer_sleepers() const noexcept {
+    return control_->producer_sleepers;
+  }
 
  private:
   RingControl* control_ = nullptr;

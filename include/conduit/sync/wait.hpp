@@ -53,18 +53,44 @@
 // is also a seq_cst read-modify-write, so a waiter whose predicate is "the word moved" (waiting
 // for a notify_all) is covered too: a seq_cst bump that precedes (c') is seen by (d').
 //
+// The asymmetric form of the second protocol moves the waker's fence to the sleeper, for
+// wakers that run millions of times a second (Channel's publish and release) while sleeping is
+// rare: the waker keeps only a compiler barrier between its store and its load (nothing the
+// CPU sees: on x86 the store may still sit in the store buffer when the load runs), and the
+// sleeper, after flagging itself, calls membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)
+// (sys/membarrier.hpp), which runs a full barrier on every running thread of every registered
+// process. Every process that may wake this way must be registered before it first wakes.
+//
+//   waiter                                   waker (a registered process)
+//   sleepers += 1                    (c)     (publish the data: a release store)   (s)
+//   seq_cst fence                    (c')    compiler barrier
+//   membarrier: a fence at P in the waker    if `sleepers` != 0: bump, FUTEX_WAKE  (b')
+//   (look for the data: not there)   (d')
+//
+// Why no wake-up is lost: membarrier acts as a seq_cst fence P in the waker's thread at some
+// instruction boundary while the call runs: after the caller's own entry fence (c') and before
+// its return (sys/membarrier.hpp). The compiler barrier keeps (s) before (b') in the machine
+// code, so P falls before (s), between them, or after (b'). P before (b'): (c) precedes (c'),
+// which precedes P, which precedes (b'): the fence rule makes (b') see the flag, and the waker
+// bumps. P after (b'), so after (s): (s) precedes P, which precedes the waiter's return from
+// membarrier and so (d'): (d') sees the data. Either way the waiter does not sleep through it.
+// A waker that was not running when the barrier came gets its fence from the context switch:
+// the same argument with P at the switch.
+//
 // Crash safety: a process killed while asleep leaves `sleepers` one too high for ever. That is
 // safe (wakers then make one needless FUTEX_WAKE each), never a hang; a process killed
 // anywhere else leaves nothing behind.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <type_traits>
 
 #include "conduit/sys/clock.hpp"
+#include "conduit/sys/membarrier.hpp"
 
 namespace conduit::sync {
 
@@ -79,6 +105,17 @@ inline constexpr std::uint32_t kSpinRounds = 256;
 [[nodiscard]] std::uint32_t spin_rounds() noexcept;
 /// Sets the spin rounds for this process (every primitive in sync/ and every WaitWord).
 void set_spin_rounds(std::uint32_t rounds) noexcept;
+
+/// Who pays for the ordering between a waker's publish and its look at the sleepers (the
+/// second protocol, above): both sides fence (symmetric), or only the sleeper, with a
+/// membarrier (asymmetric: every waking process registered with
+/// sys::register_for_global_membarrier()). Lives in shared memory, hence the fixed values.
+enum class WakeFencing : std::uint32_t { symmetric = 0, asymmetric = 1 };
+
+/// How long a sleeper of the asymmetric protocol sleeps at most when its membarrier failed
+/// (never expected: the command was there when the channel was opened). Without the barrier a
+/// wake-up may be lost; with this bound it costs a millisecond, never a hang.
+inline constexpr auto kUnfencedSleep = std::chrono::milliseconds(1);
 
 /// One CPU relax hint (x86 `pause`), for spin loops.
 inline void relax() noexcept {
@@ -111,25 +148,54 @@ struct WaitWord {
   void notify_all() noexcept;
   /// Wakes one sleeper (as notify_all, for hand-offs where one waiter can use the news).
   void notify_one() noexcept;
+  /// Bumps the word and wakes every sleeper, flagged here or not: for a waker that found a
+  /// sleeper's flag kept elsewhere (has_sleepers on a count of its own).
+  void wake_all() noexcept;
 
   /// The waker's side of the second protocol (see the top of this file): call after publishing
   /// data with a plain store, for waiters in wait_slice(is_ready, ...). Costs a fence and a
   /// load when nobody sleeps: no read-modify-write, no system call.
-  void notify_sleepers() noexcept {
-    // (a'): orders the caller's publishing store before the load of `sleepers` (store then
-    // load: only a seq_cst fence does that); pairs with the fence (c') of a flagging sleeper.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    // (b'): relaxed is enough after the fence (the fence rule above does the ordering).
-    if (sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
+  /// With WakeFencing::asymmetric (this process registered for membarrier, and every sleeper
+  /// flags itself with asymmetric too) the fence is only a compiler barrier.
+  void notify_sleepers(WakeFencing fencing = WakeFencing::symmetric) noexcept {
+    if (has_sleepers(sleepers, fencing)) [[unlikely]]
       notify_all();
   }
 
-  /// The waiter's side of the second protocol, (c) and (c'): flags this waiter as a sleeper.
-  void flag_sleeper() noexcept {
-    sleepers.fetch_add(1, std::memory_order_seq_cst);
-    // (c'): pairs with (a') in notify_sleepers (the read-modify-write alone is no fence in the
-    // C++ model, though on x86 it is one; the fence costs only sleepers).
+  /// The waiter's side of the second protocol, (c) and (c'): flags this waiter as a sleeper
+  /// (see flag_sleeper_on below).
+  bool flag_sleeper(WakeFencing fencing = WakeFencing::symmetric) noexcept {
+    return flag_sleeper_on(sleepers, fencing);
+  }
+
+  /// The waker's side of the second protocol, (a') and (b'), on any sleeper count: whether a
+  /// sleeper flagged itself on `count`, looked at after the caller's publishing store.
+  [[nodiscard]] static bool has_sleepers(const std::atomic<std::uint32_t>& count,
+                                         WakeFencing fencing) noexcept {
+    if (fencing == WakeFencing::asymmetric) {
+      // Keeps the caller's publishing store before the load below in the machine code; the
+      // sleeper's membarrier supplies the fence between them (the asymmetric protocol above).
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      // (a'): orders the caller's publishing store before the load of the count (store then
+      // load: only a seq_cst fence does that); pairs with the fence (c') of a flagging sleeper.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+    // (b'): relaxed is enough after the fence (the fence rule above does the ordering).
+    return count.load(std::memory_order_relaxed) != 0;
+  }
+
+  /// (c) and (c') on any sleeper count: raises it, then fences. With WakeFencing::asymmetric
+  /// it also makes the membarrier that stands for the wakers' fences; false if that failed
+  /// (then the caller must not sleep for long: kUnfencedSleep).
+  static bool flag_sleeper_on(std::atomic<std::uint32_t>& count, WakeFencing fencing) noexcept {
+    count.fetch_add(1, std::memory_order_seq_cst);
+    // (c'): pairs with (a') in has_sleepers (the read-modify-write alone is no fence in the
+    // C++ model, though on x86 it is one; the fence costs only sleepers). In the asymmetric
+    // protocol, the fence that precedes the membarrier's point P in every waker.
     std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (fencing == WakeFencing::asymmetric) return sys::global_barrier().has_value();
+    return true;
   }
   /// Sleeps while the word equals `observed`, until woken or the deadline: false when the
   /// deadline passed (a spurious return counts as woken: the caller looks again).
@@ -163,11 +229,17 @@ enum class SliceEnd { moved, deadline_passed, slice_over };
 /// One slice of a liveness-checked wait for data whose wakers call notify_sleepers(), the
 /// second protocol: as wait_slice above, but the spin and the last look before sleeping ask
 /// `is_ready()` (cheap, no side effects the caller minds) instead of watching the word.
-/// `moved`: is_ready() said yes or the waiter was woken: look for the data again.
+/// `moved`: is_ready() said yes or the waiter was woken: look for the data again. `fencing`
+/// must be what the wakers use (asymmetric: the sleeper makes the membarrier). The waiter
+/// flags itself on `sleepers` when given (a count its wakers look at with
+/// WaitWord::has_sleepers, then wake with word.wake_all()), else on word.sleepers.
 template <class Predicate>
 [[nodiscard]] SliceEnd wait_slice(Predicate&& is_ready, WaitWord& word,
                                   std::optional<sys::TimePoint> deadline,
-                                  sys::Clock::duration slice) {
+                                  sys::Clock::duration slice,
+                                  WakeFencing fencing = WakeFencing::symmetric,
+                                  std::atomic<std::uint32_t>* sleepers = nullptr) {
+  std::atomic<std::uint32_t>& count = sleepers != nullptr ? *sleepers : word.sleepers;
   const auto now = sys::now();
   if (deadline && now >= *deadline) return SliceEnd::deadline_passed;
   auto slice_end = now + slice;
@@ -179,9 +251,12 @@ template <class Predicate>
     if (is_ready()) return SliceEnd::moved;
     relax();
   }
-  word.flag_sleeper();                                                          // (c), (c')
+  if (!WaitWord::flag_sleeper_on(count, fencing)) {  // (c), (c'), the membarrier if asymmetric
+    const auto unfenced_end = sys::now() + kUnfencedSleep;
+    if (unfenced_end < slice_end) slice_end = unfenced_end;
+  }
   const bool is_woken = is_ready() || word.sleep_flagged(observed, slice_end);  // (d')
-  word.unflag_sleeper();
+  count.fetch_sub(1, std::memory_order_relaxed);  // unflag: only a hint for wakers
   return is_woken ? SliceEnd::moved : SliceEnd::slice_over;
 }
 
