@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstring>
 #include <optional>
@@ -11,6 +12,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "receive_buffers.hpp"
 
 namespace conduit::mpi {
 
@@ -64,12 +67,35 @@ class Backoff {
   std::chrono::microseconds sleep_{10};
 };
 
+constexpr int kFirstPartCount = static_cast<int>(kFirstPart);
+
 // A send that timed out and that MPI would not cancel: it stays posted, with its own copy of the
-// bytes, until it completes.
+// bytes, until it completes. requests[1] is the rest of a message sent in two parts.
 struct PendingSend {
-  MPI_Request request = MPI_REQUEST_NULL;
+  std::array<MPI_Request, 2> requests{MPI_REQUEST_NULL, MPI_REQUEST_NULL};
   std::unique_ptr<std::byte[]> bytes;
 };
+
+enum class Fate { withdrawn, completed, pending };
+
+// Asks MPI to cancel a posted send and looks once at what became of it. MPI_Cancel only marks
+// the request: a cancelled request completes at once, a send MPI cannot cancel never does.
+Fate withdraw(MPI_Request& request) {
+  if (request == MPI_REQUEST_NULL) return Fate::completed;
+  MPI_Cancel(&request);
+  int done = 0;
+  MPI_Status status{};
+  MPI_Test(&request, &done, &status);
+  if (done == 0) return Fate::pending;
+  int cancelled = 0;
+  MPI_Test_cancelled(&status, &cancelled);
+  return cancelled != 0 ? Fate::withdrawn : Fate::completed;
+}
+
+bool is_done(MPI_Request& request) {
+  int done = 0;
+  return MPI_Test(&request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done != 0;
+}
 
 /// What a call is doing, for its error messages ("send to rank 2"): put into words only when
 /// there is an error (formatting it on every call costs about as much as a small MPI_Send).
@@ -96,7 +122,8 @@ class World::Impl {
     for (PendingSend& pending : pending_) {
       // Never completed (nobody received it): let MPI drop the request. MPI may still read the
       // bytes until it finalises, so they are left allocated rather than freed under it.
-      MPI_Request_free(&pending.request);
+      for (MPI_Request& request : pending.requests)
+        if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
       (void)pending.bytes.release();
     }
     if (--live_worlds == 0 && owns_mpi) {
@@ -154,14 +181,38 @@ class World::Impl {
     if (!tag) return std::unexpected(tag.error());
     auto count = count_of(payload, what);
     if (!count) return std::unexpected(count.error());
-    reap_pending();
-    // MPI's C API takes a non-const buffer in MPI-2 headers; it never writes a send buffer.
-    void* buffer = const_cast<std::byte*>(payload.data());
-    const int code = options_.capacity.is_zero()
-                         ? MPI_Ssend(buffer, *count, MPI_BYTE, rank, *tag, MPI_COMM_WORLD)
-                         : MPI_Send(buffer, *count, MPI_BYTE, rank, *tag, MPI_COMM_WORLD);
-    if (code != MPI_SUCCESS) return mpi_error(code, what);
+    if (!pending_.empty()) reap_pending();
+    // Shorter than kFirstPart: one MPI message, which the receiver takes with one MPI_Recv.
+    // Longer: the first kFirstPart bytes, then the rest (receive_buffers.hpp).
+    if (payload.size() < kFirstPart) {
+      if (const int code = post(payload.data(), *count, rank, *tag); code != MPI_SUCCESS)
+        return mpi_error(code, what);
+      return {};
+    }
+    if (const int code = post(payload.data(), kFirstPartCount, rank, *tag); code != MPI_SUCCESS)
+      return mpi_error(code, what);
+    if (const int code =
+            post(payload.data() + kFirstPart, *count - kFirstPartCount, rank, *tag);
+        code != MPI_SUCCESS)
+      return mpi_error(code, what);
     return {};
+  }
+
+  // One MPI message, blocking: MPI's standard mode, or synchronous mode at zero capacity.
+  int post(const std::byte* bytes, int count, int rank, int tag) const {
+    // MPI's C API takes a non-const buffer in MPI-2 headers; it never writes a send buffer.
+    void* buffer = const_cast<std::byte*>(bytes);
+    return options_.capacity.is_zero()
+               ? MPI_Ssend(buffer, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD)
+               : MPI_Send(buffer, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD);
+  }
+
+  // As post, without waiting.
+  int post_nonblocking(std::byte* bytes, int count, int rank, int tag,
+                       MPI_Request* request) const {
+    return options_.capacity.is_zero()
+               ? MPI_Issend(bytes, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD, request)
+               : MPI_Isend(bytes, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD, request);
   }
 
   // try_send (timeout 0: would_block) and send_for (timed_out): MPI_Isend on a copy, polled with
@@ -181,18 +232,26 @@ class World::Impl {
     pending.bytes =
         std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(payload.size(), 1));
     std::memcpy(pending.bytes.get(), payload.data(), payload.size());
-    const int posted = options_.capacity.is_zero()
-                           ? MPI_Issend(pending.bytes.get(), *count, MPI_BYTE, rank, *tag,
-                                        MPI_COMM_WORLD, &pending.request)
-                           : MPI_Isend(pending.bytes.get(), *count, MPI_BYTE, rank, *tag,
-                                       MPI_COMM_WORLD, &pending.request);
-    if (posted != MPI_SUCCESS) return mpi_error(posted, what);
+    const bool has_rest = payload.size() >= kFirstPart;
+    if (const int code = post_nonblocking(pending.bytes.get(), has_rest ? kFirstPartCount : *count,
+                                          rank, *tag, &pending.requests[0]);
+        code != MPI_SUCCESS)
+      return mpi_error(code, what);
+    if (has_rest) {
+      if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart,
+                                            *count - kFirstPartCount, rank, *tag,
+                                            &pending.requests[1]);
+          code != MPI_SUCCESS) {
+        pending_.push_back(std::move(pending));  // its first part is posted: keep its bytes
+        return mpi_error(code, what);
+      }
+    }
 
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     Backoff backoff;
     for (;;) {
       int done = 0;
-      if (const int code = MPI_Test(&pending.request, &done, MPI_STATUS_IGNORE);
+      if (const int code = MPI_Testall(2, pending.requests.data(), &done, MPI_STATUSES_IGNORE);
           code != MPI_SUCCESS)
         return mpi_error(code, what);
       if (done != 0) return {};
@@ -200,18 +259,36 @@ class World::Impl {
       backoff.pause();
     }
 
-    // Out of time: withdraw the send. MPI_Cancel only marks it; a cancelled request completes at
-    // once, a send MPI cannot cancel never does, so look once and do not wait for it.
-    MPI_Cancel(&pending.request);
-    int done = 0;
-    MPI_Status status{};
-    MPI_Test(&pending.request, &done, &status);
-    int cancelled = 0;
-    if (done != 0) MPI_Test_cancelled(&status, &cancelled);
+    // Out of time: withdraw the message, whole or not at all. The rest goes first: a first part
+    // withdrawn without its rest would leave the rest to arrive as a message of its own. A rest
+    // withdrawn whose first part cannot be is posted again, behind it.
+    Fate fate = Fate::pending;
+    if (!has_rest) {
+      fate = withdraw(pending.requests[0]);
+    } else {
+      switch (withdraw(pending.requests[1])) {
+        case Fate::pending: break;  // the first part stays posted with it
+        case Fate::completed:
+          fate = is_done(pending.requests[0]) ? Fate::completed : Fate::pending;
+          break;
+        case Fate::withdrawn:
+          fate = withdraw(pending.requests[0]);
+          if (fate == Fate::withdrawn) break;
+          if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart,
+                                                *count - kFirstPartCount, rank, *tag,
+                                                &pending.requests[1]);
+              code != MPI_SUCCESS) {
+            pending_.push_back(std::move(pending));
+            return mpi_error(code, what);
+          }
+          if (fate == Fate::completed && !is_done(pending.requests[1])) fate = Fate::pending;
+          break;
+      }
+    }
     const Errc code = is_try ? Errc::would_block : Errc::timed_out;
     const std::string_view outcome = is_try ? "would block" : "timed out";
-    if (done != 0 && cancelled == 0) return {};  // it completed after all: it was received
-    if (done != 0)
+    if (fate == Fate::completed) return {};  // it completed after all
+    if (fate == Fate::withdrawn)
       return fail(code,
                   fmt::format("mpi rank {}: {}: {} (withdrawn)", rank_, what.text(), outcome));
     pending_.push_back(std::move(pending));
@@ -234,47 +311,137 @@ class World::Impl {
     }
     auto tag = tag_to_receive(type, what);
     if (!tag) return std::unexpected(tag.error());
-    reap_pending();
+    if (!pending_.empty()) reap_pending();
+    if (!timeout) return receive_blocking(source, *tag, what);
 
-    // Matched probe, then receive of exactly that message: the size is known before the buffer
-    // is made, and no other receive can take the message in between.
     MPI_Message matched = MPI_MESSAGE_NULL;
     MPI_Status status{};
-    if (!timeout) {
-      if (const int code = MPI_Mprobe(source, *tag, MPI_COMM_WORLD, &matched, &status);
+    const auto deadline = std::chrono::steady_clock::now() + *timeout;
+    Backoff backoff;
+    for (;;) {
+      int found = 0;
+      if (const int code = MPI_Improbe(source, *tag, MPI_COMM_WORLD, &found, &matched, &status);
           code != MPI_SUCCESS)
         return mpi_error(code, what);
-    } else {
-      const auto deadline = std::chrono::steady_clock::now() + *timeout;
-      Backoff backoff;
-      for (;;) {
-        int found = 0;
-        if (const int code = MPI_Improbe(source, *tag, MPI_COMM_WORLD, &found, &matched, &status);
-            code != MPI_SUCCESS)
-          return mpi_error(code, what);
-        if (found != 0) break;
-        if (std::chrono::steady_clock::now() >= deadline) {
-          if (*timeout == 0ns)
-            return fail(Errc::would_block,
-                        fmt::format("mpi rank {}: {}: no message", rank_, what.text()));
-          return fail(Errc::timed_out,
-                      fmt::format("mpi rank {}: {}: timed out", rank_, what.text()));
-        }
-        backoff.pause();
+      if (found != 0) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        if (*timeout == 0ns)
+          return fail(Errc::would_block,
+                      fmt::format("mpi rank {}: {}: no message", rank_, what.text()));
+        return fail(Errc::timed_out, fmt::format("mpi rank {}: {}: timed out", rank_, what.text()));
       }
+      backoff.pause();
     }
+    return receive_matched(matched, status, what);
+  }
+
+  // Where a receive lands: a pooled buffer that the Message will hold, or (when Messages hold
+  // them all) the scratch buffer, copied out.
+  struct Landing {
+    std::shared_ptr<ReceiveBuffers::Buffer> buffer;
+    std::byte* bytes;
+  };
+  Landing land() {
+    auto buffer = buffers_.take();
+    std::byte* bytes = buffer != nullptr ? buffer->bytes.get() : buffers_.scratch();
+    return {std::move(buffer), bytes};
+  }
+
+  // The blocking receives: one MPI_Recv, as a raw MPI program's, with no probe and no
+  // allocation while receive buffers are free. A message of more than kFirstPart bytes cannot
+  // come from a World: MPI truncates it (message_too_large).
+  Result<Message> receive_blocking(int source, int tag, const Operation& what) {
+    Landing landing = land();
+    MPI_Status status{};
+    if (const int code = MPI_Recv(landing.bytes, kFirstPartCount, MPI_BYTE, source, tag,
+                                  MPI_COMM_WORLD, &status);
+        code != MPI_SUCCESS)
+      return mpi_error(code, what);
     int count = 0;
     if (const int code = MPI_Get_count(&status, MPI_BYTE, &count); code != MPI_SUCCESS)
       return mpi_error(code, what);
-    std::vector<std::byte> bytes(static_cast<std::size_t>(std::max(count, 0)));
-    if (const int code = MPI_Mrecv(bytes.data(), count, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
+    return received(landing, count, status, what);
+  }
+
+  // The timed receives: a message MPI_Improbe found, received as matched. Its size is known, so
+  // a message over kFirstPart bytes (not sent by a World) arrives whole all the same.
+  Result<Message> receive_matched(MPI_Message& matched, const MPI_Status& status,
+                                  const Operation& what) {
+    int count = 0;
+    if (const int code = MPI_Get_count(&status, MPI_BYTE, &count); code != MPI_SUCCESS)
+      return mpi_error(code, what);
+    if (count > kFirstPartCount) {
+      auto bytes = std::make_shared_for_overwrite<std::byte[]>(static_cast<std::size_t>(count));
+      if (const int code = MPI_Mrecv(bytes.get(), count, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
+          code != MPI_SUCCESS)
+        return mpi_error(code, what);
+      const std::span<const std::byte> payload(bytes.get(), static_cast<std::size_t>(count));
+      return message_of(payload, std::move(bytes), status);
+    }
+    Landing landing = land();
+    if (const int code = MPI_Mrecv(landing.bytes, count, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
         code != MPI_SUCCESS)
       return mpi_error(code, what);
+    return received(landing, count, status, what);
+  }
+
+  // A message shorter than kFirstPart is whole; one of exactly kFirstPart bytes is the first
+  // part of a longer one.
+  Result<Message> received(Landing& landing, int count, const MPI_Status& status,
+                           const Operation& what) {
+    const auto size = static_cast<std::size_t>(std::max(count, 0));
+    if (size == kFirstPart) return receive_rest(landing.bytes, status, what);
+    const std::span<const std::byte> payload(landing.bytes, size);
+    if (landing.buffer == nullptr) {
+      auto copy = std::make_shared_for_overwrite<std::byte[]>(std::max<std::size_t>(size, 1));
+      std::memcpy(copy.get(), payload.data(), size);
+      const std::span<const std::byte> copied(copy.get(), size);  // before copy is moved from
+      return message_of(copied, std::move(copy), status);
+    }
+    return message_of(payload, std::move(landing.buffer), status);
+  }
+
+  // The rest of a two-part message: the next message from the same rank with the same tag
+  // (MPI's non-overtaking rule), so nothing can come between. Its first part has arrived, so
+  // the rest is in flight and is waited for even by the timed forms.
+  Result<Message> receive_rest(const std::byte* first, const MPI_Status& first_status,
+                               const Operation& what) {
+    MPI_Message matched = MPI_MESSAGE_NULL;
+    MPI_Status status{};
+    if (const int code = MPI_Mprobe(first_status.MPI_SOURCE, first_status.MPI_TAG,
+                                    MPI_COMM_WORLD, &matched, &status);
+        code != MPI_SUCCESS)
+      return mpi_error(code, what);
+    int rest = 0;
+    if (const int code = MPI_Get_count(&status, MPI_BYTE, &rest); code != MPI_SUCCESS)
+      return mpi_error(code, what);
+    const std::size_t size = kFirstPart + static_cast<std::size_t>(std::max(rest, 0));
+    auto bytes = std::make_shared_for_overwrite<std::byte[]>(size);
+    std::memcpy(bytes.get(), first, kFirstPart);
+    if (const int code =
+            MPI_Mrecv(bytes.get() + kFirstPart, rest, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
+        code != MPI_SUCCESS)
+      return mpi_error(code, what);
+    const std::span<const std::byte> payload(bytes.get(), size);  // before bytes is moved from
+    return message_of(payload, std::move(bytes), first_status);
+  }
+
+  Message message_of(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
+                     const MPI_Status& status) {
     const int sender = status.MPI_SOURCE;
-    Message message(std::move(bytes), status.MPI_TAG, ProcessId{static_cast<pid_t>(sender), 0},
-                    ++received_);
-    message.set_sender_name(std::to_string(sender));
+    Message message(payload, std::move(owner), status.MPI_TAG,
+                    ProcessId{static_cast<pid_t>(sender), 0}, ++received_);
+    message.set_sender_name(name_of(sender));
     return message;
+  }
+
+  // A rank's decimal name, made once per rank heard from (a short string: copying it does not
+  // allocate).
+  const std::string& name_of(int rank) {
+    const auto index = static_cast<std::size_t>(rank);
+    if (index >= rank_names_.size()) rank_names_.resize(index + 1);
+    if (rank_names_[index].empty()) rank_names_[index] = std::to_string(rank);
+    return rank_names_[index];
   }
 
   Result<void> barrier() {
@@ -288,7 +455,8 @@ class World::Impl {
   void reap_pending() {
     std::erase_if(pending_, [](PendingSend& pending) {
       int done = 0;
-      return MPI_Test(&pending.request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done != 0;
+      return MPI_Testall(2, pending.requests.data(), &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS ||
+             done != 0;
     });
   }
 
@@ -298,6 +466,8 @@ class World::Impl {
   WorldOptions options_;
   std::uint64_t received_ = 0;
   std::vector<PendingSend> pending_;
+  ReceiveBuffers buffers_;
+  std::vector<std::string> rank_names_;
 };
 
 namespace {
