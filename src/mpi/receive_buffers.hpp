@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 
@@ -28,11 +29,24 @@ class ReceiveBuffers {
   /// A buffer of kFirstPart bytes that no Message holds; nullptr when Messages hold all
   /// kBuffers of them (the caller then lands in scratch() and copies: a receiver that keeps
   /// many messages keeps them at their own size, not at kFirstPart each).
-  [[nodiscard]] std::shared_ptr<Buffer> take();
+  [[nodiscard]] std::shared_ptr<Buffer> take() {
+    for (auto& entry : buffers_) {
+      if (entry == nullptr) return make(entry);
+      // use_count() is a relaxed load: the acquire fence makes the last holder's release (its
+      // reference count decrement is acq_rel) happen before we overwrite the bytes it read.
+      if (entry.use_count() == 1) {
+        std::atomic_thread_fence(std::memory_order_acquire);
+        return entry;
+      }
+    }
+    return nullptr;
+  }
   /// kFirstPart bytes that no Message ever holds.
   [[nodiscard]] std::byte* scratch();
 
  private:
+  std::shared_ptr<Buffer> make(std::shared_ptr<Buffer>& entry);
+
   std::array<std::shared_ptr<Buffer>, kBuffers> buffers_;
   std::unique_ptr<std::byte[]> scratch_;
 };

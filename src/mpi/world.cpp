@@ -174,25 +174,37 @@ class World::Impl {
     return static_cast<int>(payload.size());
   }
 
+  // The hot paths test their arguments with these first, and build an error only when one fails.
+  [[nodiscard]] bool is_sendable(int rank, std::int64_t type, std::size_t size) const noexcept {
+    return rank >= 0 && rank < size_ && type >= 0 && type <= max_type_ &&
+           size <= static_cast<std::size_t>(INT_MAX);
+  }
+  [[gnu::cold]] std::unexpected<Error> not_sendable(int rank, std::int64_t type,
+                                                    std::span<const std::byte> payload,
+                                                    const Operation& what) const {
+    if (auto ok = check_rank(rank, what); !ok) return std::unexpected(ok.error());
+    if (auto tag = tag_to_send(type, what); !tag) return std::unexpected(tag.error());
+    if (auto count = count_of(payload, what); !count) return std::unexpected(count.error());
+    return fail(Errc::invalid_argument, fmt::format("mpi rank {}: {}: invalid", rank_, what.text()));
+  }
+
   Result<void> send(int rank, std::span<const std::byte> payload, std::int64_t type) {
     const Operation what{"send", "to", rank};
-    if (auto ok = check_rank(rank, what); !ok) return ok;
-    auto tag = tag_to_send(type, what);
-    if (!tag) return std::unexpected(tag.error());
-    auto count = count_of(payload, what);
-    if (!count) return std::unexpected(count.error());
+    if (!is_sendable(rank, type, payload.size())) [[unlikely]]
+      return not_sendable(rank, type, payload, what);
+    const int tag = static_cast<int>(type);
+    const int count = static_cast<int>(payload.size());
     if (!pending_.empty()) reap_pending();
     // Shorter than kFirstPart: one MPI message, which the receiver takes with one MPI_Recv.
     // Longer: the first kFirstPart bytes, then the rest (receive_buffers.hpp).
-    if (payload.size() < kFirstPart) {
-      if (const int code = post(payload.data(), *count, rank, *tag); code != MPI_SUCCESS)
+    if (payload.size() < kFirstPart) [[likely]] {
+      if (const int code = post(payload.data(), count, rank, tag); code != MPI_SUCCESS)
         return mpi_error(code, what);
       return {};
     }
-    if (const int code = post(payload.data(), kFirstPartCount, rank, *tag); code != MPI_SUCCESS)
+    if (const int code = post(payload.data(), kFirstPartCount, rank, tag); code != MPI_SUCCESS)
       return mpi_error(code, what);
-    if (const int code =
-            post(payload.data() + kFirstPart, *count - kFirstPartCount, rank, *tag);
+    if (const int code = post(payload.data() + kFirstPart, count - kFirstPartCount, rank, tag);
         code != MPI_SUCCESS)
       return mpi_error(code, what);
     return {};
@@ -220,11 +232,9 @@ class World::Impl {
   Result<void> send_until(int rank, std::span<const std::byte> payload, std::int64_t type,
                           std::chrono::nanoseconds timeout, bool is_try) {
     const Operation what{is_try ? "try_send" : "send_for", "to", rank};
-    if (auto ok = check_rank(rank, what); !ok) return ok;
-    auto tag = tag_to_send(type, what);
-    if (!tag) return std::unexpected(tag.error());
-    auto count = count_of(payload, what);
-    if (!count) return std::unexpected(count.error());
+    if (!is_sendable(rank, type, payload.size())) return not_sendable(rank, type, payload, what);
+    const int tag = static_cast<int>(type);
+    const int count = static_cast<int>(payload.size());
     reap_pending();
     // TODO(perf): the copy keeps the caller's buffer free if the send outlives the call; a send
     // that completes at once (the common eager case) would not need it.
@@ -233,13 +243,13 @@ class World::Impl {
         std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(payload.size(), 1));
     std::memcpy(pending.bytes.get(), payload.data(), payload.size());
     const bool has_rest = payload.size() >= kFirstPart;
-    if (const int code = post_nonblocking(pending.bytes.get(), has_rest ? kFirstPartCount : *count,
-                                          rank, *tag, &pending.requests[0]);
+    if (const int code = post_nonblocking(pending.bytes.get(), has_rest ? kFirstPartCount : count,
+                                          rank, tag, &pending.requests[0]);
         code != MPI_SUCCESS)
       return mpi_error(code, what);
     if (has_rest) {
       if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart,
-                                            *count - kFirstPartCount, rank, *tag,
+                                            count - kFirstPartCount, rank, tag,
                                             &pending.requests[1]);
           code != MPI_SUCCESS) {
         pending_.push_back(std::move(pending));  // its first part is posted: keep its bytes
@@ -275,7 +285,7 @@ class World::Impl {
           fate = withdraw(pending.requests[0]);
           if (fate == Fate::withdrawn) break;
           if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart,
-                                                *count - kFirstPartCount, rank, *tag,
+                                                count - kFirstPartCount, rank, tag,
                                                 &pending.requests[1]);
               code != MPI_SUCCESS) {
             pending_.push_back(std::move(pending));
@@ -297,6 +307,15 @@ class World::Impl {
                                   rank_, what.text(), outcome, rank));
   }
 
+  [[gnu::cold]] std::unexpected<Error> not_receivable(std::optional<int> from, std::int64_t type,
+                                                      const Operation& what) const {
+    if (from) {
+      if (auto ok = check_rank(*from, what); !ok) return std::unexpected(ok.error());
+    }
+    if (auto tag = tag_to_receive(type, what); !tag) return std::unexpected(tag.error());
+    return fail(Errc::invalid_argument, fmt::format("mpi rank {}: {}: invalid", rank_, what.text()));
+  }
+
   // from: a rank, or nullopt for any. timeout: nullopt blocks; zero looks once.
   Result<Message> receive(std::optional<int> from, std::int64_t type,
                           std::optional<std::chrono::nanoseconds> timeout) {
@@ -306,13 +325,12 @@ class World::Impl {
               : Operation{timeout ? (*timeout == 0ns ? "try_receive_from" : "receive_from_for")
                                   : "receive_from",
                           "from", source};
-    if (from) {
-      if (auto ok = check_rank(source, what); !ok) return std::unexpected(ok.error());
-    }
-    auto tag = tag_to_receive(type, what);
-    if (!tag) return std::unexpected(tag.error());
+    if ((from && (source < 0 || source >= size_)) || type < 0 || type > max_type_) [[unlikely]]
+      return not_receivable(from, type, what);
+    const int tag = type == 0 ? MPI_ANY_TAG : static_cast<int>(type);
     if (!pending_.empty()) reap_pending();
-    if (!timeout) return receive_blocking(source, *tag, what);
+    if (!timeout) [[likely]]
+      return receive_blocking(source, tag, what);
 
     MPI_Message matched = MPI_MESSAGE_NULL;
     MPI_Status status{};
@@ -320,7 +338,7 @@ class World::Impl {
     Backoff backoff;
     for (;;) {
       int found = 0;
-      if (const int code = MPI_Improbe(source, *tag, MPI_COMM_WORLD, &found, &matched, &status);
+      if (const int code = MPI_Improbe(source, tag, MPI_COMM_WORLD, &found, &matched, &status);
           code != MPI_SUCCESS)
         return mpi_error(code, what);
       if (found != 0) break;
@@ -426,12 +444,13 @@ class World::Impl {
     return message_of(payload, std::move(bytes), first_status);
   }
 
-  Message message_of(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
-                     const MPI_Status& status) {
+  // Made in place in the Result that every receive returns (no Message is moved on the way).
+  Result<Message> message_of(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
+                             const MPI_Status& status) {
     const int sender = status.MPI_SOURCE;
-    Message message(payload, std::move(owner), status.MPI_TAG,
-                    ProcessId{static_cast<pid_t>(sender), 0}, ++received_);
-    message.set_sender_name(name_of(sender));
+    Result<Message> message(std::in_place, payload, std::move(owner), status.MPI_TAG,
+                            ProcessId{static_cast<pid_t>(sender), 0}, ++received_);
+    message->set_sender_name(name_of(sender));
     return message;
   }
 
