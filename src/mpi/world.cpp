@@ -25,6 +25,11 @@ namespace {
 int live_worlds = 0;
 // Whether conduit initialised MPI (and so must finalise it), or found it initialised.
 bool owns_mpi = false;
+// The Worlds' own communicator, a duplicate of MPI_COMM_WORLD shared by this process's Worlds
+// (made by the first, freed by the last). The program's own MPI traffic on MPI_COMM_WORLD never
+// matches a World's receive, nor a World's message its receives: World's protocol (see
+// receive_buffers.hpp) sees only World's messages.
+MPI_Comm worlds_comm = MPI_COMM_NULL;
 
 Errc errc_of(int mpi_code) {
   int error_class = MPI_ERR_OTHER;
@@ -114,8 +119,8 @@ struct Operation {
 
 class World::Impl {
  public:
-  Impl(int rank, int size, std::int64_t max_type, WorldOptions options)
-      : rank_(rank), size_(size), max_type_(max_type), options_(options) {}
+  Impl(MPI_Comm comm, int rank, int size, std::int64_t max_type, WorldOptions options)
+      : comm_(comm), rank_(rank), size_(size), max_type_(max_type), options_(options) {}
 
   ~Impl() {
     reap_pending();
@@ -126,10 +131,12 @@ class World::Impl {
         if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
       (void)pending.bytes.release();
     }
-    if (--live_worlds == 0 && owns_mpi) {
+    if (--live_worlds == 0) {
       int finalized = 0;
       MPI_Finalized(&finalized);
-      if (finalized == 0) MPI_Finalize();
+      if (finalized == 0) MPI_Comm_free(&worlds_comm);
+      worlds_comm = MPI_COMM_NULL;
+      if (finalized == 0 && owns_mpi) MPI_Finalize();
     }
   }
 
@@ -215,16 +222,16 @@ class World::Impl {
     // MPI's C API takes a non-const buffer in MPI-2 headers; it never writes a send buffer.
     void* buffer = const_cast<std::byte*>(bytes);
     return options_.capacity.is_zero()
-               ? MPI_Ssend(buffer, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD)
-               : MPI_Send(buffer, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD);
+               ? MPI_Ssend(buffer, count, MPI_BYTE, rank, tag, comm_)
+               : MPI_Send(buffer, count, MPI_BYTE, rank, tag, comm_);
   }
 
   // As post, without waiting.
   int post_nonblocking(std::byte* bytes, int count, int rank, int tag,
                        MPI_Request* request) const {
     return options_.capacity.is_zero()
-               ? MPI_Issend(bytes, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD, request)
-               : MPI_Isend(bytes, count, MPI_BYTE, rank, tag, MPI_COMM_WORLD, request);
+               ? MPI_Issend(bytes, count, MPI_BYTE, rank, tag, comm_, request)
+               : MPI_Isend(bytes, count, MPI_BYTE, rank, tag, comm_, request);
   }
 
   // try_send (timeout 0: would_block) and send_for (timed_out): MPI_Isend on a copy, polled with
@@ -338,7 +345,7 @@ class World::Impl {
     Backoff backoff;
     for (;;) {
       int found = 0;
-      if (const int code = MPI_Improbe(source, tag, MPI_COMM_WORLD, &found, &matched, &status);
+      if (const int code = MPI_Improbe(source, tag, comm_, &found, &matched, &status);
           code != MPI_SUCCESS)
         return mpi_error(code, what);
       if (found != 0) break;
@@ -372,7 +379,7 @@ class World::Impl {
     Landing landing = land();
     MPI_Status status{};
     if (const int code = MPI_Recv(landing.bytes, kFirstPartCount, MPI_BYTE, source, tag,
-                                  MPI_COMM_WORLD, &status);
+                                  comm_, &status);
         code != MPI_SUCCESS)
       return mpi_error(code, what);
     int count = 0;
@@ -427,7 +434,7 @@ class World::Impl {
     MPI_Message matched = MPI_MESSAGE_NULL;
     MPI_Status status{};
     if (const int code = MPI_Mprobe(first_status.MPI_SOURCE, first_status.MPI_TAG,
-                                    MPI_COMM_WORLD, &matched, &status);
+                                    comm_, &matched, &status);
         code != MPI_SUCCESS)
       return mpi_error(code, what);
     int rest = 0;
@@ -465,7 +472,7 @@ class World::Impl {
 
   Result<void> barrier() {
     reap_pending();
-    if (const int code = MPI_Barrier(MPI_COMM_WORLD); code != MPI_SUCCESS)
+    if (const int code = MPI_Barrier(comm_); code != MPI_SUCCESS)
       return mpi_error(code, Operation{"barrier"});
     return {};
   }
@@ -479,6 +486,7 @@ class World::Impl {
     });
   }
 
+  MPI_Comm comm_;
   int rank_;
   int size_;
   std::int64_t max_type_;
@@ -520,8 +528,14 @@ Result<World::Impl*> start(int* argc, char*** argv, WorldOptions options) {
   if (MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_upper_bound, &has_bound) == MPI_SUCCESS &&
       has_bound != 0 && tag_upper_bound != nullptr)
     max_type = *tag_upper_bound;
+  if (live_worlds == 0) {
+    // Collective: every rank's first World makes it at once.
+    if (const int code = MPI_Comm_dup(MPI_COMM_WORLD, &worlds_comm); code != MPI_SUCCESS)
+      return fail(Errc::io, fmt::format("mpi: init: communicator: {}", mpi_text(code)));
+    MPI_Comm_set_errhandler(worlds_comm, MPI_ERRORS_RETURN);
+  }
   ++live_worlds;
-  return new World::Impl(rank, size, max_type, options);
+  return new World::Impl(worlds_comm, rank, size, max_type, options);
 }
 
 }  // namespace
