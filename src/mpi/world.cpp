@@ -143,7 +143,7 @@ class World::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  std::unexpected<Error> mpi_error(int mpi_code, const Operation& what) const {
+  [[gnu::cold]] std::unexpected<Error> mpi_error(int mpi_code, const Operation& what) const {
     return fail(errc_of(mpi_code),
                 fmt::format("mpi rank {}: {}: {}", rank_, what.text(), mpi_text(mpi_code)));
   }
@@ -375,7 +375,8 @@ class World::Impl {
   // The blocking receives: one MPI_Recv, as a raw MPI program's, with no probe and no
   // allocation while receive buffers are free. A message of more than kFirstPart bytes cannot
   // come from a World: MPI truncates it (message_too_large).
-  Result<Message> receive_blocking(int source, int tag, const Operation& what) {
+  [[gnu::always_inline]] Result<Message> receive_blocking(int source, int tag,
+                                                          const Operation& what) {
     Landing landing = land();
     MPI_Status status{};
     if (const int code = MPI_Recv(landing.bytes, kFirstPartCount, MPI_BYTE, source, tag,
@@ -412,8 +413,8 @@ class World::Impl {
 
   // A message shorter than kFirstPart is whole; one of exactly kFirstPart bytes is the first
   // part of a longer one.
-  Result<Message> received(Landing& landing, int count, const MPI_Status& status,
-                           const Operation& what) {
+  [[gnu::always_inline]] Result<Message> received(Landing& landing, int count,
+                                                  const MPI_Status& status, const Operation& what) {
     const auto size = static_cast<std::size_t>(std::max(count, 0));
     if (size == kFirstPart) return receive_rest(landing.bytes, status, what);
     const std::span<const std::byte> payload(landing.bytes, size);
@@ -452,8 +453,9 @@ class World::Impl {
   }
 
   // Made in place in the Result that every receive returns (no Message is moved on the way).
-  Result<Message> message_of(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
-                             const MPI_Status& status) {
+  [[gnu::always_inline]] Result<Message> message_of(std::span<const std::byte> payload,
+                                                    std::shared_ptr<const void> owner,
+                                                    const MPI_Status& status) {
     const int sender = status.MPI_SOURCE;
     Result<Message> message(std::in_place, payload, std::move(owner), status.MPI_TAG,
                             ProcessId{static_cast<pid_t>(sender), 0}, ++received_);
