@@ -124,6 +124,7 @@ class World::Impl {
   Result<Message> message_of(std::span<const std::byte> payload,
                              std::shared_ptr<const void> owner, const MPI_Status& status);
   const std::string& name_of(int rank);
+  [[gnu::cold]] const std::string& name_first_heard(int rank);
 
   std::uint64_t received_ = 0;
   std::vector<PendingSend> pending_;

@@ -155,10 +155,17 @@ Result<Message> World::Impl::receive_rest(const std::byte* first, const MPI_Stat
 
 // A rank's decimal name, made once per rank heard from (a short string: copying it does not
 // allocate).
-const std::string& World::Impl::name_of(int rank) {
+[[gnu::always_inline]] inline const std::string& World::Impl::name_of(int rank) {
+  const auto index = static_cast<std::size_t>(rank);
+  if (index < rank_names_.size() && !rank_names_[index].empty()) [[likely]]
+    return rank_names_[index];
+  return name_first_heard(rank);
+}
+
+const std::string& World::Impl::name_first_heard(int rank) {
   const auto index = static_cast<std::size_t>(rank);
   if (index >= rank_names_.size()) rank_names_.resize(index + 1);
-  if (rank_names_[index].empty()) rank_names_[index] = std::to_string(rank);
+  rank_names_[index] = std::to_string(rank);
   return rank_names_[index];
 }
 
