@@ -108,8 +108,7 @@ class World::Impl {
  private:
   // world_send.cpp
   int post(const std::byte* bytes, int count, int rank, int tag) const;
-  int post_nonblocking(std::byte* bytes, int count, int rank, int tag,
-                       MPI_Request* request) const;
+  int post_nonblocking(std::byte* bytes, int count, int rank, int tag, MPI_Request* request) const;
 
   // world_receive.cpp
   struct Landing;
@@ -121,8 +120,8 @@ class World::Impl {
                            const Operation& what);
   Result<Message> receive_rest(const std::byte* first, const MPI_Status& first_status,
                                const Operation& what);
-  Result<Message> message_of(std::span<const std::byte> payload,
-                             std::shared_ptr<const void> owner, const MPI_Status& status);
+  Result<Message> message_of(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
+                             const MPI_Status& status);
   const std::string& name_of(int rank);
   [[gnu::cold]] const std::string& name_first_heard(int rank);
 

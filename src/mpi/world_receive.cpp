@@ -64,8 +64,8 @@ Result<Message> World::Impl::receive(std::optional<int> from, std::int64_t type,
 
 // The blocking receives. Only Worlds send on the Worlds' communicator, so no message is longer
 // than kFirstPart bytes.
-[[gnu::always_inline]] inline Result<Message> World::Impl::receive_blocking(
-    int source, int tag, const Operation& what) {
+[[gnu::always_inline]] inline Result<Message> World::Impl::receive_blocking(int source, int tag,
+                                                                            const Operation& what) {
   Landing landing = land();
   MPI_Status status{};
   if (const int code =

@@ -12,7 +12,7 @@ namespace conduit::mpi {
 
 namespace {
 
-enum class Fate { withdrawn, completed, pending };
+enum class Fate : std::uint8_t { withdrawn, completed, pending };
 
 // Asks MPI to cancel a posted send and looks once at what became of it. MPI_Cancel only marks
 // the request: a cancelled request completes at once, a send MPI cannot cancel never does.
@@ -67,9 +67,8 @@ Result<void> World::Impl::send(int rank, std::span<const std::byte> payload, std
 // As post, without waiting.
 int World::Impl::post_nonblocking(std::byte* bytes, int count, int rank, int tag,
                                   MPI_Request* request) const {
-  return options_.capacity.is_zero()
-             ? MPI_Issend(bytes, count, MPI_BYTE, rank, tag, comm_, request)
-             : MPI_Isend(bytes, count, MPI_BYTE, rank, tag, comm_, request);
+  return options_.capacity.is_zero() ? MPI_Issend(bytes, count, MPI_BYTE, rank, tag, comm_, request)
+                                     : MPI_Isend(bytes, count, MPI_BYTE, rank, tag, comm_, request);
 }
 
 // MPI_Isend on a copy, polled with MPI_Test until the deadline; then MPI_Cancel, and the send is
@@ -94,9 +93,8 @@ Result<void> World::Impl::send_until(int rank, std::span<const std::byte> payloa
       code != MPI_SUCCESS)
     return mpi_error(code, what);
   if (has_rest) {
-    if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart,
-                                          count - kFirstPartCount, rank, tag,
-                                          &pending.requests[1]);
+    if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart, count - kFirstPartCount,
+                                          rank, tag, &pending.requests[1]);
         code != MPI_SUCCESS) {
       pending_.push_back(std::move(pending));  // its first part is posted: keep its bytes
       return mpi_error(code, what);
@@ -130,9 +128,9 @@ Result<void> World::Impl::send_until(int rank, std::span<const std::byte> payloa
       case Fate::withdrawn:
         fate = withdraw(pending.requests[0]);
         if (fate == Fate::withdrawn) break;
-        if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart,
-                                              count - kFirstPartCount, rank, tag,
-                                              &pending.requests[1]);
+        if (const int code =
+                post_nonblocking(pending.bytes.get() + kFirstPart, count - kFirstPartCount, rank,
+                                 tag, &pending.requests[1]);
             code != MPI_SUCCESS) {
           pending_.push_back(std::move(pending));
           return mpi_error(code, what);

@@ -265,14 +265,8 @@ TEST(World, EmptyMessage_Arrives) {
 
 // Sizes on both sides of the split: one MPI message below kFirstPart, two from it on (the rest
 // may be empty).
-const std::vector<std::size_t> kSplitSizes{0,
-                                           1,
-                                           kFirstPart - 1,
-                                           kFirstPart,
-                                           kFirstPart + 1,
-                                           2 * kFirstPart,
-                                           3 * kFirstPart + 5,
-                                           64};
+const std::vector<std::size_t> kSplitSizes{
+    0, 1, kFirstPart - 1, kFirstPart, kFirstPart + 1, 2 * kFirstPart, 3 * kFirstPart + 5, 64};
 
 // Message i of rank r: kSplitSizes[i] bytes of pattern(size, seed(r, i)), type i + 1.
 int seed(int rank, std::size_t index) { return rank * 31 + static_cast<int>(index); }
@@ -283,16 +277,16 @@ void expect_split_message(const Message& message, int sender) {
   ASSERT_LE(message.type(), static_cast<std::int64_t>(kSplitSizes.size()));
   const auto index = static_cast<std::size_t>(message.type() - 1);
   ASSERT_EQ(message.size(), kSplitSizes[index]) << "message " << index << " from rank " << sender;
-  EXPECT_TRUE(std::ranges::equal(message.payload(),
-                                 pattern(kSplitSizes[index], seed(sender, index))))
+  EXPECT_TRUE(
+      std::ranges::equal(message.payload(), pattern(kSplitSizes[index], seed(sender, index))))
       << "message " << index << " from rank " << sender << " arrived with other bytes";
   EXPECT_EQ(message.sender_name(), std::to_string(sender));
 }
 
 void send_split_sizes(World& w, int to) {
   for (std::size_t i = 0; i < kSplitSizes.size(); ++i) {
-    auto sent = w.send(to, pattern(kSplitSizes[i], seed(w.rank(), i)),
-                       static_cast<std::int64_t>(i + 1));
+    auto sent =
+        w.send(to, pattern(kSplitSizes[i], seed(w.rank(), i)), static_cast<std::int64_t>(i + 1));
     EXPECT_TRUE(sent) << sent.error().message();
   }
 }
@@ -333,8 +327,7 @@ TEST(World, Split_MixedSizesFromSeveralSenders_ReceiveKeepsEachWholeAndInOrder) 
       expect_split_message(*message, sender);
       // From one sender, in the order sent: types 1..n, then again.
       auto& last = last_type[static_cast<std::size_t>(sender)];
-      EXPECT_EQ(message->type(),
-                last % static_cast<std::int64_t>(kSplitSizes.size()) + 1)
+      EXPECT_EQ(message->type(), last % static_cast<std::int64_t>(kSplitSizes.size()) + 1)
           << "from rank " << sender;
       last = message->type();
     }
@@ -441,9 +434,9 @@ TEST(World, RawMpiTraffic_IsNotSeenByWorld) {
   if (world->rank() == 1) {
     std::vector<std::byte> raw = pattern(large, 9);
     MPI_Request request = MPI_REQUEST_NULL;
-    ASSERT_EQ(MPI_Isend(raw.data(), static_cast<int>(large), MPI_BYTE, 0, 9, MPI_COMM_WORLD,
-                        &request),
-              MPI_SUCCESS);
+    ASSERT_EQ(
+        MPI_Isend(raw.data(), static_cast<int>(large), MPI_BYTE, 0, 9, MPI_COMM_WORLD, &request),
+        MPI_SUCCESS);
     EXPECT_TRUE(world->send(0, "from the world", 9));
     EXPECT_EQ(MPI_Wait(&request, MPI_STATUS_IGNORE), MPI_SUCCESS);
   } else if (world->rank() == 0) {
