@@ -199,37 +199,7 @@ int World::rank() const noexcept { return impl_->rank_; }
 int World::size() const noexcept { return impl_->size_; }
 std::int64_t World::max_type() const noexcept { return impl_->max_type_; }
 
-Result<void> World::send(int rank, std::span<const std::byte> payload, std::int64_t type) {
-  return impl_->send(rank, payload, type);
-}
-Result<void> World::try_send(int rank, std::span<const std::byte> payload, std::int64_t type) {
-  return impl_->send_until(rank, payload, type, 0ns, true);
-}
-Result<void> World::send_for(int rank, std::span<const std::byte> payload,
-                             std::chrono::nanoseconds timeout, std::int64_t type) {
-  return impl_->send_until(rank, payload, type, timeout, false);
-}
-
-Result<Message> World::receive_from(int rank, std::int64_t type) {
-  return impl_->receive(rank, type, std::nullopt);
-}
-Result<Message> World::try_receive_from(int rank, std::int64_t type) {
-  return impl_->receive(rank, type, 0ns);
-}
-Result<Message> World::receive_from_for(int rank, std::chrono::nanoseconds timeout,
-                                        std::int64_t type) {
-  return impl_->receive(rank, type, std::max(timeout, 1ns));
-}
-
-Result<Message> World::receive(std::int64_t type) {
-  return impl_->receive(std::nullopt, type, std::nullopt);
-}
-Result<Message> World::try_receive(std::int64_t type) {
-  return impl_->receive(std::nullopt, type, 0ns);
-}
-Result<Message> World::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
-  return impl_->receive(std::nullopt, type, std::max(timeout, 1ns));
-}
+// send and receive forms: in world_send.cpp and world_receive.cpp, beside what they call.
 
 Result<void> World::barrier() { return impl_->barrier(); }
 

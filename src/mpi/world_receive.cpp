@@ -169,4 +169,25 @@ const std::string& World::Impl::name_first_heard(int rank) {
   return rank_names_[index];
 }
 
+Result<Message> World::receive_from(int rank, std::int64_t type) {
+  return impl_->receive(rank, type, std::nullopt);
+}
+Result<Message> World::try_receive_from(int rank, std::int64_t type) {
+  return impl_->receive(rank, type, 0ns);
+}
+Result<Message> World::receive_from_for(int rank, std::chrono::nanoseconds timeout,
+                                        std::int64_t type) {
+  return impl_->receive(rank, type, std::max(timeout, 1ns));
+}
+
+Result<Message> World::receive(std::int64_t type) {
+  return impl_->receive(std::nullopt, type, std::nullopt);
+}
+Result<Message> World::try_receive(std::int64_t type) {
+  return impl_->receive(std::nullopt, type, 0ns);
+}
+Result<Message> World::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
+  return impl_->receive(std::nullopt, type, std::max(timeout, 1ns));
+}
+
 }  // namespace conduit::mpi

@@ -150,4 +150,15 @@ Result<void> World::Impl::send_until(int rank, std::span<const std::byte> payloa
                                 rank_, what.text(), outcome, rank));
 }
 
+Result<void> World::send(int rank, std::span<const std::byte> payload, std::int64_t type) {
+  return impl_->send(rank, payload, type);
+}
+Result<void> World::try_send(int rank, std::span<const std::byte> payload, std::int64_t type) {
+  return impl_->send_until(rank, payload, type, std::chrono::nanoseconds(0), true);
+}
+Result<void> World::send_for(int rank, std::span<const std::byte> payload,
+                             std::chrono::nanoseconds timeout, std::int64_t type) {
+  return impl_->send_until(rank, payload, type, timeout, false);
+}
+
 }  // namespace conduit::mpi
