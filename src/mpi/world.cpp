@@ -12,8 +12,6 @@
 
 namespace conduit::mpi {
 
-using namespace std::chrono_literals;
-
 namespace {
 
 // Worlds alive in this process: the first one initialises MPI, the last one finalises it.
