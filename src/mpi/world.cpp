@@ -5,16 +5,12 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
-#include <optional>
 #include <string>
-#include <thread>
 #include <utility>
-#include <vector>
+
+#include "world_impl.hpp"
 
 namespace conduit::mpi {
-
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -22,6 +18,11 @@ namespace {
 int live_worlds = 0;
 // Whether conduit initialised MPI (and so must finalise it), or found it initialised.
 bool owns_mpi = false;
+// The Worlds' own communicator, a duplicate of MPI_COMM_WORLD shared by this process's Worlds
+// (made by the first, freed by the last). The program's own MPI traffic on MPI_COMM_WORLD never
+// matches a World's receive, nor a World's message its receives: World's protocol (see
+// receive_buffers.hpp) sees only World's messages.
+MPI_Comm worlds_comm = MPI_COMM_NULL;
 
 Errc errc_of(int mpi_code) {
   int error_class = MPI_ERR_OTHER;
@@ -46,259 +47,91 @@ std::string mpi_text(int mpi_code) {
   return std::string(text, static_cast<std::size_t>(std::max(length, 0)));
 }
 
-// Waits between polls: a few quick looks, then sleeps growing to 1 ms, so a rank waiting for a
-// slow peer leaves the CPU to the others (ranks are often oversubscribed).
-class Backoff {
- public:
-  void pause() {
-    if (++polls_ < 64) {
-      std::this_thread::yield();
-      return;
-    }
-    std::this_thread::sleep_for(sleep_);
-    sleep_ = std::min<std::chrono::microseconds>(sleep_ * 2, 1ms);
-  }
+// The checks behind not_sendable and not_receivable, each wording its own error.
+Result<void> check_rank(const World::Impl& world, int rank, const Operation& what) {
+  if (rank < 0 || rank >= world.size_)
+    return fail(Errc::invalid_argument, fmt::format("mpi rank {}: {}: invalid rank (size {})",
+                                                    world.rank_, what.text(), world.size_));
+  return {};
+}
 
- private:
-  int polls_ = 0;
-  std::chrono::microseconds sleep_{10};
-};
-
-// A send that timed out and that MPI would not cancel: it stays posted, with its own copy of the
-// bytes, until it completes.
-struct PendingSend {
-  MPI_Request request = MPI_REQUEST_NULL;
-  std::unique_ptr<std::byte[]> bytes;
-};
-
-/// What a call is doing, for its error messages ("send to rank 2"): put into words only when
-/// there is an error (formatting it on every call costs about as much as a small MPI_Send).
-struct Operation {
-  const char* verb;                   // "send", "receive_from", ...
-  const char* preposition = nullptr;  // "to" or "from" a rank; nullptr: no rank
-  int rank = 0;
-
-  [[nodiscard]] std::string text() const {
-    return preposition == nullptr ? std::string(verb)
-                                  : fmt::format("{} {} rank {}", verb, preposition, rank);
-  }
-};
+Result<void> check_type(const World::Impl& world, std::int64_t type, const Operation& what) {
+  if (type < 0 || type > world.max_type_)
+    return fail(Errc::invalid_argument,
+                fmt::format("mpi rank {}: {}: message type {} out of range 0..{}", world.rank_,
+                            what.text(), type, world.max_type_));
+  return {};
+}
 
 }  // namespace
 
-class World::Impl {
- public:
-  Impl(int rank, int size, std::int64_t max_type, WorldOptions options)
-      : rank_(rank), size_(size), max_type_(max_type), options_(options) {}
+std::string Operation::text() const {
+  return preposition == nullptr ? std::string(verb)
+                                : fmt::format("{} {} rank {}", verb, preposition, rank);
+}
 
-  ~Impl() {
-    reap_pending();
-    for (PendingSend& pending : pending_) {
-      // Never completed (nobody received it): let MPI drop the request. MPI may still read the
-      // bytes until it finalises, so they are left allocated rather than freed under it.
-      MPI_Request_free(&pending.request);
-      (void)pending.bytes.release();
-    }
-    if (--live_worlds == 0 && owns_mpi) {
-      int finalized = 0;
-      MPI_Finalized(&finalized);
-      if (finalized == 0) MPI_Finalize();
-    }
+World::Impl::~Impl() {
+  reap_pending();
+  for (PendingSend& pending : pending_) {
+    // Never completed (nobody received it): let MPI drop the request. MPI may still read the
+    // bytes until it finalises, so they are left allocated rather than freed under it.
+    for (MPI_Request& request : pending.requests)
+      if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
+    (void)pending.bytes.release();
   }
-
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
-
-  std::unexpected<Error> mpi_error(int mpi_code, const Operation& what) const {
-    return fail(errc_of(mpi_code),
-                fmt::format("mpi rank {}: {}: {}", rank_, what.text(), mpi_text(mpi_code)));
+  if (--live_worlds == 0) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (finalized == 0) MPI_Comm_free(&worlds_comm);
+    worlds_comm = MPI_COMM_NULL;
+    if (finalized == 0 && owns_mpi) MPI_Finalize();
   }
+}
 
-  Result<void> check_rank(int rank, const Operation& what) const {
-    if (rank < 0 || rank >= size_)
-      return fail(Errc::invalid_argument, fmt::format("mpi rank {}: {}: invalid rank (size {})",
-                                                      rank_, what.text(), size_));
-    return {};
+std::unexpected<Error> World::Impl::mpi_error(int mpi_code, const Operation& what) const {
+  return fail(errc_of(mpi_code),
+              fmt::format("mpi rank {}: {}: {}", rank_, what.text(), mpi_text(mpi_code)));
+}
+
+std::unexpected<Error> World::Impl::not_sendable(int rank, std::int64_t type,
+                                                 std::span<const std::byte> payload,
+                                                 const Operation& what) const {
+  if (auto ok = check_rank(*this, rank, what); !ok) return std::unexpected(ok.error());
+  if (auto ok = check_type(*this, type, what); !ok) return std::unexpected(ok.error());
+  return fail(Errc::message_too_large,
+              fmt::format("mpi rank {}: {}: message of {} bytes exceeds MPI's limit of {}", rank_,
+                          what.text(), payload.size(), INT_MAX));
+}
+
+std::unexpected<Error> World::Impl::not_receivable(std::optional<int> from, std::int64_t type,
+                                                   const Operation& what) const {
+  if (from) {
+    if (auto ok = check_rank(*this, *from, what); !ok) return std::unexpected(ok.error());
   }
+  if (type < 0)
+    return fail(Errc::invalid_argument,
+                fmt::format("mpi rank {}: {}: type filter {} < 0 is not supported over MPI "
+                            "(tags select one type, or any)",
+                            rank_, what.text(), type));
+  if (auto ok = check_type(*this, type, what); !ok) return std::unexpected(ok.error());
+  return fail(Errc::invalid_argument,
+              fmt::format("mpi rank {}: {}: invalid arguments", rank_, what.text()));
+}
 
-  Result<int> tag_to_send(std::int64_t type, const Operation& what) const {
-    if (type < 0 || type > max_type_)
-      return fail(Errc::invalid_argument,
-                  fmt::format("mpi rank {}: {}: message type {} out of range 0..{}", rank_,
-                              what.text(), type, max_type_));
-    return static_cast<int>(type);
-  }
+Result<void> World::Impl::barrier() {
+  reap_pending();
+  if (const int code = MPI_Barrier(comm_); code != MPI_SUCCESS)
+    return mpi_error(code, Operation{"barrier"});
+  return {};
+}
 
-  Result<int> tag_to_receive(std::int64_t type, const Operation& what) const {
-    if (type == 0) return MPI_ANY_TAG;
-    if (type < 0)
-      return fail(Errc::invalid_argument,
-                  fmt::format("mpi rank {}: {}: type filter {} < 0 is not supported over MPI "
-                              "(tags select one type, or any)",
-                              rank_, what.text(), type));
-    return tag_to_send(type, what);
-  }
-
-  Result<int> count_of(std::span<const std::byte> payload, const Operation& what) const {
-    if (payload.size() > static_cast<std::size_t>(INT_MAX))
-      return fail(Errc::message_too_large,
-                  fmt::format("mpi rank {}: {}: message of {} bytes exceeds MPI's limit of {}",
-                              rank_, what.text(), payload.size(), INT_MAX));
-    return static_cast<int>(payload.size());
-  }
-
-  Result<void> send(int rank, std::span<const std::byte> payload, std::int64_t type) {
-    const Operation what{"send", "to", rank};
-    if (auto ok = check_rank(rank, what); !ok) return ok;
-    auto tag = tag_to_send(type, what);
-    if (!tag) return std::unexpected(tag.error());
-    auto count = count_of(payload, what);
-    if (!count) return std::unexpected(count.error());
-    reap_pending();
-    // MPI's C API takes a non-const buffer in MPI-2 headers; it never writes a send buffer.
-    void* buffer = const_cast<std::byte*>(payload.data());
-    const int code = options_.capacity.is_zero()
-                         ? MPI_Ssend(buffer, *count, MPI_BYTE, rank, *tag, MPI_COMM_WORLD)
-                         : MPI_Send(buffer, *count, MPI_BYTE, rank, *tag, MPI_COMM_WORLD);
-    if (code != MPI_SUCCESS) return mpi_error(code, what);
-    return {};
-  }
-
-  // try_send (timeout 0: would_block) and send_for (timed_out): MPI_Isend on a copy, polled with
-  // MPI_Test until the deadline; then MPI_Cancel, and the send is withdrawn if MPI allows it.
-  Result<void> send_until(int rank, std::span<const std::byte> payload, std::int64_t type,
-                          std::chrono::nanoseconds timeout, bool is_try) {
-    const Operation what{is_try ? "try_send" : "send_for", "to", rank};
-    if (auto ok = check_rank(rank, what); !ok) return ok;
-    auto tag = tag_to_send(type, what);
-    if (!tag) return std::unexpected(tag.error());
-    auto count = count_of(payload, what);
-    if (!count) return std::unexpected(count.error());
-    reap_pending();
-    // TODO(perf): the copy keeps the caller's buffer free if the send outlives the call; a send
-    // that completes at once (the common eager case) would not need it.
-    PendingSend pending;
-    pending.bytes =
-        std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(payload.size(), 1));
-    std::memcpy(pending.bytes.get(), payload.data(), payload.size());
-    const int posted = options_.capacity.is_zero()
-                           ? MPI_Issend(pending.bytes.get(), *count, MPI_BYTE, rank, *tag,
-                                        MPI_COMM_WORLD, &pending.request)
-                           : MPI_Isend(pending.bytes.get(), *count, MPI_BYTE, rank, *tag,
-                                       MPI_COMM_WORLD, &pending.request);
-    if (posted != MPI_SUCCESS) return mpi_error(posted, what);
-
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    Backoff backoff;
-    for (;;) {
-      int done = 0;
-      if (const int code = MPI_Test(&pending.request, &done, MPI_STATUS_IGNORE);
-          code != MPI_SUCCESS)
-        return mpi_error(code, what);
-      if (done != 0) return {};
-      if (std::chrono::steady_clock::now() >= deadline) break;
-      backoff.pause();
-    }
-
-    // Out of time: withdraw the send. MPI_Cancel only marks it; a cancelled request completes at
-    // once, a send MPI cannot cancel never does, so look once and do not wait for it.
-    MPI_Cancel(&pending.request);
+void World::Impl::reap_pending() {
+  std::erase_if(pending_, [](PendingSend& pending) {
     int done = 0;
-    MPI_Status status{};
-    MPI_Test(&pending.request, &done, &status);
-    int cancelled = 0;
-    if (done != 0) MPI_Test_cancelled(&status, &cancelled);
-    const Errc code = is_try ? Errc::would_block : Errc::timed_out;
-    const std::string_view outcome = is_try ? "would block" : "timed out";
-    if (done != 0 && cancelled == 0) return {};  // it completed after all: it was received
-    if (done != 0)
-      return fail(code,
-                  fmt::format("mpi rank {}: {}: {} (withdrawn)", rank_, what.text(), outcome));
-    pending_.push_back(std::move(pending));
-    return fail(code, fmt::format("mpi rank {}: {}: {}; MPI cannot withdraw a started send, so "
-                                  "it stays posted and is delivered if rank {} receives it",
-                                  rank_, what.text(), outcome, rank));
-  }
-
-  // from: a rank, or nullopt for any. timeout: nullopt blocks; zero looks once.
-  Result<Message> receive(std::optional<int> from, std::int64_t type,
-                          std::optional<std::chrono::nanoseconds> timeout) {
-    const int source = from ? *from : MPI_ANY_SOURCE;
-    const Operation what =
-        !from ? Operation{timeout ? (*timeout == 0ns ? "try_receive" : "receive_for") : "receive"}
-              : Operation{timeout ? (*timeout == 0ns ? "try_receive_from" : "receive_from_for")
-                                  : "receive_from",
-                          "from", source};
-    if (from) {
-      if (auto ok = check_rank(source, what); !ok) return std::unexpected(ok.error());
-    }
-    auto tag = tag_to_receive(type, what);
-    if (!tag) return std::unexpected(tag.error());
-    reap_pending();
-
-    // Matched probe, then receive of exactly that message: the size is known before the buffer
-    // is made, and no other receive can take the message in between.
-    MPI_Message matched = MPI_MESSAGE_NULL;
-    MPI_Status status{};
-    if (!timeout) {
-      if (const int code = MPI_Mprobe(source, *tag, MPI_COMM_WORLD, &matched, &status);
-          code != MPI_SUCCESS)
-        return mpi_error(code, what);
-    } else {
-      const auto deadline = std::chrono::steady_clock::now() + *timeout;
-      Backoff backoff;
-      for (;;) {
-        int found = 0;
-        if (const int code = MPI_Improbe(source, *tag, MPI_COMM_WORLD, &found, &matched, &status);
-            code != MPI_SUCCESS)
-          return mpi_error(code, what);
-        if (found != 0) break;
-        if (std::chrono::steady_clock::now() >= deadline) {
-          if (*timeout == 0ns)
-            return fail(Errc::would_block,
-                        fmt::format("mpi rank {}: {}: no message", rank_, what.text()));
-          return fail(Errc::timed_out,
-                      fmt::format("mpi rank {}: {}: timed out", rank_, what.text()));
-        }
-        backoff.pause();
-      }
-    }
-    int count = 0;
-    if (const int code = MPI_Get_count(&status, MPI_BYTE, &count); code != MPI_SUCCESS)
-      return mpi_error(code, what);
-    std::vector<std::byte> bytes(static_cast<std::size_t>(std::max(count, 0)));
-    if (const int code = MPI_Mrecv(bytes.data(), count, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
-        code != MPI_SUCCESS)
-      return mpi_error(code, what);
-    const int sender = status.MPI_SOURCE;
-    Message message(std::move(bytes), status.MPI_TAG, ProcessId{static_cast<pid_t>(sender), 0},
-                    ++received_);
-    message.set_sender_name(std::to_string(sender));
-    return message;
-  }
-
-  Result<void> barrier() {
-    reap_pending();
-    if (const int code = MPI_Barrier(MPI_COMM_WORLD); code != MPI_SUCCESS)
-      return mpi_error(code, Operation{"barrier"});
-    return {};
-  }
-
-  // Drops the sends left posted by timeouts that have completed since.
-  void reap_pending() {
-    std::erase_if(pending_, [](PendingSend& pending) {
-      int done = 0;
-      return MPI_Test(&pending.request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done != 0;
-    });
-  }
-
-  int rank_;
-  int size_;
-  std::int64_t max_type_;
-  WorldOptions options_;
-  std::uint64_t received_ = 0;
-  std::vector<PendingSend> pending_;
-};
+    return MPI_Testall(2, pending.requests.data(), &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS ||
+           done != 0;
+  });
+}
 
 namespace {
 
@@ -331,8 +164,14 @@ Result<World::Impl*> start(int* argc, char*** argv, WorldOptions options) {
   if (MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_upper_bound, &has_bound) == MPI_SUCCESS &&
       has_bound != 0 && tag_upper_bound != nullptr)
     max_type = *tag_upper_bound;
+  if (live_worlds == 0) {
+    // Collective: every rank's first World makes it at once.
+    if (const int code = MPI_Comm_dup(MPI_COMM_WORLD, &worlds_comm); code != MPI_SUCCESS)
+      return fail(Errc::io, fmt::format("mpi: init: communicator: {}", mpi_text(code)));
+    MPI_Comm_set_errhandler(worlds_comm, MPI_ERRORS_RETURN);
+  }
   ++live_worlds;
-  return new World::Impl(rank, size, max_type, options);
+  return new World::Impl(worlds_comm, rank, size, max_type, options);
 }
 
 }  // namespace
@@ -358,37 +197,7 @@ int World::rank() const noexcept { return impl_->rank_; }
 int World::size() const noexcept { return impl_->size_; }
 std::int64_t World::max_type() const noexcept { return impl_->max_type_; }
 
-Result<void> World::send(int rank, std::span<const std::byte> payload, std::int64_t type) {
-  return impl_->send(rank, payload, type);
-}
-Result<void> World::try_send(int rank, std::span<const std::byte> payload, std::int64_t type) {
-  return impl_->send_until(rank, payload, type, 0ns, true);
-}
-Result<void> World::send_for(int rank, std::span<const std::byte> payload,
-                             std::chrono::nanoseconds timeout, std::int64_t type) {
-  return impl_->send_until(rank, payload, type, timeout, false);
-}
-
-Result<Message> World::receive_from(int rank, std::int64_t type) {
-  return impl_->receive(rank, type, std::nullopt);
-}
-Result<Message> World::try_receive_from(int rank, std::int64_t type) {
-  return impl_->receive(rank, type, 0ns);
-}
-Result<Message> World::receive_from_for(int rank, std::chrono::nanoseconds timeout,
-                                        std::int64_t type) {
-  return impl_->receive(rank, type, std::max(timeout, 1ns));
-}
-
-Result<Message> World::receive(std::int64_t type) {
-  return impl_->receive(std::nullopt, type, std::nullopt);
-}
-Result<Message> World::try_receive(std::int64_t type) {
-  return impl_->receive(std::nullopt, type, 0ns);
-}
-Result<Message> World::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
-  return impl_->receive(std::nullopt, type, std::max(timeout, 1ns));
-}
+// send and receive forms: in world_send.cpp and world_receive.cpp, beside what they call.
 
 Result<void> World::barrier() { return impl_->barrier(); }
 

@@ -2,6 +2,7 @@
 // test; each test is collective and ends with a barrier, so no message leaks into the next.
 // Receives in tests wait at most kPatience, so a failing rank makes its peers fail, not hang.
 #include <gtest/gtest.h>
+#include <mpi.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,14 +10,17 @@
 #include <cstdio>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "../../src/mpi/receive_buffers.hpp"  // kFirstPart: where World splits a message in two
 #include "conduit/mpi/world.hpp"
 
 using namespace std::chrono_literals;
 using conduit::Capacity;
 using conduit::Errc;
 using conduit::Message;
+using conduit::mpi::kFirstPart;
 using conduit::mpi::World;
 using conduit::mpi::WorldOptions;
 
@@ -255,6 +259,202 @@ TEST(World, EmptyMessage_Arrives) {
     const Message message = receive_from(*world, 1);
     EXPECT_EQ(message.size(), 0u);
     EXPECT_EQ(message.sender().pid, 1);
+  }
+  barrier();
+}
+
+// Sizes on both sides of the split: one MPI message below kFirstPart, two from it on (the rest
+// may be empty).
+const std::vector<std::size_t> kSplitSizes{
+    0, 1, kFirstPart - 1, kFirstPart, kFirstPart + 1, 2 * kFirstPart, 3 * kFirstPart + 5, 64};
+
+// Message i of rank r: kSplitSizes[i] bytes of pattern(size, seed(r, i)), type i + 1.
+int seed(int rank, std::size_t index) { return rank * 31 + static_cast<int>(index); }
+
+void expect_split_message(const Message& message, int sender) {
+  ASSERT_EQ(message.sender().pid, sender);
+  ASSERT_GE(message.type(), 1);
+  ASSERT_LE(message.type(), static_cast<std::int64_t>(kSplitSizes.size()));
+  const auto index = static_cast<std::size_t>(message.type() - 1);
+  ASSERT_EQ(message.size(), kSplitSizes[index]) << "message " << index << " from rank " << sender;
+  EXPECT_TRUE(
+      std::ranges::equal(message.payload(), pattern(kSplitSizes[index], seed(sender, index))))
+      << "message " << index << " from rank " << sender << " arrived with other bytes";
+  EXPECT_EQ(message.sender_name(), std::to_string(sender));
+}
+
+void send_split_sizes(World& w, int to) {
+  for (std::size_t i = 0; i < kSplitSizes.size(); ++i) {
+    auto sent =
+        w.send(to, pattern(kSplitSizes[i], seed(w.rank(), i)), static_cast<std::int64_t>(i + 1));
+    EXPECT_TRUE(sent) << sent.error().message();
+  }
+}
+
+TEST(World, Split_SizesAtAndAroundTheSplitArriveWhole_BlockingAndTimed) {
+  if (world->rank() == 1) {
+    send_split_sizes(*world, 0);  // taken by the blocking receive_from
+    send_split_sizes(*world, 0);  // taken by the timed receive_from_for
+  } else if (world->rank() == 0) {
+    for (std::size_t i = 0; i < kSplitSizes.size(); ++i) {
+      auto message = world->receive_from(1);
+      ASSERT_TRUE(message) << message.error().message();
+      EXPECT_EQ(message->type(), static_cast<std::int64_t>(i + 1));  // in the order sent
+      expect_split_message(*message, 1);
+    }
+    for (std::size_t i = 0; i < kSplitSizes.size(); ++i) {
+      const Message message = receive_from(*world, 1);
+      EXPECT_EQ(message.type(), static_cast<std::int64_t>(i + 1));
+      expect_split_message(message, 1);
+    }
+  }
+  barrier();
+}
+
+TEST(World, Split_MixedSizesFromSeveralSenders_ReceiveKeepsEachWholeAndInOrder) {
+  constexpr int kRounds = 3;
+  if (world->rank() == 0) {
+    // Every other rank sends at once, so their two-part messages interleave in MPI's queues.
+    std::vector<std::int64_t> last_type(static_cast<std::size_t>(world->size()), 0);
+    const std::size_t expected =
+        kRounds * kSplitSizes.size() * static_cast<std::size_t>(world->size() - 1);
+    for (std::size_t k = 0; k < expected; ++k) {
+      auto message = world->receive();  // blocking, from anyone
+      ASSERT_TRUE(message) << message.error().message();
+      const int sender = message->sender().pid;
+      ASSERT_GT(sender, 0);
+      ASSERT_LT(sender, world->size());
+      expect_split_message(*message, sender);
+      // From one sender, in the order sent: types 1..n, then again.
+      auto& last = last_type[static_cast<std::size_t>(sender)];
+      EXPECT_EQ(message->type(), last % static_cast<std::int64_t>(kSplitSizes.size()) + 1)
+          << "from rank " << sender;
+      last = message->type();
+    }
+  } else {
+    for (int round = 0; round < kRounds; ++round) send_split_sizes(*world, 0);
+  }
+  barrier();
+}
+
+TEST(World, Split_TypeFilterPassesOverATwoPartMessageOfAnotherType) {
+  // Rank 1's two-part type 5 (whose first part waits at rank 0 when rank 0 receives) must be
+  // passed over whole by a receive of type 7, and then arrive whole. Its send blocks until rank
+  // 0 takes it (beyond MPI's eager limit), so the type 7 comes from rank 2.
+  const std::size_t large = 2 * kFirstPart + 3;
+  if (world->rank() == 1) {
+    EXPECT_TRUE(world->send(0, pattern(large, 5), 5));
+    EXPECT_TRUE(world->send(0, pattern(10, 55), 5));
+  } else if (world->rank() == 2) {
+    EXPECT_TRUE(world->send(0, pattern(kFirstPart, 7), 7));
+  } else if (world->rank() == 0) {
+    // Time for rank 1's first part to arrive (World's communicator cannot be probed from here;
+    // if it comes later, the receives below must still sort it out).
+    std::this_thread::sleep_for(100ms);
+    auto seven = world->receive(7);
+    ASSERT_TRUE(seven) << seven.error().message();
+    EXPECT_EQ(seven->sender().pid, 2);
+    ASSERT_EQ(seven->size(), kFirstPart);
+    EXPECT_TRUE(std::ranges::equal(seven->payload(), pattern(kFirstPart, 7)));
+    auto five = world->receive();
+    ASSERT_TRUE(five) << five.error().message();
+    EXPECT_EQ(five->type(), 5);
+    ASSERT_EQ(five->size(), large);
+    EXPECT_TRUE(std::ranges::equal(five->payload(), pattern(large, 5)));
+    const Message small_five = receive_from(*world, 1, 5);
+    EXPECT_TRUE(std::ranges::equal(small_five.payload(), pattern(10, 55)));
+  }
+  barrier();
+}
+
+TEST(World, HeldMessages_KeepTheirBytesWhileMoreArrive) {
+  // More messages held at once than the receiver has pooled buffers: none may be overwritten.
+  constexpr std::size_t kHeld = 3 * conduit::mpi::ReceiveBuffers::kBuffers;
+  if (world->rank() == 1) {
+    for (std::size_t i = 0; i < kHeld; ++i)
+      ASSERT_TRUE(world->send(0, pattern(100 + i, static_cast<int>(i)), 1));
+  } else if (world->rank() == 0) {
+    std::vector<Message> held;
+    for (std::size_t i = 0; i < kHeld; ++i) {
+      auto message = world->receive_from(1, 1);
+      ASSERT_TRUE(message) << message.error().message();
+      held.push_back(*message);
+      if (i == kHeld / 2) held.erase(held.begin(), held.begin() + 3);  // some become free again
+    }
+    for (const Message& message : held) {
+      const std::size_t i = message.size() - 100;
+      EXPECT_TRUE(std::ranges::equal(message.payload(), pattern(100 + i, static_cast<int>(i))))
+          << "held message " << i << " was overwritten";
+    }
+  }
+  barrier();
+}
+
+// try_send and send_for of a two-part message that nobody receives yet: it is withdrawn whole or
+// stays posted whole (Open MPI cannot cancel sends), never half.
+TEST(World, Split_ZeroCapacityTimedSendsOfLargeMessages_NeverHalfDelivered) {
+  auto zero = World::init(WorldOptions{Capacity::zero()});
+  ASSERT_TRUE(zero) << zero.error().message();
+  const std::size_t large = kFirstPart + 1000;
+  if (zero->rank() == 0) {
+    auto sent = zero->send_for(1, pattern(large, 1), 50ms, 3);
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error().code(), Errc::timed_out) << sent.error().message();
+    auto tried = zero->try_send(1, pattern(large, 2), 3);
+    ASSERT_FALSE(tried);
+    EXPECT_EQ(tried.error().code(), Errc::would_block) << tried.error().message();
+    const bool stays = sent.error().message().find("stays posted") != std::string::npos;
+    const bool tried_stays = tried.error().message().find("stays posted") != std::string::npos;
+    ASSERT_TRUE(world->send(1, std::string(stays ? "1" : "0") + (tried_stays ? "1" : "0"), 4));
+    // A zero-capacity send of a two-part message, received: returns once both parts are taken.
+    ASSERT_TRUE(zero->send(1, pattern(large, 3), 6));
+  } else if (zero->rank() == 1) {
+    const Message left = receive_from(*world, 0, 4);
+    ASSERT_EQ(left.size(), 2u);
+    for (int k = 0; k < 2; ++k) {
+      if (left.text()[static_cast<std::size_t>(k)] != '1') continue;
+      const Message drained = receive_from(*zero, 0, 3);
+      ASSERT_EQ(drained.size(), large);
+      EXPECT_TRUE(std::ranges::equal(drained.payload(), pattern(large, k + 1)));
+    }
+    auto stray = zero->receive_from_for(0, 100ms, 3);  // nothing else of type 3: no lone rest
+    EXPECT_FALSE(stray);
+    auto whole = zero->receive_from(0, 6);
+    ASSERT_TRUE(whole) << whole.error().message();
+    ASSERT_EQ(whole->size(), large);
+    EXPECT_TRUE(std::ranges::equal(whole->payload(), pattern(large, 3)));
+  }
+  barrier();
+}
+
+// The program's own MPI traffic on MPI_COMM_WORLD and the Worlds' messages never meet: a raw
+// message (here a large one, which World's protocol would misread) waits for a raw receive.
+TEST(World, RawMpiTraffic_IsNotSeenByWorld) {
+  const std::size_t large = 2 * kFirstPart;
+  if (world->rank() == 1) {
+    std::vector<std::byte> raw = pattern(large, 9);
+    MPI_Request request = MPI_REQUEST_NULL;
+    ASSERT_EQ(
+        MPI_Isend(raw.data(), static_cast<int>(large), MPI_BYTE, 0, 9, MPI_COMM_WORLD, &request),
+        MPI_SUCCESS);
+    EXPECT_TRUE(world->send(0, "from the world", 9));
+    EXPECT_EQ(MPI_Wait(&request, MPI_STATUS_IGNORE), MPI_SUCCESS);
+  } else if (world->rank() == 0) {
+    int waiting = 0;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (waiting == 0 && std::chrono::steady_clock::now() < deadline)
+      MPI_Iprobe(1, 9, MPI_COMM_WORLD, &waiting, MPI_STATUS_IGNORE);
+    ASSERT_NE(waiting, 0) << "rank 1's raw message never arrived";
+    auto message = world->receive_from(1, 9);  // blocking: the raw message is there, unseen
+    ASSERT_TRUE(message) << message.error().message();
+    EXPECT_EQ(message->text(), "from the world");
+    auto any = world->try_receive();
+    EXPECT_FALSE(any) << "a World received raw MPI traffic of " << any->size() << " bytes";
+    std::vector<std::byte> raw(large);
+    ASSERT_EQ(MPI_Recv(raw.data(), static_cast<int>(large), MPI_BYTE, 1, 9, MPI_COMM_WORLD,
+                       MPI_STATUS_IGNORE),
+              MPI_SUCCESS);
+    EXPECT_TRUE(std::ranges::equal(raw, pattern(large, 9)));
   }
   barrier();
 }

@@ -10,12 +10,21 @@
 // one pair of ranks with one type arrive in the order sent (MPI's non-overtaking rule). Any size
 // up to INT_MAX bytes; the receiver learns the size from the message.
 //
+// Worlds talk on their own communicator (a duplicate of MPI_COMM_WORLD, shared by the Worlds of a
+// process): the program's own MPI traffic never reaches a World's receive, nor a World's message
+// the program's MPI receives. On it, a message under 64 KiB is one MPI message, which a blocking
+// receive takes with one MPI_Recv into a reused buffer (no probe, no allocation while the
+// receiver drops its Messages); a larger one travels as two MPI messages of the same type, its
+// first 64 KiB and the rest, and the receiver copies the first part once.
+//
 // Errors from MPI are returned, never fatal: MPI_COMM_WORLD's error handler is
 // MPI_ERRORS_RETURN and each failure becomes an Error naming this rank, the call and MPI's own
 // text ("mpi rank 1: send to rank 2: MPI_ERR_TRUNCATE: message truncated").
 //
 // One World per process (MPI is initialised once: a second init while one lives shares it; an
 // init after the last one was destroyed fails, MPI cannot start twice). One thread at a time.
+// The first init in a process is collective (it duplicates MPI_COMM_WORLD): every rank makes its
+// first World at once, as every rank calls MPI_Init.
 #pragma once
 
 #include <chrono>
@@ -68,13 +77,15 @@ class World {
   /// As send, but timed_out after `timeout` (MPI_Isend, polled). MPI implementations (Open MPI
   /// among them) may not cancel a started send: the message then stays posted and is delivered
   /// if `rank` receives it later; the error message says so. Its bytes were copied, so the
-  /// caller's buffer is free at once.
+  /// caller's buffer is free at once. A message sent in two parts is withdrawn whole or stays
+  /// posted whole, never half.
   [[nodiscard]] Result<void> send_for(int rank, std::span<const std::byte> payload,
                                       std::chrono::nanoseconds timeout, std::int64_t type = 0);
 
   /// Symmetric: the next message from `rank` (of type `type`; 0: any type), waiting for one.
   /// Errors: invalid_argument (bad rank, or a type filter < 0: MPI tags cannot select "the
-  /// lowest type ≤ n"), io.
+  /// lowest type ≤ n"), io. The timed forms below wait at most their timeout for a message to
+  /// begin; one of 64 KiB or more whose first part has come is then waited for whole.
   [[nodiscard]] Result<Message> receive_from(int rank, std::int64_t type = 0);
   /// As receive_from; would_block when no such message has arrived.
   [[nodiscard]] Result<Message> try_receive_from(int rank, std::int64_t type = 0);
