@@ -175,6 +175,78 @@ TEST_F(TransportLimits, Mq_MessageSizeIsTheSystemMaximumLessTheHeader) {
   EXPECT_TRUE(client.wait().ok());
 }
 
+/// The threads this process runs now (/proc/self/status).
+int thread_count() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+TEST_F(TransportLimits, Sysv_TimedReceivesLeaveNoStrayRecordsBehind) {
+  // Each timed wait arms a timer whose tick record wakes it; ticks that come late (after a
+  // message) must never surface as messages or disturb the order.
+  const std::string url = "sysv://" + std::to_string(::ftok(namespace_path().c_str(), 't'));
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  Child echo([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    for (;;) {
+      auto message = c->receive_for(2ms);  // mostly times out: a tick each time
+      if (!message && message.error().code() == Errc::timed_out) continue;
+      if (!message) return message.error().code() == Errc::closed ? 0 : 1;
+      CHILD_CHECK(c->send(message->payload(), message->type()).has_value());
+    }
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  for (int i = 0; i < 20; ++i) {
+    auto nothing = connection->receive_for(1ms);
+    ASSERT_FALSE(nothing);
+    EXPECT_EQ(nothing.error().code(), Errc::timed_out) << nothing.error().message();
+  }
+  for (std::int64_t i = 0; i < 200; ++i) {
+    const std::string text = "message " + std::to_string(i);
+    ASSERT_TRUE(connection->send(text, i));
+    if (i % 3 == 0) std::this_thread::sleep_for(3ms);  // let the echo's timer fire meanwhile
+    auto back = connection->receive_for(i % 2 == 0 ? 30s : 10s);
+    ASSERT_TRUE(back) << i << ": " << back.error().message();
+    EXPECT_EQ(back->text(), text);
+    EXPECT_EQ(back->type(), i);
+  }
+  connection->close();
+  EXPECT_TRUE(echo.wait().ok());
+}
+
+TEST_F(TransportLimits, Sysv_TheWakerThreadEndsWithTheLastConnection) {
+  // A process with no sysv:// connection runs no extra thread, so it forks single-threaded.
+  const int before = thread_count();
+  const std::string url = "sysv://" + std::to_string(::ftok(namespace_path().c_str(), 'w'));
+  {
+    auto listener = listen(url);
+    ASSERT_TRUE(listener) << listener.error().message();
+    Child client([&] {
+      auto c = connect(url);
+      CHILD_CHECK(c.has_value());
+      CHILD_CHECK(c->send("hi").has_value());
+      auto end = c->receive_for(30s);
+      CHILD_CHECK(!end.has_value() && end.error().code() == Errc::closed);
+      return 0;
+    });
+    auto connection = listener->accept_for(30s);
+    ASSERT_TRUE(connection) << connection.error().message();
+    EXPECT_EQ(thread_count(), before + 1);
+    auto hi = connection->receive_for(30s);
+    ASSERT_TRUE(hi) << hi.error().message();
+    connection->close();
+    EXPECT_TRUE(client.wait().ok());
+  }
+  EXPECT_EQ(thread_count(), before);
+}
+
 TEST_F(TransportLimits, Signal_CarriesFourBytesAndNoType) {
   auto listener = listen("signal://" + std::to_string(::getpid()));
   ASSERT_TRUE(listener) << listener.error().message();
