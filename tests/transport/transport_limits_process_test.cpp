@@ -2,6 +2,7 @@
 // into a crash or a giant allocation, each mechanism's own size limits, stale objects left by a
 // dead listener, and the spool's several writers.
 #include <fcntl.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/socket.h>
@@ -245,6 +246,37 @@ TEST_F(TransportLimits, Sysv_TheWakerThreadEndsWithTheLastConnection) {
     EXPECT_TRUE(client.wait().ok());
   }
   EXPECT_EQ(thread_count(), before);
+}
+
+TEST_F(TransportLimits, Mq_ListenerThatClosesRightAfterAcceptGivesAConnectionThatIsClosed) {
+  // The close record outranks data (it must be seen behind a full queue); it must not outrank
+  // the handshake's answer, or a client that reads late takes it for a malformed answer.
+  const std::string name = "close-after-accept-" + std::to_string(::getpid());
+  auto listener = listen("mq://" + name);
+  ASSERT_TRUE(listener) << listener.error().message();
+  Child client([&] {
+    auto c = connect("mq://" + name);
+    if (!c) std::fprintf(stderr, "child: connect: %s\n", c.error().message().c_str());
+    CHILD_CHECK(c.has_value());
+    auto end = c->receive_for(30s);
+    CHILD_CHECK(!end.has_value() && end.error().code() == Errc::closed);
+    return 0;
+  });
+  // Once the client's request is queued, stop it: it reads the answer only after the close
+  // record is there too.
+  const mqd_t requests = ::mq_open(("/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_NE(requests, mqd_t(-1));
+  for (mq_attr attributes{}; ::mq_getattr(requests, &attributes) == 0 &&
+                             attributes.mq_curmsgs == 0;) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ::mq_close(requests);
+  ASSERT_EQ(::kill(client.pid(), SIGSTOP), 0);
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  connection->close();
+  ASSERT_EQ(::kill(client.pid(), SIGCONT), 0);
+  EXPECT_TRUE(client.wait().ok());
 }
 
 TEST_F(TransportLimits, Signal_CarriesFourBytesAndNoType) {
