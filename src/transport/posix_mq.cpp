@@ -12,6 +12,8 @@
 // it has not read yet; it then takes what is left and answers closed. If the peer's queue is
 // full when close() runs, the record waits at most kCloseWait for room; past that the peer
 // learns of the close only when this process exits.
+// The listener's answer to a request goes at a priority above the close record's, so a listener
+// that closes right after accept still reaches the client's connect with its answer first.
 // The request queue of a listener that died stays until mq_unlink (as every POSIX queue does):
 // listen on that name is then already_exists.
 #include <fcntl.h>
@@ -37,6 +39,9 @@ constexpr std::chrono::milliseconds kCloseWait{1000};
 constexpr long kRequestSize = sizeof(QueueHeader) + sizeof(QueueHandshake);
 constexpr unsigned kDataPriority = 0;
 constexpr unsigned kClosePriority = 1;
+// Above the close record's: a listener may close right after accept, and its close record
+// must not reach the client before the answer that the client's connect is waiting for.
+constexpr unsigned kAnswerPriority = 2;
 
 long read_limit(const char* path, long fallback) {
   auto text = sys::read_small_file(path);
@@ -285,7 +290,7 @@ class MqAcceptor final : public Acceptor {
     const QueueHandshake reply = handshake_of(self(), request.serial);
     std::vector<std::byte> scratch;
     auto sent = post(out->get(), RecordKind::answer, 0, std::as_bytes(std::span(&reply, 1)),
-                     kDataPriority, scratch);
+                     kAnswerPriority, scratch);
     if (!sent) return fail(sent.error(), context);
     return std::make_unique<MqLink>(std::move(*in), std::move(*out),
                                     static_cast<std::size_t>(attributes.mq_msgsize),
