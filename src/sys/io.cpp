@@ -58,6 +58,14 @@ SysResult<std::size_t> read_some(int fd, std::span<std::byte> buffer) {
   return static_cast<std::size_t>(*n);
 }
 
+SysResult<std::size_t> receive_some(int socket, std::span<std::byte> buffer, bool is_waiting) {
+  auto n = call("recv", [&] {
+    return ::recv(socket, buffer.data(), buffer.size(), is_waiting ? 0 : MSG_DONTWAIT);
+  });
+  if (!n) return std::unexpected(n.error());
+  return static_cast<std::size_t>(*n);
+}
+
 SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts, bool is_socket) {
   if (is_socket) {
     msghdr message{};
