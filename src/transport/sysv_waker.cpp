@@ -32,6 +32,7 @@ namespace {
 
 // epoll keys: 0 is the stop event; a watch's timer is 2 id, its pidfd 2 id + 1 (ids from 1).
 constexpr std::uint64_t kStopKey = 0;
+constexpr const char* kThreadName = "conduit-sysv";
 
 /// Posts a zero-byte record of `type`, without waiting: a full queue has records for its
 /// receiver anyway.
@@ -152,6 +153,7 @@ class SysvWaker {
       return fail(sys::SysError{created, "pthread_create"},
                   fmt::format("{}: starting the System V waker thread", context));
     }
+    (void)::pthread_setname_np(thread_, kThreadName);  // for ps, top and the tests
     is_running_ = true;
     return {};
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -176,14 +177,15 @@ TEST_F(TransportLimits, Mq_MessageSizeIsTheSystemMaximumLessTheHeader) {
   EXPECT_TRUE(client.wait().ok());
 }
 
-/// The threads this process runs now (/proc/self/status).
-int thread_count() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+/// How many threads of this process bear `name` (/proc/self/task/*/comm).
+int threads_named(const std::string& name) {
+  int count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++count;
   }
-  return -1;
+  return count;
 }
 
 TEST_F(TransportLimits, Sysv_TimedReceivesLeaveNoStrayRecordsBehind) {
@@ -224,7 +226,8 @@ TEST_F(TransportLimits, Sysv_TimedReceivesLeaveNoStrayRecordsBehind) {
 
 TEST_F(TransportLimits, Sysv_TheWakerThreadEndsWithTheLastConnection) {
   // A process with no sysv:// connection runs no extra thread, so it forks single-threaded.
-  const int before = thread_count();
+  const std::string waker = "conduit-sysv";
+  EXPECT_EQ(threads_named(waker), 0);
   const std::string url = "sysv://" + std::to_string(::ftok(namespace_path().c_str(), 'w'));
   {
     auto listener = listen(url);
@@ -239,13 +242,13 @@ TEST_F(TransportLimits, Sysv_TheWakerThreadEndsWithTheLastConnection) {
     });
     auto connection = listener->accept_for(30s);
     ASSERT_TRUE(connection) << connection.error().message();
-    EXPECT_EQ(thread_count(), before + 1);
+    EXPECT_EQ(threads_named(waker), 1);
     auto hi = connection->receive_for(30s);
     ASSERT_TRUE(hi) << hi.error().message();
     connection->close();
     EXPECT_TRUE(client.wait().ok());
   }
-  EXPECT_EQ(thread_count(), before);
+  EXPECT_EQ(threads_named(waker), 0);
 }
 
 TEST_F(TransportLimits, Mq_ListenerThatClosesRightAfterAcceptGivesAConnectionThatIsClosed) {
