@@ -13,9 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -248,8 +248,8 @@ class RawFileSpool final : public RoundTrip {
     std::size_t got = 0;
     auto pause = std::chrono::microseconds(20);
     while (got < into.size()) {
-      const ssize_t n = ::pread(fd, into.data() + got, into.size() - got,
-                                offset + static_cast<off_t>(got));
+      const ssize_t n =
+          ::pread(fd, into.data() + got, into.size() - got, offset + static_cast<off_t>(got));
       if (n < 0 && errno != EINTR) ::_exit(3);
       if (n > 0) {
         got += static_cast<std::size_t>(n);

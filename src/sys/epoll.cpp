@@ -21,7 +21,8 @@ SysResult<void> Epoll::add(int fd, std::uint32_t events, std::uint64_t key) {
   epoll_event event{};
   event.events = events;
   event.data.u64 = key;
-  auto added = call("epoll_ctl(ADD)", [&] { return ::epoll_ctl(fd_.get(), EPOLL_CTL_ADD, fd, &event); });
+  auto added =
+      call("epoll_ctl(ADD)", [&] { return ::epoll_ctl(fd_.get(), EPOLL_CTL_ADD, fd, &event); });
   if (!added) return std::unexpected(added.error());
   return {};
 }

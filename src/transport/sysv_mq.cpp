@@ -189,8 +189,7 @@ class SysvLink final : public Link {
     Backoff backoff;
     for (;;) {
       auto sent = post(out_, send_buffer_, kCloseType, {});
-      if (sent || sent.error().code != EAGAIN || watch_->is_peer_dead() ||
-          sys::now() >= give_up) {
+      if (sent || sent.error().code != EAGAIN || watch_->is_peer_dead() || sys::now() >= give_up) {
         break;
       }
       backoff.pause(give_up);

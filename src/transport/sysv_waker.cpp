@@ -185,7 +185,8 @@ class SysvWaker {
         SysvWatch::Entry& entry = *found->second;
         if (key % 2 == 0) {
           // Re-armed since it fired: nothing to read, and the new tick is still to come.
-          if (sys::clear_timer(entry.timer.get())) post_record(entry.in_queue, entry.records.tick_type);
+          if (sys::clear_timer(entry.timer.get()))
+            post_record(entry.in_queue, entry.records.tick_type);
         } else {
           (void)epoll_->remove(entry.pidfd.get());  // a pidfd stays readable: report it once
           on_death(entry);

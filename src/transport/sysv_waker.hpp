@@ -7,10 +7,10 @@
 //   - the peer's death makes its pidfd readable, and the waker posts a close record for it and
 //     removes the dead peer's incoming queue (which ends a msgsnd blocked on it with EIDRM).
 // The waker is one thread per process ("conduit-sysv"), running while some watch exists: an
-// epoll over every watch's timerfd and pidfd. A thread-directed signal (timer_create with SIGEV_THREAD_ID) could
-// interrupt msgrcv without a thread, but only with a handler installed for that signal, which a
-// library cannot do without taking the signal from the application; and it would still leave
-// peer death to polling. A record in the queue is what msgrcv already waits for.
+// epoll over every watch's timerfd and pidfd. A thread-directed signal (timer_create with
+// SIGEV_THREAD_ID) could interrupt msgrcv without a thread, but only with a handler installed for
+// that signal, which a library cannot do without taking the signal from the application; and it
+// would still leave peer death to polling. A record in the queue is what msgrcv already waits for.
 //
 // Records the waker posts may outlive the wait they were for (a tick that fires just after data
 // arrived): receivers ignore ticks that come early or late, and a close record of a dead peer

@@ -269,8 +269,8 @@ TEST_F(TransportLimits, Mq_ListenerThatClosesRightAfterAcceptGivesAConnectionTha
   // record is there too.
   const mqd_t requests = ::mq_open(("/" + name).c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_NE(requests, mqd_t(-1));
-  for (mq_attr attributes{}; ::mq_getattr(requests, &attributes) == 0 &&
-                             attributes.mq_curmsgs == 0;) {
+  for (mq_attr attributes{};
+       ::mq_getattr(requests, &attributes) == 0 && attributes.mq_curmsgs == 0;) {
     std::this_thread::sleep_for(1ms);
   }
   ::mq_close(requests);
