@@ -118,31 +118,6 @@ sys::SysResult<std::size_t> take(mqd_t queue, std::vector<std::byte>& buffer) {
   return static_cast<std::size_t>(*got);
 }
 
-/// `until` (monotonic) as the CLOCK_REALTIME time mq_timedreceive wants; none: the epoch,
-/// which has passed, so the call does not wait.
-timespec realtime_of(std::optional<sys::TimePoint> until) {
-  if (!until) return timespec{};
-  const auto left = std::max(*until - sys::now(), sys::Clock::duration::zero());
-  const auto wall = std::chrono::system_clock::now().time_since_epoch() +
-                    std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(wall);
-  return timespec{static_cast<time_t>(seconds.count()),
-                  static_cast<long>(std::chrono::nanoseconds(wall - seconds).count())};
-}
-
-/// One receive from a blocking queue into `buffer`, waiting until `until` at most (none: not at
-/// all); ETIMEDOUT when nothing came. (EAGAIN if the queue was left non-blocking.)
-sys::SysResult<std::size_t> take_until(mqd_t queue, std::vector<std::byte>& buffer,
-                                       std::optional<sys::TimePoint> until) {
-  const timespec limit = realtime_of(until);
-  auto got = sys::call("mq_timedreceive", [&] {
-    return ::mq_timedreceive(queue, reinterpret_cast<char*>(buffer.data()), buffer.size(), nullptr,
-                             &limit);
-  });
-  if (!got) return std::unexpected(got.error());
-  return static_cast<std::size_t>(*got);
-}
-
 class MqLink final : public Link {
  public:
   MqLink(Queue in, Queue out, std::size_t message_size, ProcessId peer, std::string url)
@@ -151,13 +126,7 @@ class MqLink final : public Link {
         message_size_(message_size),
         peer_(peer),
         url_(std::move(url)),
-        buffer_(message_size) {
-    // The incoming queue blocks: a receive is one mq_timedreceive that sleeps in the kernel
-    // until a record comes or the liveness slice ends (was: a try, a poll, a second try). Should
-    // this fail, the queue stays non-blocking and receive() polls instead.
-    mq_attr blocking{};
-    (void)sys::call("mq_setattr", [&] { return ::mq_setattr(in_.get(), &blocking, nullptr); });
-  }
+        buffer_(message_size) {}
 
   ~MqLink() override { close(); }
 
@@ -190,21 +159,15 @@ class MqLink final : public Link {
         stash_.pop_front();
         return message;
       }
-      // Waits in the kernel until a record comes or the slice ends (then the peer is checked).
-      const auto slice = slice_end(deadline);
-      auto got = take_one(is_peer_closed_ ? std::nullopt : std::optional(slice));
+      auto got = take_one();
       if (!got) return std::unexpected(got.error());
       if (*got) return std::move(**got);
       if (is_peer_closed_) return closed("receive");  // its close record, and nothing behind
       if (expired(deadline))
         return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
-      if (sys::now() < slice) {
-        // Came back early with nothing: the queue is non-blocking after all. Wait here.
-        auto ready = sys::wait_ready(in_.get(), POLLIN, slice);
-        if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
-        if (*ready) continue;
-      }
-      if (!alive(peer_)) is_peer_closed_ = true;  // dead: take what is left, then closed
+      auto ready = sys::wait_ready(in_.get(), POLLIN, slice_end(deadline));
+      if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
+      if (!*ready && !alive(peer_)) is_peer_closed_ = true;  // dead: take what is left, then closed
     }
   }
 
@@ -231,14 +194,12 @@ class MqLink final : public Link {
     return fail(Errc::closed, fmt::format("{}: {}: the peer closed or died", url_, operation));
   }
 
-  /// One record from the incoming queue, waiting for one until `until` at most (none: not at
-  /// all): data becomes a Message; a close record sets is_peer_closed_ (and is not returned).
-  Result<std::optional<Message>> take_one(std::optional<sys::TimePoint> until = std::nullopt) {
-    auto got = take_until(in_.get(), buffer_, until);
+  /// One record from the incoming queue, if there is one: data becomes a Message; a close
+  /// record sets is_peer_closed_ (and is not returned).
+  Result<std::optional<Message>> take_one() {
+    auto got = take(in_.get(), buffer_);
     if (!got) {
-      if (got.error().code == EAGAIN || got.error().code == ETIMEDOUT) {
-        return std::optional<Message>();
-      }
+      if (got.error().code == EAGAIN) return std::optional<Message>();
       return fail(got.error(), fmt::format("{}: receive", url_));
     }
     QueueHeader header{};
