@@ -282,6 +282,51 @@ TEST_F(TransportLimits, Mq_ListenerThatClosesRightAfterAcceptGivesAConnectionTha
   EXPECT_TRUE(client.wait().ok());
 }
 
+/// Whether SIGPIPE is pending for this thread or process.
+bool is_sigpipe_pending() {
+  sigset_t pending;
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  return sigismember(&pending, SIGPIPE) == 1;
+}
+
+TEST_F(TransportLimits, Pipe_WritingToAGoneReaderIsClosedAndLeavesSigpipeAsItWas) {
+  // Default disposition, SIGPIPE not blocked: closed, not death, and nothing left pending.
+  struct sigaction previous_action{};
+  struct sigaction default_action{};
+  default_action.sa_handler = SIG_DFL;
+  ASSERT_EQ(::sigaction(SIGPIPE, &default_action, &previous_action), 0);
+  sigset_t pipe_signal, previous_mask;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  ASSERT_EQ(::pthread_sigmask(SIG_UNBLOCK, &pipe_signal, &previous_mask), 0);
+  const auto send_to_gone_reader = [] {
+    auto pair = pipe_pair();
+    EXPECT_TRUE(pair);
+    pair->second.close();
+    auto sent = pair->first.send("anyone?");
+    EXPECT_FALSE(sent);
+    if (!sent) EXPECT_EQ(sent.error().code(), Errc::closed) << sent.error().message();
+  };
+  send_to_gone_reader();
+  EXPECT_FALSE(is_sigpipe_pending());
+  // Blocked by the caller, none pending: the write's SIGPIPE is taken away, the mask kept.
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr), 0);
+  send_to_gone_reader();
+  EXPECT_FALSE(is_sigpipe_pending());
+  sigset_t mask;
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, nullptr, &mask), 0);
+  EXPECT_EQ(sigismember(&mask, SIGPIPE), 1);
+  // Blocked and already pending: that one stays for the caller.
+  ASSERT_EQ(::pthread_kill(::pthread_self(), SIGPIPE), 0);
+  send_to_gone_reader();
+  EXPECT_TRUE(is_sigpipe_pending());
+  const timespec zero{};
+  EXPECT_EQ(::sigtimedwait(&pipe_signal, nullptr, &zero), SIGPIPE);
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr), 0);
+  ASSERT_EQ(::sigaction(SIGPIPE, &previous_action, nullptr), 0);
+}
+
 TEST_F(TransportLimits, Signal_CarriesFourBytesAndNoType) {
   auto listener = listen("signal://" + std::to_string(::getpid()));
   ASSERT_TRUE(listener) << listener.error().message();
