@@ -35,8 +35,8 @@ void add_transport_groups(std::vector<Group>& all, bool with_transports) {
                          conduit_connection("tcp"), raw_fifo_pair(), conduit_connection("fifo"),
                          pipe_pair(), conduit_pipe_pair(), posix_mq(), conduit_connection("mq"),
                          sysv_msgq(), conduit_connection("sysv"), conduit_mailbox(Wait::blocking),
-                         conduit_connection("shm")},
-         .references = {0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12},
+                         conduit_connection("shm"), raw_file_spool(), conduit_connection("file")},
+         .references = {0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14},
          .second_reference = 13,
          .second_ratio_label = "x shm://"});
   all.push_back({.title = "RPC round trip, blocking",

@@ -1,5 +1,6 @@
 // The raw mechanisms conduit's transports wrap, written the plain way, for the transport rows:
-// a stream socket bound to a path, TCP over loopback, a pair of named pipes, realtime signals.
+// a stream socket bound to a path, TCP over loopback, a pair of named pipes, realtime signals,
+// a pair of append-only files.
 // Each is set up the way its conduit transport is (the parent listens, a fresh child connects
 // every block) and carries the payload with no framing: both sides know its size.
 #include <arpa/inet.h>
@@ -12,10 +13,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rows.hpp"
@@ -202,6 +206,76 @@ class RawSigqueue final : public RoundTrip {
   int value_ = 0;
 };
 
+// Two append-only files, one each way, as file:// uses them: the writer appends the payload
+// with one write (O_APPEND), the reader reads at its own offset with pread and, while nothing
+// is there, sleeps as file:// does (20 us, doubling to 2 ms: files cannot be waited on). So
+// the conduit row's ratio is what its framing, append lock and end-of-spool checks add. The
+// files are made fresh each block, before the fork, and both processes use the descriptors.
+class RawFileSpool final : public RoundTrip {
+ public:
+  std::string name() const override { return "raw append-only files"; }
+  Wait wait() const override { return Wait::blocking; }
+  void prepare(std::size_t payload) override { buffer_.assign(payload, 'x'); }
+  void begin_block() override {
+    close_files();
+    const std::string base = "/tmp/" + unique_name("bench-raw-file");
+    down_ = base + ".down";
+    up_ = base + ".up";
+    down_out_ = ::open(down_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    up_out_ = ::open(up_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    down_in_ = ::open(down_.c_str(), O_RDONLY | O_CLOEXEC);
+    up_in_ = ::open(up_.c_str(), O_RDONLY | O_CLOEXEC);
+    check(down_out_ >= 0 && up_out_ >= 0 && down_in_ >= 0 && up_in_ >= 0, "open spool");
+    offset_ = 0;
+  }
+  void serve(std::size_t count) override {
+    std::vector<char> copy(buffer_.size());
+    off_t offset = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      take(down_in_, offset, copy);
+      write_exact(up_out_, copy.data(), copy.size());
+    }
+  }
+  void ping() override {
+    write_exact(down_out_, buffer_.data(), buffer_.size());
+    take(up_in_, offset_, buffer_);
+  }
+  void cleanup() override { close_files(); }
+
+ private:
+  // Reads the next record at `offset`, sleeping between looks until it is all there.
+  static void take(int fd, off_t& offset, std::vector<char>& into) {
+    std::size_t got = 0;
+    auto pause = std::chrono::microseconds(20);
+    while (got < into.size()) {
+      const ssize_t n =
+          ::pread(fd, into.data() + got, into.size() - got, offset + static_cast<off_t>(got));
+      if (n < 0 && errno != EINTR) ::_exit(3);
+      if (n > 0) {
+        got += static_cast<std::size_t>(n);
+        continue;
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+    }
+    offset += static_cast<off_t>(got);
+  }
+  void close_files() {
+    for (int* fd : {&down_out_, &up_out_, &down_in_, &up_in_}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+    if (!down_.empty()) ::unlink(down_.c_str());
+    if (!up_.empty()) ::unlink(up_.c_str());
+    down_.clear();
+    up_.clear();
+  }
+  std::string down_, up_;
+  int down_out_ = -1, up_out_ = -1, down_in_ = -1, up_in_ = -1;
+  off_t offset_ = 0;
+  std::vector<char> buffer_;
+};
+
 }  // namespace
 
 void require_single_thread(const char* row) {
@@ -224,6 +298,9 @@ RoundTripFactory raw_tcp_loopback() {
 }
 RoundTripFactory raw_fifo_pair() {
   return [] { return std::make_unique<RawFifoPair>(); };
+}
+RoundTripFactory raw_file_spool() {
+  return [] { return std::make_unique<RawFileSpool>(); };
 }
 RoundTripFactory raw_sigqueue() {
   return [] { return std::make_unique<RawSigqueue>(); };

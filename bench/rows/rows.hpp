@@ -34,6 +34,7 @@ RoundTripFactory raw_unix_socket();   // blocking: a stream socket bound to a pa
 RoundTripFactory raw_tcp_loopback();  // blocking: TCP over 127.0.0.1, TCP_NODELAY
 RoundTripFactory raw_fifo_pair();     // blocking: two named pipes
 RoundTripFactory raw_sigqueue();      // blocking: sigqueue + sigwaitinfo, 4 bytes in the value
+RoundTripFactory raw_file_spool();    // two append-only files, read with pread and short sleeps
 
 StreamFactory ring_limit_stream();            // busy: a plain SPSC ring in shared memory, the limit
 StreamFactory pipe_stream();                  // blocking
@@ -64,7 +65,7 @@ RoundTripFactory conduit_channel(Wait wait);
 StreamFactory conduit_channel_stream(Wait wait, bool zero_copy = false);
 // conduit's transports (transport_rows.cpp): a round trip through Connection, blocking.
 RoundTripFactory conduit_connection(const char* scheme);  // "unix", "tcp", "fifo", "mq",
-                                                          // "sysv", "shm", "signal"
+                                                          // "sysv", "shm", "signal", "file"
 RoundTripFactory conduit_pipe_pair();
 // rpc (rpc_rows.cpp): rpc::Client::call of an echo over `scheme` ("shm", "unix").
 RoundTripFactory conduit_rpc(const char* scheme);

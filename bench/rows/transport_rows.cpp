@@ -2,13 +2,16 @@
 // beside the raw mechanism each one wraps (raw.cpp, raw_transport.cpp) and beside shm://.
 // The parent listens; a fresh child connects every block, and the parent accepts on its first
 // ping (a warm-up round trip, not timed). All of them block; the shm:// mailboxes are told not
-// to spin (wait strategy spin 0), like the conduit rows of the blocking table.
+// to spin (wait strategy spin 0), like the conduit rows of the blocking table. file:// waits by
+// polling with short sleeps (a file cannot be waited on), and so does its raw row.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -149,11 +152,70 @@ class SignalRow final : public RoundTrip {
   std::vector<std::byte> buffer_;
 };
 
+// file:// is one-directional too: a spool each way. Each block the parent makes its spool
+// (listens) before the fork; the child makes its own, takes its reader and connects to the
+// parent's; the parent, on its first ping, takes its reader and connects to the child's spool
+// once it exists.
+class FileRow final : public RoundTrip {
+ public:
+  std::string name() const override { return "conduit file://"; }
+  Wait wait() const override { return Wait::blocking; }
+  void prepare(std::size_t payload) override { buffer_.assign(payload, std::byte{'x'}); }
+  void begin_block() override {
+    in_.reset();
+    out_.reset();
+    listener_.reset();
+    const std::string base = "file:///tmp/" + unique_name("bench-file");
+    up_ = base + ".up";
+    down_ = base + ".down";
+    listener_.emplace(must(conduit::listen(up_)));
+  }
+  void serve(std::size_t count) override {
+    auto listener = must(conduit::listen(down_));
+    auto in = must(listener.accept());
+    auto out = must(conduit::connect(up_));
+    for (std::size_t i = 0; i < count; ++i) {
+      auto message = must(in.receive());
+      must(out.send(message.payload()));
+    }
+  }
+  void ping() override {
+    if (!in_) {
+      in_.emplace(must(listener_->accept()));
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      for (;;) {
+        auto out = conduit::connect(down_);
+        if (out) {
+          out_.emplace(std::move(*out));
+          break;
+        }
+        if (std::chrono::steady_clock::now() > give_up) must(std::move(out));
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    }
+    must(out_->send(buffer_));
+    auto answer = must(in_->receive());
+    std::memcpy(buffer_.data(), answer.payload().data(), std::min(answer.size(), buffer_.size()));
+  }
+  void cleanup() override {
+    in_.reset();
+    out_.reset();
+    listener_.reset();
+  }
+
+ private:
+  std::string up_, down_;
+  std::optional<conduit::Listener> listener_;
+  std::optional<conduit::Connection> in_, out_;
+  std::vector<std::byte> buffer_;
+};
+
 }  // namespace
 
 RoundTripFactory conduit_connection(const char* scheme) {
   return [scheme = std::string(scheme)]() -> std::unique_ptr<RoundTrip> {
     if (scheme == "signal") return std::make_unique<SignalRow>();
+    if (scheme == "file") return std::make_unique<FileRow>();
     return std::make_unique<ConnectionRow>(scheme);
   };
 }

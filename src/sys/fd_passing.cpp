@@ -95,8 +95,8 @@ SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> p
 }
 
 SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> buffer,
-                                             std::vector<Fd>& descriptors) {
-  return receive_with(socket, buffer, descriptors, 0, nullptr);
+                                             std::vector<Fd>& descriptors, bool is_waiting) {
+  return receive_with(socket, buffer, descriptors, is_waiting ? 0 : MSG_DONTWAIT, nullptr);
 }
 
 bool is_unix_socket(int fd) noexcept {

@@ -58,6 +58,14 @@ SysResult<std::size_t> read_some(int fd, std::span<std::byte> buffer) {
   return static_cast<std::size_t>(*n);
 }
 
+SysResult<std::size_t> receive_some(int socket, std::span<std::byte> buffer, bool is_waiting) {
+  auto n = call("recv", [&] {
+    return ::recv(socket, buffer.data(), buffer.size(), is_waiting ? 0 : MSG_DONTWAIT);
+  });
+  if (!n) return std::unexpected(n.error());
+  return static_cast<std::size_t>(*n);
+}
+
 SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts, bool is_socket) {
   if (is_socket) {
     msghdr message{};
@@ -69,23 +77,29 @@ SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts, bool is_
   }
   // A pipe has no MSG_NOSIGNAL: hold SIGPIPE back in this thread for the write, and if the
   // write raised one that was not already pending, take it off the queue before unblocking.
-  // TODO(perf): three extra system calls per pipe write.
+  // A SIGPIPE can be pending already only if this thread was blocking it before (one that
+  // could be delivered here would have been), so only then is sigpending asked.
+  // TODO(perf): still two extra system calls per pipe write (block, restore).
   sigset_t pipe_signal;
   sigemptyset(&pipe_signal);
   sigaddset(&pipe_signal, SIGPIPE);
   sigset_t previous;
   ::pthread_sigmask(SIG_BLOCK, &pipe_signal, &previous);
-  sigset_t pending;
-  sigemptyset(&pending);
-  (void)call("sigpending", [&] { return ::sigpending(&pending); });
-  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  const bool was_blocked = sigismember(&previous, SIGPIPE) == 1;
+  bool was_pending = false;
+  if (was_blocked) {
+    sigset_t pending;
+    sigemptyset(&pending);
+    (void)call("sigpending", [&] { return ::sigpending(&pending); });
+    was_pending = sigismember(&pending, SIGPIPE) == 1;
+  }
   auto n =
       call("writev", [&] { return ::writev(fd, parts.data(), static_cast<int>(parts.size())); });
   if (!n && n.error().code == EPIPE && !was_pending) {
     const timespec zero{};
     (void)call("sigtimedwait", [&] { return ::sigtimedwait(&pipe_signal, nullptr, &zero); });
   }
-  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (!was_blocked) ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (!n) return std::unexpected(n.error());
   return static_cast<std::size_t>(*n);
 }

@@ -12,6 +12,8 @@
 // it has not read yet; it then takes what is left and answers closed. If the peer's queue is
 // full when close() runs, the record waits at most kCloseWait for room; past that the peer
 // learns of the close only when this process exits.
+// The listener's answer to a request goes at a priority above the close record's, so a listener
+// that closes right after accept still reaches the client's connect with its answer first.
 // The request queue of a listener that died stays until mq_unlink (as every POSIX queue does):
 // listen on that name is then already_exists.
 #include <fcntl.h>
@@ -37,6 +39,9 @@ constexpr std::chrono::milliseconds kCloseWait{1000};
 constexpr long kRequestSize = sizeof(QueueHeader) + sizeof(QueueHandshake);
 constexpr unsigned kDataPriority = 0;
 constexpr unsigned kClosePriority = 1;
+// Above the close record's: a listener may close right after accept, and its close record
+// must not reach the client before the answer that the client's connect is waiting for.
+constexpr unsigned kAnswerPriority = 2;
 
 long read_limit(const char* path, long fallback) {
   auto text = sys::read_small_file(path);
@@ -136,7 +141,10 @@ class MqLink final : public Link {
     for (;;) {
       if (is_peer_closed_) return closed("send");
       auto sent = post(out_.get(), RecordKind::data, type, payload, kDataPriority, scratch_);
-      if (sent) return {};
+      if (sent) {
+        has_sent_since_receive_ = true;
+        return {};
+      }
       if (sent.error().code != EAGAIN) return fail(sent.error(), fmt::format("{}: send", url_));
       // Full: wait for room, and meanwhile look for a close record or a dead peer.
       auto ready = sys::wait_ready(out_.get(), POLLOUT, slice_end(std::nullopt));
@@ -153,6 +161,21 @@ class MqLink final : public Link {
         Message message = std::move(stash_.front());
         stash_.pop_front();
         return message;
+      }
+      // After a send, the answer is seldom there yet: wait first, then take (two system calls)
+      // rather than try, wait, take again (three). The wait is a ppoll on the monotonic clock;
+      // mq_timedreceive would wait in one call, but until a CLOCK_REALTIME time, which a clock
+      // step stretches.
+      if (has_sent_since_receive_ && !is_peer_closed_) {
+        has_sent_since_receive_ = false;
+        auto ready = sys::wait_ready(in_.get(), POLLIN, slice_end(deadline));
+        if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
+        if (!*ready) {
+          if (expired(deadline))
+            return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
+          if (!alive(peer_)) is_peer_closed_ = true;  // dead: take what is left, then closed
+          continue;
+        }
       }
       auto got = take_one();
       if (!got) return std::unexpected(got.error());
@@ -234,6 +257,7 @@ class MqLink final : public Link {
   std::vector<std::byte> buffer_, scratch_;
   std::deque<Message> stash_;
   bool is_peer_closed_ = false;
+  bool has_sent_since_receive_ = false;  // then receive waits before it tries
   std::uint64_t received_ = 0;
 };
 
@@ -285,7 +309,7 @@ class MqAcceptor final : public Acceptor {
     const QueueHandshake reply = handshake_of(self(), request.serial);
     std::vector<std::byte> scratch;
     auto sent = post(out->get(), RecordKind::answer, 0, std::as_bytes(std::span(&reply, 1)),
-                     kDataPriority, scratch);
+                     kAnswerPriority, scratch);
     if (!sent) return fail(sent.error(), context);
     return std::make_unique<MqLink>(std::move(*in), std::move(*out),
                                     static_cast<std::size_t>(attributes.mq_msgsize),

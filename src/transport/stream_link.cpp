@@ -33,9 +33,12 @@ StreamLink::StreamLink(sys::Fd in, sys::Fd out, bool is_socket, std::string url,
 Result<std::unique_ptr<StreamLink>> StreamLink::make(sys::Fd in, sys::Fd out, bool is_socket,
                                                      std::string url, ProcessId peer,
                                                      bool is_framed) {
+  // Blocking descriptors: a receive with no deadline is one read that sleeps in the kernel,
+  // and a send one write, as the raw mechanism's. Waits with a deadline poll first (pipes) or
+  // read with MSG_DONTWAIT (sockets).
   for (const sys::Fd* fd : {&in, &out}) {
     if (!*fd) continue;
-    if (auto set = sys::set_nonblocking(fd->get()); !set) {
+    if (auto set = sys::set_nonblocking(fd->get(), false); !set) {
       return fail(set.error(), fmt::format("{}: connect", url));
     }
   }
@@ -112,15 +115,26 @@ std::unexpected<Error> StreamLink::broken(Errc code, std::string what) {
 }
 
 Result<void> StreamLink::fill(std::span<std::byte> into, std::size_t& got, Deadline deadline) {
+  // With no deadline the read itself waits. With one, a socket tries at once (MSG_DONTWAIT)
+  // and polls only when nothing is there; a pipe, which has no per-call non-blocking read,
+  // polls first (it has one reader: ready stays ready until this read).
+  bool may_wait = !deadline;
   for (;;) {
+    if (!may_wait && !is_socket_) {
+      auto ready = sys::wait_ready(in_.get(), POLLIN, deadline);
+      if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
+      if (!*ready) return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
+    }
     sys::SysResult<std::size_t> n;
     if (can_pass_descriptors_) {
       std::vector<sys::Fd> arrived;
-      n = sys::read_with_descriptors(in_.get(), into, arrived);
+      n = sys::read_with_descriptors(in_.get(), into, arrived, may_wait);
       for (auto& fd : arrived) descriptors_.push_back(std::move(fd));
       if (descriptors_.size() > kMaxPendingDescriptors)
         return broken(Errc::corrupted, fmt::format("{} descriptors sent without hand-off frames",
                                                    descriptors_.size()));
+    } else if (is_socket_) {
+      n = sys::receive_some(in_.get(), into, may_wait);
     } else {
       n = sys::read_some(in_.get(), into);
     }

@@ -22,7 +22,7 @@ namespace conduit::transport {
 
 class StreamLink final : public Link {
  public:
-  /// `out` empty: write to `in` too (a socket). Both are made non-blocking.
+  /// `out` empty: write to `in` too (a socket). Both are made blocking (see fill()).
   static Result<std::unique_ptr<StreamLink>> make(sys::Fd in, sys::Fd out, bool is_socket,
                                                   std::string url, ProcessId peer = {},
                                                   bool is_framed = true);

@@ -6,9 +6,12 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -80,6 +83,22 @@ bool matches(const Message& message, std::size_t index, std::size_t size) {
   const auto expected = pattern(index, size);
   return message.size() == size &&
          (size == 0 || std::memcmp(message.payload().data(), expected.data(), size) == 0);
+}
+
+/// Waits (at most a few seconds) until thread `tid` of this process sleeps, as a thread blocked
+/// in a receive or a send does. Only makes a race likelier to go one way: a test that uses it
+/// must hold whichever way it goes.
+void wait_until_asleep(pid_t tid) {
+  for (int i = 0; i < 3000; ++i) {
+    std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto end_of_name = text.rfind(')');
+    if (end_of_name != std::string::npos && end_of_name + 2 < text.size() &&
+        text[end_of_name + 2] == 'S') {
+      return;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
 }
 
 /// Message i of the 1,000: 1..1000 bytes, cut to what the transport carries.
@@ -351,6 +370,50 @@ TEST_P(TransportConformance, PeerKilledIsClosedNotAHang) {
   auto end = connection.receive_for(30s);
   ASSERT_FALSE(end);
   EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+}
+
+TEST_P(TransportConformance, PeerKilledWhileAReceiveWaitsWithNoTimeoutIsClosed) {
+  auto [child, connection] = start([](Connection& c) -> int {
+    CHILD_CHECK(c.send("hi").has_value());
+    for (;;) ::pause();
+  });
+  auto hi = connection.receive_for(30s);
+  ASSERT_TRUE(hi) << hi.error().message();
+  Child* const peer = &child;
+  const pid_t receiver = ::gettid();
+  std::thread killer([peer, receiver] {
+    wait_until_asleep(receiver);
+    (void)peer->kill(SIGKILL);
+  });
+  auto end = connection.receive();  // no timeout: only the peer's death can end it
+  killer.join();
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+}
+
+TEST_P(TransportConformance, SendWaitingOnAFullTransportIsClosedWhenThePeerIsKilled) {
+  if (!GetParam().is_duplex) GTEST_SKIP() << "one-way transport: its listener only receives";
+  Gate connected;
+  auto [child, connection] = start([&](Connection&) -> int {
+    connected.open();
+    for (;;) ::pause();  // never receives
+  });
+  connected.wait();
+  const std::vector<std::byte> message(std::min<std::size_t>(connection.max_message_size(), 1000));
+  Result<void> sent;
+  std::atomic<pid_t> sender_tid{0};
+  std::thread sender([&] {
+    sender_tid = ::gettid();
+    // Until the transport is full and the send waits; then the peer dies. Bounded: no
+    // transport here buffers 100,000 messages of 1,000 bytes, so the loop ends with an error.
+    for (int i = 0; i < 100000 && sent; ++i) sent = connection.send(message);
+  });
+  while (sender_tid == 0) std::this_thread::yield();
+  wait_until_asleep(sender_tid);
+  (void)child.kill(SIGKILL);
+  sender.join();
+  ASSERT_FALSE(sent) << "100,000 sends to a peer that never receives all succeeded";
+  EXPECT_EQ(sent.error().code(), Errc::closed) << sent.error().message();
 }
 
 TEST_P(TransportConformance, ListenerKilledIsClosedForTheConnectorNotAHang) {

@@ -2,6 +2,7 @@
 // into a crash or a giant allocation, each mechanism's own size limits, stale objects left by a
 // dead listener, and the spool's several writers.
 #include <fcntl.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -173,6 +175,156 @@ TEST_F(TransportLimits, Mq_MessageSizeIsTheSystemMaximumLessTheHeader) {
   ASSERT_TRUE(largest) << largest.error().message();
   EXPECT_EQ(largest->size(), msgsize_max - 16);
   EXPECT_TRUE(client.wait().ok());
+}
+
+/// How many threads of this process bear `name` (/proc/self/task/*/comm).
+int threads_named(const std::string& name) {
+  int count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++count;
+  }
+  return count;
+}
+
+TEST_F(TransportLimits, Sysv_TimedReceivesLeaveNoStrayRecordsBehind) {
+  // Each timed wait arms a timer whose tick record wakes it; ticks that come late (after a
+  // message) must never surface as messages or disturb the order.
+  const std::string url = "sysv://" + std::to_string(::ftok(namespace_path().c_str(), 't'));
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  Child echo([&] {
+    auto c = connect(url);
+    CHILD_CHECK(c.has_value());
+    for (;;) {
+      auto message = c->receive_for(2ms);  // mostly times out: a tick each time
+      if (!message && message.error().code() == Errc::timed_out) continue;
+      if (!message) return message.error().code() == Errc::closed ? 0 : 1;
+      CHILD_CHECK(c->send(message->payload(), message->type()).has_value());
+    }
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  for (int i = 0; i < 20; ++i) {
+    auto nothing = connection->receive_for(1ms);
+    ASSERT_FALSE(nothing);
+    EXPECT_EQ(nothing.error().code(), Errc::timed_out) << nothing.error().message();
+  }
+  for (std::int64_t i = 0; i < 200; ++i) {
+    const std::string text = "message " + std::to_string(i);
+    ASSERT_TRUE(connection->send(text, i));
+    if (i % 3 == 0) std::this_thread::sleep_for(3ms);  // let the echo's timer fire meanwhile
+    auto back = connection->receive_for(i % 2 == 0 ? 30s : 10s);
+    ASSERT_TRUE(back) << i << ": " << back.error().message();
+    EXPECT_EQ(back->text(), text);
+    EXPECT_EQ(back->type(), i);
+  }
+  connection->close();
+  EXPECT_TRUE(echo.wait().ok());
+}
+
+TEST_F(TransportLimits, Sysv_TheWakerThreadEndsWithTheLastConnection) {
+  // A process with no sysv:// connection runs no extra thread, so it forks single-threaded.
+  const std::string waker = "conduit-sysv";
+  EXPECT_EQ(threads_named(waker), 0);
+  const std::string url = "sysv://" + std::to_string(::ftok(namespace_path().c_str(), 'w'));
+  {
+    auto listener = listen(url);
+    ASSERT_TRUE(listener) << listener.error().message();
+    Child client([&] {
+      auto c = connect(url);
+      CHILD_CHECK(c.has_value());
+      CHILD_CHECK(c->send("hi").has_value());
+      auto end = c->receive_for(30s);
+      CHILD_CHECK(!end.has_value() && end.error().code() == Errc::closed);
+      return 0;
+    });
+    auto connection = listener->accept_for(30s);
+    ASSERT_TRUE(connection) << connection.error().message();
+    EXPECT_EQ(threads_named(waker), 1);
+    auto hi = connection->receive_for(30s);
+    ASSERT_TRUE(hi) << hi.error().message();
+    connection->close();
+    EXPECT_TRUE(client.wait().ok());
+  }
+  EXPECT_EQ(threads_named(waker), 0);
+}
+
+TEST_F(TransportLimits, Mq_ListenerThatClosesRightAfterAcceptGivesAConnectionThatIsClosed) {
+  // The close record outranks data (it must be seen behind a full queue); it must not outrank
+  // the handshake's answer, or a client that reads late takes it for a malformed answer.
+  const std::string name = "close-after-accept-" + std::to_string(::getpid());
+  auto listener = listen("mq://" + name);
+  ASSERT_TRUE(listener) << listener.error().message();
+  Child client([&] {
+    auto c = connect("mq://" + name);
+    if (!c) std::fprintf(stderr, "child: connect: %s\n", c.error().message().c_str());
+    CHILD_CHECK(c.has_value());
+    auto end = c->receive_for(30s);
+    CHILD_CHECK(!end.has_value() && end.error().code() == Errc::closed);
+    return 0;
+  });
+  // Once the client's request is queued, stop it: it reads the answer only after the close
+  // record is there too.
+  const mqd_t requests = ::mq_open(("/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_NE(requests, mqd_t(-1));
+  for (mq_attr attributes{};
+       ::mq_getattr(requests, &attributes) == 0 && attributes.mq_curmsgs == 0;) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ::mq_close(requests);
+  ASSERT_EQ(::kill(client.pid(), SIGSTOP), 0);
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  connection->close();
+  ASSERT_EQ(::kill(client.pid(), SIGCONT), 0);
+  EXPECT_TRUE(client.wait().ok());
+}
+
+/// Whether SIGPIPE is pending for this thread or process.
+bool is_sigpipe_pending() {
+  sigset_t pending;
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  return sigismember(&pending, SIGPIPE) == 1;
+}
+
+TEST_F(TransportLimits, Pipe_WritingToAGoneReaderIsClosedAndLeavesSigpipeAsItWas) {
+  // Default disposition, SIGPIPE not blocked: closed, not death, and nothing left pending.
+  struct sigaction previous_action{};
+  struct sigaction default_action{};
+  default_action.sa_handler = SIG_DFL;
+  ASSERT_EQ(::sigaction(SIGPIPE, &default_action, &previous_action), 0);
+  sigset_t pipe_signal, previous_mask;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  ASSERT_EQ(::pthread_sigmask(SIG_UNBLOCK, &pipe_signal, &previous_mask), 0);
+  const auto send_to_gone_reader = [] {
+    auto pair = pipe_pair();
+    EXPECT_TRUE(pair);
+    pair->second.close();
+    auto sent = pair->first.send("anyone?");
+    EXPECT_FALSE(sent);
+    if (!sent) EXPECT_EQ(sent.error().code(), Errc::closed) << sent.error().message();
+  };
+  send_to_gone_reader();
+  EXPECT_FALSE(is_sigpipe_pending());
+  // Blocked by the caller, none pending: the write's SIGPIPE is taken away, the mask kept.
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr), 0);
+  send_to_gone_reader();
+  EXPECT_FALSE(is_sigpipe_pending());
+  sigset_t mask;
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, nullptr, &mask), 0);
+  EXPECT_EQ(sigismember(&mask, SIGPIPE), 1);
+  // Blocked and already pending: that one stays for the caller.
+  ASSERT_EQ(::pthread_kill(::pthread_self(), SIGPIPE), 0);
+  send_to_gone_reader();
+  EXPECT_TRUE(is_sigpipe_pending());
+  const timespec zero{};
+  EXPECT_EQ(::sigtimedwait(&pipe_signal, nullptr, &zero), SIGPIPE);
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr), 0);
+  ASSERT_EQ(::sigaction(SIGPIPE, &previous_action, nullptr), 0);
 }
 
 TEST_F(TransportLimits, Signal_CarriesFourBytesAndNoType) {

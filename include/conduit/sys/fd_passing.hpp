@@ -44,9 +44,11 @@ struct ReceivedDescriptor {
 [[nodiscard]] SysResult<std::size_t> send_with_descriptor(int socket, std::span<const iovec> parts,
                                                           int fd);
 /// On a stream socket: one recvmsg into `buffer`, appending the descriptors that came with the
-/// bytes to `descriptors` (close-on-exec). 0 at end of stream; EAGAIN when nothing is there.
+/// bytes to `descriptors` (close-on-exec). 0 at end of stream. Waits for bytes when
+/// `is_waiting` (and the socket is blocking), else MSG_DONTWAIT: EAGAIN when nothing is there.
 [[nodiscard]] SysResult<std::size_t> read_with_descriptors(int socket, std::span<std::byte> buffer,
-                                                           std::vector<Fd>& descriptors);
+                                                           std::vector<Fd>& descriptors,
+                                                           bool is_waiting = false);
 /// Whether `fd` is a Unix-domain socket (which alone carries descriptors).
 [[nodiscard]] bool is_unix_socket(int fd) noexcept;
 

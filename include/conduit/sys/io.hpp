@@ -30,6 +30,11 @@ namespace conduit::sys {
 /// One read(2): the byte count, 0 at end of file; EAGAIN when a non-blocking fd has nothing.
 [[nodiscard]] SysResult<std::size_t> read_some(int fd, std::span<std::byte> buffer);
 
+/// One recv(2) on a socket: waits for bytes when `is_waiting` (and the socket is blocking),
+/// else MSG_DONTWAIT: EAGAIN when nothing is there. 0 at end of stream.
+[[nodiscard]] SysResult<std::size_t> receive_some(int socket, std::span<std::byte> buffer,
+                                                  bool is_waiting);
+
 /// One writev(2) (sendmsg with MSG_NOSIGNAL when `is_socket`), with SIGPIPE held back: a reader
 /// that went away is EPIPE, never a signal that ends the process.
 [[nodiscard]] SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts,

@@ -10,8 +10,9 @@
 // dies, is `closed` on the other side once what it sent before has been received; a truncated
 // or malformed frame is `corrupted`, an oversized one `message_too_large` — checked before any
 // allocation. Where the kernel object cannot tell that its peer died (mq, sysv, shm, signal),
-// the handshake records the peer's ProcessId and a waiting receive checks it every
-// kLivenessInterval.
+// the handshake records the peer's ProcessId: a waiting receive checks it every
+// kLivenessInterval (mq, shm, signal), or (sysv) a waker thread watches the peer's pidfd and
+// posts the record that ends the wait, so a receive sleeps in msgrcv until something comes.
 //
 // Per scheme (what listen and connect mean; see each mechanism's header comment for details):
 //   unix, tcp  a listening socket; accept/connect give a duplex stream connection.
@@ -61,8 +62,8 @@ namespace conduit {
 
 namespace transport {
 
-/// How often a receive that waits on a transport that cannot see its peer die (mq, sysv, shm,
-/// signal) checks that the peer is alive.
+/// How often a receive that waits on a transport that cannot see its peer die (mq, shm, signal)
+/// checks that the peer is alive; also how often a sysv:// connect looks for its listener.
 inline constexpr std::chrono::milliseconds kLivenessInterval{50};
 
 /// A deadline, or none (wait as long as it takes).
