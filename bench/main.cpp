@@ -220,13 +220,38 @@ void print_group(const Group& group, const std::vector<RowResult>& results) {
   std::fflush(stdout);
 }
 
-/// Keeps the reference (the first row) and the rows whose name matches `filter`.
+/// Keeps the reference (the first row), the rows whose name matches `filter`, and the rows
+/// those are compared with (group.references, group.second_reference), whose indices it
+/// renumbers: a paired row keeps its own reference.
 template <class Row>
-void keep_rows(std::vector<Factory<Row>>& factories, const std::regex& filter) {
+void keep_rows(std::vector<Factory<Row>>& factories, const std::regex& filter, Group& group) {
+  const std::size_t n = factories.size();
+  if (n == 0) return;
+  const auto reference_of = [&](std::size_t r) {
+    return r < group.references.size() ? group.references[r] : 0;
+  };
+  std::vector<bool> is_kept(n, false);
+  is_kept[0] = true;
+  for (std::size_t r = 1; r < n; ++r)
+    is_kept[r] = std::regex_search(factories[r]()->name(), filter);
+  for (std::size_t r = 0; r < n; ++r)
+    if (is_kept[r] && reference_of(r) < n) is_kept[reference_of(r)] = true;
+  if (group.second_reference && *group.second_reference < n) is_kept[*group.second_reference] = true;
+  std::vector<std::size_t> renumbered(n, n);
   std::vector<Factory<Row>> kept;
-  for (std::size_t i = 0; i < factories.size(); ++i)
-    if (i == 0 || std::regex_search(factories[i]()->name(), filter))
-      kept.push_back(std::move(factories[i]));
+  for (std::size_t r = 0; r < n; ++r) {
+    if (!is_kept[r]) continue;
+    renumbered[r] = kept.size();
+    kept.push_back(std::move(factories[r]));
+  }
+  if (!group.references.empty()) {
+    std::vector<std::size_t> references;
+    for (std::size_t r = 0; r < n; ++r)
+      if (is_kept[r]) references.push_back(reference_of(r) < n ? renumbered[reference_of(r)] : n);
+    group.references = std::move(references);
+  }
+  if (group.second_reference && *group.second_reference < n)
+    group.second_reference = renumbered[*group.second_reference];
   factories = std::move(kept);
 }
 
@@ -279,9 +304,9 @@ int main(int argc, char** argv) {
   if (!rows.empty()) {
     const std::regex row_filter(rows, std::regex::icase);
     for (auto& group : all) {
-      keep_rows(group.round_trips, row_filter);
-      keep_rows(group.streams, row_filter);
-      keep_rows(group.loops, row_filter);
+      keep_rows(group.round_trips, row_filter, group);
+      keep_rows(group.streams, row_filter, group);
+      keep_rows(group.loops, row_filter, group);
     }
   }
   if (list) {
