@@ -6,10 +6,12 @@
 //
 // On unix:// and tcp:// the wire is the plain msgpack stream (any msgpack-rpc client can call
 // it); on the message transports (mq, sysv, shm, fifo) one message carries one msgpack object.
-// Each connection has a thread; each request runs on a worker thread of its own (an idle one
-// from earlier requests, or a new one when all are busy), so a slow handler does not hold up
-// the others and answers may leave out of order (matched by msgid).
-// Notifications run in the connection's thread, in the order they came.
+// A request runs on the thread that read it, which first hands the reading of its connection
+// on to a worker (an idle one from earlier requests, or a new one when all are busy): the answer
+// leaves with no hand-off between threads, and a slow handler holds up neither other clients
+// nor the requests behind it on its own connection (answers may leave out of order, matched by
+// msgid). Notifications run on the connection's reader, in the order they came, before any
+// request read after them.
 // A handler that throws, an unknown method, a wrong argument count or type: an error response
 // naming the problem, never a crash. Malformed msgpack, or msgpack that is not an rpc message:
 // that connection is closed with a line on stderr, and the server goes on serving the others.
