@@ -8,7 +8,9 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include "conduit/sys/clock.hpp"
 #include "wire.hpp"
 #include "workers.hpp"
 
@@ -44,9 +46,12 @@ msgpack::sbuffer response(std::uint64_t id, const std::string* error,
 
 }  // namespace
 
-/// How long a reader of a half-duplex connection (mq) waits for the answers in progress to
-/// leave before it takes the connection anyway (then an answer waits for its receive slice).
-constexpr std::chrono::milliseconds kHalfDuplexPatience{1};
+/// How long a request may run on the thread that read it before a worker takes over reading
+/// its connection (see "Who runs a request" below).
+constexpr std::chrono::milliseconds kHandOnAfter{1};
+/// How long the watch over running requests keeps looking after the last one ended; then it
+/// sleeps until the next one starts.
+constexpr std::chrono::milliseconds kWatchIdle{100};
 
 struct ServerState;
 
@@ -61,11 +66,11 @@ struct Session {
   ServerState& server;
   std::unique_ptr<Wire> wire;
   bool is_full_duplex;
-  // Half duplex only: requests being answered, and whether a reader waits for them to leave.
-  std::mutex mutex;
-  std::condition_variable answered;
-  std::size_t answering = 0;
-  bool has_reader_waiting = false;
+  std::atomic<std::size_t> answering{0};  // half duplex: requests being answered
+  // Under the server's watch_mutex: the request its reader is running, since when, and
+  // whether the watch has handed the reading on to a worker meanwhile.
+  sys::TimePoint running_since;
+  bool is_handed_on = false;
 };
 
 struct ServerState {
@@ -79,6 +84,11 @@ struct ServerState {
   std::mutex sessions_mutex;
   std::condition_variable sessions_changed;
   std::size_t sessions = 0;  // open connections
+  std::mutex watch_mutex;    // the fields below, and each Session's running_since, is_handed_on
+  std::condition_variable watch_changed;
+  std::vector<std::shared_ptr<Session>> running;  // sessions whose reader runs a request
+  bool is_watch_asleep = false;
+  bool is_watch_ending = false;
 
   std::shared_ptr<const Handler> find(std::string_view name) const {
     const std::lock_guard lock(mutex);
@@ -110,30 +120,36 @@ struct ServerState {
 
   // Who runs a request: the thread that read it.
   //
-  // Handing a request from the thread that read it to another that runs it costs a futex wake
-  // and a context switch (10-20 us here) on the way of every answer. So the reader runs the
-  // request itself, and instead hands on the *reading*: before running the handler it gives
-  // the job "read this connection" to an idle worker. The answer then leaves from the thread
-  // that read the request, with nothing in between; waking the next reader happens beside
-  // it, not before it. A request arriving while the handler runs is read by that next reader
-  // and runs at once on its thread, so a slow handler still holds up neither other clients nor
-  // later requests on its own connection (they are answered out of order, matched by msgid),
-  // as before. Running the handler on the reader and reading on inline, as a thread per
-  // connection would, was the other choice: cheaper, but one slow call would then hold up the
-  // calls pipelined behind it. Notifications run on the reader before it reads on, so they run
-  // in the order they came, before any request read after them.
+  // Each connection is read by one thread at a time, a worker. Handing each request from that
+  // reader to another thread costs a futex wake and a context switch on the way of every
+  // answer; so does handing the *reading* on to another worker before running the request on
+  // the reader (measured: about 0.2x of the raw socket round trip either way, here). So the
+  // reader runs the request itself and then reads on, as a thread per connection would, and
+  // the answer leaves with no other thread involved. What that alone would break: a slow
+  // handler would hold up the requests pipelined behind it on its connection (msgpack-rpc lets
+  // a client send many before the first answer, and the answers may come out of order). So a
+  // watch thread looks, every kHandOnAfter while requests run, for a reader that has been
+  // running one for longer than that, and hands the reading of its connection on to another
+  // worker; the slow request's thread then ends its turn when it has answered. A slow handler
+  // thus holds up the requests behind it by about kHandOnAfter, and other connections not at
+  // all. The watch sleeps when no request has run for kWatchIdle, and the next one to start
+  // wakes it: that wake is the only one, and only after an idle spell.
   //
-  // A half-duplex connection (mq: its sends and receives take turns) cannot be read while an
-  // answer is sent: there the next reader waits until the answers in progress have left, or
-  // kHalfDuplexPatience, so that an answer rarely waits for a receive slice; and while no
-  // answer is in progress it receives in one long wait, as no sender can come meanwhile.
+  // Notifications run on the reader before it reads on, so they run in the order they came,
+  // before any request read after them.
+  //
+  // A half-duplex connection (mq: its sends and receives take turns) receives in one long
+  // wait while no answer is in progress, as no sender can come meanwhile; in slices (so that
+  // an answer can get in) only while a handed-on reader reads beside a running request.
 
-  /// Reads `session` until a request comes (then hands the reading on and answers it), the
-  /// connection ends or breaks, or the server stops.
+  /// Reads `session` until the connection ends or breaks, the server stops, or the watch hands
+  /// the reading on while this thread runs a request.
   void read(const std::shared_ptr<Session>& session) {
     Wire& wire = *session->wire;
     while (!is_stopping.load(std::memory_order_relaxed)) {
-      const bool may_send_meanwhile = !session->is_full_duplex && !wait_for_answers(*session);
+      // Acquire pairs with the release in answer(): an answer counted out has been sent.
+      const bool may_send_meanwhile =
+          !session->is_full_duplex && session->answering.load(std::memory_order_acquire) > 0;
       auto got = wire.next(kStopCheck, may_send_meanwhile);
       if (!got) {
         if (got.error().code() != Errc::closed) {
@@ -152,26 +168,15 @@ struct ServerState {
         (void)run(0, call->method, *call->params);  // a notification is never answered
         continue;
       }
-      if (!session->is_full_duplex) {
-        const std::lock_guard lock(session->mutex);
-        ++session->answering;
-      }
-      workers.run([this, session] { read(session); });
+      // Counted before the watch may hand the reading on: the next reader must see it.
+      if (!session->is_full_duplex) session->answering.fetch_add(1, std::memory_order_relaxed);
+      start_running(session);
       answer(*session, *call);
-      return;
+      if (!stop_running(session)) return;  // another worker reads the connection now
     }
   }
 
-  /// Half duplex: waits until no answer is in progress, or kHalfDuplexPatience; whether none is.
-  bool wait_for_answers(Session& session) {
-    std::unique_lock lock(session.mutex);
-    session.has_reader_waiting = true;
-    const bool is_quiet = session.answered.wait_for(lock, kHalfDuplexPatience,
-                                                    [&] { return session.answering == 0; });
-    session.has_reader_waiting = false;
-    return is_quiet;
-  }
-
+  /// Runs the request and sends its answer; then counts the answer out (half duplex).
   void answer(Session& session, const Call& call) {
     const msgpack::sbuffer answer = run(call.id, call.method, *call.params);
     if (auto sent = session.wire->send({answer.data(), answer.size()}); !sent) {
@@ -179,15 +184,67 @@ struct ServerState {
         log_line(fmt::format("answering '{}': {}", call.method, sent.error().message()));
       }
     }
-    if (!session.is_full_duplex) {
-      const std::lock_guard lock(session.mutex);
-      --session.answering;
-      if (session.answering == 0 && session.has_reader_waiting) session.answered.notify_one();
+    // Release pairs with the acquire in read(): a reader that sees no answer in progress
+    // receives in one wait, after this send.
+    if (!session.is_full_duplex) session.answering.fetch_sub(1, std::memory_order_release);
+  }
+
+  /// The reader of `session` starts running a request: the watch looks after it.
+  void start_running(const std::shared_ptr<Session>& session) {
+    const std::lock_guard lock(watch_mutex);
+    session->running_since = sys::now();
+    session->is_handed_on = false;
+    running.push_back(session);
+    if (is_watch_asleep) watch_changed.notify_one();
+  }
+
+  /// The request is answered: whether this thread still reads the session.
+  bool stop_running(const std::shared_ptr<Session>& session) {
+    const std::lock_guard lock(watch_mutex);
+    std::erase(running, session);
+    return !session->is_handed_on;
+  }
+
+  /// The watch: hands the reading of a connection on when its reader runs a request for longer
+  /// than kHandOnAfter.
+  void watch() {
+    std::unique_lock lock(watch_mutex);
+    auto last_busy = sys::now();
+    while (!is_watch_ending) {
+      const auto now = sys::now();
+      std::vector<std::shared_ptr<Session>> slow;
+      for (auto& session : running) {
+        if (!session->is_handed_on && now - session->running_since >= kHandOnAfter) {
+          session->is_handed_on = true;
+          slow.push_back(session);
+        }
+      }
+      if (!running.empty()) last_busy = now;
+      if (!slow.empty()) {
+        lock.unlock();
+        for (auto& session : slow) workers.run([this, session] { read(session); });
+        slow.clear();
+        lock.lock();
+        continue;
+      }
+      if (running.empty() && now - last_busy >= kWatchIdle) {
+        is_watch_asleep = true;
+        watch_changed.wait(lock, [&] { return is_watch_ending || !running.empty(); });
+        is_watch_asleep = false;
+        last_busy = sys::now();
+      } else {
+        watch_changed.wait_for(lock, kHandOnAfter);
+      }
     }
   }
 
   /// Accepts until stopped; each connection is read by a worker.
   void accept_loop(Listener& listener) {
+    {
+      const std::lock_guard lock(watch_mutex);
+      is_watch_ending = false;
+    }
+    std::thread watcher([this] { watch(); });
     while (!is_stopping.load(std::memory_order_relaxed)) {
       auto accepted = listener.accept_for(kStopCheck);
       if (!accepted) {
@@ -204,6 +261,12 @@ struct ServerState {
       std::unique_lock lock(sessions_mutex);
       sessions_changed.wait(lock, [&] { return sessions == 0; });
     }
+    {
+      const std::lock_guard lock(watch_mutex);
+      is_watch_ending = true;
+      watch_changed.notify_one();
+    }
+    watcher.join();
     workers.shut_down();  // every request was answered: only idle workers are left
   }
 
