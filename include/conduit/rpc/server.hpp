@@ -6,12 +6,13 @@
 //
 // On unix:// and tcp:// the wire is the plain msgpack stream (any msgpack-rpc client can call
 // it); on the message transports (mq, sysv, shm, fifo) one message carries one msgpack object.
-// A request runs on the thread that read it, which first hands the reading of its connection
-// on to a worker (an idle one from earlier requests, or a new one when all are busy): the answer
-// leaves with no hand-off between threads, and a slow handler holds up neither other clients
-// nor the requests behind it on its own connection (answers may leave out of order, matched by
-// msgid). Notifications run on the connection's reader, in the order they came, before any
-// request read after them.
+// Each connection is read by one worker thread at a time, and a request runs on the thread
+// that read it, so its answer leaves with no hand-off between threads. A request that runs for
+// longer than about 1 ms has the reading of its connection handed on to another worker (an
+// idle one, or a new one when all are busy): a slow handler holds up other clients not at all,
+// and the requests behind it on its own connection by about that long; answers may then leave
+// out of order (matched by msgid). Notifications run on the connection's reader, in the order
+// they came, before any request read after them.
 // A handler that throws, an unknown method, a wrong argument count or type: an error response
 // naming the problem, never a crash. Malformed msgpack, or msgpack that is not an rpc message:
 // that connection is closed with a line on stderr, and the server goes on serving the others.
