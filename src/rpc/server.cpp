@@ -67,10 +67,13 @@ struct Session {
   std::unique_ptr<Wire> wire;
   bool is_full_duplex;
   std::atomic<std::size_t> answering{0};  // half duplex: requests being answered
-  // Under the server's watch_mutex: the request its reader is running, since when, and
-  // whether the watch has handed the reading on to a worker meanwhile.
-  sys::TimePoint running_since;
-  bool is_handed_on = false;
+};
+
+/// A request running on the thread that read it, as the watch sees it (under watch_mutex).
+struct RunningRequest {
+  std::shared_ptr<Session> session;
+  sys::TimePoint since;
+  bool is_handed_on = false;  // the watch gave the reading of the session to another worker
 };
 
 struct ServerState {
@@ -84,9 +87,9 @@ struct ServerState {
   std::mutex sessions_mutex;
   std::condition_variable sessions_changed;
   std::size_t sessions = 0;  // open connections
-  std::mutex watch_mutex;    // the fields below, and each Session's running_since, is_handed_on
+  std::mutex watch_mutex;  // the fields below, and every RunningRequest
   std::condition_variable watch_changed;
-  std::vector<std::shared_ptr<Session>> running;  // sessions whose reader runs a request
+  std::vector<RunningRequest*> running;  // each in the frame of the thread running it
   bool is_watch_asleep = false;
   bool is_watch_ending = false;
 
@@ -170,9 +173,10 @@ struct ServerState {
       }
       // Counted before the watch may hand the reading on: the next reader must see it.
       if (!session->is_full_duplex) session->answering.fetch_add(1, std::memory_order_relaxed);
-      start_running(session);
+      RunningRequest request{session, sys::now()};
+      start_running(request);
       answer(*session, *call);
-      if (!stop_running(session)) return;  // another worker reads the connection now
+      if (!stop_running(request)) return;  // another worker reads the connection now
     }
   }
 
@@ -189,20 +193,18 @@ struct ServerState {
     if (!session.is_full_duplex) session.answering.fetch_sub(1, std::memory_order_release);
   }
 
-  /// The reader of `session` starts running a request: the watch looks after it.
-  void start_running(const std::shared_ptr<Session>& session) {
+  /// A reader starts running `request`: the watch looks after it.
+  void start_running(RunningRequest& request) {
     const std::lock_guard lock(watch_mutex);
-    session->running_since = sys::now();
-    session->is_handed_on = false;
-    running.push_back(session);
+    running.push_back(&request);
     if (is_watch_asleep) watch_changed.notify_one();
   }
 
-  /// The request is answered: whether this thread still reads the session.
-  bool stop_running(const std::shared_ptr<Session>& session) {
+  /// `request` is answered: whether its thread still reads the session.
+  bool stop_running(RunningRequest& request) {
     const std::lock_guard lock(watch_mutex);
-    std::erase(running, session);
-    return !session->is_handed_on;
+    std::erase(running, &request);
+    return !request.is_handed_on;
   }
 
   /// The watch: hands the reading of a connection on when its reader runs a request for longer
@@ -213,10 +215,10 @@ struct ServerState {
     while (!is_watch_ending) {
       const auto now = sys::now();
       std::vector<std::shared_ptr<Session>> slow;
-      for (auto& session : running) {
-        if (!session->is_handed_on && now - session->running_since >= kHandOnAfter) {
-          session->is_handed_on = true;
-          slow.push_back(session);
+      for (RunningRequest* request : running) {
+        if (!request->is_handed_on && now - request->since >= kHandOnAfter) {
+          request->is_handed_on = true;
+          slow.push_back(request->session);
         }
       }
       if (!running.empty()) last_busy = now;
