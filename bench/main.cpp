@@ -41,8 +41,8 @@ void add_transport_groups(std::vector<Group>& all, bool with_transports) {
          .second_ratio_label = "x shm://"});
   Group rpc{.title = "RPC round trip, blocking",
             .ratio_label = "x raw",
-            .round_trips = {conduit_mailbox(Wait::blocking), conduit_rpc("shm"),
-                            raw_unix_socket(), conduit_rpc("unix")},
+            .round_trips = {conduit_mailbox(Wait::blocking), conduit_rpc("shm"), raw_unix_socket(),
+                            conduit_rpc("unix")},
             .references = {0, 0, 2, 2}};
   if (with_transports) {  // mq, the one half-duplex transport rpc runs over: the full set only
     rpc.round_trips.push_back(posix_mq());

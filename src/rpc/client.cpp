@@ -129,9 +129,8 @@ struct ClientState {
     auto call = take(static_cast<std::uint32_t>(fields[1].via.u64));
     if (!call) return;
     if (fields[2].type != msgpack::type::NIL) {
-      complete(*call, std::unexpected(Error(
-                          Errc::io, fmt::format("rpc server {}: {}", wire->url(),
-                                                error_text(fields[2])))));
+      complete(*call, std::unexpected(Error(Errc::io, fmt::format("rpc server {}: {}", wire->url(),
+                                                                  error_text(fields[2])))));
     } else {
       complete(*call, &fields[3]);
     }

@@ -87,7 +87,7 @@ struct ServerState {
   std::mutex sessions_mutex;
   std::condition_variable sessions_changed;
   std::size_t sessions = 0;  // open connections
-  std::mutex watch_mutex;  // the fields below, and every RunningRequest
+  std::mutex watch_mutex;    // the fields below, and every RunningRequest
   std::condition_variable watch_changed;
   std::vector<RunningRequest*> running;  // each in the frame of the thread running it
   bool is_watch_asleep = false;

@@ -43,9 +43,10 @@ class Wire {
 
   /// The next object, or nullopt when `wait` passed first. One receiving thread at a time.
   /// `may_send_meanwhile` false promises that no thread will send before it returns: a
-  /// half-duplex connection then waits in one receive instead of in slices. Errors: closed (the peer went away), corrupted (malformed msgpack, or an object that claims
-  /// more than its bytes can hold or than the limits in wire.cpp allow: the stream cannot be
-  /// trusted past it), the transport's.
+  /// half-duplex connection then waits in one receive instead of in slices. Errors: closed (the
+  /// peer went away), corrupted (malformed msgpack, or an object that claims more than its bytes
+  /// can hold or than the limits in wire.cpp allow: the stream cannot be trusted past it), the
+  /// transport's.
   [[nodiscard]] Result<std::optional<msgpack::object_handle>> next(std::chrono::milliseconds wait,
                                                                    bool may_send_meanwhile = true);
 

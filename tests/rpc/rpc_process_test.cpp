@@ -324,16 +324,12 @@ TEST_P(RpcOverTransport, ManyThreadsMixingCallForms_EveryAnswerMatched) {
           case 0:  // collected after the others: its answer is read by whoever reads then
             later.emplace_back(value, client->async_call<int>("add", value, 0));
             continue;
-          case 1:
-            sum = client->call_for<int>(20s, "add", value, 0);
-            break;
+          case 1: sum = client->call_for<int>(20s, "add", value, 0); break;
           case 2:
             if (!client->notify("record", value)) wrong.fetch_add(1);
             sum = client->call<int>("add", value, 0);
             break;
-          default:
-            sum = client->call<int>("add", value, 0);
-            break;
+          default: sum = client->call<int>("add", value, 0); break;
         }
         if (sum && *sum == value) {
           answered_sum.fetch_add(value);

@@ -7,10 +7,10 @@
 // their responses by msgid, in whatever order the server answers. A thread waiting in call()
 // reads the responses itself when no other thread is reading (and hands the others' answers
 // to them); a background thread reads for async_call()s while no caller does. Destruction
-// does not wait for an answer in flight. Errors of a call: io with the server's error text (the remote handler threw,
-// the method is unknown, the arguments did not fit), invalid_argument (the result does not
-// convert to R), timed_out (call_for), closed (the connection is gone; every call in flight
-// then fails with closed), and the transport's errors from sending.
+// does not wait for an answer in flight. Errors of a call: io with the server's error text (the
+// remote handler threw, the method is unknown, the arguments did not fit), invalid_argument (the
+// result does not convert to R), timed_out (call_for), closed (the connection is gone; every call
+// in flight then fails with closed), and the transport's errors from sending.
 #pragma once
 
 #include <chrono>
@@ -110,8 +110,8 @@ class Client {
   /// A synchronous call: the result lands in this frame, delivered by whichever thread reads
   /// it (often this one), with no future and no allocation for the completion.
   template <class R, class... A>
-  Result<R> wait_for_call(std::optional<std::chrono::nanoseconds> timeout,
-                          std::string_view method, const A&... args) {
+  Result<R> wait_for_call(std::optional<std::chrono::nanoseconds> timeout, std::string_view method,
+                          const A&... args) {
     struct Landing {
       std::optional<Result<R>> result;
       std::string_view method;
