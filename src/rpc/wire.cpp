@@ -74,9 +74,10 @@ Result<void> Wire::send(std::span<const char> object) {
   return connection_.send(bytes);
 }
 
-Result<std::optional<msgpack::object_handle>> Wire::next(std::chrono::milliseconds wait) {
+Result<std::optional<msgpack::object_handle>> Wire::next(std::chrono::milliseconds wait,
+                                                         bool may_send_meanwhile) {
   if (broken_) return std::unexpected(*broken_);
-  return is_stream_ ? next_from_stream(wait) : next_message(wait);
+  return is_stream_ ? next_from_stream(wait) : next_message(wait, may_send_meanwhile);
 }
 
 Result<std::optional<msgpack::object_handle>> Wire::next_from_stream(
@@ -103,10 +104,16 @@ Result<std::optional<msgpack::object_handle>> Wire::next_from_stream(
   }
 }
 
-Result<std::optional<msgpack::object_handle>> Wire::next_message(std::chrono::milliseconds wait) {
-  if (is_full_duplex_) {
-    // Senders do not need the connection: wait for the whole of `wait`, woken by a message.
-    auto got = connection_.receive_for(wait);
+Result<std::optional<msgpack::object_handle>> Wire::next_message(std::chrono::milliseconds wait,
+                                                                 bool may_send_meanwhile) {
+  if (is_full_duplex_ || !may_send_meanwhile) {
+    // No sender waits for the connection: wait for the whole of `wait`, woken by a message.
+    // Half duplex, the lock is still taken: it orders this receive after earlier sends.
+    auto got = [&] {
+      std::unique_lock<std::mutex> lock;
+      if (!is_full_duplex_) lock = std::unique_lock(io_mutex_);
+      return connection_.receive_for(wait);
+    }();
     if (!got) {
       if (got.error().code() == Errc::timed_out) return std::optional<msgpack::object_handle>();
       return std::unexpected(got.error());

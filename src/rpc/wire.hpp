@@ -5,7 +5,8 @@
 // object. Where the Connection is full duplex (Connection::is_full_duplex(): every transport but
 // mq) one thread sends while another waits in receive. Otherwise sending and receiving take
 // turns under one lock, the receiver waiting in short slices so that a sender is never held up
-// for long.
+// for long (unless its caller promises that nobody sends meanwhile: then in one wait). The
+// slices are the transport's doing: a receive cannot be woken by a send from this side.
 #pragma once
 
 #include <atomic>
@@ -41,16 +42,24 @@ class Wire {
   [[nodiscard]] Result<void> send(std::span<const char> object);
 
   /// The next object, or nullopt when `wait` passed first. One receiving thread at a time.
-  /// Errors: closed (the peer went away), corrupted (malformed msgpack, or an object that claims
-  /// more than its bytes can hold or than the limits in wire.cpp allow: the stream cannot be
-  /// trusted past it), the transport's.
-  [[nodiscard]] Result<std::optional<msgpack::object_handle>> next(std::chrono::milliseconds wait);
+  /// `may_send_meanwhile` false promises that no thread will send before it returns: a
+  /// half-duplex connection then waits in one receive instead of in slices. Errors: closed (the
+  /// peer went away), corrupted (malformed msgpack, or an object that claims more than its bytes
+  /// can hold or than the limits in wire.cpp allow: the stream cannot be trusted past it), the
+  /// transport's.
+  [[nodiscard]] Result<std::optional<msgpack::object_handle>> next(std::chrono::milliseconds wait,
+                                                                   bool may_send_meanwhile = true);
+
+  /// Whether one thread may send while another waits in next() without either waiting for
+  /// the other (false: mq, where they take turns).
+  [[nodiscard]] bool is_full_duplex() const noexcept { return is_full_duplex_; }
 
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
  private:
   Result<std::optional<msgpack::object_handle>> next_from_stream(std::chrono::milliseconds wait);
-  Result<std::optional<msgpack::object_handle>> next_message(std::chrono::milliseconds wait);
+  Result<std::optional<msgpack::object_handle>> next_message(std::chrono::milliseconds wait,
+                                                             bool may_send_meanwhile);
   Result<std::optional<msgpack::object_handle>> unpack_message(const Message& message);
 
   Connection connection_;

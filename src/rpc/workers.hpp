@@ -1,7 +1,8 @@
-// The threads an rpc server runs requests on. A request goes to an idle worker when there is
-// one and to a new worker when all are busy, so a slow handler never holds up the others (as
-// with a thread per request), while a steady flow of calls reuses the same few threads instead
-// of starting one per call. Up to kMaxIdle workers wait for work; the others end.
+// The threads an rpc server reads its connections and runs requests on. A job (reading a
+// connection) goes to an idle worker when there is one and to a new worker when all are busy,
+// so a slow handler never holds up the others (as with a thread per request), while a steady
+// flow of calls reuses the same few threads instead of starting one per call. Up to kMaxIdle
+// workers wait for work; the others end.
 #pragma once
 
 #include <condition_variable>

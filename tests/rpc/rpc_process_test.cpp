@@ -4,6 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +24,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// Where wait_at_gate handlers wait until open_gate is called (in the server's process).
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable opened;
+  bool is_open = false;
+};
+
+Gate& gate() {
+  static Gate the_gate;
+  return the_gate;
+}
+
 /// The server every test talks to, bound to a few methods.
 void bind_methods(rpc::Server& server) {
   server.bind("add", [](int a, int b) { return a + b; });
@@ -33,6 +49,18 @@ void bind_methods(rpc::Server& server) {
   server.bind("record", [](int value) { recorded.store(value); });
   server.bind("recorded", [] { return recorded.load(); });
   server.bind("pid", [] { return static_cast<int>(::getpid()); });
+  // Blocks until open_gate (bounded, so that a failing test cannot hang the server): `value`,
+  // or -1 if the gate never opened.
+  server.bind("wait_at_gate", [](int value) {
+    std::unique_lock lock(gate().mutex);
+    const bool is_open = gate().opened.wait_for(lock, 60s, [] { return gate().is_open; });
+    return is_open ? value : -1;
+  });
+  server.bind("open_gate", [] {
+    const std::lock_guard lock(gate().mutex);
+    gate().is_open = true;
+    gate().opened.notify_all();
+  });
 }
 
 /// A server in a child process, serving `url` until the test ends; url() says where it listens.
@@ -250,6 +278,148 @@ TEST_P(RpcOverTransport, ServerGone_CallsFailWithClosed) {
   auto after = client->call_for<int>(20s, "add", 1, 1);
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error().code(), Errc::closed) << after.error().message();
+}
+
+TEST_P(RpcOverTransport, BlockedHandler_OtherClientsAndLaterCallsOnItsConnectionGoOn) {
+  ServerProcess server(url());
+  auto blocked_client = rpc::Client::connect(server.url());
+  ASSERT_TRUE(blocked_client) << blocked_client.error().message();
+  auto other_client = rpc::Client::connect(server.url());
+  ASSERT_TRUE(other_client) << other_client.error().message();
+  auto blocked = blocked_client->async_call<int>("wait_at_gate", 7);
+  // While that handler blocks, another client is served...
+  for (int i = 0; i < 20; ++i) {
+    auto sum = other_client->call_for<int>(20s, "add", i, i);
+    ASSERT_TRUE(sum) << sum.error().message();
+    EXPECT_EQ(*sum, 2 * i);
+  }
+  // ...and so is a call behind it on its own connection.
+  auto behind = blocked_client->call_for<int>(20s, "add", 1, 2);
+  ASSERT_TRUE(behind) << behind.error().message();
+  EXPECT_EQ(*behind, 3);
+  auto opened = other_client->call_for<void>(20s, "open_gate");
+  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_EQ(blocked.wait_for(20s), std::future_status::ready);
+  auto released = blocked.get();
+  ASSERT_TRUE(released) << released.error().message();
+  EXPECT_EQ(*released, 7);
+}
+
+TEST_P(RpcOverTransport, ManyThreadsMixingCallForms_EveryAnswerMatched) {
+  ServerProcess server(url());
+  auto client = rpc::Client::connect(server.url());
+  ASSERT_TRUE(client) << client.error().message();
+  constexpr int kThreads = 8;
+  constexpr int kCalls = 40;
+  std::atomic<int> wrong{0};
+  std::atomic<long> answered_sum{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::pair<int, std::future<Result<int>>>> later;
+      for (int i = 0; i < kCalls; ++i) {
+        const int value = t * 1000 + i;
+        Result<int> sum = 0;
+        switch (i % 4) {
+          case 0:  // collected after the others: its answer is read by whoever reads then
+            later.emplace_back(value, client->async_call<int>("add", value, 0));
+            continue;
+          case 1: sum = client->call_for<int>(20s, "add", value, 0); break;
+          case 2:
+            if (!client->notify("record", value)) wrong.fetch_add(1);
+            sum = client->call<int>("add", value, 0);
+            break;
+          default: sum = client->call<int>("add", value, 0); break;
+        }
+        if (sum && *sum == value) {
+          answered_sum.fetch_add(value);
+        } else {
+          wrong.fetch_add(1);
+        }
+      }
+      for (auto& [value, future] : later) {
+        if (future.wait_for(20s) != std::future_status::ready) {
+          wrong.fetch_add(1);
+          continue;
+        }
+        auto sum = future.get();
+        if (sum && *sum == value) {
+          answered_sum.fetch_add(value);
+        } else {
+          wrong.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  // Every value t * 1000 + i answered exactly once.
+  long expected = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kCalls; ++i) expected += t * 1000 + i;
+  }
+  EXPECT_EQ(answered_sum.load(), expected);
+}
+
+TEST_P(RpcOverTransport, CallerTimingOutWhileOthersWait_TheOthersStillAnswered) {
+  ServerProcess server(url());
+  auto client = rpc::Client::connect(server.url());
+  ASSERT_TRUE(client) << client.error().message();
+  std::atomic<int> wrong{0};
+  std::thread caller([&] {
+    for (int i = 0; i < 50; ++i) {
+      auto sum = client->call_for<int>(20s, "add", i, 1);
+      if (!sum || *sum != i + 1) wrong.fetch_add(1);
+    }
+  });
+  // This call may be the one reading when its time runs out: reading must pass to the other.
+  for (int round = 0; round < 3; ++round) {
+    auto late = client->call_for<int>(30ms, "wait_at_gate", 1);
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error().code(), Errc::timed_out) << late.error().message();
+  }
+  caller.join();
+  EXPECT_EQ(wrong.load(), 0);
+  ASSERT_TRUE(client->call_for<void>(20s, "open_gate"));
+  EXPECT_EQ(client->call_for<int>(20s, "add", 2, 2).value_or(0), 4);
+}
+
+TEST_P(RpcOverTransport, DestroyedWithACallInFlight_TheCallFailsWithClosed) {
+  ServerProcess server(url());
+  std::optional<rpc::Client> client;
+  {
+    auto connected = rpc::Client::connect(server.url());
+    ASSERT_TRUE(connected) << connected.error().message();
+    client.emplace(std::move(*connected));
+  }
+  auto in_flight = client->async_call<int>("wait_at_gate", 5);
+  // The request has reached the server once a later call on the connection is answered.
+  ASSERT_EQ(client->call_for<int>(20s, "add", 1, 1).value_or(0), 2);
+  client.reset();
+  ASSERT_EQ(in_flight.wait_for(20s), std::future_status::ready);
+  auto result = in_flight.get();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), Errc::closed) << result.error().message();
+  // The server goes on: it answers a new client and lets the blocked handler go.
+  auto opener = rpc::Client::connect(server.url());
+  ASSERT_TRUE(opener) << opener.error().message();
+  EXPECT_TRUE(opener->call_for<void>(20s, "open_gate"));
+  EXPECT_EQ(opener->call_for<int>(20s, "add", 3, 3).value_or(0), 6);
+}
+
+TEST_P(RpcOverTransport, ServerGone_IsConnectedTurnsFalseWithoutACall) {
+  std::optional<rpc::Client> client;
+  {
+    ServerProcess server(url());
+    auto connected = rpc::Client::connect(server.url());
+    ASSERT_TRUE(connected) << connected.error().message();
+    client.emplace(std::move(*connected));
+    ASSERT_EQ(client->call<int>("add", 1, 1).value_or(0), 2);
+    EXPECT_TRUE(client->is_connected());
+  }
+  // Nobody reads between calls: is_connected() looks for itself (the server has exited).
+  for (int i = 0; i < 2000 && client->is_connected(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(client->is_connected());
 }
 
 INSTANTIATE_TEST_SUITE_P(Schemes, RpcOverTransport,

@@ -4,11 +4,13 @@
 //   Result<int> r = c->call<int>("add", 1, 2);
 //
 // Thread-safe: any number of threads may call at once; requests in flight are matched to
-// their responses by msgid, in whatever order the server answers. A background thread reads
-// the responses. Errors of a call: io with the server's error text (the remote handler threw,
-// the method is unknown, the arguments did not fit), invalid_argument (the result does not
-// convert to R), timed_out (call_for), closed (the connection is gone; every call in flight
-// then fails with closed), and the transport's errors from sending.
+// their responses by msgid, in whatever order the server answers. A thread waiting in call()
+// reads the responses itself when no other thread is reading (and hands the others' answers
+// to them); a background thread reads for async_call()s while no caller does. Destruction
+// does not wait for an answer in flight. Errors of a call: io with the server's error text (the
+// remote handler threw, the method is unknown, the arguments did not fit), invalid_argument (the
+// result does not convert to R), timed_out (call_for), closed (the connection is gone; every call
+// in flight then fails with closed), and the transport's errors from sending.
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -62,20 +65,14 @@ class Client {
   /// Calls `method` with `args` and waits for the result.
   template <class R, class... A>
   [[nodiscard]] Result<R> call(std::string_view method, const A&... args) {
-    return async_call<R>(method, args...).get();
+    return wait_for_call<R>(std::nullopt, method, args...);
   }
 
   /// As call, but timed_out after `timeout` (a late answer is dropped).
   template <class R, class... A>
   [[nodiscard]] Result<R> call_for(std::chrono::nanoseconds timeout, std::string_view method,
                                    const A&... args) {
-    auto [id, future] = start<R>(method, args...);
-    if (!id) return future.get();
-    if (future.wait_for(timeout) == std::future_status::ready) return future.get();
-    // The answer may have come meanwhile: then it is being delivered, so take it.
-    if (!cancel(*id)) return future.get();
-    return std::unexpected(Error(
-        Errc::timed_out, "rpc call '" + std::string(method) + "': no answer within the timeout"));
+    return wait_for_call<R>(timeout, method, args...);
   }
 
   /// Calls `method` without waiting: the future becomes ready with the result.
@@ -94,7 +91,7 @@ class Client {
   [[nodiscard]] bool is_connected() const noexcept;
 
  private:
-  explicit Client(std::unique_ptr<detail::ClientState> state);
+  explicit Client(std::shared_ptr<detail::ClientState> state);
 
   template <class R, class... A>
   std::pair<Result<std::uint32_t>, std::future<Result<R>>> start(std::string_view method,
@@ -110,16 +107,40 @@ class Client {
     return {std::move(id), std::move(future)};
   }
 
-  /// Sends [0, msgid, method, params] and registers `completion` for the answer; on failure the
-  /// completion is dropped unused.
+  /// A synchronous call: the result lands in this frame, delivered by whichever thread reads
+  /// it (often this one), with no future and no allocation for the completion.
+  template <class R, class... A>
+  Result<R> wait_for_call(std::optional<std::chrono::nanoseconds> timeout, std::string_view method,
+                          const A&... args) {
+    struct Landing {
+      std::optional<Result<R>> result;
+      std::string_view method;
+    } landing{std::nullopt, method};
+    auto waited = call_and_wait(
+        method, detail::pack_params(args...),
+        [target = &landing](Result<const msgpack::object*> reply) {
+          target->result.emplace(detail::result_as<R>(std::move(reply), target->method));
+        },
+        timeout);
+    if (!waited) return std::unexpected(waited.error());
+    return std::move(*landing.result);
+  }
+
+  /// Sends [0, msgid, method, params] and registers `completion` for the answer, to be run by
+  /// the background reader; on failure the completion is dropped unused.
   Result<std::uint32_t> send_request(std::string_view method, const msgpack::sbuffer& params,
                                      detail::Completion completion);
+  /// Sends the request and waits (until `timeout`, if any) until `completion` has run.
+  /// Errors: the send's, timed_out (then `completion` never runs).
+  Result<void> call_and_wait(std::string_view method, const msgpack::sbuffer& params,
+                             detail::Completion completion,
+                             std::optional<std::chrono::nanoseconds> timeout);
   Result<void> send_notification(std::string_view method, const msgpack::sbuffer& params);
-  /// Forgets call `id`; false when its answer is already being delivered.
-  bool cancel(std::uint32_t id);
   void shut_down() noexcept;
 
-  std::unique_ptr<detail::ClientState> state_;
+  // Shared with the background reader, which may outlive the Client when it is destroyed in the
+  // middle of a read (the reader then closes the connection when its read returns).
+  std::shared_ptr<detail::ClientState> state_;
 };
 
 }  // namespace conduit::rpc

@@ -6,10 +6,13 @@
 //
 // On unix:// and tcp:// the wire is the plain msgpack stream (any msgpack-rpc client can call
 // it); on the message transports (mq, sysv, shm, fifo) one message carries one msgpack object.
-// Each connection has a thread; each request runs on a worker thread of its own (an idle one
-// from earlier requests, or a new one when all are busy), so a slow handler does not hold up
-// the others and answers may leave out of order (matched by msgid).
-// Notifications run in the connection's thread, in the order they came.
+// Each connection is read by one worker thread at a time, and a request runs on the thread
+// that read it, so its answer leaves with no hand-off between threads. A request that runs for
+// longer than about 1 ms has the reading of its connection handed on to another worker (an
+// idle one, or a new one when all are busy): a slow handler holds up other clients not at all,
+// and the requests behind it on its own connection by about that long; answers may then leave
+// out of order (matched by msgid). Notifications run on the connection's reader, in the order
+// they came, before any request read after them.
 // A handler that throws, an unknown method, a wrong argument count or type: an error response
 // naming the problem, never a crash. Malformed msgpack, or msgpack that is not an rpc message:
 // that connection is closed with a line on stderr, and the server goes on serving the others.
