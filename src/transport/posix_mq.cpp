@@ -3,9 +3,16 @@
 // listen creates the request queue /name. A client creates two queues of its own,
 // /name#<pid>-<n>.up (client to listener) and .down, posts a request naming them on /name and
 // waits for the answer on .down; then it unlinks both, so they vanish with the last descriptor,
-// even if both ends die. Queues are sized at the system's limit: each message holds up to
-// /proc/sys/fs/mqueue/msgsize_max bytes, less a 16-byte header (type and kind), and at most
-// min(10, msg_max) messages wait in each direction.
+// even if both ends die.
+//
+// Queue memory is charged to the user who creates the queue, against RLIMIT_MSGQUEUE
+// (`ulimit -q`, 800 KiB by default): a queue of n records of s bytes costs about n * (s + 96).
+// Queues sized at the system's maximum message (msgsize_max, 8 KiB by default) would let a user
+// hold only five connections. So each queue holds min(10, msg_max) records of at most
+// kRecordSize bytes (a 16-byte header, type and kind, then payload), about 11 KiB, and a
+// message longer than one record travels as several: `part` records, then a `data` record that
+// ends it. A message may still be as long as msgsize_max less the header, as when it was one
+// record. connect answers a queue-memory EMFILE with limit_reached naming the limit.
 //
 // A queue cannot tell that its reader or writer died: see queue_link.hpp. close() posts a close
 // record at a higher priority than data, so the peer sees it even behind a full queue of data
@@ -20,6 +27,7 @@
 #include <fmt/format.h>
 #include <mqueue.h>
 #include <poll.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <charconv>
@@ -51,9 +59,35 @@ long read_limit(const char* path, long fallback) {
   return error == std::errc() && value > 0 ? value : fallback;
 }
 
-/// The largest message a queue may hold here, and how many a queue holds.
+/// The largest record a queue may hold here (a message may be this long less the header).
 long message_size_limit() { return read_limit("/proc/sys/fs/mqueue/msgsize_max", 8192); }
+/// How many records a queue holds.
 long depth_limit() { return std::min(10L, read_limit("/proc/sys/fs/mqueue/msg_max", 10)); }
+
+/// The size of one record of a connection's queues: small, so that a user's queue-memory
+/// budget (RLIMIT_MSGQUEUE) holds many connections; longer messages travel as several records.
+constexpr long kRecordSize = 1024;
+long record_size() { return std::min(kRecordSize, message_size_limit()); }
+
+/// What the kernel charges for a queue (ipc/mqueue.c: a struct msg_msg and a priority-tree
+/// node, 48 bytes each on 64-bit Linux, per record, beside the records themselves).
+long queue_cost(long size, long depth) { return depth * (size + 96); }
+
+/// mq_open's EMFILE, when creating queues, usually means this user's queue memory is spent.
+Error queue_memory_error(const sys::SysError& error, const std::string& context) {
+  rlimit limit{};
+  auto got = sys::call("getrlimit", [&] { return ::getrlimit(RLIMIT_MSGQUEUE, &limit); });
+  const std::string now = !got                         ? "unknown"
+                          : limit.rlim_cur == RLIM_INFINITY ? "unlimited"
+                                                            : fmt::format("{} bytes", limit.rlim_cur);
+  return Error(Errc::limit_reached,
+               fmt::format("{}: the per-user limit on POSIX queue memory is reached "
+                           "(RLIMIT_MSGQUEUE, `ulimit -q`: {}; each mq:// connection takes about "
+                           "{} bytes of it, in two queues), or this process is out of descriptors "
+                           "(mq_open: {})",
+                           context, now, 2 * queue_cost(record_size(), depth_limit()),
+                           std::strerror(error.code)));
+}
 
 class Queue {
  public:
@@ -120,31 +154,50 @@ sys::SysResult<std::size_t> take(mqd_t queue, std::vector<std::byte>& buffer) {
 
 class MqLink final : public Link {
  public:
-  MqLink(Queue in, Queue out, std::size_t message_size, ProcessId peer, std::string url)
+  /// `record_size`: the queues' message size; `message_size`: the longest record a queue could
+  /// be made for here (msgsize_max), which bounds a message as if it were one record.
+  MqLink(Queue in, Queue out, std::size_t record_size, std::size_t message_size, ProcessId peer,
+         std::string url)
       : in_(std::move(in)),
         out_(std::move(out)),
+        record_size_(record_size),
         message_size_(message_size),
         peer_(peer),
         url_(std::move(url)),
-        buffer_(message_size) {}
+        buffer_(record_size) {}
 
   ~MqLink() override { close(); }
 
   Result<void> send(std::span<const std::byte> payload, std::int64_t type) override {
     if (payload.size() > max_message_size()) {
       return fail(Errc::message_too_large,
-                  fmt::format("{}: send: message of {} bytes exceeds the queue's {} (msgsize_max "
+                  fmt::format("{}: send: message of {} bytes exceeds the limit of {} (msgsize_max "
                               "{} less the {}-byte header)",
                               url_, payload.size(), max_message_size(), message_size_,
                               sizeof(QueueHeader)));
     }
+    // All records but the last are parts; the last, a data record, ends the message.
+    const std::size_t per_record = record_size_ - sizeof(QueueHeader);
+    for (;;) {
+      const bool is_last = payload.size() <= per_record;
+      const auto record = payload.first(is_last ? payload.size() : per_record);
+      if (auto sent = send_record(is_last ? RecordKind::data : RecordKind::part, type, record);
+          !sent) {
+        return sent;
+      }
+      if (is_last) break;
+      payload = payload.subspan(per_record);
+    }
+    has_sent_since_receive_ = true;
+    return {};
+  }
+
+  /// One record, waiting while the peer's queue is full.
+  Result<void> send_record(RecordKind kind, std::int64_t type, std::span<const std::byte> record) {
     for (;;) {
       if (is_peer_closed_) return closed("send");
-      auto sent = post(out_.get(), RecordKind::data, type, payload, kDataPriority, scratch_);
-      if (sent) {
-        has_sent_since_receive_ = true;
-        return {};
-      }
+      auto sent = post(out_.get(), kind, type, record, kDataPriority, scratch_);
+      if (sent) return {};
       if (sent.error().code != EAGAIN) return fail(sent.error(), fmt::format("{}: send", url_));
       // Full: wait for room, and meanwhile look for a close record or a dead peer.
       auto ready = sys::wait_ready(out_.get(), POLLOUT, slice_end(std::nullopt));
@@ -212,32 +265,47 @@ class MqLink final : public Link {
     return fail(Errc::closed, fmt::format("{}: {}: the peer closed or died", url_, operation));
   }
 
-  /// One record from the incoming queue, if there is one: data becomes a Message; a close
-  /// record sets is_peer_closed_ (and is not returned).
+  /// One message from the incoming queue, if the whole of it is there: data becomes a
+  /// Message (its parts gathered first); a close record sets is_peer_closed_ (and is not
+  /// returned). A message only partly there stays gathered for the next call.
   Result<std::optional<Message>> take_one() {
-    auto got = take(in_.get(), buffer_);
-    if (!got) {
-      if (got.error().code == EAGAIN) return std::optional<Message>();
-      return fail(got.error(), fmt::format("{}: receive", url_));
+    for (;;) {
+      auto got = take(in_.get(), buffer_);
+      if (!got) {
+        if (got.error().code == EAGAIN) return std::optional<Message>();
+        return fail(got.error(), fmt::format("{}: receive", url_));
+      }
+      QueueHeader header{};
+      if (*got < sizeof header) {
+        return fail(Errc::corrupted, fmt::format("{}: receive: record of {} bytes is shorter "
+                                                 "than its header",
+                                                 url_, *got));
+      }
+      std::memcpy(&header, buffer_.data(), sizeof header);
+      if (header.magic != kQueueMagic ||
+          (header.kind != RecordKind::data && header.kind != RecordKind::close &&
+           header.kind != RecordKind::part)) {
+        return fail(Errc::corrupted, fmt::format("{}: receive: malformed record", url_));
+      }
+      if (header.kind == RecordKind::close) {
+        is_peer_closed_ = true;
+        continue;  // what it sent before closing is still queued behind the record
+      }
+      const auto record = std::span(buffer_).subspan(sizeof header, *got - sizeof header);
+      if (header.kind == RecordKind::data && gathered_.empty()) {
+        return std::optional<Message>(Message::copy_of(record, header.type, peer_, ++received_));
+      }
+      if (gathered_.size() + record.size() > max_message_size()) {
+        return fail(Errc::corrupted, fmt::format("{}: receive: a message in parts runs past the "
+                                                 "limit of {} bytes",
+                                                 url_, max_message_size()));
+      }
+      gathered_.insert(gathered_.end(), record.begin(), record.end());
+      if (header.kind == RecordKind::part) continue;
+      auto message = Message::copy_of(gathered_, header.type, peer_, ++received_);
+      gathered_.clear();
+      return std::optional<Message>(std::move(message));
     }
-    QueueHeader header{};
-    if (*got < sizeof header) {
-      return fail(Errc::corrupted, fmt::format("{}: receive: record of {} bytes is shorter than "
-                                               "its header",
-                                               url_, *got));
-    }
-    std::memcpy(&header, buffer_.data(), sizeof header);
-    if (header.magic != kQueueMagic ||
-        (header.kind != RecordKind::data && header.kind != RecordKind::close)) {
-      return fail(Errc::corrupted, fmt::format("{}: receive: malformed record", url_));
-    }
-    if (header.kind == RecordKind::close) {
-      is_peer_closed_ = true;
-      return take_one();  // what it sent before closing is still queued behind the record
-    }
-    return std::optional<Message>(
-        Message::copy_of(std::span(buffer_).subspan(sizeof header, *got - sizeof header),
-                         header.type, peer_, ++received_));
   }
 
   /// While a send waits: move what has arrived into the stash, to see a close record.
@@ -251,10 +319,11 @@ class MqLink final : public Link {
   }
 
   Queue in_, out_;
-  std::size_t message_size_;
+  std::size_t record_size_, message_size_;
   ProcessId peer_;
   std::string url_;
   std::vector<std::byte> buffer_, scratch_;
+  std::vector<std::byte> gathered_;  // the parts of a message still arriving
   std::deque<Message> stash_;
   bool is_peer_closed_ = false;
   bool has_sent_since_receive_ = false;  // then receive waits before it tries
@@ -313,6 +382,7 @@ class MqAcceptor final : public Acceptor {
     if (!sent) return fail(sent.error(), context);
     return std::make_unique<MqLink>(std::move(*in), std::move(*out),
                                     static_cast<std::size_t>(attributes.mq_msgsize),
+                                    static_cast<std::size_t>(message_size_limit()),
                                     process_of(request), text_);
   }
 
@@ -337,12 +407,16 @@ LinkResult connect_mq(const Url& url) {
   const std::string down = pair_name(url, request, "down");
   auto requests = open_queue("/" + url.host, O_WRONLY, 0, 0);
   if (!requests) return fail(requests.error(), fmt::format("{} (nobody listens there)", context));
-  const long size = message_size_limit();
+  const long size = record_size();
   auto out = open_queue(up, O_CREAT | O_EXCL | O_WRONLY, size, depth_limit());
-  if (!out) return fail(out.error(), context);
+  if (!out) {
+    if (out.error().code == EMFILE) return std::unexpected(queue_memory_error(out.error(), context));
+    return fail(out.error(), context);
+  }
   auto in = open_queue(down, O_CREAT | O_EXCL | O_RDONLY, size, depth_limit());
   if (!in) {
     unlink_queue(up);
+    if (in.error().code == EMFILE) return std::unexpected(queue_memory_error(in.error(), context));
     return fail(in.error(), context);
   }
   // However connect ends, the names go: the listener has opened both before it answers.
@@ -383,8 +457,9 @@ LinkResult connect_mq(const Url& url) {
         return fail(Errc::corrupted, context + ": malformed answer");
       }
       return std::make_unique<MqLink>(std::move(*in), std::move(*out),
-                                      static_cast<std::size_t>(size), process_of(reply),
-                                      url.to_string());
+                                      static_cast<std::size_t>(size),
+                                      static_cast<std::size_t>(message_size_limit()),
+                                      process_of(reply), url.to_string());
     }
     if (got.error().code != EAGAIN) return fail(got.error(), context);
     auto ready = sys::wait_ready(in->get(), POLLIN, give_up);

@@ -19,7 +19,9 @@ namespace conduit::transport {
 
 inline constexpr std::uint32_t kQueueMagic = 0x51444443;  // "CDDQ"
 
-enum class RecordKind : std::uint32_t { data = 1, close = 2, request = 3, answer = 4 };
+/// `part`: a piece of a message that continues in the next record (mq: a message longer than
+/// one record); the `data` record that follows ends it.
+enum class RecordKind : std::uint32_t { data = 1, close = 2, request = 3, answer = 4, part = 5 };
 
 /// The header in front of every queued message (POSIX mq and shm; System V uses mtype).
 struct QueueHeader {
