@@ -58,6 +58,17 @@ SysResult<std::size_t> read_some(int fd, std::span<std::byte> buffer) {
   return static_cast<std::size_t>(*n);
 }
 
+SysResult<void> set_receive_timeout(int socket, std::chrono::microseconds timeout) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timeval value{static_cast<time_t>(seconds.count()),
+                      static_cast<suseconds_t>((timeout - seconds).count())};
+  auto set = call("setsockopt(SO_RCVTIMEO)", [&] {
+    return ::setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &value, sizeof value);
+  });
+  if (!set) return std::unexpected(set.error());
+  return {};
+}
+
 SysResult<std::size_t> receive_some(int socket, std::span<std::byte> buffer, bool is_waiting) {
   auto n = call("recv", [&] {
     return ::recv(socket, buffer.data(), buffer.size(), is_waiting ? 0 : MSG_DONTWAIT);

@@ -16,6 +16,8 @@ namespace {
 constexpr std::size_t kBufferSize = 64 * 1024;
 // Descriptors received ahead of their frames: more than this many is a peer out of step.
 constexpr std::size_t kMaxPendingDescriptors = 64;
+// A deadline nearer than this is waited for by poll, not by a read under a receive timeout.
+constexpr std::chrono::milliseconds kLeastTimedRead{2};
 
 }  // namespace
 
@@ -115,10 +117,12 @@ std::unexpected<Error> StreamLink::broken(Errc code, std::string what) {
 }
 
 Result<void> StreamLink::fill(std::span<std::byte> into, std::size_t& got, Deadline deadline) {
-  // With no deadline the read itself waits. With one, a socket tries at once (MSG_DONTWAIT)
-  // and polls only when nothing is there; a pipe, which has no per-call non-blocking read,
-  // polls first (it has one reader: ready stays ready until this read).
-  bool may_wait = !deadline;
+  // With no deadline the read itself waits. With one, a socket whose receive timeout ends
+  // before the deadline also waits in its read (one recv, as with no deadline, and again if
+  // the timeout ends first); nearer the deadline it tries at once (MSG_DONTWAIT) and polls only
+  // when nothing is there. A pipe, which has no per-call non-blocking read, polls first (it
+  // has one reader: ready stays ready until this read).
+  bool may_wait = !deadline || (is_socket_ && may_read_until(*deadline));
   for (;;) {
     if (!may_wait && !is_socket_) {
       auto ready = sys::wait_ready(in_.get(), POLLIN, deadline);
@@ -144,6 +148,13 @@ Result<void> StreamLink::fill(std::span<std::byte> into, std::size_t& got, Deadl
     }
     if (n) return fail(Errc::closed, fmt::format("{}: receive: the peer closed", url_));
     if (n.error().code == EAGAIN) {
+      if (may_wait && deadline) {  // the receive timeout ended
+        if (sys::now() >= *deadline) {
+          return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
+        }
+        may_wait = may_read_until(*deadline);
+        if (may_wait) continue;
+      }
       auto ready = sys::wait_ready(in_.get(), POLLIN, deadline);
       if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
       if (!*ready) return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
@@ -154,6 +165,17 @@ Result<void> StreamLink::fill(std::span<std::byte> into, std::size_t& got, Deadl
     }
     return fail(n.error(), fmt::format("{}: receive", url_));
   }
+}
+
+bool StreamLink::may_read_until(sys::TimePoint deadline) {
+  const auto left = std::chrono::floor<std::chrono::milliseconds>(deadline - sys::now());
+  if (left < kLeastTimedRead) return false;
+  if (receive_timeout_ > std::chrono::milliseconds::zero() && receive_timeout_ <= left) return true;
+  // Set once for a run of waits as long as this one (a server's reader waits the same slice
+  // each time): a setsockopt per receive would cost what the single read saves.
+  if (!sys::set_receive_timeout(in_.get(), left)) return false;
+  receive_timeout_ = left;
+  return true;
 }
 
 Result<Message> StreamLink::receive_raw(Deadline deadline) {

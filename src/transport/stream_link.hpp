@@ -7,6 +7,7 @@
 
 #include <sys/uio.h>
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "conduit/core/process.hpp"
+#include "conduit/sys/clock.hpp"
 #include "conduit/sys/fd.hpp"
 #include "conduit/transport/framing.hpp"
 #include "conduit/transport/transport.hpp"
@@ -47,6 +49,9 @@ class StreamLink final : public Link {
   /// Reads more into buffer_ (or, for a large body, straight into body_). closed at EOF.
   Result<void> fill(std::span<std::byte> into, std::size_t& got, Deadline deadline);
   std::unexpected<Error> broken(Errc code, std::string what);
+  /// Whether a read on the socket may wait, its receive timeout (SO_RCVTIMEO, set here when
+  /// need be) ending no later than `deadline`. False when the deadline is too near for that.
+  bool may_read_until(sys::TimePoint deadline);
 
   sys::Fd in_, out_;
   bool is_socket_;
@@ -63,6 +68,7 @@ class StreamLink final : public Link {
   std::size_t body_got_ = 0;
   std::optional<Error> broken_;        // the stream lost its framing: every receive says so
   bool can_pass_descriptors_ = false;  // a Unix socket
+  std::chrono::milliseconds receive_timeout_{0};  // the socket's SO_RCVTIMEO; 0: none
   std::deque<sys::Fd> descriptors_;    // received with the bytes, not yet claimed by a frame
 };
 

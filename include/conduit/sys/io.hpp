@@ -5,6 +5,7 @@
 
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -26,6 +27,10 @@ namespace conduit::sys {
 
 /// pipe2(O_CLOEXEC): {read end, write end}.
 [[nodiscard]] SysResult<std::pair<Fd, Fd>> make_pipe();
+
+/// Sets SO_RCVTIMEO: a blocking receive on `socket` then fails with EAGAIN after `timeout`
+/// (zero: waits without limit).
+[[nodiscard]] SysResult<void> set_receive_timeout(int socket, std::chrono::microseconds timeout);
 
 /// One read(2): the byte count, 0 at end of file; EAGAIN when a non-blocking fd has nothing.
 [[nodiscard]] SysResult<std::size_t> read_some(int fd, std::span<std::byte> buffer);
