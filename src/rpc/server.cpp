@@ -141,7 +141,8 @@ struct ServerState {
   // Notifications run on the reader before it reads on, so they run in the order they came,
   // before any request read after them.
   //
-  // A half-duplex connection (mq: its sends and receives take turns) receives in one long
+  // A half-duplex connection (its sends and receives take turns; none of conduit's two-way
+  // transports is, but a Connection may say so) receives in one long
   // wait while no answer is in progress, as no sender can come meanwhile; in slices (so that
   // an answer can get in) only while a handed-on reader reads beside a running request.
 

@@ -2,8 +2,8 @@
 //
 // On unix and tcp the connection is unframed (Framing::none) and carries the plain msgpack
 // stream, cut into objects by a streaming unpacker. Elsewhere one transport message carries one
-// object. Where the Connection is full duplex (Connection::is_full_duplex(): every transport but
-// mq) one thread sends while another waits in receive. Otherwise sending and receiving take
+// object. Where the Connection is full duplex (Connection::is_full_duplex(): every two-way
+// transport) one thread sends while another waits in receive. Otherwise sending and receiving take
 // turns under one lock, the receiver waiting in short slices so that a sender is never held up
 // for long (unless its caller promises that nobody sends meanwhile: then in one wait). The
 // slices are the transport's doing: a receive cannot be woken by a send from this side.

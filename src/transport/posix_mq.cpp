@@ -16,7 +16,11 @@
 //
 // A queue cannot tell that its reader or writer died: see queue_link.hpp. close() posts a close
 // record at a higher priority than data, so the peer sees it even behind a full queue of data
-// it has not read yet; it then takes what is left and answers closed. If the peer's queue is
+// it has not read yet; it then takes what is left and answers closed. A send waiting for room
+// must see that record too, in the incoming queue: if no thread is receiving, it takes the
+// incoming records itself (keeping the messages for receive); if one is, that receiver sees the
+// record and tells the send through a flag. So one thread may send while another receives
+// (full duplex), and neither waits in slices for the other. If the peer's queue is
 // full when close() runs, the record waits at most kCloseWait for room; past that the peer
 // learns of the close only when this process exits.
 // The listener's answer to a request goes at a priority above the close record's, so a listener
@@ -30,9 +34,11 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <vector>
 
 #include "conduit/sys/file.hpp"
@@ -77,9 +83,10 @@ long queue_cost(long size, long depth) { return depth * (size + 96); }
 Error queue_memory_error(const sys::SysError& error, const std::string& context) {
   rlimit limit{};
   auto got = sys::call("getrlimit", [&] { return ::getrlimit(RLIMIT_MSGQUEUE, &limit); });
-  const std::string now = !got                         ? "unknown"
-                          : limit.rlim_cur == RLIM_INFINITY ? "unlimited"
-                                                            : fmt::format("{} bytes", limit.rlim_cur);
+  const std::string now = !got ? "unknown"
+                          : limit.rlim_cur == RLIM_INFINITY
+                              ? "unlimited"
+                              : fmt::format("{} bytes", limit.rlim_cur);
   return Error(Errc::limit_reached,
                fmt::format("{}: the per-user limit on POSIX queue memory is reached "
                            "(RLIMIT_MSGQUEUE, `ulimit -q`: {}; each mq:// connection takes about "
@@ -188,14 +195,14 @@ class MqLink final : public Link {
       if (is_last) break;
       payload = payload.subspan(per_record);
     }
-    has_sent_since_receive_ = true;
+    has_sent_since_receive_.store(true, std::memory_order_relaxed);
     return {};
   }
 
   /// One record, waiting while the peer's queue is full.
   Result<void> send_record(RecordKind kind, std::int64_t type, std::span<const std::byte> record) {
     for (;;) {
-      if (is_peer_closed_) return closed("send");
+      if (is_peer_closed_.load(std::memory_order_relaxed)) return closed("send");
       auto sent = post(out_.get(), kind, type, record, kDataPriority, scratch_);
       if (sent) return {};
       if (sent.error().code != EAGAIN) return fail(sent.error(), fmt::format("{}: send", url_));
@@ -204,11 +211,15 @@ class MqLink final : public Link {
       if (!ready) return fail(ready.error(), fmt::format("{}: send", url_));
       if (*ready) continue;
       if (!alive(peer_)) return closed("send");
-      if (auto looked = stash_incoming(); !looked) return std::unexpected(looked.error());
+      // A thread in receive() holds `receiving_` and will see a close record itself.
+      if (std::unique_lock lock(receiving_, std::try_to_lock); lock.owns_lock()) {
+        if (auto looked = stash_incoming(); !looked) return std::unexpected(looked.error());
+      }
     }
   }
 
   Result<Message> receive(Deadline deadline) override {
+    const std::lock_guard lock(receiving_);
     for (;;) {
       if (!stash_.empty()) {
         Message message = std::move(stash_.front());
@@ -219,26 +230,31 @@ class MqLink final : public Link {
       // rather than try, wait, take again (three). The wait is a ppoll on the monotonic clock;
       // mq_timedreceive would wait in one call, but until a CLOCK_REALTIME time, which a clock
       // step stretches.
-      if (has_sent_since_receive_ && !is_peer_closed_) {
-        has_sent_since_receive_ = false;
+      if (has_sent_since_receive_.exchange(false, std::memory_order_relaxed) &&
+          !is_peer_closed_.load(std::memory_order_relaxed)) {
         auto ready = sys::wait_ready(in_.get(), POLLIN, slice_end(deadline));
         if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
         if (!*ready) {
           if (expired(deadline))
             return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
-          if (!alive(peer_)) is_peer_closed_ = true;  // dead: take what is left, then closed
+          if (!alive(peer_))
+            is_peer_closed_.store(
+                true, std::memory_order_relaxed);  // dead: take what is left, then closed
           continue;
         }
       }
       auto got = take_one();
       if (!got) return std::unexpected(got.error());
       if (*got) return std::move(**got);
-      if (is_peer_closed_) return closed("receive");  // its close record, and nothing behind
+      if (is_peer_closed_.load(std::memory_order_relaxed))
+        return closed("receive");  // its close record, and nothing behind
       if (expired(deadline))
         return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
       auto ready = sys::wait_ready(in_.get(), POLLIN, slice_end(deadline));
       if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
-      if (!*ready && !alive(peer_)) is_peer_closed_ = true;  // dead: take what is left, then closed
+      if (!*ready && !alive(peer_))
+        is_peer_closed_.store(true,
+                              std::memory_order_relaxed);  // dead: take what is left, then closed
     }
   }
 
@@ -259,14 +275,15 @@ class MqLink final : public Link {
     return message_size_ - sizeof(QueueHeader);
   }
   const std::string& url() const noexcept override { return url_; }
+  bool is_full_duplex() const noexcept override { return true; }
 
  private:
   std::unexpected<Error> closed(std::string_view operation) const {
     return fail(Errc::closed, fmt::format("{}: {}: the peer closed or died", url_, operation));
   }
 
-  /// One message from the incoming queue, if the whole of it is there: data becomes a
-  /// Message (its parts gathered first); a close record sets is_peer_closed_ (and is not
+  /// (Under `receiving_`.) One message from the incoming queue, if the whole of it is there: data
+  /// becomes a Message (its parts gathered first); a close record sets is_peer_closed_ (and is not
   /// returned). A message only partly there stays gathered for the next call.
   Result<std::optional<Message>> take_one() {
     for (;;) {
@@ -288,7 +305,7 @@ class MqLink final : public Link {
         return fail(Errc::corrupted, fmt::format("{}: receive: malformed record", url_));
       }
       if (header.kind == RecordKind::close) {
-        is_peer_closed_ = true;
+        is_peer_closed_.store(true, std::memory_order_relaxed);
         continue;  // what it sent before closing is still queued behind the record
       }
       const auto record = std::span(buffer_).subspan(sizeof header, *got - sizeof header);
@@ -308,7 +325,8 @@ class MqLink final : public Link {
     }
   }
 
-  /// While a send waits: move what has arrived into the stash, to see a close record.
+  /// (Under `receiving_`.) While a send waits: move what has arrived into the stash, to see a
+  /// close record.
   Result<void> stash_incoming() {
     for (;;) {
       auto got = take_one();
@@ -322,12 +340,17 @@ class MqLink final : public Link {
   std::size_t record_size_, message_size_;
   ProcessId peer_;
   std::string url_;
-  std::vector<std::byte> buffer_, scratch_;
+  std::vector<std::byte> scratch_;  // the sender's
+  // The receiving side: whoever holds `receiving_` (receive(), or a send that waits for room
+  // while nobody receives) owns what follows it.
+  std::mutex receiving_;
+  std::vector<std::byte> buffer_;
   std::vector<std::byte> gathered_;  // the parts of a message still arriving
   std::deque<Message> stash_;
-  bool is_peer_closed_ = false;
-  bool has_sent_since_receive_ = false;  // then receive waits before it tries
   std::uint64_t received_ = 0;
+  // Set by the receiving side, read by both: relaxed, as nothing else is published with it.
+  std::atomic<bool> is_peer_closed_ = false;
+  std::atomic<bool> has_sent_since_receive_ = false;  // then receive waits before it tries
 };
 
 std::string pair_name(const Url& url, const QueueHandshake& handshake, std::string_view side) {
@@ -380,10 +403,9 @@ class MqAcceptor final : public Acceptor {
     auto sent = post(out->get(), RecordKind::answer, 0, std::as_bytes(std::span(&reply, 1)),
                      kAnswerPriority, scratch);
     if (!sent) return fail(sent.error(), context);
-    return std::make_unique<MqLink>(std::move(*in), std::move(*out),
-                                    static_cast<std::size_t>(attributes.mq_msgsize),
-                                    static_cast<std::size_t>(message_size_limit()),
-                                    process_of(request), text_);
+    return std::make_unique<MqLink>(
+        std::move(*in), std::move(*out), static_cast<std::size_t>(attributes.mq_msgsize),
+        static_cast<std::size_t>(message_size_limit()), process_of(request), text_);
   }
 
   Url url_;
@@ -410,7 +432,8 @@ LinkResult connect_mq(const Url& url) {
   const long size = record_size();
   auto out = open_queue(up, O_CREAT | O_EXCL | O_WRONLY, size, depth_limit());
   if (!out) {
-    if (out.error().code == EMFILE) return std::unexpected(queue_memory_error(out.error(), context));
+    if (out.error().code == EMFILE)
+      return std::unexpected(queue_memory_error(out.error(), context));
     return fail(out.error(), context);
   }
   auto in = open_queue(down, O_CREAT | O_EXCL | O_RDONLY, size, depth_limit());
@@ -456,10 +479,9 @@ LinkResult connect_mq(const Url& url) {
           reply.serial != request.serial) {
         return fail(Errc::corrupted, context + ": malformed answer");
       }
-      return std::make_unique<MqLink>(std::move(*in), std::move(*out),
-                                      static_cast<std::size_t>(size),
-                                      static_cast<std::size_t>(message_size_limit()),
-                                      process_of(reply), url.to_string());
+      return std::make_unique<MqLink>(
+          std::move(*in), std::move(*out), static_cast<std::size_t>(size),
+          static_cast<std::size_t>(message_size_limit()), process_of(reply), url.to_string());
     }
     if (got.error().code != EAGAIN) return fail(got.error(), context);
     auto ready = sys::wait_ready(in->get(), POLLIN, give_up);

@@ -69,7 +69,7 @@ class StreamLink final : public Link {
   std::optional<Error> broken_;        // the stream lost its framing: every receive says so
   bool can_pass_descriptors_ = false;  // a Unix socket
   std::chrono::milliseconds receive_timeout_{0};  // the socket's SO_RCVTIMEO; 0: none
-  std::deque<sys::Fd> descriptors_;    // received with the bytes, not yet claimed by a frame
+  std::deque<sys::Fd> descriptors_;  // received with the bytes, not yet claimed by a frame
 };
 
 }  // namespace conduit::transport

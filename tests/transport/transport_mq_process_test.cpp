@@ -31,7 +31,8 @@ class TransportMq : public test::ProcessTest {
 /// `size` bytes that say which message they belong to and where in it each byte sits.
 std::vector<std::byte> pattern(std::size_t seed, std::size_t size) {
   std::vector<std::byte> bytes(size);
-  for (std::size_t i = 0; i < size; ++i) bytes[i] = std::byte((seed * 131 + i * 7 + i / 251) & 0xff);
+  for (std::size_t i = 0; i < size; ++i)
+    bytes[i] = std::byte((seed * 131 + i * 7 + i / 251) & 0xff);
   return bytes;
 }
 

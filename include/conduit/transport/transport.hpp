@@ -38,7 +38,7 @@
 // sysv, shm and signal; Message::sequence() counts a connection's received messages from 1.
 //
 // Connections and listeners are move-only and not thread-safe: use one from one thread at a
-// time — except that where is_full_duplex() says so (unix, tcp, fifo, pipe, sysv, shm), one
+// time — except that where is_full_duplex() says so (unix, tcp, fifo, pipe, mq, sysv, shm), one
 // thread may send while another receives. Each is usable across fork() by the one process that
 // keeps it (the other closes it).
 #pragma once
@@ -142,8 +142,7 @@ class Connection {
 
   [[nodiscard]] bool is_open() const noexcept { return link_ != nullptr; }
   /// Whether one thread may send while another receives on this connection (unix, tcp, fifo,
-  /// pipe, sysv, shm; not mq, whose send looks at incoming records while the queue is full).
-  /// close() still wants both quiet.
+  /// pipe, mq, sysv, shm; not the one-way file and signal). close() still wants both quiet.
   [[nodiscard]] bool is_full_duplex() const noexcept {
     return link_ != nullptr && link_->is_full_duplex();
   }
