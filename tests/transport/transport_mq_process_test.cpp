@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conduit/transport/transport.hpp"
@@ -123,6 +125,49 @@ TEST_F(TransportMq, MessagesLongerThanARecordArriveWholeAndInOrderBothWays) {
     ASSERT_TRUE(connection->send(pattern(1000 + i, sizes[i])));
   }
   EXPECT_TRUE(client.wait().ok());
+}
+
+TEST_F(TransportMq, SendWaitingForRoomBesideAReceivingThreadIsClosedWhenThePeerCloses) {
+  // The peer closes and stays alive, reading nothing: the send fills its queue and waits while
+  // another thread waits in receive. The close record is the receiver's to take; the send must
+  // still learn of it (from the receiver), not wait for ever.
+  const std::string address = url("duplex-close");
+  auto listener = listen(address);
+  ASSERT_TRUE(listener) << listener.error().message();
+  int done[2];
+  ASSERT_EQ(::pipe(done), 0);
+  Child client([&] {
+    auto c = connect(address);
+    CHILD_CHECK(c.has_value());
+    CHILD_CHECK(c->send("ready").has_value());
+    std::this_thread::sleep_for(100ms);
+    c->close();
+    char byte = 0;
+    CHILD_CHECK(::read(done[0], &byte, 1) == 1);  // alive until the parent has its answers
+    return 0;
+  });
+  auto connection = listener->accept_for(30s);
+  ASSERT_TRUE(connection) << connection.error().message();
+  auto ready = connection->receive_for(30s);
+  ASSERT_TRUE(ready) << ready.error().message();
+  std::optional<Error> received_end;
+  std::thread receiver([&] {
+    auto got = connection->receive_for(60s);
+    if (!got) received_end = got.error();
+  });
+  const std::vector<std::byte> message(64);
+  Result<void> sent;
+  for (int i = 0; i < 100'000 && (sent = connection->send(message)); ++i) {
+  }
+  receiver.join();
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code(), Errc::closed) << sent.error().message();
+  ASSERT_TRUE(received_end);
+  EXPECT_EQ(received_end->code(), Errc::closed) << received_end->message();
+  ASSERT_EQ(::write(done[1], "x", 1), 1);
+  EXPECT_TRUE(client.wait().ok());
+  ::close(done[0]);
+  ::close(done[1]);
 }
 
 TEST_F(TransportMq, SpentQueueMemoryIsLimitReachedNamingRlimitMsgqueue) {
