@@ -237,24 +237,22 @@ class MqLink final : public Link {
         if (!*ready) {
           if (expired(deadline))
             return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
-          if (!alive(peer_))
-            is_peer_closed_.store(
-                true, std::memory_order_relaxed);  // dead: take what is left, then closed
+          // Dead: take what is left, then closed.
+          if (!alive(peer_)) is_peer_closed_.store(true, std::memory_order_relaxed);
           continue;
         }
       }
       auto got = take_one();
       if (!got) return std::unexpected(got.error());
       if (*got) return std::move(**got);
-      if (is_peer_closed_.load(std::memory_order_relaxed))
-        return closed("receive");  // its close record, and nothing behind
+      // Its close record, and nothing behind.
+      if (is_peer_closed_.load(std::memory_order_relaxed)) return closed("receive");
       if (expired(deadline))
         return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
       auto ready = sys::wait_ready(in_.get(), POLLIN, slice_end(deadline));
       if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
-      if (!*ready && !alive(peer_))
-        is_peer_closed_.store(true,
-                              std::memory_order_relaxed);  // dead: take what is left, then closed
+      // Dead: take what is left, then closed.
+      if (!*ready && !alive(peer_)) is_peer_closed_.store(true, std::memory_order_relaxed);
     }
   }
 
