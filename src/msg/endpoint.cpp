@@ -50,8 +50,9 @@ class Endpoint::Impl {
   };
   struct Inbound {
     std::string peer;
-    std::optional<Mailbox> link;  // "me#peer", once the peer made it
-    sys::TimePoint checked{};     // when receive_from last found the peer's endpoint there
+    std::shared_ptr<const std::string> shared_name;  // `peer`, named in every message from it
+    std::optional<Mailbox> link;                     // "me#peer", once the peer made it
+    sys::TimePoint checked{};  // when receive_from last found the peer's endpoint there
   };
 
   Impl(shm::Segment segment, EndpointOptions options)
@@ -170,17 +171,25 @@ class Endpoint::Impl {
       out.checked = now;
     }
     Result<void> sent;
+    // Whether the link was empty: a receiver may sleep on our doorbell only after it found
+    // every link empty (it reads the doorbell before it looks), so a message into a link that
+    // held some already cannot be news to it — as the mailbox's own wake-ups (see "Wake-ups"
+    // in mailbox_layout.hpp). Ringing only then keeps the peer's doorbell line out of the
+    // per-message traffic. Hand-offs always ring.
+    bool is_news = true;
     if (is_try) {
-      sent = large != nullptr ? out.link.try_send_large(*large) : out.link.try_send(payload);
+      sent = large != nullptr ? out.link.try_send_large(*large)
+                              : out.link.impl_->send(payload, 0, true, std::nullopt, false, nullptr,
+                                                     nullptr, &is_news);
     } else {
       // In slices, looking between them whether the peer died. The first slice starts at
       // `now`, read above: a send that finds room reads the clock once.
       for (auto slice_start = now;;) {
         auto slice_end = slice_start + kSlice;
         if (deadline) slice_end = std::min(slice_end, *deadline);
-        sent = large != nullptr
-                   ? out.link.impl_->send_large(*large, 0, false, slice_end)
-                   : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
+        sent = large != nullptr ? out.link.impl_->send_large(*large, 0, false, slice_end)
+                                : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr,
+                                                       nullptr, &is_news);
         if (sent || sent.error().code() != Errc::timed_out) break;
         slice_start = sys::now();
         if (deadline && slice_start >= *deadline) break;
@@ -191,15 +200,18 @@ class Endpoint::Impl {
       if (sent.error().code() == Errc::closed) return closed();
       return sent;
     }
-    state_of(out.peer)->doorbell.notify_all();
+    if (is_news) state_of(out.peer)->doorbell.notify_all();
     return {};
   }
 
   // Opens the links of peers that registered since we last looked.
   void refresh_inbound() {
     const std::uint32_t count = std::min(state_->inbound_count, kMaxPeers);
-    for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i)
-      inbound_.push_back(Inbound{peer_name(i), std::nullopt});
+    for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
+      std::string peer = peer_name(i);
+      auto shared_name = std::make_shared<const std::string>(peer);
+      inbound_.push_back(Inbound{std::move(peer), std::move(shared_name), std::nullopt});
+    }
     for (auto& in : inbound_) {
       if (in.link || in.peer.empty()) continue;
       auto link = Mailbox::open(internal_name({name(), in.peer}), MailboxRole::sender_and_receiver,
@@ -208,7 +220,7 @@ class Endpoint::Impl {
     }
   }
 
-  static Message from(Message message, const std::string& peer) {
+  static Message from(Message message, const std::shared_ptr<const std::string>& peer) {
     message.set_sender_name(peer);
     return message;
   }
@@ -233,7 +245,7 @@ class Endpoint::Impl {
         auto got = in.link->try_receive();
         if (got) {
           next_inbound_ = (next_inbound_ + step + 1) % count;
-          return from(std::move(*got), in.peer);
+          return from(std::move(*got), in.shared_name);
         }
         if (got.error().code() != Errc::would_block) return std::unexpected(got.error());
       }

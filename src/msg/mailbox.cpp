@@ -228,7 +228,12 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
            Error(Errc::would_block, context("try_send: no receiver is waiting")),
            Error(Errc::would_block, context("try_loan: full"))},
       role_(role),
-      is_creator_(is_creator) {}
+      is_creator_(is_creator),
+      is_broadcast_(config.receivers == static_cast<std::uint32_t>(Receivers::broadcast)),
+      is_exclusive_(config.receivers == static_cast<std::uint32_t>(Receivers::exclusive)),
+      is_rendezvous_(config.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::zero)),
+      is_unbounded_(config.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
+}
 
 std::string Mailbox::Impl::context(std::string_view operation) const {
   return fmt::format("mailbox '{}': {}", name_, operation);
@@ -237,8 +242,7 @@ std::string Mailbox::Impl::context(std::string_view operation) const {
 std::uint32_t Mailbox::Impl::slot_total() const {
   // Only an unbounded mailbox grows, and only by whole extensions: after k of them it has
   // kUnboundedInitialSlots (2^(k+1) - 1) slots. Any other total is not to be trusted.
-  if (config_.capacity_kind != static_cast<std::uint32_t>(Capacity::Kind::unbounded))
-    return config_.slot_count;
+  if (!is_unbounded_) return config_.slot_count;
   const std::uint32_t total = state_->slot_total;  // read once
   for (std::uint32_t k = 1; k <= kMaxExtensions; ++k) {
     if (total == kUnboundedInitialSlots * ((2u << k) - 1)) return total;

@@ -72,10 +72,12 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   Result<void> attach();
 
   /// `is_try`: never wait; otherwise wait until `deadline` (none: for ever).
-  /// `large`: hand `large` off (`payload` is then its HandoffRecord).
+  /// `large`: hand `large` off (`payload` is then its HandoffRecord). `*is_news` (when not
+  /// null): whether the message made the mailbox non-empty, so that a receiver that found it
+  /// empty may be waiting for it (Endpoint rings its doorbell only then).
   Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                     std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt,
-                    LargeBuffer* large = nullptr);
+                    LargeBuffer* large = nullptr, bool* is_news = nullptr);
   /// Seals `large` and sends its descriptor (mailbox_handoff.cpp).
   Result<void> send_large(LargeBuffer& large, std::int64_t type, bool is_try,
                           std::optional<sys::TimePoint> deadline);
@@ -137,6 +139,11 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   HotErrors hot_;
   MailboxRole role_;
   bool is_creator_;
+  // The mode, from config_ (which never changes): tested on every call.
+  bool is_broadcast_;
+  bool is_exclusive_;
+  bool is_rendezvous_;  // zero capacity
+  bool is_unbounded_;
   BufferPool buffers_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
@@ -186,14 +193,18 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// or kMaxExtensions runs out.
   Result<void> grow();
   Result<std::int32_t> find(std::int64_t type_filter);
-  /// A free slot, now `writing` and held by this process (growing an unbounded mailbox,
-  /// reclaiming dead processes' slots first); kNoSlot when there is none.
+  /// A slot taken off the free list (growing an unbounded mailbox, reclaiming dead processes'
+  /// slots first); kNoSlot when there is none. Its state stays `free`: a send fills and
+  /// publishes it in the same hold of the lock, so a death in between leaves a slot repair()
+  /// frees; a loan, written outside the lock, marks it `writing` (hold_for_writing).
   Result<std::int32_t> claim(std::string_view operation);
+  void hold_for_writing(std::int32_t index);
   /// Queues the claimed slot `index` as a message; false when it was dropped (a broadcast
   /// nobody hears). `*is_wake_needed`: whether a receiver may be asleep waiting for it (see
-  /// "Wake-ups" in mailbox_layout.hpp).
+  /// "Wake-ups" in mailbox_layout.hpp); `*was_empty`: whether the mailbox held no message.
   bool publish(std::int32_t index, std::size_t size, std::int64_t type, bool wants_receipt,
-               std::uint64_t* sequence, bool* is_wake_needed);
+               std::uint16_t flags, std::uint64_t* sequence, bool* is_wake_needed,
+               bool* was_empty = nullptr);
   /// Waits (without the lock) until a receiver took the queued slot `index`.
   Result<void> wait_for_receipt(std::int32_t index, std::uint64_t sequence, bool is_try,
                                 std::optional<sys::TimePoint> deadline, Receipt* receipt,
@@ -220,7 +231,14 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   bool may_reclaim();
   bool prune_dead_receivers();
   Result<void> claim_receiver();
-  Result<void> check_usable(std::string_view operation) const;
+  /// closed once the mailbox was removed. Inline: every operation asks, and nearly always
+  /// the answer is yes.
+  Result<void> check_usable(std::string_view operation) const {
+    if (state_->is_removed.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      return removed(operation);
+    return {};
+  }
+  [[gnu::cold]] Result<void> removed(std::string_view operation) const;
   Result<void> wait(sync::WaitWord& word, std::uint32_t observed,
                     std::optional<sys::TimePoint> deadline, std::string_view operation);
 };
