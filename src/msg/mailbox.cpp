@@ -419,20 +419,35 @@ Result<Receipt> Mailbox::send_and_wait(std::span<const std::byte> payload, std::
   return receipt;
 }
 
+namespace {
+
+/// Receives into a Message made in place in the result: nothing is moved or copied after.
+template <class Receive>
+Result<Message> received(Receive receive) {
+  Result<Message> out(std::in_place);
+  if (auto done = receive(&*out); !done) out = std::unexpected(std::move(done.error()));
+  return out;
+}
+
+}  // namespace
+
 Result<Message> Mailbox::receive(std::int64_t type) {
-  std::optional<Message> message;
-  return taken(impl_->receive(type, false, std::nullopt, &message, nullptr), message);
+  return received([&](Message* message) {
+    return impl_->receive(type, false, std::nullopt, message, nullptr);
+  });
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
-  std::optional<Message> message;
-  return taken(impl_->receive(type, true, std::nullopt, &message, nullptr), message);
+  return received([&](Message* message) {
+    return impl_->receive(type, true, std::nullopt, message, nullptr);
+  });
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
-  std::optional<Message> message;
-  return taken(impl_->receive(type, false, sys::deadline_after(timeout), &message, nullptr),
-               message);
+  const auto deadline = sys::deadline_after(timeout);
+  return received([&](Message* message) {
+    return impl_->receive(type, false, deadline, message, nullptr);
+  });
 }
 
 MailboxStats Mailbox::stats() const { return impl_->stats(); }

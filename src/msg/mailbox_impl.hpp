@@ -81,9 +81,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// Seals `large` and sends its descriptor (mailbox_handoff.cpp).
   Result<void> send_large(LargeBuffer& large, std::int64_t type, bool is_try,
                           std::optional<sys::TimePoint> deadline);
-  /// Into `message` a copy; into `view` (when not null) the slot itself, held for reading.
+  /// Into `*message` a copy; into `view` (when not null) the slot itself, held for reading.
   Result<void> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
-                       std::optional<Message>* message, std::optional<MessageView>* view);
+                       Message* message, std::optional<MessageView>* view);
   /// A slot claimed for this process to write `size` bytes into (mailbox_loan.cpp).
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline);
   // Lender: what Loan and MessageView call back (the token is the slot's index).
@@ -183,7 +183,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     if (i < config_.slot_count)
       return std::launder(
           reinterpret_cast<msg::SlotHeader*>(slots_ + std::size_t{i} * config_.slot_stride));
-    return extension_slot(index);
+    // Only an unbounded mailbox has extensions; the ends of the lists (kNoSlot) come here too.
+    return is_unbounded_ ? extension_slot(index) : nullptr;
   }
   msg::SlotHeader* extension_slot(std::int32_t index);
   std::byte* slot_payload(std::int32_t index);

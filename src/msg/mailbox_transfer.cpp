@@ -288,8 +288,7 @@ Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t s
 
 Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
                                     std::optional<sys::TimePoint> deadline,
-                                    std::optional<Message>* message,
-                                    std::optional<MessageView>* view) {
+                                    Message* message, std::optional<MessageView>* view) {
   const std::string_view operation = view != nullptr
                                          ? (is_try ? "try_receive_view"sv : "receive_view"sv)
                                          : (is_try ? "try_receive"sv : "receive"sv);
@@ -374,7 +373,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
               view->emplace(std::make_shared<Message>(std::move(*mapped)), bytes, taken->type,
                             load(taken->sender), taken->sequence);
             } else {
-              message->emplace(std::move(*mapped));
+              *message = std::move(*mapped);
             }
           } else {
             auto buffer = buffers_.take(size);
@@ -385,8 +384,8 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
               view->emplace(std::move(owner), bytes, taken->type, load(taken->sender),
                             taken->sequence);
             else
-              message->emplace(bytes, std::move(owner), taken->type, load(taken->sender),
-                               taken->sequence);
+              *message = Message(bytes, std::move(owner), taken->type, load(taken->sender),
+                                 taken->sequence);
           }
           if (is_last) {
             unlink(index);
