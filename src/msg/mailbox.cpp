@@ -51,6 +51,16 @@ constexpr std::chrono::seconds kLockPatience{10};
 }  // namespace
 
 Result<Mailbox::Impl::Locked> Mailbox::Impl::lock(std::optional<sys::TimePoint> deadline) {
+  // Free, as it nearly always is: taken without setting up the spin below.
+  if (state_->lock.try_lock()) [[likely]] {
+    if (state_->is_held != 0) repair();  // see below
+    return Locked(state_);
+  }
+  return lock_contended(deadline);
+}
+
+Result<Mailbox::Impl::Locked> Mailbox::Impl::lock_contended(
+    std::optional<sys::TimePoint> deadline) {
   // Spin first: a holder keeps the lock for well under a microsecond, far less than a futex
   // sleep and wake-up cost. Backing off between attempts keeps the spinners from stealing the
   // lock's line from its holder.

@@ -173,6 +173,7 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// timed_out, and a lock no live operation releases within kLockPatience (a holder is
   /// stopped, or a peer scribbled over the lock word) is `corrupted`.
   Result<Locked> lock(std::optional<sys::TimePoint> deadline = std::nullopt);
+  Result<Locked> lock_contended(std::optional<sys::TimePoint> deadline);
   void repair();
   /// The slot at `index` (in the mailbox or an extension, mapped on first use), or nullptr
   /// when the index is out of range or its extension cannot be mapped. Inline: every queue
