@@ -207,6 +207,8 @@ class Endpoint::Impl {
   // Opens the links of peers that registered since we last looked.
   void refresh_inbound() {
     const std::uint32_t count = std::min(state_->inbound_count, kMaxPeers);
+    // Every receive asks: nearly always nobody new registered and every link is open.
+    if (count == inbound_.size() && unopened_ == 0) return;
     for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
       std::string peer = peer_name(i);
       auto shared_name = std::make_shared<const std::string>(peer);
@@ -218,6 +220,8 @@ class Endpoint::Impl {
                                 NameUse::internal);
       if (link) in.link.emplace(std::move(*link));
     }
+    unopened_ = static_cast<std::size_t>(std::ranges::count_if(
+        inbound_, [](const Inbound& in) { return !in.link && !in.peer.empty(); }));
   }
 
   static Message from(Message message, const std::shared_ptr<const std::string>& peer) {
@@ -249,8 +253,10 @@ class Endpoint::Impl {
         }
         if (got.error().code() != Errc::would_block) return std::unexpected(got.error());
       }
-      const auto linked = std::ranges::find_if(
-          inbound_, [&](const Inbound& in) { return peer && in.link && in.peer == *peer; });
+      const auto linked =
+          !peer ? inbound_.end() : std::ranges::find_if(inbound_, [&](const Inbound& in) {
+            return in.link && in.peer == *peer;
+          });
       if (linked != inbound_.end()) {
         // Nothing left from a peer that linked to us: if it is gone, nothing more will come.
         // (A peer that never linked may still join: receive_from waits for it.) Looked at once
@@ -291,6 +297,7 @@ class Endpoint::Impl {
   const std::string* last_key_ = nullptr;
   Outbound* last_ = nullptr;
   std::vector<Inbound> inbound_;
+  std::size_t unopened_ = 0;  // entries of inbound_ with a valid name whose link is not open yet
   std::size_t next_inbound_ = 0;
   // The errors polling returns, built once: returning one copies a pointer, no formatting.
   Error no_message_;       // try_receive: nothing from anyone

@@ -448,16 +448,14 @@ Result<Message> Mailbox::receive(std::int64_t type) {
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
-  return received([&](Message* message) {
-    return impl_->receive(type, true, std::nullopt, message, nullptr);
-  });
+  return received(
+      [&](Message* message) { return impl_->receive(type, true, std::nullopt, message, nullptr); });
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
   const auto deadline = sys::deadline_after(timeout);
-  return received([&](Message* message) {
-    return impl_->receive(type, false, deadline, message, nullptr);
-  });
+  return received(
+      [&](Message* message) { return impl_->receive(type, false, deadline, message, nullptr); });
 }
 
 MailboxStats Mailbox::stats() const { return impl_->stats(); }
