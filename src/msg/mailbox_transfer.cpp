@@ -287,8 +287,8 @@ Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t s
 }
 
 Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
-                                    std::optional<sys::TimePoint> deadline,
-                                    Message* message, std::optional<MessageView>* view) {
+                                    std::optional<sys::TimePoint> deadline, Message* message,
+                                    std::optional<MessageView>* view) {
   const std::string_view operation = view != nullptr
                                          ? (is_try ? "try_receive_view"sv : "receive_view"sv)
                                          : (is_try ? "try_receive"sv : "receive"sv);
