@@ -50,8 +50,9 @@ class Endpoint::Impl {
   };
   struct Inbound {
     std::string peer;
-    std::optional<Mailbox> link;  // "me#peer", once the peer made it
-    sys::TimePoint checked{};     // when receive_from last found the peer's endpoint there
+    std::shared_ptr<const std::string> shared_name;  // `peer`, named in every message from it
+    std::optional<Mailbox> link;                     // "me#peer", once the peer made it
+    sys::TimePoint checked{};  // when receive_from last found the peer's endpoint there
   };
 
   Impl(shm::Segment segment, EndpointOptions options)
@@ -164,23 +165,33 @@ class Endpoint::Impl {
       outbound_.erase(outbound_.find(peer));
       return fail(Errc::closed, context(fmt::format("{}: endpoint '{}' is gone", operation, peer)));
     };
-    const auto now = sys::now();
-    if (now - out.checked >= kPeerCheckInterval) {
+    // The coarse clock where its tick is short enough: a send reads it every time, and the
+    // precise one would cost a couple of dozen nanoseconds per message.
+    const auto now = is_coarse_clock_fine_ ? sys::coarse_now() : sys::now();
+    if (now - out.checked >= peer_check_every_) {
       if (!out.peer.is_owner_alive() || !out.peer.is_linked()) return closed();
       out.checked = now;
     }
     Result<void> sent;
+    // Whether the link was empty: a receiver may sleep on our doorbell only after it found
+    // every link empty (it reads the doorbell before it looks), so a message into a link that
+    // held some already cannot be news to it — as the mailbox's own wake-ups (see "Wake-ups"
+    // in mailbox_layout.hpp). Ringing only then keeps the peer's doorbell line out of the
+    // per-message traffic. Hand-offs always ring.
+    bool is_news = true;
     if (is_try) {
-      sent = large != nullptr ? out.link.try_send_large(*large) : out.link.try_send(payload);
+      sent = large != nullptr ? out.link.try_send_large(*large)
+                              : out.link.impl_->send(payload, 0, true, std::nullopt, false, nullptr,
+                                                     nullptr, &is_news);
     } else {
       // In slices, looking between them whether the peer died. The first slice starts at
       // `now`, read above: a send that finds room reads the clock once.
       for (auto slice_start = now;;) {
         auto slice_end = slice_start + kSlice;
         if (deadline) slice_end = std::min(slice_end, *deadline);
-        sent = large != nullptr
-                   ? out.link.impl_->send_large(*large, 0, false, slice_end)
-                   : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
+        sent = large != nullptr ? out.link.impl_->send_large(*large, 0, false, slice_end)
+                                : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr,
+                                                       nullptr, &is_news);
         if (sent || sent.error().code() != Errc::timed_out) break;
         slice_start = sys::now();
         if (deadline && slice_start >= *deadline) break;
@@ -191,24 +202,31 @@ class Endpoint::Impl {
       if (sent.error().code() == Errc::closed) return closed();
       return sent;
     }
-    state_of(out.peer)->doorbell.notify_all();
+    if (is_news) state_of(out.peer)->doorbell.notify_all();
     return {};
   }
 
   // Opens the links of peers that registered since we last looked.
   void refresh_inbound() {
     const std::uint32_t count = std::min(state_->inbound_count, kMaxPeers);
-    for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i)
-      inbound_.push_back(Inbound{peer_name(i), std::nullopt});
+    // Every receive asks: nearly always nobody new registered and every link is open.
+    if (count == inbound_.size() && unopened_ == 0) return;
+    for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
+      std::string peer = peer_name(i);
+      auto shared_name = std::make_shared<const std::string>(peer);
+      inbound_.push_back(Inbound{std::move(peer), std::move(shared_name), std::nullopt});
+    }
     for (auto& in : inbound_) {
       if (in.link || in.peer.empty()) continue;
       auto link = Mailbox::open(internal_name({name(), in.peer}), MailboxRole::sender_and_receiver,
                                 NameUse::internal);
       if (link) in.link.emplace(std::move(*link));
     }
+    unopened_ = static_cast<std::size_t>(std::ranges::count_if(
+        inbound_, [](const Inbound& in) { return !in.link && !in.peer.empty(); }));
   }
 
-  static Message from(Message message, const std::string& peer) {
+  static Message from(Message message, const std::shared_ptr<const std::string>& peer) {
     message.set_sender_name(peer);
     return message;
   }
@@ -233,12 +251,14 @@ class Endpoint::Impl {
         auto got = in.link->try_receive();
         if (got) {
           next_inbound_ = (next_inbound_ + step + 1) % count;
-          return from(std::move(*got), in.peer);
+          return from(std::move(*got), in.shared_name);
         }
         if (got.error().code() != Errc::would_block) return std::unexpected(got.error());
       }
-      const auto linked = std::ranges::find_if(
-          inbound_, [&](const Inbound& in) { return peer && in.link && in.peer == *peer; });
+      const auto linked =
+          !peer ? inbound_.end() : std::ranges::find_if(inbound_, [&](const Inbound& in) {
+            return in.link && in.peer == *peer;
+          });
       if (linked != inbound_.end()) {
         // Nothing left from a peer that linked to us: if it is gone, nothing more will come.
         // (A peer that never linked may still join: receive_from waits for it.) Looked at once
@@ -279,7 +299,15 @@ class Endpoint::Impl {
   const std::string* last_key_ = nullptr;
   Outbound* last_ = nullptr;
   std::vector<Inbound> inbound_;
+  std::size_t unopened_ = 0;  // entries of inbound_ with a valid name whose link is not open yet
   std::size_t next_inbound_ = 0;
+  // Sends look at their peer every kPeerCheckInterval: measured on coarse_now() (less its
+  // lag, so that the promise holds) when its tick is a small part of that.
+  bool is_coarse_clock_fine_ = sys::coarse_resolution() <= kPeerCheckInterval / 4;
+  sys::Clock::duration peer_check_every_ =
+      is_coarse_clock_fine_ ? std::chrono::duration_cast<sys::Clock::duration>(
+                                  kPeerCheckInterval - sys::coarse_resolution())
+                            : std::chrono::duration_cast<sys::Clock::duration>(kPeerCheckInterval);
   // The errors polling returns, built once: returning one copies a pointer, no formatting.
   Error no_message_;       // try_receive: nothing from anyone
   Error no_message_from_;  // try_receive_from: nothing from that peer

@@ -51,6 +51,16 @@ constexpr std::chrono::seconds kLockPatience{10};
 }  // namespace
 
 Result<Mailbox::Impl::Locked> Mailbox::Impl::lock(std::optional<sys::TimePoint> deadline) {
+  // Free, as it nearly always is: taken without setting up the spin below.
+  if (state_->lock.try_lock()) [[likely]] {
+    if (state_->is_held != 0) repair();  // see below
+    return Locked(state_);
+  }
+  return lock_contended(deadline);
+}
+
+Result<Mailbox::Impl::Locked> Mailbox::Impl::lock_contended(
+    std::optional<sys::TimePoint> deadline) {
   // Spin first: a holder keeps the lock for well under a microsecond, far less than a futex
   // sleep and wake-up cost. Backing off between attempts keeps the spinners from stealing the
   // lock's line from its holder.
@@ -228,7 +238,12 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
            Error(Errc::would_block, context("try_send: no receiver is waiting")),
            Error(Errc::would_block, context("try_loan: full"))},
       role_(role),
-      is_creator_(is_creator) {}
+      is_creator_(is_creator),
+      is_broadcast_(config.receivers == static_cast<std::uint32_t>(Receivers::broadcast)),
+      is_exclusive_(config.receivers == static_cast<std::uint32_t>(Receivers::exclusive)),
+      is_rendezvous_(config.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::zero)),
+      is_unbounded_(config.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
+}
 
 std::string Mailbox::Impl::context(std::string_view operation) const {
   return fmt::format("mailbox '{}': {}", name_, operation);
@@ -237,8 +252,7 @@ std::string Mailbox::Impl::context(std::string_view operation) const {
 std::uint32_t Mailbox::Impl::slot_total() const {
   // Only an unbounded mailbox grows, and only by whole extensions: after k of them it has
   // kUnboundedInitialSlots (2^(k+1) - 1) slots. Any other total is not to be trusted.
-  if (config_.capacity_kind != static_cast<std::uint32_t>(Capacity::Kind::unbounded))
-    return config_.slot_count;
+  if (!is_unbounded_) return config_.slot_count;
   const std::uint32_t total = state_->slot_total;  // read once
   for (std::uint32_t k = 1; k <= kMaxExtensions; ++k) {
     if (total == kUnboundedInitialSlots * ((2u << k) - 1)) return total;
@@ -415,20 +429,33 @@ Result<Receipt> Mailbox::send_and_wait(std::span<const std::byte> payload, std::
   return receipt;
 }
 
+namespace {
+
+/// Receives into a Message made in place in the result: nothing is moved or copied after.
+template <class Receive>
+Result<Message> received(Receive receive) {
+  Result<Message> out(std::in_place);
+  if (auto done = receive(&*out); !done) out = std::unexpected(std::move(done.error()));
+  return out;
+}
+
+}  // namespace
+
 Result<Message> Mailbox::receive(std::int64_t type) {
-  std::optional<Message> message;
-  return taken(impl_->receive(type, false, std::nullopt, &message, nullptr), message);
+  return received([&](Message* message) {
+    return impl_->receive(type, false, std::nullopt, message, nullptr);
+  });
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
-  std::optional<Message> message;
-  return taken(impl_->receive(type, true, std::nullopt, &message, nullptr), message);
+  return received(
+      [&](Message* message) { return impl_->receive(type, true, std::nullopt, message, nullptr); });
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
-  std::optional<Message> message;
-  return taken(impl_->receive(type, false, sys::deadline_after(timeout), &message, nullptr),
-               message);
+  const auto deadline = sys::deadline_after(timeout);
+  return received(
+      [&](Message* message) { return impl_->receive(type, false, deadline, message, nullptr); });
 }
 
 MailboxStats Mailbox::stats() const { return impl_->stats(); }

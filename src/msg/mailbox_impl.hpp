@@ -72,16 +72,18 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   Result<void> attach();
 
   /// `is_try`: never wait; otherwise wait until `deadline` (none: for ever).
-  /// `large`: hand `large` off (`payload` is then its HandoffRecord).
+  /// `large`: hand `large` off (`payload` is then its HandoffRecord). `*is_news` (when not
+  /// null): whether the message made the mailbox non-empty, so that a receiver that found it
+  /// empty may be waiting for it (Endpoint rings its doorbell only then).
   Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                     std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt,
-                    LargeBuffer* large = nullptr);
+                    LargeBuffer* large = nullptr, bool* is_news = nullptr);
   /// Seals `large` and sends its descriptor (mailbox_handoff.cpp).
   Result<void> send_large(LargeBuffer& large, std::int64_t type, bool is_try,
                           std::optional<sys::TimePoint> deadline);
-  /// Into `message` a copy; into `view` (when not null) the slot itself, held for reading.
+  /// Into `*message` a copy; into `view` (when not null) the slot itself, held for reading.
   Result<void> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
-                       std::optional<Message>* message, std::optional<MessageView>* view);
+                       Message* message, std::optional<MessageView>* view);
   /// A slot claimed for this process to write `size` bytes into (mailbox_loan.cpp).
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline);
   // Lender: what Loan and MessageView call back (the token is the slot's index).
@@ -137,6 +139,11 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   HotErrors hot_;
   MailboxRole role_;
   bool is_creator_;
+  // The mode, from config_ (which never changes): tested on every call.
+  bool is_broadcast_;
+  bool is_exclusive_;
+  bool is_rendezvous_;  // zero capacity
+  bool is_unbounded_;
   BufferPool buffers_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
@@ -166,6 +173,7 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// timed_out, and a lock no live operation releases within kLockPatience (a holder is
   /// stopped, or a peer scribbled over the lock word) is `corrupted`.
   Result<Locked> lock(std::optional<sys::TimePoint> deadline = std::nullopt);
+  Result<Locked> lock_contended(std::optional<sys::TimePoint> deadline);
   void repair();
   /// The slot at `index` (in the mailbox or an extension, mapped on first use), or nullptr
   /// when the index is out of range or its extension cannot be mapped. Inline: every queue
@@ -176,7 +184,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     if (i < config_.slot_count)
       return std::launder(
           reinterpret_cast<msg::SlotHeader*>(slots_ + std::size_t{i} * config_.slot_stride));
-    return extension_slot(index);
+    // Only an unbounded mailbox has extensions; the ends of the lists (kNoSlot) come here too.
+    return is_unbounded_ ? extension_slot(index) : nullptr;
   }
   msg::SlotHeader* extension_slot(std::int32_t index);
   std::byte* slot_payload(std::int32_t index);
@@ -186,14 +195,18 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// or kMaxExtensions runs out.
   Result<void> grow();
   Result<std::int32_t> find(std::int64_t type_filter);
-  /// A free slot, now `writing` and held by this process (growing an unbounded mailbox,
-  /// reclaiming dead processes' slots first); kNoSlot when there is none.
+  /// A slot taken off the free list (growing an unbounded mailbox, reclaiming dead processes'
+  /// slots first); kNoSlot when there is none. Its state stays `free`: a send fills and
+  /// publishes it in the same hold of the lock, so a death in between leaves a slot repair()
+  /// frees; a loan, written outside the lock, marks it `writing` (hold_for_writing).
   Result<std::int32_t> claim(std::string_view operation);
+  void hold_for_writing(std::int32_t index);
   /// Queues the claimed slot `index` as a message; false when it was dropped (a broadcast
   /// nobody hears). `*is_wake_needed`: whether a receiver may be asleep waiting for it (see
-  /// "Wake-ups" in mailbox_layout.hpp).
+  /// "Wake-ups" in mailbox_layout.hpp); `*was_empty`: whether the mailbox held no message.
   bool publish(std::int32_t index, std::size_t size, std::int64_t type, bool wants_receipt,
-               std::uint64_t* sequence, bool* is_wake_needed);
+               std::uint16_t flags, std::uint64_t* sequence, bool* is_wake_needed,
+               bool* was_empty = nullptr);
   /// Waits (without the lock) until a receiver took the queued slot `index`.
   Result<void> wait_for_receipt(std::int32_t index, std::uint64_t sequence, bool is_try,
                                 std::optional<sys::TimePoint> deadline, Receipt* receipt,
@@ -220,7 +233,14 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   bool may_reclaim();
   bool prune_dead_receivers();
   Result<void> claim_receiver();
-  Result<void> check_usable(std::string_view operation) const;
+  /// closed once the mailbox was removed. Inline: every operation asks, and nearly always
+  /// the answer is yes.
+  Result<void> check_usable(std::string_view operation) const {
+    if (state_->is_removed.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      return removed(operation);
+    return {};
+  }
+  [[gnu::cold]] Result<void> removed(std::string_view operation) const;
   Result<void> wait(sync::WaitWord& word, std::uint32_t observed,
                     std::optional<sys::TimePoint> deadline, std::string_view operation);
 };

@@ -35,6 +35,7 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
       if (!claimed) return std::unexpected(claimed.error());
       if (*claimed != kNoSlot) {
         const std::int32_t index = *claimed;
+        hold_for_writing(index);
         return Loan(shared_from_this(), static_cast<std::uint64_t>(index),
                     std::span<std::byte>(slot_payload(index), size));
       }
@@ -77,7 +78,7 @@ Result<void> Mailbox::Impl::commit_loan(std::uint64_t token, std::size_t size, s
       release(index);
       return usable;
     }
-    is_queued = publish(index, size, type, wants_receipt, &sequence, &is_wake_needed);
+    is_queued = publish(index, size, type, wants_receipt, 0, &sequence, &is_wake_needed);
   }
   if (!is_queued) return {};  // broadcast to nobody
   if (is_wake_needed) state_->messages.notify_all();

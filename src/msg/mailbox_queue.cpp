@@ -22,7 +22,7 @@ SlotState state_of(const SlotHeader* slot) { return static_cast<SlotState>(slot-
 }  // namespace
 
 Result<std::int32_t> Mailbox::Impl::find(std::int64_t type_filter) {
-  const bool is_broadcast = config_.receivers == static_cast<std::uint32_t>(Receivers::broadcast);
+  const bool is_broadcast = is_broadcast_;
   const std::uint64_t bit = receiver_index_ >= 0 ? std::uint64_t{1} << receiver_index_ : 0;
   // msgrcv: < 0 asks for the lowest type <= |filter|; -INT64_MIN does not exist.
   const std::int64_t bound = type_filter == INT64_MIN ? INT64_MAX : -type_filter;

@@ -23,10 +23,6 @@ constexpr auto kRendezvousGrace = 100ms;
 // How often a handle that finds the mailbox full looks for slots that dead processes hold.
 constexpr auto kReclaimInterval = 5ms;
 
-bool is_mode(const MailboxConfig& config, Receivers mode) {
-  return config.receivers == static_cast<std::uint32_t>(mode);
-}
-
 }  // namespace
 
 bool Mailbox::Impl::is_surely_empty() const {
@@ -34,9 +30,8 @@ bool Mailbox::Impl::is_surely_empty() const {
   // path would answer otherwise than would_block (closed; an exclusive or broadcast receiver
   // not yet claimed) goes to the locked path.
   if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
-  if (is_mode(config_, Receivers::exclusive) && (!holds_exclusive_ || exclusive_pid_ != self().pid))
-    return false;
-  if (is_mode(config_, Receivers::broadcast) && receiver_index_ < 0) return false;
+  if (is_exclusive_ && (!holds_exclusive_ || exclusive_pid_ != self().pid)) return false;
+  if (is_broadcast_ && receiver_index_ < 0) return false;
   // TODO(perf): broadcast: a receiver ahead of the others sees depth > 0 and takes the lock;
   // a per-receiver pending count would let it skip.
   return state_->depth.load(std::memory_order_relaxed) == 0;
@@ -50,17 +45,14 @@ bool Mailbox::Impl::is_surely_full() const {
     case Capacity::Kind::bounded:
       // Every slot queued: nothing a dead process holds to reclaim. Broadcast mailboxes may
       // hold messages only dead receivers still wanted: the locked path prunes them.
-      return !is_mode(config_, Receivers::broadcast) &&
-             state_->depth.load(std::memory_order_relaxed) >= config_.slot_count;
+      return !is_broadcast_ && state_->depth.load(std::memory_order_relaxed) >= config_.slot_count;
     case Capacity::Kind::unbounded: return false;
   }
   return false;
 }
 
-Result<void> Mailbox::Impl::check_usable(std::string_view operation) const {
-  if (state_->is_removed.load(std::memory_order_relaxed) != 0)
-    return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
-  return {};
+Result<void> Mailbox::Impl::removed(std::string_view operation) const {
+  return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
 }
 
 Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
@@ -89,7 +81,7 @@ bool Mailbox::Impl::may_reclaim() {
   // broadcast receivers can belong to the dead; when every slot in use is queued there is
   // nothing to look for.
   const bool is_any_held = state_->in_use > state_->depth.load(std::memory_order_relaxed);
-  if (!is_any_held && !is_mode(config_, Receivers::broadcast)) return false;
+  if (!is_any_held && !is_broadcast_) return false;
   // Reclaiming asks /proc whether each holder lives, under the lock: not on every attempt of
   // a poller, only every kReclaimInterval (a blocked sender retries at least every
   // kLivenessPoll).
@@ -101,8 +93,7 @@ bool Mailbox::Impl::may_reclaim() {
 
 Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
   if (state_->free_head == kNoSlot && may_reclaim()) (void)reclaim_dead();
-  if (state_->free_head == kNoSlot &&
-      config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::unbounded)) {
+  if (state_->free_head == kNoSlot && is_unbounded_) {
     if (auto grown = grow(); !grown) return std::unexpected(grown.error());
   }
   SlotHeader* claimed = slot(state_->free_head);
@@ -114,17 +105,24 @@ Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
   const std::int32_t index = state_->free_head;
   state_->free_head = claimed->next;
   ++state_->in_use;
-  // Claim, write, publish: the state is one store each way, so a death anywhere in between
-  // leaves a `writing` slot with a dead holder, which repair() frees — never a half-written
-  // message.
-  claimed->holder = store(self());
-  claimed->flags = 0;
-  claimed->state = static_cast<std::uint32_t>(SlotState::writing);
+  // Claim, write, publish: the slot stays `free` until publish() queues it in one store of its
+  // state, so a death anywhere in between (the lock then held by the dead) leaves a free slot
+  // off the free list, which repair() puts back — never a half-written message. The slot's
+  // second header line is not touched: the receiver need not fetch it.
   return index;
 }
 
+void Mailbox::Impl::hold_for_writing(std::int32_t index) {
+  // A loan is written outside the lock: `writing` with its holder, so that repair() keeps it
+  // while the holder lives and frees it when it died.
+  SlotHeader* claimed = slot(index);
+  claimed->holder = store(self());
+  claimed->state = static_cast<std::uint32_t>(SlotState::writing);
+}
+
 bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t type,
-                            bool wants_receipt, std::uint64_t* sequence, bool* is_wake_needed) {
+                            bool wants_receipt, std::uint16_t flags, std::uint64_t* sequence,
+                            bool* is_wake_needed, bool* was_empty) {
   SlotHeader* claimed = slot(index);
   claimed->size = size;
   claimed->type = type;
@@ -132,8 +130,9 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
   claimed->sequence = *sequence;
   claimed->sender = store(self());
   claimed->wants_receipt = wants_receipt ? 1 : 0;
+  claimed->flags = flags;
   claimed->pending = 0;
-  if (is_mode(config_, Receivers::broadcast)) {
+  if (is_broadcast_) {
     for (std::uint32_t r = 0; r < kMaxReceivers; ++r)
       if (state_->receiver_table[r].flags != 0) claimed->pending |= std::uint64_t{1} << r;
     if (claimed->pending == 0 && !wants_receipt) {
@@ -147,8 +146,9 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
   claimed->state = static_cast<std::uint32_t>(SlotState::queued);
   // Relaxed loads under the lock: the lock orders them after every increment made under it
   // by a receiver going to sleep (a later decrement only comes after that receiver woke).
-  *is_wake_needed = state_->depth.load(std::memory_order_relaxed) == 0 ||
-                    state_->selective_waiters.load(std::memory_order_relaxed) != 0;
+  const bool is_first = state_->depth.load(std::memory_order_relaxed) == 0;
+  if (was_empty != nullptr) *was_empty = is_first;
+  *is_wake_needed = is_first || state_->selective_waiters.load(std::memory_order_relaxed) != 0;
   link_tail(index);
   if (!wants_receipt) ++state_->sent;
   return true;
@@ -156,7 +156,7 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
 
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                                  std::optional<sys::TimePoint> deadline, bool wants_receipt,
-                                 Receipt* receipt, LargeBuffer* large) {
+                                 Receipt* receipt, LargeBuffer* large, bool* is_news) {
   const std::string_view operation = large != nullptr
                                          ? (is_try ? "try_send_large"sv : "send_large"sv)
                                          : (is_try ? "try_send"sv : "send"sv);
@@ -164,8 +164,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
     return fail(Errc::message_too_large,
                 context(fmt::format("{}: message of {} bytes exceeds max_message_size {}",
                                     operation, payload.size(), config_.max_message_size)));
-  const bool is_rendezvous =
-      config_.capacity_kind == static_cast<std::uint32_t>(Capacity::Kind::zero);
+  const bool is_rendezvous = is_rendezvous_;
   wants_receipt = wants_receipt || is_rendezvous;
 
   if (is_try && is_surely_full()) {
@@ -204,16 +203,15 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
             release(index);
             return posted;
           }
-          slot(index)->flags = kSlotHandoff;
-          is_queued =
-              publish(index, payload.size(), type, wants_receipt, &sequence, &is_wake_needed);
+          is_queued = publish(index, payload.size(), type, wants_receipt, kSlotHandoff, &sequence,
+                              &is_wake_needed, is_news);
           if (!is_queued) {  // broadcast to nobody: take the descriptor back
             (void)take_handoff(record, false, operation);
             return {};
           }
         } else {
-          is_queued =
-              publish(index, payload.size(), type, wants_receipt, &sequence, &is_wake_needed);
+          is_queued = publish(index, payload.size(), type, wants_receipt, 0, &sequence,
+                              &is_wake_needed, is_news);
           if (!is_queued) return {};  // broadcast to nobody
         }
       } else if (is_try) {
@@ -289,8 +287,7 @@ Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t s
 }
 
 Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
-                                    std::optional<sys::TimePoint> deadline,
-                                    std::optional<Message>* message,
+                                    std::optional<sys::TimePoint> deadline, Message* message,
                                     std::optional<MessageView>* view) {
   const std::string_view operation = view != nullptr
                                          ? (is_try ? "try_receive_view"sv : "receive_view"sv)
@@ -304,7 +301,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     return std::unexpected(hot_.receive_empty);
   }
   const ProcessId me = self();
-  const bool is_broadcast = is_mode(config_, Receivers::broadcast);
+  const bool is_broadcast = is_broadcast_;
   // May sleep while messages are queued (see "Wake-ups" in mailbox_layout.hpp).
   const bool is_selective = type != 0 || is_broadcast;
   // As in send: the word is read only once an attempt found nothing, then before the attempt
@@ -319,7 +316,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
-      if (is_mode(config_, Receivers::exclusive)) {
+      if (is_exclusive_) {
         const ProcessId holder = load(state_->exclusive_holder);
         if (holder.pid != 0 && holder != me && alive(holder))
           return fail(Errc::permission_denied,
@@ -376,7 +373,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
               view->emplace(std::make_shared<Message>(std::move(*mapped)), bytes, taken->type,
                             load(taken->sender), taken->sequence);
             } else {
-              message->emplace(std::move(*mapped));
+              *message = std::move(*mapped);
             }
           } else {
             auto buffer = buffers_.take(size);
@@ -387,8 +384,8 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
               view->emplace(std::move(owner), bytes, taken->type, load(taken->sender),
                             taken->sequence);
             else
-              message->emplace(bytes, std::move(owner), taken->type, load(taken->sender),
-                               taken->sequence);
+              *message = Message(bytes, std::move(owner), taken->type, load(taken->sender),
+                                 taken->sequence);
           }
           if (is_last) {
             unlink(index);
@@ -459,7 +456,7 @@ Result<void> Mailbox::Impl::attach() {
     if (free_entry == nullptr && (entry.flags == 0 || !alive(load(entry)))) free_entry = &entry;
   }
   if (!is_listed && free_entry != nullptr) *free_entry = store(me, 1);
-  if (is_mode(config_, Receivers::pair)) {
+  if (config_.receivers == static_cast<std::uint32_t>(Receivers::pair)) {
     bool is_member = false;
     for (std::uint32_t m = 0; m < state_->pair_count && m < 2; ++m)
       is_member = is_member || load(state_->pair_members[m]) == me;
@@ -472,8 +469,7 @@ Result<void> Mailbox::Impl::attach() {
       state_->pair_members[state_->pair_count++] = store(me, 1);
     }
   }
-  if (is_mode(config_, Receivers::broadcast) && !is_creator_ &&
-      role_ == MailboxRole::sender_and_receiver)
+  if (is_broadcast_ && !is_creator_ && role_ == MailboxRole::sender_and_receiver)
     return claim_receiver();
   return {};
 }

@@ -25,6 +25,11 @@ Message Message::of_private_mapping(std::span<std::byte> payload, std::shared_pt
   return message;
 }
 
+const std::string& Message::empty_name() noexcept {
+  static const std::string empty;
+  return empty;
+}
+
 Message Message::copy_of(std::span<const std::byte> payload, std::int64_t type, ProcessId sender,
                          std::uint64_t sequence) {
   return Message(std::vector<std::byte>(payload.begin(), payload.end()), type, sender, sequence);

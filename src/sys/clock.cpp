@@ -12,6 +12,15 @@ TimePoint deadline_after(std::chrono::nanoseconds timeout) noexcept {
   return start + std::chrono::duration_cast<Clock::duration>(timeout);
 }
 
+std::chrono::nanoseconds coarse_resolution() noexcept {
+  static const std::chrono::nanoseconds resolution = [] {
+    timespec t{};
+    if (::clock_getres(CLOCK_MONOTONIC_COARSE, &t) != 0) return std::chrono::nanoseconds::max();
+    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+  }();
+  return resolution;
+}
+
 timespec to_timespec(std::chrono::nanoseconds d) noexcept {
   if (d < std::chrono::nanoseconds::zero()) d = std::chrono::nanoseconds::zero();
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(d);

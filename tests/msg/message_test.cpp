@@ -29,6 +29,24 @@ TEST(Message, KeepsAnOwnerAliveForAView) {
   EXPECT_TRUE(watch.expired());
 }
 
+TEST(Message, SenderNameIsEmptyUntilSetAndSharedNamesAreNotCopied) {
+  Message message = Message::copy_of(bytes_of(std::string_view("hi")));
+  EXPECT_TRUE(message.sender_name().empty());
+  message.set_sender_name(std::string("peer-from-a-string"));
+  EXPECT_EQ(message.sender_name(), "peer-from-a-string");
+  auto shared = std::make_shared<const std::string>("peer-with-a-rather-long-name");
+  message.set_sender_name(shared);
+  const Message copy = message;
+  EXPECT_EQ(&copy.sender_name(), shared.get()) << "a carrier's name is shared, not copied";
+  EXPECT_EQ(message.sender_name(), "peer-with-a-rather-long-name");
+  std::weak_ptr<const std::string> watch = shared;
+  shared.reset();
+  message = Message();
+  EXPECT_EQ(copy.sender_name(), "peer-with-a-rather-long-name") << "the copy keeps it alive";
+  EXPECT_TRUE(message.sender_name().empty());
+  EXPECT_FALSE(watch.expired());
+}
+
 TEST(Capacity, SaysWhatItIs) {
   EXPECT_TRUE(Capacity::zero().is_zero());
   EXPECT_TRUE(Capacity::bounded(3).is_bounded());

@@ -11,17 +11,20 @@
 // A message lives in one slot for its whole stay. Slots move between states only under
 // `lock`, each move a single store of `state`, so that after a holder died mid-operation the
 // queue can be rebuilt from the slots alone (see Mailbox's repair): queued slots ordered by
-// sequence; `writing` slots (a send inside the lock, or a Loan) kept while their holder lives,
-// freed when it died (the message was never sent); `reading` slots (a MessageView) kept while
-// their holder lives, and when it died counted as received — receive_view had returned the
-// message to it — so freed, never queued again (exactly once); receipts nobody waits for any
-// more freed.
+// sequence; `writing` slots (a Loan) kept while their holder lives, freed when it died (the
+// message was never sent); a slot a send fills inside the lock stays `free` until it is queued,
+// so a sender that died holding the lock left a slot repair() puts back on the free list; `reading`
+// slots (a MessageView) kept while their holder lives, and when it died counted as received —
+// receive_view had returned the message to it — so freed, never queued again (exactly once);
+// receipts nobody waits for any more freed.
 //
 // Which line holds what (MailboxState): every send and receive takes the lock and changes the
 // queue, so the queue's fields share the lock's line and come along with it; the counters
 // each side bumps under the lock sit on that side's line (senders: next_sequence, sent;
 // receivers: received), so one sender and one receiver that keep up move only the lock's
-// line, the `depth` line and the slot between them. Rarely written fields share another.
+// line, the `depth` line and the slot between them: the slot's first header line and its
+// payload (see SlotHeader: a send under the lock never writes the second header line, and a
+// receive that copies never reads it). Rarely written fields share another.
 //
 // Wake-ups: a receiver waiting for any message (type 0, not broadcast) sleeps only after it
 // found the mailbox empty under the lock, so only a message that makes an empty mailbox
@@ -65,10 +68,11 @@ namespace conduit::msg {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
-inline constexpr std::uint32_t kMailboxLayoutVersion = 5;  // 3: cache lines; 4: hand-off; 5: Mutex
-inline constexpr std::uint32_t kMaxReceivers = 64;         // one bit each in Slot::pending
-inline constexpr std::uint32_t kMaxAttached = 128;         // processes with a handle, for stats
-inline constexpr std::uint32_t kZeroCapacitySlots = 16;    // concurrent rendezvous offers
+// 3: cache lines; 4: hand-off; 5: Mutex; 6: a message's send and receive touch one header line
+inline constexpr std::uint32_t kMailboxLayoutVersion = 6;
+inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
+inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
+inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
 inline constexpr std::uint32_t kUnboundedInitialSlots = 64;
 // An unbounded mailbox grows by extension segments ("<name>#x<k>"), extension k holding
 // kUnboundedInitialSlots << k slots: doubling, so n messages need O(log n) segments.
@@ -77,7 +81,7 @@ inline constexpr std::int32_t kNoSlot = -1;
 // Hand-off (large messages): processes whose handles hold the mailbox's descriptor socket, for
 // a joining handle to take a duplicate from (pidfd_getfd). Any one living suffices.
 inline constexpr std::uint32_t kMaxHolders = 16;
-inline constexpr std::uint32_t kSlotHandoff = 1;  // SlotHeader::flags: payload is a HandoffRecord
+inline constexpr std::uint16_t kSlotHandoff = 1;  // SlotHeader::flags: payload is a HandoffRecord
 inline constexpr std::uint64_t kHandoffMagic = 0x31'46'46'4f'44'4e'41'48ULL;  // "HANDOFF1"
 
 /// A handed-off message as it sits in its slot, and as the record that carries its memfd
@@ -94,7 +98,7 @@ static_assert(sizeof(HandoffRecord) == 32);
 
 enum class SlotState : std::uint32_t {
   free = 0,
-  writing = 1,    // claimed by `holder`: a send copying in, or a Loan being written
+  writing = 1,    // claimed by `holder`: a Loan being written
   queued = 2,     // in the queue, ordered by sequence
   reading = 3,    // taken by `holder`: a MessageView reads it where it lies
   delivered = 4,  // taken; the sender waits for its receipt (`taken_by`)
@@ -198,27 +202,32 @@ static_assert(offsetof(MailboxState, messages) == 384);
 static_assert(offsetof(MailboxState, holders) == 3648);
 static_assert(sizeof(MailboxState) == 4288);
 
+// A slot's header is two lines. The first holds everything an ordinary send and receive
+// touch (links, state, size, type, sequence, sender, flags), so a message moves one header
+// line between the two processes besides its payload; the second only loans, views and
+// receipts touch (who holds or took the slot).
 struct alignas(kCacheLine) SlotHeader {
   std::uint32_t state;  // SlotState
   std::int32_t next;
   std::int32_t prev;
-  std::uint32_t wants_receipt;
+  std::uint16_t wants_receipt;
+  std::uint16_t flags;  // kSlotHandoff
   std::uint64_t size;
   std::int64_t type;
   std::uint64_t sequence;
   std::uint64_t pending;  // broadcast: receivers (bits of receiver_table) still to read it
   StoredProcess sender;
+  // The second line.
   StoredProcess holder;    // writing / reading: who
   StoredProcess taken_by;  // delivered: who took it
-  std::uint32_t flags;     // kSlotHandoff
-  std::uint32_t reserved32;
-  std::uint64_t reserved[2];
+  std::uint64_t reserved[4];
 };
 static_assert(std::is_standard_layout_v<SlotHeader>);
 static_assert(sizeof(SlotHeader) == 128);
+static_assert(offsetof(SlotHeader, flags) == 14);
 static_assert(offsetof(SlotHeader, size) == 16);
 static_assert(offsetof(SlotHeader, sender) == 48);
+static_assert(offsetof(SlotHeader, holder) == 64);
 static_assert(offsetof(SlotHeader, taken_by) == 80);
-static_assert(offsetof(SlotHeader, flags) == 96);
 
 }  // namespace conduit::msg

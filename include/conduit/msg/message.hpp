@@ -42,7 +42,9 @@ class Message {
   /// pid 0 otherwise. For MPI, pid is the sender's rank.
   [[nodiscard]] ProcessId sender() const noexcept { return sender_; }
   /// The sender's name, when the carrier has names (an Endpoint's name); empty otherwise.
-  [[nodiscard]] const std::string& sender_name() const noexcept { return sender_name_; }
+  [[nodiscard]] const std::string& sender_name() const noexcept {
+    return sender_name_ != nullptr ? *sender_name_ : empty_name();
+  }
   [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
   [[nodiscard]] std::span<const std::byte> payload() const noexcept { return payload_; }
   [[nodiscard]] std::size_t size() const noexcept { return payload_.size(); }
@@ -60,7 +62,14 @@ class Message {
     return {reinterpret_cast<const char*>(payload_.data()), payload_.size()};
   }
 
-  void set_sender_name(std::string name) { sender_name_ = std::move(name); }
+  void set_sender_name(std::string name) {
+    sender_name_ = std::make_shared<const std::string>(std::move(name));
+  }
+  /// As above, sharing a name the carrier keeps (an Endpoint names every message from a peer
+  /// with one string: no copy per message).
+  void set_sender_name(std::shared_ptr<const std::string> name) noexcept {
+    sender_name_ = std::move(name);
+  }
 
  private:
   std::shared_ptr<const void> owner_;
@@ -68,7 +77,9 @@ class Message {
   std::int64_t type_ = 0;
   ProcessId sender_{};
   std::uint64_t sequence_ = 0;
-  std::string sender_name_;
+  static const std::string& empty_name() noexcept;
+
+  std::shared_ptr<const std::string> sender_name_;
   bool is_private_mapping_ = false;
 };
 
@@ -110,7 +121,7 @@ struct Receipt {
   return std::as_bytes(std::span(text.data(), text.size()));
 }
 template <class T>
-  requires std::is_trivially_copyable_v<T>
+requires std::is_trivially_copyable_v<T>
 [[nodiscard]] std::span<const std::byte> bytes_of(const T& value) noexcept {
   return std::as_bytes(std::span(&value, 1));
 }

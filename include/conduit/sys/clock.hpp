@@ -15,6 +15,19 @@ static_assert(Clock::is_steady);
 /// Now, on CLOCK_MONOTONIC.
 [[nodiscard]] inline TimePoint now() noexcept { return Clock::now(); }
 
+/// Now, on CLOCK_MONOTONIC_COARSE: the same clock read at the last tick, a few nanoseconds
+/// instead of a couple of dozen. Behind now() by up to coarse_resolution(): for checks made
+/// on hot paths whose period need not be exact.
+[[nodiscard]] inline TimePoint coarse_now() noexcept {
+  timespec t{};
+  (void)::clock_gettime(CLOCK_MONOTONIC_COARSE, &t);  // cannot fail for a valid clock id
+  return TimePoint(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec)));
+}
+
+/// How far coarse_now() may lag behind now() (the kernel's tick), read once.
+[[nodiscard]] std::chrono::nanoseconds coarse_resolution() noexcept;
+
 /// The absolute deadline `timeout` from now; negative timeouts mean "now", huge ones saturate.
 [[nodiscard]] TimePoint deadline_after(std::chrono::nanoseconds timeout) noexcept;
 
