@@ -51,6 +51,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -148,7 +149,7 @@ class ChannelCore {
     return claim_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] std::byte* producer_slot(std::size_t k) noexcept { return writer_->slot(k); }
-  /// The fast path of a one-record send: the next free slot when there is one now, in a lane
+  /// The fast path of a one-record send or loan: the next free slot when there is one now, in a lane
   /// this handle holds and with the channel open; else null (then claim() says why or waits),
   /// with `is_full` set when the one reason was a full lane.
   [[nodiscard]] std::byte* next_free_slot(bool& is_full) noexcept {
@@ -205,7 +206,7 @@ class ChannelCore {
     return ready_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept { return reader_->slot(k); }
-  /// The fast path of a one-record receive from a one-lane channel: the next record when one
+  /// The fast path of a one-record receive or view from a one-lane channel: the next record when one
   /// is there now and this handle holds the consumer role; else null (then ready() polls the
   /// lanes, says why or waits), with `is_empty` set when the one reason was an empty lane.
   /// release(1) gives the record back.
@@ -226,6 +227,24 @@ class ChannelCore {
       return nullptr;
     return &*is_empty_.error;
   }
+  /// Before a large record is copied out of the lane ready() or next_record() chose: asks the
+  /// CPU to start fetching the first `bytes` of the record after it, if this side has already
+  /// seen that one published (its cached tail; no shared load here). A consumer that fell
+  /// behind reads records its producer wrote long ago, gone from the caches near either core;
+  /// the hardware prefetchers stop at each page boundary, and a record of some KiB starts a
+  /// page or two, so without the hint each record's copy begins with misses it waits for.
+  /// A prefetch is only a hint: it orders nothing, cannot fault, and touches only slots inside
+  /// the ring, published ones (the producer no longer writes them: spsc_ring.hpp (1)).
+  void prefetch_next(std::size_t bytes) const noexcept {
+    if (reader_->cached_depth() < 2) return;
+    const std::byte* next = reader_->slot(1);
+    for (std::size_t at = 0; at < std::min(bytes, kPrefetchBytes); at += shm::kCacheLine)
+      __builtin_prefetch(next + at, 0, 3);
+  }
+  /// At most this much of the next record is prefetched: enough to cover the latency of the
+  /// first lines; the hardware prefetchers keep up with the rest within a page.
+  static constexpr std::size_t kPrefetchBytes = 4096;
+
   /// Releases the next `count` records of the lane ready() chose and wakes its producer if it
   /// sleeps on the full lane (as publish: a store, a fence as the channel's WakeFencing says,
   /// and a load of the lane's sleeper flag, on the consumer's own line).
@@ -562,6 +581,7 @@ class Channel {
   /// the copy lands straight in the returned Result (one memcpy, no copy of T on the stack:
   /// a record of a MiB is copied once, not three times).
   Result<T> take(const std::byte* slot) {
+    if constexpr (sizeof(T) > kInlineCopyLimit) core_->prefetch_next(sizeof(T));
     if constexpr (std::is_default_constructible_v<T>) {
       Result<T> result(std::in_place, CopiedRecord{slot});  // named: NRVO builds it in place
       core_->release(1);
@@ -595,15 +615,34 @@ class Channel {
     return take(core_->consumer_slot(0));
   }
 
+  // A loan and a view take the fast paths of send and receive: a free slot or a record there
+  // now, in a role this handle holds, with no Result<count> made and no call out of line.
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
+    bool is_full = false;
+    if (size <= sizeof(T)) [[likely]]
+      if (std::byte* slot = core_->next_free_slot(is_full)) [[likely]]
+        return lend_at(slot, size);
+    return lend_slowly(size, is_full, is_try, deadline, operation);
+  }
+
+  // Out of line, as send_slowly.
+  [[gnu::noinline]] Result<Loan> lend_slowly(std::size_t size, bool is_full, bool is_try,
+                                             std::optional<sys::TimePoint> deadline,
+                                             std::string_view operation) {
     if (size > sizeof(T))
       return fail(Errc::message_too_large,
                   core_->context(std::string(operation) + ": " + std::to_string(size) +
                                  " bytes exceed the record size " + std::to_string(sizeof(T))));
+    if (is_full && is_try)
+      if (const Error* full = core_->full_error(operation)) return std::unexpected(*full);
     auto count = core_->claim(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
-    std::byte* slot = core_->producer_slot(0);
+    return lend_at(core_->producer_slot(0), size);
+  }
+
+  /// The loan of the claimed `slot`, its bytes past `size` zeroed.
+  Loan lend_at(std::byte* slot, std::size_t size) noexcept {
     if (size < sizeof(T)) std::memset(slot + size, 0, sizeof(T) - size);
     core_->begin_loan();
     return Loan(core_.get(), slot, size);
@@ -611,10 +650,28 @@ class Channel {
 
   Result<View> view(bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
+    bool is_empty = false;
+    if (const std::byte* slot = core_->next_record(is_empty)) [[likely]]
+      return view_at(slot);
+    return view_slowly(is_empty, is_try, deadline, operation);
+  }
+
+  // Out of line, as send_slowly.
+  [[gnu::noinline]] Result<View> view_slowly(bool is_empty, bool is_try,
+                                             std::optional<sys::TimePoint> deadline,
+                                             std::string_view operation) {
+    if (is_empty && is_try)
+      if (const Error* empty = core_->empty_error(operation)) return std::unexpected(*empty);
     auto count = core_->ready(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
+    return view_at(core_->consumer_slot(0));
+  }
+
+  /// The view of the ready record in `slot` (released when the view ends).
+  View view_at(const std::byte* slot) noexcept {
+    if constexpr (sizeof(T) > kInlineCopyLimit) core_->prefetch_next(sizeof(T));
     core_->begin_view();
-    return View(core_.get(), core_->consumer_slot(0));
+    return View(core_.get(), slot);
   }
 
   std::unique_ptr<msg::ChannelCore> core_;
