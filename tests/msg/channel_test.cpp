@@ -262,9 +262,9 @@ TEST_F(ChannelTest, AViewKeepsItsSlotUntilDestroyed) {
   EXPECT_TRUE(channel->try_send(2));
 }
 
-// Records over the inline-copy limit take the library's copy, and a receive or view of one
-// prefetches the next record when it is there: mixed loans and sends, copies and views, each
-// round filling the ring and wrapping it, every byte checked.
+// Records over the inline-copy limit take the library's copy: mixed loans and sends, copies
+// and views (their fast paths and, on a full or empty ring, their slow ones), each round
+// filling the ring and wrapping it, every byte checked.
 TEST_F(ChannelTest, LargeRecordsArriveWholeThroughLoansSendsViewsAndReceives) {
   struct Page {
     std::array<std::uint8_t, 4096> bytes;

@@ -51,7 +51,6 @@
 
 #include <sys/types.h>
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -227,24 +226,6 @@ class ChannelCore {
       return nullptr;
     return &*is_empty_.error;
   }
-  /// Before a large record is copied out of the lane ready() or next_record() chose: asks the
-  /// CPU to start fetching the first `bytes` of the record after it, if this side has already
-  /// seen that one published (its cached tail; no shared load here). A consumer that fell
-  /// behind reads records its producer wrote long ago, gone from the caches near either core;
-  /// the hardware prefetchers stop at each page boundary, and a record of some KiB starts a
-  /// page or two, so without the hint each record's copy begins with misses it waits for.
-  /// A prefetch is only a hint: it orders nothing, cannot fault, and touches only slots inside
-  /// the ring, published ones (the producer no longer writes them: spsc_ring.hpp (1)).
-  void prefetch_next(std::size_t bytes) const noexcept {
-    if (reader_->cached_depth() < 2) return;
-    const std::byte* next = reader_->slot(1);
-    for (std::size_t at = 0; at < std::min(bytes, kPrefetchBytes); at += shm::kCacheLine)
-      __builtin_prefetch(next + at, 0, 3);
-  }
-  /// At most this much of the next record is prefetched: enough to cover the latency of the
-  /// first lines; the hardware prefetchers keep up with the rest within a page.
-  static constexpr std::size_t kPrefetchBytes = 4096;
-
   /// Releases the next `count` records of the lane ready() chose and wakes its producer if it
   /// sleeps on the full lane (as publish: a store, a fence as the channel's WakeFencing says,
   /// and a load of the lane's sleeper flag, on the consumer's own line).
@@ -581,7 +562,6 @@ class Channel {
   /// the copy lands straight in the returned Result (one memcpy, no copy of T on the stack:
   /// a record of a MiB is copied once, not three times).
   Result<T> take(const std::byte* slot) {
-    if constexpr (sizeof(T) > kInlineCopyLimit) core_->prefetch_next(sizeof(T));
     if constexpr (std::is_default_constructible_v<T>) {
       Result<T> result(std::in_place, CopiedRecord{slot});  // named: NRVO builds it in place
       core_->release(1);
@@ -669,7 +649,6 @@ class Channel {
 
   /// The view of the ready record in `slot` (released when the view ends).
   View view_at(const std::byte* slot) noexcept {
-    if constexpr (sizeof(T) > kInlineCopyLimit) core_->prefetch_next(sizeof(T));
     core_->begin_view();
     return View(core_.get(), slot);
   }
