@@ -148,9 +148,9 @@ class ChannelCore {
     return claim_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] std::byte* producer_slot(std::size_t k) noexcept { return writer_->slot(k); }
-  /// The fast path of a one-record send or loan: the next free slot when there is one now, in a lane
-  /// this handle holds and with the channel open; else null (then claim() says why or waits),
-  /// with `is_full` set when the one reason was a full lane.
+  /// The fast path of a one-record send or loan: the next free slot when there is one now, in
+  /// a lane this handle holds and with the channel open; else null (then claim() says why or
+  /// waits), with `is_full` set when the one reason was a full lane.
   [[nodiscard]] std::byte* next_free_slot(bool& is_full) noexcept {
     if (writer_ == nullptr || has_loan_ || !(writer_as_ == self())) return nullptr;
     // Acquire: pairs with the release store in close(), as in claim().
@@ -205,9 +205,10 @@ class ChannelCore {
     return ready_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept { return reader_->slot(k); }
-  /// The fast path of a one-record receive or view from a one-lane channel: the next record when one
-  /// is there now and this handle holds the consumer role; else null (then ready() polls the
-  /// lanes, says why or waits), with `is_empty` set when the one reason was an empty lane.
+  /// The fast path of a one-record receive or view from a one-lane channel: the next record
+  /// when one is there now and this handle holds the consumer role; else null (then ready()
+  /// polls the lanes, says why or waits), with `is_empty` set when the one reason was an empty
+  /// lane.
   /// release(1) gives the record back.
   [[nodiscard]] const std::byte* next_record(bool& is_empty) noexcept {
     if (only_reader_ == nullptr || has_view_ || !(consumer_as_ == self())) return nullptr;
