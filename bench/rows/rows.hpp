@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -100,6 +101,20 @@ inline void verify(const char* data, std::size_t size, std::uint64_t index) {
   std::uint64_t expected = 0;
   std::memcpy(&expected, &index, std::min(sizeof index, size));
   if (seen != expected) throw std::runtime_error("message out of order or torn");
+}
+
+/// Reads every byte of a message read in place (a sum of 8-byte words, with the tail's bytes):
+/// a zero-copy row's consumer uses what it received, as a copying row's receive copies it all.
+inline std::uint64_t sum_bytes(std::span<const std::byte> bytes) {
+  std::uint64_t sum = 0;
+  std::size_t at = 0;
+  for (; at + sizeof sum <= bytes.size(); at += sizeof sum) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, bytes.data() + at, sizeof word);
+    sum += word;
+  }
+  for (; at < bytes.size(); ++at) sum += static_cast<std::uint64_t>(bytes[at]);
+  return sum;
 }
 
 /// The value of a conduit Result, or a throw with its error's message (the row's error).

@@ -262,6 +262,64 @@ TEST_F(ChannelTest, AViewKeepsItsSlotUntilDestroyed) {
   EXPECT_TRUE(channel->try_send(2));
 }
 
+// Records over the inline-copy limit take the library's copy: mixed loans and sends, copies
+// and views (their fast paths and, on a full or empty ring, their slow ones), each round
+// filling the ring and wrapping it, every byte checked.
+TEST_F(ChannelTest, LargeRecordsArriveWholeThroughLoansSendsViewsAndReceives) {
+  struct Page {
+    std::array<std::uint8_t, 4096> bytes;
+  };
+  const auto fill = [](Page& page, std::uint64_t index) {
+    for (std::size_t at = 0; at < page.bytes.size(); ++at)
+      page.bytes[at] = static_cast<std::uint8_t>(index * 131 + at * 7);
+  };
+  const auto is_whole = [](const Page& page, std::uint64_t index) {
+    for (std::size_t at = 0; at < page.bytes.size(); ++at)
+      if (page.bytes[at] != static_cast<std::uint8_t>(index * 131 + at * 7)) return false;
+    return true;
+  };
+  auto channel = Channel<Page>::create("pages", {.capacity = 5});
+  ASSERT_TRUE(channel);
+  std::uint64_t sent = 0, received = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (;;) {
+      if (sent % 2 == 0) {
+        auto loan = channel->try_loan();
+        if (!loan) {
+          EXPECT_EQ(loan.error().code(), Errc::would_block);
+          break;
+        }
+        fill(**loan, sent);
+        ASSERT_TRUE(loan->commit());
+      } else {
+        auto page = std::make_unique<Page>();
+        fill(*page, sent);
+        auto done = channel->try_send(*page);
+        if (!done) {
+          EXPECT_EQ(done.error().code(), Errc::would_block);
+          break;
+        }
+      }
+      ++sent;
+    }
+    EXPECT_EQ(sent, (round + 1) * 5u) << "a full ring holds its capacity";
+    EXPECT_EQ(channel->try_loan().error().code(), Errc::would_block) << "still full";
+    for (; received < sent; ++received) {
+      if (received % 3 == 0) {
+        auto view = channel->try_receive_view();
+        ASSERT_TRUE(view);
+        EXPECT_TRUE(is_whole(**view, received)) << "record " << received;
+      } else {
+        auto page = channel->try_receive();
+        ASSERT_TRUE(page);
+        EXPECT_TRUE(is_whole(*page, received)) << "record " << received;
+      }
+    }
+    EXPECT_EQ(channel->try_receive_view().error().code(), Errc::would_block);
+    EXPECT_EQ(channel->try_receive_view().error().code(), Errc::would_block) << "asked again";
+  }
+}
+
 TEST_F(ChannelTest, ALoanCommittedAfterCloseIsNotSent) {
   auto channel = Channel<int>::create("late");
   ASSERT_TRUE(channel);

@@ -148,9 +148,9 @@ class ChannelCore {
     return claim_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] std::byte* producer_slot(std::size_t k) noexcept { return writer_->slot(k); }
-  /// The fast path of a one-record send: the next free slot when there is one now, in a lane
-  /// this handle holds and with the channel open; else null (then claim() says why or waits),
-  /// with `is_full` set when the one reason was a full lane.
+  /// The fast path of a one-record send or loan: the next free slot when there is one now, in
+  /// a lane this handle holds and with the channel open; else null (then claim() says why or
+  /// waits), with `is_full` set when the one reason was a full lane.
   [[nodiscard]] std::byte* next_free_slot(bool& is_full) noexcept {
     if (writer_ == nullptr || has_loan_ || !(writer_as_ == self())) return nullptr;
     // Acquire: pairs with the release store in close(), as in claim().
@@ -205,9 +205,10 @@ class ChannelCore {
     return ready_slowly(wanted, is_try, deadline, operation);
   }
   [[nodiscard]] const std::byte* consumer_slot(std::size_t k) noexcept { return reader_->slot(k); }
-  /// The fast path of a one-record receive from a one-lane channel: the next record when one
-  /// is there now and this handle holds the consumer role; else null (then ready() polls the
-  /// lanes, says why or waits), with `is_empty` set when the one reason was an empty lane.
+  /// The fast path of a one-record receive or view from a one-lane channel: the next record
+  /// when one is there now and this handle holds the consumer role; else null (then ready()
+  /// polls the lanes, says why or waits), with `is_empty` set when the one reason was an empty
+  /// lane.
   /// release(1) gives the record back.
   [[nodiscard]] const std::byte* next_record(bool& is_empty) noexcept {
     if (only_reader_ == nullptr || has_view_ || !(consumer_as_ == self())) return nullptr;
@@ -595,15 +596,34 @@ class Channel {
     return take(core_->consumer_slot(0));
   }
 
+  // A loan and a view take the fast paths of send and receive: a free slot or a record there
+  // now, in a role this handle holds, with no Result<count> made and no call out of line.
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
+    bool is_full = false;
+    if (size <= sizeof(T)) [[likely]]
+      if (std::byte* slot = core_->next_free_slot(is_full)) [[likely]]
+        return lend_at(slot, size);
+    return lend_slowly(size, is_full, is_try, deadline, operation);
+  }
+
+  // Out of line, as send_slowly.
+  [[gnu::noinline]] Result<Loan> lend_slowly(std::size_t size, bool is_full, bool is_try,
+                                             std::optional<sys::TimePoint> deadline,
+                                             std::string_view operation) {
     if (size > sizeof(T))
       return fail(Errc::message_too_large,
                   core_->context(std::string(operation) + ": " + std::to_string(size) +
                                  " bytes exceed the record size " + std::to_string(sizeof(T))));
+    if (is_full && is_try)
+      if (const Error* full = core_->full_error(operation)) return std::unexpected(*full);
     auto count = core_->claim(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
-    std::byte* slot = core_->producer_slot(0);
+    return lend_at(core_->producer_slot(0), size);
+  }
+
+  /// The loan of the claimed `slot`, its bytes past `size` zeroed.
+  Loan lend_at(std::byte* slot, std::size_t size) noexcept {
     if (size < sizeof(T)) std::memset(slot + size, 0, sizeof(T) - size);
     core_->begin_loan();
     return Loan(core_.get(), slot, size);
@@ -611,10 +631,27 @@ class Channel {
 
   Result<View> view(bool is_try, std::optional<sys::TimePoint> deadline,
                     std::string_view operation) {
+    bool is_empty = false;
+    if (const std::byte* slot = core_->next_record(is_empty)) [[likely]]
+      return view_at(slot);
+    return view_slowly(is_empty, is_try, deadline, operation);
+  }
+
+  // Out of line, as send_slowly.
+  [[gnu::noinline]] Result<View> view_slowly(bool is_empty, bool is_try,
+                                             std::optional<sys::TimePoint> deadline,
+                                             std::string_view operation) {
+    if (is_empty && is_try)
+      if (const Error* empty = core_->empty_error(operation)) return std::unexpected(*empty);
     auto count = core_->ready(1, is_try, deadline, operation);
     if (!count) return std::unexpected(count.error());
+    return view_at(core_->consumer_slot(0));
+  }
+
+  /// The view of the ready record in `slot` (released when the view ends).
+  View view_at(const std::byte* slot) noexcept {
     core_->begin_view();
-    return View(core_.get(), core_->consumer_slot(0));
+    return View(core_.get(), slot);
   }
 
   std::unique_ptr<msg::ChannelCore> core_;
