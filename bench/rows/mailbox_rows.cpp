@@ -214,7 +214,7 @@ class LoanStream final : public Stream {
       });
       if (view->size() != payload_) throw std::runtime_error("loan stream: message torn");
       verify(reinterpret_cast<const char*>(view->payload().data()), view->size(), i);
-      sink_ += read_all(view->payload());
+      sink_ += sum_bytes(view->payload());
     }
     if (sink_ == 1) std::fputc(' ', stderr);  // uses the sum, so reading is not optimised away
   }
@@ -238,18 +238,6 @@ class LoanStream final : public Stream {
   Wait wait_;
   std::size_t payload_ = 0;
   std::string name_;
-  /// Reads every byte (a sum of 8-byte words, with the tail's bytes).
-  static std::uint64_t read_all(std::span<const std::byte> bytes) {
-    std::uint64_t sum = 0;
-    std::size_t at = 0;
-    for (; at + sizeof sum <= bytes.size(); at += sizeof sum) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, bytes.data() + at, sizeof word);
-      sum += word;
-    }
-    for (; at < bytes.size(); ++at) sum += static_cast<std::uint64_t>(bytes[at]);
-    return sum;
-  }
   std::optional<conduit::Mailbox> box_, consumer_;
   std::vector<char> message_;
   std::uint64_t sink_ = 0;

@@ -38,10 +38,9 @@ Result<void> Mutex::check_kind(const char* operation) const noexcept {
 bool Mutex::is_holder_alive(pid_t holder) const noexcept {
   // The start time is the holder's only once holder_tid_ names it: written just after the
   // word was taken, so a holder that died in between is checked by its id alone.
-  const std::uint64_t start =
-      holder_tid_.load(std::memory_order_relaxed) == holder
-          ? holder_start_.load(std::memory_order_relaxed)
-          : 0;
+  const std::uint64_t start = holder_tid_.load(std::memory_order_relaxed) == holder
+                                  ? holder_start_.load(std::memory_order_relaxed)
+                                  : 0;
   return alive(ProcessId{holder, start});
 }
 

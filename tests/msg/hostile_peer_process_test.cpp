@@ -159,8 +159,7 @@ void run_rounds(const HostilePeerTest& test, const std::string& path_base, Mailb
   for (int round = 0; round < kRounds; ++round) {
     const std::string name = std::string(what) + std::to_string(round);
     SCOPED_TRACE(name);
-    run_round(name, options, 1000 + round, path_base + "/" + name, tally, 150ms,
-              is_lock_targeted);
+    run_round(name, options, 1000 + round, path_base + "/" + name, tally, 150ms, is_lock_targeted);
     if (::testing::Test::HasFatalFailure()) return;
   }
   std::printf(

@@ -46,7 +46,7 @@ TEST_F(MutexCorruptionTest, LockWordNamingNoThread_LockTakesItOverNotAHang) {
   const pid_t nobody = missing_thread_id();
   ASSERT_NE(nobody, 0);
   futex_word(mutex) = static_cast<std::uint32_t>(nobody);  // "held" by a thread that is not
-  EXPECT_FALSE(mutex.try_lock());  // try_lock does not look at /proc
+  EXPECT_FALSE(mutex.try_lock());                          // try_lock does not look at /proc
   expect_taken_over(mutex, mutex.lock());
 }
 

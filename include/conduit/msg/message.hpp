@@ -121,7 +121,7 @@ struct Receipt {
   return std::as_bytes(std::span(text.data(), text.size()));
 }
 template <class T>
-requires std::is_trivially_copyable_v<T>
+  requires std::is_trivially_copyable_v<T>
 [[nodiscard]] std::span<const std::byte> bytes_of(const T& value) noexcept {
   return std::as_bytes(std::span(&value, 1));
 }

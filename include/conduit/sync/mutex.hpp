@@ -140,7 +140,7 @@ class Mutex {
   std::atomic<std::uint32_t> word_{0};  // holder's thread id | kWaiters; 0: free
   std::atomic<std::uint32_t> kind_;     // kKind
   std::atomic<std::uint32_t> state_{consistent};
-  std::atomic<std::int32_t> holder_tid_{0};    // == word_'s id once the holder recorded itself
+  std::atomic<std::int32_t> holder_tid_{0};     // == word_'s id once the holder recorded itself
   std::atomic<std::uint64_t> holder_start_{0};  // that thread's start time
   std::uint64_t reserved_[2]{};
 };
