@@ -6,6 +6,7 @@
 // worker that crashed or got an error no caller should see.
 //
 //   torture --kills 1000 --seed 42 [--hang-timeout 30] [--only mailbox-zero-any_one]
+//           [--skip mailbox-unbounded-broadcast]
 //           [--victims producers|consumers|both]
 //
 // --victims producers makes the check strict: with no receiver killed, every message whose
@@ -29,6 +30,7 @@
 // message whose send began after it attached; every receiver is checked for duplicates.
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -139,7 +141,7 @@ void print_figures(const char* name, const Figures& f, double seconds) {
 int usage() {
   std::fprintf(stderr,
                "usage: torture [--kills N] [--seed S] [--hang-timeout SECONDS] [--only NAME]\n"
-               "               [--victims producers|consumers|both]\n"
+               "               [--skip NAME] [--victims producers|consumers|both]\n"
                "scenarios:");
   for (const auto& scenario : scenarios()) std::fprintf(stderr, " %s", scenario.name);
   std::fprintf(stderr, "\n");
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
   options.seed =
       static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   std::string only;
+  std::vector<std::string> skipped;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -169,13 +172,17 @@ int main(int argc, char** argv) {
       options.may_kill_consumers = victims != "producers";
     } else if (arg == "--only" && has_value) {
       only = argv[++i];
+    } else if (arg == "--skip" && has_value) {
+      skipped.emplace_back(argv[++i]);
     } else {
       return usage();
     }
   }
   std::vector<const Scenario*> chosen;
   for (const auto& scenario : scenarios())
-    if (only.empty() || only == scenario.name) chosen.push_back(&scenario);
+    if ((only.empty() || only == scenario.name) &&
+        std::ranges::find(skipped, scenario.name) == skipped.end())
+      chosen.push_back(&scenario);
   if (chosen.empty()) return usage();
 
   // A namespace of our own, so that leaked files are exactly ours.
