@@ -111,6 +111,10 @@ void Mailbox::Impl::repair() {
     }
     switch (state_of(current)) {
       case SlotState::queued:
+        // Broadcast: a message no receiver still wants was received by the last one, which
+        // died between clearing its bit and unlinking it. Kept, it would sit at the head of the
+        // queue for ever, counted in depth.
+        if (is_broadcast_ && current->pending == 0 && current->wants_receipt == 0) break;
         if (current->size <= config_.max_message_size) {
           queued.emplace_back(current->sequence, index);
           continue;

@@ -88,5 +88,39 @@ TEST_F(MailboxCorruptionTest, ForgedSlotTotalAndRepairDue_OpenAndUseStillWork) {
   EXPECT_EQ(got->text(), "kept");
 }
 
+// Found by the crash torture (mailbox-unbounded-broadcast under ASan): a broadcast receiver
+// killed inside receive, after it cleared its bit of the last-wanted message and before it
+// unlinked it, left a queued message nobody wanted; repair kept it, so it sat at the head of
+// the queue for ever and counted in depth (a bounded mailbox lost that capacity for good).
+TEST_F(MailboxCorruptionTest, BroadcastMessageNobodyWantsAfterARepair_IsFreedNotKept) {
+  auto mailbox =
+      Mailbox::create("box", {.capacity = Capacity::bounded(2), .receivers = Receivers::broadcast});
+  ASSERT_TRUE(mailbox) << mailbox.error().message();
+  auto receiver = Mailbox::open("box");  // a broadcast receiver from open on
+  ASSERT_TRUE(receiver) << receiver.error().message();
+  ASSERT_TRUE(mailbox->try_send(std::string_view("taken by the dead")));
+  ASSERT_TRUE(mailbox->try_send(std::string_view("next")));
+  ASSERT_EQ(mailbox->stats().depth, 2U);
+
+  auto segment = shm::Segment::open("box", shm::SegmentKind::mailbox);
+  ASSERT_TRUE(segment) << segment.error().message();
+  std::byte* payload = segment->payload().data();
+  const auto* config = reinterpret_cast<const msg::MailboxConfig*>(payload);
+  auto* state = reinterpret_cast<msg::MailboxState*>(payload + sizeof(msg::MailboxConfig));
+  auto* head = reinterpret_cast<msg::SlotHeader*>(payload + config->slots_offset +
+                                                  static_cast<std::size_t>(state->queue_head) *
+                                                      config->slot_stride);
+  head->pending = 0;   // its last receiver cleared its bit...
+  state->is_held = 1;  // ...and died holding the lock, before unlinking it
+
+  auto got = receiver->try_receive();  // repairs first
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->text(), "next");
+  EXPECT_EQ(mailbox->stats().depth, 0U);
+  // Both slots are free again: the mailbox holds two messages, as bounded(2) promises.
+  EXPECT_TRUE(mailbox->try_send(std::string_view("one")));
+  EXPECT_TRUE(mailbox->try_send(std::string_view("two")));
+}
+
 }  // namespace
 }  // namespace conduit
