@@ -154,6 +154,19 @@ class Round {
     spawn(role, slot);
   }
 
+  /// Waits, patrolling, until the round's first worker made the object (board.ready); false
+  /// (a hang, counted) when it did not within the hang timeout.
+  bool await_ready() {
+    const std::int64_t deadline = monotonic_ns() + options_.hang_timeout_ns;
+    while (board_->ready.load() == 0 && monotonic_ns() < deadline) {
+      patrol(true);
+      std::this_thread::sleep_for(100us);
+    }
+    if (board_->ready.load() != 0) return true;
+    ++figures_.hangs;
+    return false;
+  }
+
   /// Restarts workers that ended on their own (each one a violation, judged), kills those
   /// stuck inside one call for longer than the hang timeout (a hang each).
   void patrol(bool may_exit) {
@@ -406,15 +419,7 @@ void run_pairs(const Scenario& scenario, std::uint64_t kills, const RunOptions& 
       Round round(scenario, options, board, log_fd, object, figures, notes, random);
       ++figures.rounds;
       round.spawn(Role::consumer, 0);
-      const std::int64_t deadline = monotonic_ns() + options.hang_timeout_ns;
-      while (board->ready.load() == 0 && monotonic_ns() < deadline) {
-        round.patrol(true);
-        std::this_thread::sleep_for(100us);
-      }
-      if (board->ready.load() == 0) {
-        ++figures.hangs;
-        break;
-      }
+      if (!round.await_ready()) break;
       Worker& producer = round.spawn(Role::producer, 1);
       std::this_thread::sleep_for(kill_delay(random));
       round.kill(producer);
@@ -441,15 +446,7 @@ void run_owners(const Scenario& scenario, std::uint64_t kills, const RunOptions&
       Round round(scenario, options, board, log_fd, object, figures, notes, random);
       ++figures.rounds;
       Worker& owner = round.spawn(Role::owner, 0);
-      const std::int64_t deadline = monotonic_ns() + options.hang_timeout_ns;
-      while (board->ready.load() == 0 && monotonic_ns() < deadline) {
-        round.patrol(true);
-        std::this_thread::sleep_for(100us);
-      }
-      if (board->ready.load() == 0) {
-        ++figures.hangs;
-        break;
-      }
+      if (!round.await_ready()) break;
       round.spawn(Role::consumer, 1);
       round.spawn(Role::producer, 2);
       std::this_thread::sleep_for(kill_delay(random));
