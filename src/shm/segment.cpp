@@ -6,8 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "conduit/core/name.hpp"
 #include "conduit/sys/file.hpp"
@@ -350,12 +352,29 @@ Result<struct stat> Segment::status() const {
 }
 
 Result<bool> Segment::reap_if_owner_died() const {
-  if (is_owner_alive()) return false;
+  if (is_owner_alive() && !await_dead_owners_lock()) return false;
   // Under the namespace lock, reap_locked looks again: a new object that took the name since
   // has a live owner and stays.
   auto guard = namespace_.lock();
   if (!guard) return std::unexpected(guard.error());
   return reap_locked(namespace_, name_);
+}
+
+// A killed creator shows dead in /proc (a zombie) as soon as its main thread is gone, while
+// another of its threads may still be closing its files, and so still hold the lock, for a
+// moment (a sanitizer's background thread makes this common). A caller that saw the creator
+// dead and reported owner_died must then still reap, or the name outlives every user: wait
+// for the lock, a bounded while. Bounded because a child the creator forked shares its lock
+// and may keep it for as long as it lives.
+bool Segment::await_dead_owners_lock() const {
+  if (lifetime() != Lifetime::process || alive(creator())) return false;
+  constexpr auto kPatience = std::chrono::seconds(1);
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  while (std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!is_owner_alive()) return true;
+  }
+  return false;
 }
 
 bool Segment::is_owner_alive() const {

@@ -119,6 +119,10 @@ class Segment {
   [[nodiscard]] bool is_linked() const;
 
  private:
+  /// For a creator /proc shows dead: waits a bounded while for its lock to be released.
+  /// Returns whether it was.
+  [[nodiscard]] bool await_dead_owners_lock() const;
+
   Segment(Namespace space, std::string name, sys::Fd file, sys::Mapping mapping,
           SegmentHeader header)
       : namespace_(std::move(space)),
