@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -573,10 +575,31 @@ void check(const Scenario& scenario, const LogContents& log, const KillNotes& no
       ++figures.broadcast_receivers_checked;
       const auto& ids = by_receiver[receiver];
       const std::unordered_set<std::uint64_t> got(ids.begin(), ids.end());
+      // For TORTURE_DEBUG: which of this receiver's messages went missing, and whether it
+      // received anything sent after the first of them (a gap, or a tail it never reached).
+      std::uint64_t lost = 0, first_lost = UINT64_MAX, last_lost = 0;
       for (const auto& [id, tick] : sent) {
         if (tick <= attached->second) continue;
         ++figures.checked;
-        if (!got.contains(id)) ++figures.lost;
+        if (got.contains(id)) continue;
+        ++lost;
+        first_lost = std::min(first_lost, tick);
+        last_lost = std::max(last_lost, tick);
+      }
+      figures.lost += lost;
+      if (lost != 0 && std::getenv("TORTURE_DEBUG") != nullptr) {
+        std::uint64_t got_later = 0;
+        for (const std::uint64_t id : ids)
+          if (const auto at = sent.find(id); at != sent.end() && at->second > first_lost)
+            ++got_later;
+        std::fprintf(stderr,
+                     "receiver %u (attached at tick %llu) lost %llu messages, ticks %llu..%llu; "
+                     "it received %llu sent after the first of them\n",
+                     receiver, static_cast<unsigned long long>(attached->second),
+                     static_cast<unsigned long long>(lost),
+                     static_cast<unsigned long long>(first_lost),
+                     static_cast<unsigned long long>(last_lost),
+                     static_cast<unsigned long long>(got_later));
       }
     }
     return;
