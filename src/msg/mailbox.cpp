@@ -294,7 +294,14 @@ std::byte* Mailbox::Impl::slot_payload(std::int32_t index) {
 }
 
 Result<void> Mailbox::Impl::grow() {
-  const std::uint32_t k = state_->extension_count + 1;
+  // The next extension follows from slot_total, the one store that records an extension: a
+  // grower killed after it but before extension_count left the count one short, and the
+  // next grower then took the recorded extension for a leftover and replaced its file while
+  // processes had it mapped (they would read slots nobody else writes).
+  std::uint32_t made = 0;
+  const std::uint32_t total = slot_total();  // after m extensions: 64 (2^(m+1) - 1)
+  while (made < kMaxExtensions && total >= kUnboundedInitialSlots * ((4u << made) - 1)) ++made;
+  const std::uint32_t k = made + 1;
   if (config_.capacity_kind != static_cast<std::uint32_t>(Capacity::Kind::unbounded) ||
       k > kMaxExtensions)
     return fail(Errc::limit_reached,

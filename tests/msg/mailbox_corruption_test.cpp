@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "conduit/msg/mailbox.hpp"
@@ -120,6 +121,40 @@ TEST_F(MailboxCorruptionTest, BroadcastMessageNobodyWantsAfterARepair_IsFreedNot
   // Both slots are free again: the mailbox holds two messages, as bounded(2) promises.
   EXPECT_TRUE(mailbox->try_send(std::string_view("one")));
   EXPECT_TRUE(mailbox->try_send(std::string_view("two")));
+}
+
+// A grower killed after it recorded an extension (slot_total) and before it counted it
+// (extension_count): the next grower took the recorded extension for a leftover and replaced
+// its file, while the processes that had mapped it kept reading the old one.
+TEST_F(MailboxCorruptionTest, GrowerDiedBeforeCountingItsExtension_NextGrowthKeepsEveryMessage) {
+  auto mailbox = Mailbox::create("box", {.capacity = Capacity::unbounded()});
+  ASSERT_TRUE(mailbox) << mailbox.error().message();
+  auto receiver = Mailbox::open("box");
+  ASSERT_TRUE(receiver) << receiver.error().message();
+  constexpr int kFirst = static_cast<int>(msg::kUnboundedInitialSlots) + 10;  // one extension
+  for (int i = 0; i < kFirst; ++i)
+    ASSERT_TRUE(mailbox->try_send(std::string_view(fmt::format("m{}", i))));
+  auto segment = shm::Segment::open("box", shm::SegmentKind::mailbox);
+  ASSERT_TRUE(segment) << segment.error().message();
+  auto* state =
+      reinterpret_cast<msg::MailboxState*>(segment->payload().data() + sizeof(msg::MailboxConfig));
+  ASSERT_EQ(state->extension_count, 1U);
+  state->extension_count = 0;  // the count the dead grower did not store
+  // The receiver maps the first extension now, then the sender grows again.
+  for (int i = 0; i < kFirst; ++i) {
+    auto got = receiver->try_receive();
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_EQ(got->text(), fmt::format("m{}", i));
+  }
+  constexpr int kSecond = 4 * static_cast<int>(msg::kUnboundedInitialSlots);  // grows again
+  for (int i = 0; i < kSecond; ++i)
+    ASSERT_TRUE(mailbox->try_send(std::string_view(fmt::format("n{}", i))));
+  for (int i = 0; i < kSecond; ++i) {
+    auto got = receiver->try_receive();
+    ASSERT_TRUE(got) << "n" << i << ": " << got.error().message();
+    ASSERT_EQ(got->text(), fmt::format("n{}", i));
+  }
+  EXPECT_EQ(receiver->try_receive().error().code(), Errc::would_block);
 }
 
 }  // namespace

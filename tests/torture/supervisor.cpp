@@ -592,14 +592,13 @@ void check(const Scenario& scenario, const LogContents& log, const KillNotes& no
         for (const std::uint64_t id : ids)
           if (const auto at = sent.find(id); at != sent.end() && at->second > first_lost)
             ++got_later;
-        std::fprintf(stderr,
-                     "receiver %u (attached at tick %llu) lost %llu messages, ticks %llu..%llu; "
-                     "it received %llu sent after the first of them\n",
-                     receiver, static_cast<unsigned long long>(attached->second),
-                     static_cast<unsigned long long>(lost),
-                     static_cast<unsigned long long>(first_lost),
-                     static_cast<unsigned long long>(last_lost),
-                     static_cast<unsigned long long>(got_later));
+        std::fprintf(
+            stderr,
+            "receiver %u (attached at tick %llu) lost %llu messages, ticks %llu..%llu; "
+            "it received %llu sent after the first of them\n",
+            receiver, static_cast<unsigned long long>(attached->second),
+            static_cast<unsigned long long>(lost), static_cast<unsigned long long>(first_lost),
+            static_cast<unsigned long long>(last_lost), static_cast<unsigned long long>(got_later));
       }
     }
     return;
