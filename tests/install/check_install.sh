@@ -29,4 +29,13 @@ if [ -f "$prefix/lib/cmake/conduit/conduitMpiTargets.cmake" ]; then
   cmake --build "$work/build-mpi" >/dev/null
   mpirun --allow-run-as-root --oversubscribe -np 2 "$work/build-mpi/consumer_mpi"
 fi
+echo "== conduit tour, installed: finds the installed examples"
+test -x "$prefix/libexec/conduit/examples/pipe"
+"$prefix/bin/conduit" tour --list --json | grep -q "\"program\": \"$prefix/libexec/conduit/examples/pipe\""
+if "$prefix/bin/conduit" tour --list | grep -q "not built"; then
+  echo "an installed example is missing:" >&2
+  "$prefix/bin/conduit" tour --list | grep "not built" >&2
+  exit 1
+fi
+CONDUIT_NAMESPACE=$work/ns3 "$prefix/bin/conduit" tour pipe shared_counter >/dev/null
 echo "install: ok"

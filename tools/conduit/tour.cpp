@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,12 +113,24 @@ std::string why_skipped(const Scenario& scenario, const std::string& path) {
   return {};
 }
 
+/// Where the example programs are by default: beside an installed `conduit`
+/// (<prefix>/libexec/conduit/examples), else in the build tree this command was built in.
+std::string default_examples() {
+  std::error_code error;
+  const auto self = std::filesystem::canonical("/proc/self/exe", error);
+  if (!error) {
+    const auto installed = self.parent_path() / CONDUIT_EXAMPLES_FROM_BIN;
+    if (std::filesystem::is_directory(installed, error)) return installed.lexically_normal();
+  }
+  return std::string(CONDUIT_BINARY_DIR) + "/examples";
+}
+
 }  // namespace
 
 void add_tour(CLI::App& app, int& exit_code) {
   auto* tour =
       app.add_subcommand("tour", "Run every model as a short scenario with real processes");
-  static std::string examples = std::string(CONDUIT_BINARY_DIR) + "/examples";
+  static std::string examples = default_examples();
   static std::vector<std::string> only;
   static bool list = false;
   static bool json = false;
