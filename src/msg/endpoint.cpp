@@ -145,6 +145,8 @@ class Endpoint::Impl {
     peer_state->doorbell.notify_all();
     auto [slot, inserted] =
         outbound_.emplace(key, Outbound{std::move(*target), std::move(*link), sys::now()});
+    // Stable while the entry lives: the node and the peer's mapping stay put.
+    slot->second.link.impl_->queued_doorbell_ = &state_of(slot->second.peer)->doorbell;
     last_key_ = &slot->first;
     last_ = &slot->second;
     return last_;
@@ -280,7 +282,17 @@ class Endpoint::Impl {
           return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
         slice_end = std::min(slice_end, *deadline);
       }
+      // A zero-capacity link's try_send succeeds only while a receiver waits, and the link's
+      // mailbox counts only waiters of its own: count this one on every link it waits for.
+      const auto count_waiting = [&](int delta) {
+        for (auto& in : inbound_) {
+          if (!in.link || (peer && in.peer != *peer) || !in.link->impl_->is_rendezvous_) continue;
+          in.link->impl_->state_->waiting_receivers.fetch_add(static_cast<std::uint32_t>(delta));
+        }
+      };
+      count_waiting(1);
       (void)state_->doorbell.wait_until(observed, slice_end);
+      count_waiting(-1);
     }
   }
 

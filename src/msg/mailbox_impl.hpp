@@ -147,6 +147,10 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   BufferPool buffers_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
+  /// Endpoint links: a word to wake once a message is queued, before waiting for its receipt
+  /// (zero capacity). The endpoint's receiver sleeps on its doorbell, not on this mailbox, and
+  /// the doorbell rung after the send returns would ring only after the receiver took it.
+  sync::WaitWord* queued_doorbell_ = nullptr;
   bool holds_exclusive_ = false;
   sys::TimePoint next_reclaim_{};  // may_reclaim(): not before then
   pid_t exclusive_pid_ = 0;        // the process that claimed it (a forked child is not the holder)

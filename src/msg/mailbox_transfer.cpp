@@ -229,6 +229,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
     observed = state_->space.value();  // then look again before sleeping
   }
   if (!wants_receipt) return {};
+  if (queued_doorbell_ != nullptr) queued_doorbell_->notify_all();
   return wait_for_receipt(index, sequence, is_try, deadline, receipt, operation);
 }
 

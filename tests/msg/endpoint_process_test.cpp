@@ -223,5 +223,40 @@ TEST_F(EndpointTest, ZeroCapacityLinkIsARendezvous) {
   EXPECT_TRUE(a.wait().ok());
 }
 
+// The receiver sleeps on its endpoint's doorbell, not on the link's mailbox: before the fix a
+// zero-capacity link's mailbox never saw it waiting, so every try_send was would_block ("no
+// receiver is waiting") while it waited; and a blocking send woke it only at its next
+// liveness slice (50 ms a message).
+TEST_F(EndpointTest, ZeroCapacityTrySendReachesAReceiverWaitingInReceive) {
+  auto b = Endpoint::join("b");
+  ASSERT_TRUE(b);
+  Child a([] {
+    auto me = Endpoint::join("a", {.capacity = Capacity::zero()});
+    CHILD_CHECK(me.has_value());
+    CHILD_CHECK(me->send("b", "link").has_value());  // the link exists from here on
+    for (int message = 0; message < 3; ++message) {
+      bool is_sent = false;
+      for (int attempt = 0; attempt < 3000 && !is_sent; ++attempt) {
+        auto sent = me->try_send("b", "now");
+        is_sent = sent.has_value();
+        if (!is_sent) {
+          CHILD_CHECK(sent.error().code() == Errc::would_block);
+          ::usleep(1000);
+        }
+      }
+      CHILD_CHECK(is_sent);
+    }
+    return 0;
+  });
+  auto link = b->receive_from_for("a", 30s);
+  ASSERT_TRUE(link) << link.error().message();
+  for (int message = 0; message < 3; ++message) {
+    auto got = message % 2 == 0 ? b->receive_for(30s) : b->receive_from_for("a", 30s);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got->text(), "now");
+  }
+  EXPECT_TRUE(a.wait().ok());
+}
+
 }  // namespace
 }  // namespace conduit
