@@ -85,6 +85,11 @@ std::vector<Group> groups(Mode mode) {
                        pipe_pair(), socketpair_stream(), socketpair_seqpacket(), posix_mq(),
                        sysv_msgq(), boost_message_queue(Wait::blocking), zeromq_ipc(), nng_ipc()},
        .after_idle = full});
+  if (mode != Mode::quick)
+    all.push_back({.title = "Rendezvous round trip (zero capacity), blocking",
+                   .ratio_label = "x futex",
+                   .round_trips = {futex_pingpong(), conduit_mailbox_rendezvous(Wait::blocking),
+                                   conduit_endpoint_rendezvous(Wait::blocking)}});
   if (mode != Mode::quick)  // the quick set: busy and blocking only, to stay under a minute
     all.push_back({.title = "Round trip, adaptive (spin, then sleep)",
                    .ratio_label = "x limit",

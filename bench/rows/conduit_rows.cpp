@@ -82,15 +82,20 @@ class SemaphoreRow final : public RoundTrip {
 
 class MailboxRow final : public RoundTrip {
  public:
-  explicit MailboxRow(Wait wait) : wait_(wait) {}
-  std::string name() const override { return "conduit Mailbox" + suffix(wait_); }
+  /// `is_rendezvous`: zero capacity, each send returns once the other side took it.
+  MailboxRow(Wait wait, bool is_rendezvous) : wait_(wait), is_rendezvous_(is_rendezvous) {}
+  std::string name() const override {
+    return std::string("conduit Mailbox") + (is_rendezvous_ ? ", rendezvous" : "") +
+           suffix(wait_);
+  }
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {
     payload_ = payload;
     base_ = "bench-" + std::to_string(::getpid()) + "-" +
             std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000);
-    const conduit::MailboxOptions options{.capacity = conduit::Capacity::bounded(4),
-                                          .max_message_size = std::max<std::size_t>(payload, 1)};
+    const conduit::MailboxOptions options{
+        .capacity = is_rendezvous_ ? conduit::Capacity::zero() : conduit::Capacity::bounded(4),
+        .max_message_size = std::max<std::size_t>(payload, 1)};
     down_.emplace(must(conduit::Mailbox::create(base_ + "-down", options)));
     up_.emplace(must(conduit::Mailbox::create(base_ + "-up", options)));
     buffer_.assign(payload, std::byte{'x'});
@@ -129,6 +134,7 @@ class MailboxRow final : public RoundTrip {
     return must(box.receive());
   }
   Wait wait_;
+  bool is_rendezvous_;
   std::size_t payload_ = 0;
   std::string base_;
   std::optional<conduit::Mailbox> down_, up_;
@@ -141,7 +147,10 @@ RoundTripFactory conduit_semaphore(Wait wait) {
   return [wait] { return std::make_unique<SemaphoreRow>(wait); };
 }
 RoundTripFactory conduit_mailbox(Wait wait) {
-  return [wait] { return std::make_unique<MailboxRow>(wait); };
+  return [wait] { return std::make_unique<MailboxRow>(wait, false); };
+}
+RoundTripFactory conduit_mailbox_rendezvous(Wait wait) {
+  return [wait] { return std::make_unique<MailboxRow>(wait, true); };
 }
 
 }  // namespace bench
@@ -151,14 +160,19 @@ namespace {
 
 class EndpointRow final : public RoundTrip {
  public:
-  explicit EndpointRow(Wait wait) : wait_(wait) {}
-  std::string name() const override { return "conduit Endpoint" + suffix(wait_); }
+  /// `is_rendezvous`: zero-capacity links, each send returns once the peer took it.
+  EndpointRow(Wait wait, bool is_rendezvous) : wait_(wait), is_rendezvous_(is_rendezvous) {}
+  std::string name() const override {
+    return std::string("conduit Endpoint") + (is_rendezvous_ ? ", rendezvous" : "") +
+           suffix(wait_);
+  }
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {
     tag_ = std::to_string(::getpid()) + "-" +
            std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000);
-    options_ = {.capacity = conduit::Capacity::bounded(4),
-                .max_message_size = std::max<std::size_t>(payload, 1)};
+    options_ = {
+        .capacity = is_rendezvous_ ? conduit::Capacity::zero() : conduit::Capacity::bounded(4),
+        .max_message_size = std::max<std::size_t>(payload, 1)};
     me_.emplace(must(conduit::Endpoint::join("bench-p-" + tag_, options_)));
     buffer_.assign(payload, std::byte{'x'});
   }
@@ -211,6 +225,7 @@ class EndpointRow final : public RoundTrip {
     }
   }
   Wait wait_;
+  bool is_rendezvous_;
   std::string tag_;
   conduit::EndpointOptions options_;
   std::optional<conduit::Endpoint> me_;
@@ -223,7 +238,10 @@ class EndpointRow final : public RoundTrip {
 }  // namespace
 
 RoundTripFactory conduit_endpoint(Wait wait) {
-  return [wait] { return std::make_unique<EndpointRow>(wait); };
+  return [wait] { return std::make_unique<EndpointRow>(wait, false); };
+}
+RoundTripFactory conduit_endpoint_rendezvous(Wait wait) {
+  return [wait] { return std::make_unique<EndpointRow>(wait, true); };
 }
 
 }  // namespace bench

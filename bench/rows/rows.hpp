@@ -60,6 +60,9 @@ StreamFactory zeromq_push_pull();
 RoundTripFactory conduit_semaphore(Wait wait);
 RoundTripFactory conduit_mailbox(Wait wait);
 RoundTripFactory conduit_endpoint(Wait wait);
+/// Zero capacity (a rendezvous): each send returns once the other side took the message.
+RoundTripFactory conduit_mailbox_rendezvous(Wait wait);
+RoundTripFactory conduit_endpoint_rendezvous(Wait wait);
 StreamFactory conduit_mailbox_stream(Wait wait);
 // Channel<T> (channel_rows.cpp): records of exactly the payload's size (8 B ... 1 MiB).
 RoundTripFactory conduit_channel(Wait wait);
