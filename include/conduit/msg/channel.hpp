@@ -169,10 +169,11 @@ class ChannelCore {
   /// of the tail, then a load of the consumer's sleeper flag (sync/wait.hpp, the second
   /// protocol) after a fence: only a compiler barrier in an asymmetric channel (the sleeper
   /// makes a membarrier instead), else a seq_cst fence. No read-modify-write and no system
-  /// call unless the consumer sleeps.
+  /// call unless the consumer sleeps, and then one wake per sleep (it marks its sleeps).
   void publish(std::size_t count) noexcept {
     writer_->publish(count);
-    items_->notify_sleepers(fencing_);
+    if (sync::WaitWord::has_sleepers(items_->sleepers, fencing_)) [[unlikely]]
+      items_->wake_all_once(items_woken_at_);
   }
 
   /// Consumer side: at least one and at most `wanted` records in one lane (lanes take turns).
@@ -229,11 +230,11 @@ class ChannelCore {
   }
   /// Releases the next `count` records of the lane ready() chose and wakes its producer if it
   /// sleeps on the full lane (as publish: a store, a fence as the channel's WakeFencing says,
-  /// and a load of the lane's sleeper flag, on the consumer's own line).
+  /// and a load of the lane's sleeper flag, on the consumer's own line; one wake per sleep).
   void release(std::size_t count) noexcept {
     reader_->release(count);
     if (sync::WaitWord::has_sleepers(reader_->producer_sleepers(), fencing_)) [[unlikely]]
-      space_->wake_all();
+      space_->wake_all_once(space_woken_at_);
   }
 
   // Zero copy: one loan and one view at a time per handle.
@@ -308,6 +309,11 @@ class ChannelCore {
   const std::atomic<std::uint32_t>* is_closed_ = nullptr;
   sync::WaitWord* items_ = nullptr;  // the consumer sleeps here
   sync::WaitWord* space_ = nullptr;  // producers sleep here
+  // The words' values after this handle's last wakes (WaitWord::wake_all_once): a sleeper
+  // still flagged while the word holds it was reached by that wake, and is not woken again
+  // by every publish (or release) it stays flagged through.
+  std::uint32_t items_woken_at_ = 0;
+  std::uint32_t space_woken_at_ = 0;
   // The ring's, read once when the handle was made (a peer rewriting the header later changes
   // nothing here); asymmetric only once this process registered for membarrier.
   sync::WakeFencing fencing_ = sync::WakeFencing::symmetric;
