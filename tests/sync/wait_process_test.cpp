@@ -162,8 +162,8 @@ TEST_F(WaitTest, MarkedSleeps_WakingOncePerSleepNeverMissesAWakeUp) {
 }
 
 TEST_F(WaitTest, MarkedSleeps_ABusyWakerRacingASleeperNeverLosesAWakeUp) {
-  const auto exit = ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::symmetric,
-                                                 sync::SleepMark::bump);
+  const auto exit =
+      ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::symmetric, sync::SleepMark::bump);
   EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
@@ -175,8 +175,8 @@ TEST_F(WaitTest, MarkedSleeps_AsymmetricFencing_NeverMissAWakeUp) {
 
 TEST_F(WaitTest, MarkedSleeps_AsymmetricFencing_ABusyWakerRacingASleeperNeverLosesAWakeUp) {
   if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
-  const auto exit = ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::asymmetric,
-                                                 sync::SleepMark::bump);
+  const auto exit =
+      ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::asymmetric, sync::SleepMark::bump);
   EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
