@@ -108,9 +108,21 @@ inline void verify(const char* data, std::size_t size, std::uint64_t index) {
 
 /// Reads every byte of a message read in place (a sum of 8-byte words, with the tail's bytes):
 /// a zero-copy row's consumer uses what it received, as a copying row's receive copies it all.
+/// Four running sums, so that the loads and adds overlap: one sum is a chain of dependent
+/// adds, about 200 ns per 4 KiB on the EPYC VM, slower than the copying rows' memcpy (then
+/// the consumer fell behind and the ring ran full); four take about 120 ns.
 inline std::uint64_t sum_bytes(std::span<const std::byte> bytes) {
-  std::uint64_t sum = 0;
+  std::uint64_t sums[4] = {0, 0, 0, 0};
   std::size_t at = 0;
+  for (; at + sizeof sums <= bytes.size(); at += sizeof sums) {
+    std::uint64_t words[4];
+    std::memcpy(words, bytes.data() + at, sizeof words);
+    sums[0] += words[0];
+    sums[1] += words[1];
+    sums[2] += words[2];
+    sums[3] += words[3];
+  }
+  std::uint64_t sum = sums[0] + sums[1] + sums[2] + sums[3];
   for (; at + sizeof sum <= bytes.size(); at += sizeof sum) {
     std::uint64_t word = 0;
     std::memcpy(&word, bytes.data() + at, sizeof word);

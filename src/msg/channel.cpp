@@ -100,14 +100,17 @@ class ChannelCore::Impl {
   /// peers. Returns success when the caller should look at the ring again; timed_out,
   /// owner_died, or closed (the peer died) else.
   /// `sleepers`: the count to flag instead of word.sleepers (a full lane's own flag).
+  /// `mark`: SleepMark::bump where the wakers wake with wake_all_once (publish, release), so
+  /// that they wake each sleep once; none where the predicate watches the word itself.
   template <class Predicate>
   Result<void> wait(Predicate&& is_ready, sync::WaitWord& word,
                     std::optional<sys::TimePoint> deadline, std::string_view operation,
-                    bool is_producer, std::atomic<std::uint32_t>* sleepers = nullptr) {
+                    bool is_producer, std::atomic<std::uint32_t>* sleepers = nullptr,
+                    sync::SleepMark mark = sync::SleepMark::none) {
     // The ring's fencing, whatever this process's: in an asymmetric channel the wakers take
     // no fence, and the sleeper's membarrier stands for it (sync/wait.hpp).
-    switch (
-        sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing(), sleepers)) {
+    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, ring_.wake_fencing(),
+                             sleepers, mark)) {
       case sync::SliceEnd::moved: return {};  // look again
       case sync::SliceEnd::deadline_passed:
         return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
@@ -349,14 +352,16 @@ Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
     }
     // The consumer's release() publishes the head with a plain store, then looks at the
     // lane's own sleeper flag (not space.sleepers: the lane's next owner zeroes it, so a
-    // producer killed asleep leaves nothing behind) and bumps `space`: the predicate is the
-    // look at the head (and the close) that wait_slice makes after flagging us.
+    // producer killed asleep leaves nothing behind) and bumps `space` once per sleep (we mark
+    // ours: a bump of `space` before flagging): the predicate is the look at the head (and
+    // the close) that wait_slice makes after flagging us. Our mark also moves the word that
+    // producers waiting for a lane watch: they look for a lane once more, and wait again.
     const auto has_room = [&] {
       auto room = writer_->available(1);
       return !room || *room != 0 || is_closed();
     };
-    if (auto waited =
-            impl.wait(has_room, header.space, deadline, operation, true, &writer_->sleepers());
+    if (auto waited = impl.wait(has_room, header.space, deadline, operation, true,
+                                &writer_->sleepers(), sync::SleepMark::bump);
         !waited)
       return std::unexpected(waited.error());
   }
@@ -382,7 +387,7 @@ Result<std::size_t> ChannelCore::ready_slowly(std::size_t wanted, bool is_try,
   consumer_as_ = impl.consumer_as_;
   only_reader_ = impl.ring_.config().lane_count == 1 ? &impl.consumer_.reader(0) : nullptr;
   auto& header = impl.header();
-  // Producers publish with a plain store of a lane's tail, then notify_sleepers(): the
+  // Producers publish with a plain store of a lane's tail, then wake sleepers (publish()): the
   // predicate is the look at the tails (and the close) that wait_slice makes after flagging
   // us as a sleeper. poll() only looks (and moves the fair start; take() polls again).
   const auto has_records = [&] {
@@ -410,7 +415,9 @@ Result<std::size_t> ChannelCore::ready_slowly(std::size_t wanted, bool is_try,
       return empty;
     }
     if (peer_gone) return std::unexpected(*peer_gone);
-    auto waited = impl.wait(has_records, header.items, deadline, operation, false);
+    // Marked: publish() wakes each of our sleeps once (sync/wait.hpp, wake_all_once).
+    auto waited = impl.wait(has_records, header.items, deadline, operation, false, nullptr,
+                            sync::SleepMark::bump);
     if (!waited) {
       // The producers died: their last records may have landed after the look above.
       if (waited.error().code() != Errc::closed) return std::unexpected(waited.error());

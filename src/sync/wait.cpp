@@ -74,6 +74,17 @@ void WaitWord::wake_all() noexcept {
   sys::futex_wake(word);
 }
 
+void WaitWord::wake_all_once(std::uint32_t& woken_at) noexcept {
+  // Acquire: after the caller's relaxed load that saw a flag, pairs with the flag's raise (a
+  // seq_cst read-modify-write, so a release): the sleeper's marking bump, sequenced before
+  // its flag, is visible to the load below ("Waking once per sleep" in wait.hpp).
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (word.load(std::memory_order_relaxed) == woken_at) return;  // that wake reached it
+  // (a): seq_cst, as in wake_all; the caller saw a flag, so FUTEX_WAKE unasked.
+  woken_at = word.fetch_add(1, std::memory_order_seq_cst) + 1;
+  sys::futex_wake(word);
+}
+
 bool WaitWord::sleep_flagged(std::uint32_t observed,
                              std::optional<sys::TimePoint> deadline) noexcept {
   // A failure is the deadline (or an unexpected error, treated as one, as in wait_until: the

@@ -516,6 +516,77 @@ TEST_F(ChannelProcessTest, AProducerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   EXPECT_EQ(*consumer->try_receive(), 3);
 }
 
+TEST_F(ChannelProcessTest, AFlaggedConsumerIsWokenOncePerSleepNotOncePerPublish) {
+  // A consumer stays flagged through its membarrier while the producer publishes on; each of
+  // those publishes used to bump the word and make a FUTEX_WAKE. Here the flag stays up for
+  // good (its consumer was killed asleep, and nobody took the role since): the first publish
+  // wakes, the next ones see that nobody went to sleep since and leave the word alone.
+  ASSERT_TRUE(Channel<int>::create("once"));
+  auto segment = shm::Segment::open("once", shm::SegmentKind::channel);
+  ASSERT_TRUE(segment);
+  auto ring = ring::LaneRing::attach(segment->payload(), "test");
+  ASSERT_TRUE(ring);
+  auto& items = ring->header().items;
+  for (int attempt = 0; attempt < 20 && items.sleepers.load() == 0; ++attempt) {
+    Child sleeper([] {
+      sync::set_spin_rounds(0);
+      auto channel = Channel<int>::open("once");
+      CHILD_CHECK(channel.has_value());
+      (void)channel->receive();  // nothing comes: asleep until killed
+      return 0;
+    });
+    while (items.sleepers.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
+    EXPECT_FALSE(sleeper.kill().ok());
+  }
+  ASSERT_EQ(items.sleepers.load(), 1u) << "the dead sleeper's flag";
+  auto producer = Channel<int>::open("once");
+  ASSERT_TRUE(producer);
+  const std::uint32_t before = items.value();
+  ASSERT_TRUE(producer->send(1));
+  EXPECT_EQ(items.value(), before + 1) << "the first publish wakes the flagged sleeper";
+  for (int i = 2; i <= 5; ++i) ASSERT_TRUE(producer->send(i));
+  EXPECT_EQ(items.value(), before + 1) << "the same sleep is not woken again";
+}
+
+TEST_F(ChannelProcessTest, AFlaggedProducerIsWokenOncePerSleepNotOncePerRelease) {
+  // The same for a producer asleep on its full lane: its flag stays up (killed asleep, and the
+  // lane not taken since), so the first release wakes it and the next ones do not.
+  ASSERT_TRUE(Channel<int>::create("once-full", {.capacity = 4}));
+  auto consumer = Channel<int>::open("once-full");
+  ASSERT_TRUE(consumer);
+  EXPECT_EQ(consumer->try_receive().error().code(), Errc::would_block);  // takes the role
+  auto segment = shm::Segment::open("once-full", shm::SegmentKind::channel);
+  ASSERT_TRUE(segment);
+  auto ring = ring::LaneRing::attach(segment->payload(), "test");
+  ASSERT_TRUE(ring);
+  auto& flag = ring->control(0).producer_sleepers;
+  auto& space = ring->header().space;
+  for (int attempt = 0; attempt < 20 && flag.load() == 0; ++attempt) {
+    Child sleeper([] {
+      sync::set_spin_rounds(0);
+      auto channel = Channel<int>::open("once-full");
+      CHILD_CHECK(channel.has_value());
+      for (int i = 1; i <= 4; ++i) (void)channel->try_send(i);  // fills the lane (if not yet)
+      (void)channel->send(5);  // nobody receives: asleep until killed
+      return 0;
+    });
+    while (flag.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
+    EXPECT_FALSE(sleeper.kill().ok());
+  }
+  ASSERT_EQ(flag.load(), 1u) << "the dead sleeper's flag";
+  const std::uint32_t before = space.value();
+  auto first = consumer->try_receive();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, 1);
+  EXPECT_EQ(space.value(), before + 1) << "the first release wakes the flagged sleeper";
+  for (int i = 2; i <= 4; ++i) {
+    auto got = consumer->try_receive();
+    ASSERT_TRUE(got);
+    EXPECT_EQ(*got, i);
+  }
+  EXPECT_EQ(space.value(), before + 1) << "the same sleep is not woken again";
+}
+
 TEST_F(ChannelProcessTest, OpenWithAnotherTypeFailsInAnotherProcess) {
   ASSERT_TRUE(Channel<Item>::create("items"));
   auto exit = test::run_in_child([] {

@@ -27,19 +27,29 @@ struct PingPong {
 };
 
 /// Waits (no deadline; slices of an hour: no liveness poll rescues a lost wake-up) until
-/// `counter` reaches `value`.
+/// `counter` reaches `value`; marking each sleep with a bump when `mark` says so.
 void await(std::atomic<std::uint64_t>& counter, sync::WaitWord& word, std::uint64_t value,
-           sync::WakeFencing fencing) {
+           sync::WakeFencing fencing, sync::SleepMark mark = sync::SleepMark::none) {
   // Acquire: pairs with the release store of the other side.
   const auto is_ready = [&] { return counter.load(std::memory_order_acquire) >= value; };
   while (!is_ready())
-    (void)sync::wait_slice(is_ready, word, std::nullopt, std::chrono::hours(1), fencing);
+    (void)sync::wait_slice(is_ready, word, std::nullopt, std::chrono::hours(1), fencing, nullptr,
+                           mark);
+}
+
+/// The waker's side after publishing: notify_sleepers(), or, for sleepers that mark their
+/// sleeps, a look at the flag and wake_all_once() (`woken_at`: this waker's own).
+void wake(sync::WaitWord& word, sync::WakeFencing fencing, sync::SleepMark mark,
+          std::uint32_t& woken_at) {
+  if (mark == sync::SleepMark::none) return word.notify_sleepers(fencing);
+  if (sync::WaitWord::has_sleepers(word.sleepers, fencing)) word.wake_all_once(woken_at);
 }
 
 /// `exchanges` round trips between two processes, each side waiting with `spin` rounds and
 /// fencing as `fencing` says (asymmetric: both processes registered for membarrier).
 test::Exit ping_pong(std::uint64_t exchanges, std::uint32_t spin,
-                     sync::WakeFencing fencing = sync::WakeFencing::symmetric) {
+                     sync::WakeFencing fencing = sync::WakeFencing::symmetric,
+                     sync::SleepMark mark = sync::SleepMark::none) {
   void* memory =
       ::mmap(nullptr, sizeof(PingPong), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return {};
@@ -49,17 +59,19 @@ test::Exit ping_pong(std::uint64_t exchanges, std::uint32_t spin,
   if (is_asymmetric && !sys::register_for_global_membarrier()) return {};
   test::Child server([&] {
     CHILD_CHECK(!is_asymmetric || sys::register_for_global_membarrier());
+    std::uint32_t woken_at = 0;
     for (std::uint64_t i = 1; i <= exchanges; ++i) {
-      await(shared->ping, shared->ping_word, i, fencing);
+      await(shared->ping, shared->ping_word, i, fencing, mark);
       shared->pong.store(i, std::memory_order_release);
-      shared->pong_word.notify_sleepers(fencing);
+      wake(shared->pong_word, fencing, mark, woken_at);
     }
     return 0;
   });
+  std::uint32_t woken_at = 0;
   for (std::uint64_t i = 1; i <= exchanges; ++i) {
     shared->ping.store(i, std::memory_order_release);
-    shared->ping_word.notify_sleepers(fencing);
-    await(shared->pong, shared->pong_word, i, fencing);
+    wake(shared->ping_word, fencing, mark, woken_at);
+    await(shared->pong, shared->pong_word, i, fencing, mark);
   }
   auto exit = server.wait(120s);
   sync::set_spin_rounds(sync::kSpinRounds);
@@ -85,7 +97,8 @@ TEST_F(WaitTest, SpinningThenSleepingNeverMissesAWakeUp) {
 /// publish and its look at the sleeper flag land at every moment of the child's going to
 /// sleep (flag, fence, last look). Where wakers and sleepers do not order that race, a
 /// wake-up is lost and the child sleeps for an hour: the watchdog fails the test.
-test::Exit ping_pong_with_a_busy_poller(std::uint64_t exchanges, sync::WakeFencing fencing) {
+test::Exit ping_pong_with_a_busy_poller(std::uint64_t exchanges, sync::WakeFencing fencing,
+                                        sync::SleepMark mark = sync::SleepMark::none) {
   void* memory =
       ::mmap(nullptr, sizeof(PingPong), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return {};
@@ -96,18 +109,19 @@ test::Exit ping_pong_with_a_busy_poller(std::uint64_t exchanges, sync::WakeFenci
     CHILD_CHECK(!is_asymmetric || sys::register_for_global_membarrier());
     sync::set_spin_rounds(0);
     for (std::uint64_t i = 1; i <= exchanges; ++i) {
-      await(shared->ping, shared->ping_word, i, fencing);
+      await(shared->ping, shared->ping_word, i, fencing, mark);
       shared->pong.store(i, std::memory_order_release);
       shared->pong_word.notify_sleepers(fencing);
     }
     return 0;
   });
   std::minstd_rand random(std::random_device{}());
+  std::uint32_t woken_at = 0;
   for (std::uint64_t i = 1; i <= exchanges; ++i) {
     const auto pauses = random() % 64;
     for (std::uint32_t k = 0; k < pauses; ++k) sync::relax();
     shared->ping.store(i, std::memory_order_release);
-    shared->ping_word.notify_sleepers(fencing);
+    wake(shared->ping_word, fencing, mark, woken_at);
     // Acquire: pairs with the child's release store.
     while (shared->pong.load(std::memory_order_acquire) < i) sync::relax();
   }
@@ -138,6 +152,68 @@ TEST_F(WaitTest, AsymmetricFencing_ABusyWakerRacingASleeperNeverLosesAWakeUp) {
   if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
   const auto exit = ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::asymmetric);
   EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+// Marked sleeps (SleepMark::bump) and wakers that wake each sleep once (wake_all_once): the
+// same races, with wakers that skip the wake when the word has not moved since their last.
+TEST_F(WaitTest, MarkedSleeps_WakingOncePerSleepNeverMissesAWakeUp) {
+  const auto exit = ping_pong(20'000, 0, sync::WakeFencing::symmetric, sync::SleepMark::bump);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST_F(WaitTest, MarkedSleeps_ABusyWakerRacingASleeperNeverLosesAWakeUp) {
+  const auto exit =
+      ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::symmetric, sync::SleepMark::bump);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST_F(WaitTest, MarkedSleeps_AsymmetricFencing_NeverMissAWakeUp) {
+  if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
+  const auto exit = ping_pong(20'000, 0, sync::WakeFencing::asymmetric, sync::SleepMark::bump);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST_F(WaitTest, MarkedSleeps_AsymmetricFencing_ABusyWakerRacingASleeperNeverLosesAWakeUp) {
+  if (!sys::has_global_membarrier()) GTEST_SKIP() << "no MEMBARRIER_CMD_GLOBAL_EXPEDITED here";
+  const auto exit =
+      ping_pong_with_a_busy_poller(200'000, sync::WakeFencing::asymmetric, sync::SleepMark::bump);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+}
+
+TEST(WaitWord, WakeAllOnceWakesEachMarkedSleepOnce) {
+  // A sleeper that stays flagged (as through its membarrier) is woken by the first wake only;
+  // a new sleep (a new mark) is woken again.
+  sync::WaitWord word;
+  std::uint32_t woken_at = 0;
+  word.word.fetch_add(1);  // a marking sleeper's bump
+  word.flag_sleeper();     // ... and its flag, left up
+  const std::uint32_t marked = word.value();
+  word.wake_all_once(woken_at);
+  EXPECT_EQ(word.value(), marked + 1) << "the first wake bumps";
+  word.wake_all_once(woken_at);
+  word.wake_all_once(woken_at);
+  EXPECT_EQ(word.value(), marked + 1) << "the same sleep is not woken again";
+  word.unflag_sleeper();
+  word.word.fetch_add(1);  // the next sleep's mark
+  word.flag_sleeper();
+  word.wake_all_once(woken_at);
+  EXPECT_EQ(word.value(), marked + 3) << "a new sleep is woken";
+  word.unflag_sleeper();
+}
+
+TEST(WaitWord, AMarkedSleepBumpsTheWordBeforeSleeping) {
+  sync::WaitWord word;
+  sync::set_spin_rounds(0);
+  const std::uint32_t before = word.value();
+  EXPECT_EQ(sync::wait_slice([] { return false; }, word, std::nullopt, 1ms,
+                             sync::WakeFencing::symmetric, nullptr, sync::SleepMark::bump),
+            sync::SliceEnd::slice_over);
+  EXPECT_EQ(word.value(), before + 1);
+  EXPECT_EQ(word.sleepers.load(), 0u) << "the flag is down again";
+  EXPECT_EQ(sync::wait_slice([] { return false; }, word, std::nullopt, 1ms),
+            sync::SliceEnd::slice_over);
+  EXPECT_EQ(word.value(), before + 1) << "an unmarked sleep leaves the word alone";
+  sync::set_spin_rounds(sync::kSpinRounds);
 }
 
 TEST(WaitWord, NotifySleepersWithNobodyAsleepLeavesTheWordAlone) {

@@ -169,10 +169,11 @@ class ChannelCore {
   /// of the tail, then a load of the consumer's sleeper flag (sync/wait.hpp, the second
   /// protocol) after a fence: only a compiler barrier in an asymmetric channel (the sleeper
   /// makes a membarrier instead), else a seq_cst fence. No read-modify-write and no system
-  /// call unless the consumer sleeps.
+  /// call unless the consumer sleeps, and then one wake per sleep (it marks its sleeps).
   void publish(std::size_t count) noexcept {
     writer_->publish(count);
-    items_->notify_sleepers(fencing_);
+    if (sync::WaitWord::has_sleepers(items_->sleepers, fencing_)) [[unlikely]]
+      items_->wake_all_once(items_woken_at_);
   }
 
   /// Consumer side: at least one and at most `wanted` records in one lane (lanes take turns).
@@ -229,11 +230,11 @@ class ChannelCore {
   }
   /// Releases the next `count` records of the lane ready() chose and wakes its producer if it
   /// sleeps on the full lane (as publish: a store, a fence as the channel's WakeFencing says,
-  /// and a load of the lane's sleeper flag, on the consumer's own line).
+  /// and a load of the lane's sleeper flag, on the consumer's own line; one wake per sleep).
   void release(std::size_t count) noexcept {
     reader_->release(count);
     if (sync::WaitWord::has_sleepers(reader_->producer_sleepers(), fencing_)) [[unlikely]]
-      space_->wake_all();
+      space_->wake_all_once(space_woken_at_);
   }
 
   // Zero copy: one loan and one view at a time per handle.
@@ -308,6 +309,11 @@ class ChannelCore {
   const std::atomic<std::uint32_t>* is_closed_ = nullptr;
   sync::WaitWord* items_ = nullptr;  // the consumer sleeps here
   sync::WaitWord* space_ = nullptr;  // producers sleep here
+  // The words' values after this handle's last wakes (WaitWord::wake_all_once): a sleeper
+  // still flagged while the word holds it was reached by that wake, and is not woken again
+  // by every publish (or release) it stays flagged through.
+  std::uint32_t items_woken_at_ = 0;
+  std::uint32_t space_woken_at_ = 0;
   // The ring's, read once when the handle was made (a peer rewriting the header later changes
   // nothing here); asymmetric only once this process registered for membarrier.
   sync::WakeFencing fencing_ = sync::WakeFencing::symmetric;
@@ -560,13 +566,15 @@ class Channel {
   }
 
   /// Copies the record in `slot` out, then releases it. Where T can be made without arguments
-  /// the copy lands straight in the returned Result (one memcpy, no copy of T on the stack:
-  /// a record of a MiB is copied once, not three times).
+  /// the copy lands straight in the caller's Result (one memcpy, no copy of T on the stack: a
+  /// record of a MiB is copied once, not three times). The Result is returned as a prvalue,
+  /// whose elision the language guarantees, and the release runs in a guard's destructor,
+  /// after the return value is built: a named Result left to NRVO was copied again by g++ 12
+  /// (a second 4 KiB copy per receive, with `rep movsq`, once inlined into the caller).
   Result<T> take(const std::byte* slot) {
     if constexpr (std::is_default_constructible_v<T>) {
-      Result<T> result(std::in_place, CopiedRecord{slot});  // named: NRVO builds it in place
-      core_->release(1);
-      return result;
+      const ReleaseOnExit release{core_.get()};
+      return Result<T>(std::in_place, CopiedRecord{slot});
     } else {
       std::array<std::byte, sizeof(T)> bytes;
       copy(bytes.data(), slot);
@@ -574,6 +582,11 @@ class Channel {
       return std::bit_cast<T>(bytes);
     }
   }
+  /// Releases one record when it goes out of scope: in take(), after the return value is made.
+  struct ReleaseOnExit {
+    msg::ChannelCore* core;
+    ~ReleaseOnExit() { core->release(1); }
+  };
   /// Converts to a T holding the record's bytes: constructing the Result's T from it copies
   /// the bytes into the Result's own storage (the conversion's T is elided into it).
   struct CopiedRecord {

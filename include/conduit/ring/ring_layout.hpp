@@ -52,9 +52,13 @@
 //                     fence: a seq_cst fence (symmetric), or only a compiler barrier when
 //                     wake_fencing says asymmetric, where every sleeper makes a membarrier
 //                     after flagging itself instead; only a flagged sleeper costs a bump and a
-//                     FUTEX_WAKE. A sleeper flags itself, fences, then looks at the index
-//                     again: sync/wait.hpp. (A producer that gives its lane back bumps `space`
-//                     with notify_all, for producers waiting for a lane.)
+//                     FUTEX_WAKE, once per sleep: a sleeper on a full lane or an empty ring
+//                     bumps the word itself before flagging (SleepMark::bump), and a waker
+//                     that finds the word where its own last wake left it does not wake
+//                     again (WaitWord::wake_all_once). A sleeper flags itself, fences, then
+//                     looks at the index again: sync/wait.hpp. (A producer that gives its
+//                     lane back bumps `space` with notify_all, for producers waiting for a
+//                     lane.)
 //   wake_fencing      stored (relaxed) by the creator before the segment is named, never
 //                     changed; each handle reads it once (relaxed) on attach. Every process
 //                     then agrees: a handle of an asymmetric channel registers its process for
@@ -77,7 +81,10 @@ using shm::kCacheLine;
 inline constexpr std::uint64_t kLaneRingMagic = 0x31'47'4e'52'45'4e'41'4cULL;  // "LANERNG1"
 // 2: wake_fencing (a build that read version 1 would not make the sleeper's membarrier) and
 //    the lanes' producer_sleepers (it would sleep unseen by the consumer).
-inline constexpr std::uint32_t kLaneRingLayoutVersion = 2;
+// 3: sleepers on `items` and on a full lane bump the word before flagging, and wakers skip a
+//    wake when the word has not moved since their last (a version-2 sleeper, which does not
+//    bump, could be skipped and sleep out its slice).
+inline constexpr std::uint32_t kLaneRingLayoutVersion = 3;
 inline constexpr std::uint32_t kMaxLanes = 64;
 inline constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 30;  // records per lane
 inline constexpr std::uint64_t kMaxRecordSize = std::uint64_t{1} << 24;

@@ -77,9 +77,35 @@
 // A waker that was not running when the barrier came gets its fence from the context switch:
 // the same argument with P at the switch.
 //
+// Waking once per sleep (SleepMark::bump, WaitWord::wake_all_once). A flagged sleeper stays
+// flagged through its membarrier (microseconds on a VM), and a waker publishing a stream saw
+// the flag on every publish meanwhile: a bump and a FUTEX_WAKE per record, for a sleeper that
+// one wake had already reached (measured: about ten wakes per sleep in a Channel streaming
+// 4 KiB records with no spin). So a marking sleeper bumps the word itself just before flagging
+// and waits on the value its bump made:
+//
+//   marking sleeper                          waker (keeps `woken_at`, private)
+//   observed = word += 1             (m)     (publish the data)
+//   sleepers += 1                    (c)     if `sleepers` != 0:                     (b')
+//   fence, membarrier, look          (c'd')    acquire fence; if word == woken_at: done
+//   FUTEX_WAIT while word == observed          else woken_at = word += 1; FUTEX_WAKE all
+//
+// Why skipping is safe: the waker's flag load reads the flag raise (c) (or a later RMW of the
+// count: a release sequence), and the acquire fence makes (m), sequenced before (c), visible
+// to its load of the word. A word still equal to `woken_at` means no bump came after the
+// waker's own last wake, so the flagged sleeper's (m) came before it: that sleeper observed an
+// older value, and the wake's FUTEX_WAKE either found it asleep or its FUTEX_WAIT finds the
+// word changed (the futex's own guarantee, as for every bump). Observing by a bump keeps the
+// first protocol's property: (m) reads the latest word and acquires every bump before it, so
+// data published before those bumps is visible to (d'). Only 2^32 bumps between two wakes of
+// one waker could make the word come back to `woken_at`; the sleeper would then sleep out its
+// slice (callers sleep in bounded slices), never for ever. Bumps by other wakers or by a
+// marking sleeper only make a later wake happen: never a skip.
+//
 // Crash safety: a process killed while asleep leaves `sleepers` one too high for ever. That is
-// safe (wakers then make one needless FUTEX_WAKE each), never a hang; a process killed
-// anywhere else leaves nothing behind.
+// safe (wakers then make one needless FUTEX_WAKE each; a waker with wake_all_once makes one),
+// never a hang; a process killed anywhere else leaves nothing behind (a marking sleeper killed
+// between its bump and its flag leaves a moved word: at most one more wake).
 #pragma once
 
 #include <atomic>
@@ -126,6 +152,11 @@ inline void relax() noexcept {
 #endif
 }
 
+/// Whether a sleeper of the second protocol bumps the word before flagging itself, so that
+/// wakers using wake_all_once() wake it once per sleep (see "Waking once per sleep" above).
+/// Only for waits whose predicate does not watch the word itself.
+enum class SleepMark { none, bump };
+
 struct WaitWord {
   std::atomic<std::uint32_t> word{0};      // bumped by every notify
   std::atomic<std::uint32_t> sleepers{0};  // waiters flagged as (about to be) asleep
@@ -151,6 +182,12 @@ struct WaitWord {
   /// Bumps the word and wakes every sleeper, flagged here or not: for a waker that found a
   /// sleeper's flag kept elsewhere (has_sleepers on a count of its own).
   void wake_all() noexcept;
+  /// wake_all() for a waker that just saw a flag (has_sleepers) raised by a sleeper that marks
+  /// its sleeps (SleepMark::bump): nothing while the word still holds `woken_at`, the value
+  /// this waker's last wake left (every flagged sleeper then slept before that wake, which
+  /// reached it); else a bump, kept in `woken_at`, and FUTEX_WAKE. `woken_at` is the waker's
+  /// own (any value to start with).
+  void wake_all_once(std::uint32_t& woken_at) noexcept;
 
   /// The waker's side of the second protocol (see the top of this file): call after publishing
   /// data with a plain store, for waiters in wait_slice(is_ready, ...). Costs a fence and a
@@ -232,25 +269,32 @@ enum class SliceEnd { moved, deadline_passed, slice_over };
 /// `moved`: is_ready() said yes or the waiter was woken: look for the data again. `fencing`
 /// must be what the wakers use (asymmetric: the sleeper makes the membarrier). The waiter
 /// flags itself on `sleepers` when given (a count its wakers look at with
-/// WaitWord::has_sleepers, then wake with word.wake_all()), else on word.sleepers.
+/// WaitWord::has_sleepers, then wake with word.wake_all()), else on word.sleepers. With
+/// SleepMark::bump it bumps the word just before flagging, so that wakers may wake with
+/// wake_all_once (once per sleep); never for a predicate that watches the word.
 template <class Predicate>
 [[nodiscard]] SliceEnd wait_slice(Predicate&& is_ready, WaitWord& word,
                                   std::optional<sys::TimePoint> deadline,
                                   sys::Clock::duration slice,
                                   WakeFencing fencing = WakeFencing::symmetric,
-                                  std::atomic<std::uint32_t>* sleepers = nullptr) {
+                                  std::atomic<std::uint32_t>* sleepers = nullptr,
+                                  SleepMark mark = SleepMark::none) {
   std::atomic<std::uint32_t>& count = sleepers != nullptr ? *sleepers : word.sleepers;
   const auto now = sys::now();
   if (deadline && now >= *deadline) return SliceEnd::deadline_passed;
   auto slice_end = now + slice;
   if (deadline && *deadline < slice_end) slice_end = *deadline;
   // Read before the flag: a bump after it makes FUTEX_WAIT return at once (see the top).
-  const std::uint32_t observed = word.value();
+  std::uint32_t observed = word.value();
   const std::uint32_t rounds = spin_rounds();
   for (std::uint32_t round = 0; round < rounds; ++round) {
     if (is_ready()) return SliceEnd::moved;
     relax();
   }
+  // (m): the sleep's own bump, only once spinning is over (a busy waiter's wakers never see
+  // the word move). Seq_cst, as every bump: it reads the latest word and acquires the bumps
+  // before it; sequenced before the flag (c), which wakers acquire (wake_all_once).
+  if (mark == SleepMark::bump) observed = word.word.fetch_add(1, std::memory_order_seq_cst) + 1;
   if (!WaitWord::flag_sleeper_on(count, fencing)) {  // (c), (c'), the membarrier if asymmetric
     const auto unfenced_end = sys::now() + kUnfencedSleep;
     if (unfenced_end < slice_end) slice_end = unfenced_end;
