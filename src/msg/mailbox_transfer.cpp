@@ -92,6 +92,8 @@ bool Mailbox::Impl::may_reclaim() {
 }
 
 Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
+  // The slot's header line: read below (its link), written by publish().
+  prefetch_slot(state_->free_head);
   if (state_->free_head == kNoSlot && may_reclaim()) (void)reclaim_dead();
   if (state_->free_head == kNoSlot && is_unbounded_) {
     if (auto grown = grow(); !grown) return std::unexpected(grown.error());
@@ -329,6 +331,8 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       if (is_broadcast && receiver_index_ < 0) {
         if (auto claimed = claim_receiver(); !claimed) return std::unexpected(claimed.error());
       }
+      // Nearly always the message taken is the head's; its header line is read, then written.
+      prefetch_slot(state_->queue_head);
       auto found = find(type);
       if (!found) return std::unexpected(found.error());
       if (*found != kNoSlot) {
