@@ -175,6 +175,15 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   BufferPool buffers_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
+  // The slot this handle's next receive will most likely take: the one queued after the last
+  // it took, or (none was) that one itself, which the free list hands to the next send. Only
+  // a guess, for prefetch_message(); never trusted.
+  std::int32_t receive_hint_ = msg::kNoSlot;
+  // The slot this handle's last send claimed: the free list hands out the slot freed last, so
+  // when a receiver took that message since, the next send gets the same slot again (a request
+  // and its reply; a stream whose receiver keeps up). When it did not, this process still
+  // holds the line it wrote, and asking for it costs nothing. A guess, as receive_hint_.
+  std::int32_t send_hint_ = msg::kNoSlot;
   bool holds_exclusive_ = false;
   sys::TimePoint next_reclaim_{};  // may_reclaim(): not before then
   pid_t exclusive_pid_ = 0;        // the process that claimed it (a forked child is not the holder)
@@ -250,6 +259,19 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     auto& depth = state_->depth;
     depth.store(depth.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(delta),
                 std::memory_order_relaxed);
+  }
+  /// A guess, before the lock is taken: the header line of slot `index` asked for writing and
+  /// its payload's first line for writing (a send) or reading (a receive), fetched while the lock's line is on
+  /// its way rather than after (the slot's index is on that line).
+  void prefetch_message(std::int32_t index, bool is_written) {
+    const auto i = static_cast<std::uint32_t>(index);
+    if (i >= config_.slot_count) return;
+    std::byte* header = slots_ + std::size_t{i} * config_.slot_stride;
+    prefetch_for_write(header + msg::kSlotHotLine);
+    if (is_written)
+      prefetch_for_write(header + sizeof(msg::SlotHeader));
+    else
+      __builtin_prefetch(header + sizeof(msg::SlotHeader), 0, 3);
   }
   /// The line of slot `index`'s header that every send and receive touch, asked for writing
   /// (see prefetch_for_write): a send claims the slot at the free list's head, a receive
