@@ -261,8 +261,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
                 std::memory_order_relaxed);
   }
   /// A guess, before the lock is taken: the header line of slot `index` asked for writing and
-  /// its payload's first line for writing (a send) or reading (a receive), fetched while the lock's line is on
-  /// its way rather than after (the slot's index is on that line).
+  /// its payload's first line for writing (a send) or reading (a receive), fetched while the
+  /// lock's line is on its way rather than after it (the slot's index is on that line).
   void prefetch_message(std::int32_t index, bool is_written) {
     const auto i = static_cast<std::uint32_t>(index);
     if (i >= config_.slot_count) return;
