@@ -51,7 +51,10 @@ constexpr std::chrono::seconds kLockPatience{10};
 }  // namespace
 
 Result<Mailbox::Impl::Locked> Mailbox::Impl::lock(std::optional<sys::TimePoint> deadline) {
-  // Free, as it nearly always is: taken without setting up the spin below.
+  // The lock's line was most likely written last by another process: ask for it writable
+  // before the Mutex reads its kind word and then exchanges its word (one trip, not two).
+  prefetch_for_write(&state_->lock);
+  // Free, as it nearly always is: taken without setting up the wait below.
   if (state_->lock.try_lock()) [[likely]] {
     if (state_->is_held != 0) repair();  // see below
     return Locked(state_);
@@ -61,49 +64,40 @@ Result<Mailbox::Impl::Locked> Mailbox::Impl::lock(std::optional<sys::TimePoint> 
 
 Result<Mailbox::Impl::Locked> Mailbox::Impl::lock_contended(
     std::optional<sys::TimePoint> deadline) {
-  // Spin first: a holder keeps the lock for well under a microsecond, far less than a futex
-  // sleep and wake-up cost. Backing off between attempts keeps the spinners from stealing the
-  // lock's line from its holder.
-  bool is_taken = false;
-  const std::uint32_t rounds = sync::spin_rounds();
-  for (std::uint32_t spent = 0, backoff = 1; spent < rounds; spent += backoff) {
-    // A dead holder's lock is not free to try_lock: lock_for below takes it over.
-    if (state_->lock.try_lock()) {
-      is_taken = true;
-      break;
-    }
-    for (std::uint32_t i = 0; i < backoff; ++i) sync::relax();
-    backoff = std::min<std::uint32_t>(backoff * 2, 16);
-  }
+  // One spin only: Mutex::lock_for spins (polling the word, trying it only when it reads free,
+  // so spinners do not steal the line from the holder) before it sleeps. A holder keeps the
+  // lock for well under a microsecond, far less than a futex sleep and wake-up cost. (Until
+  // layout 7 this function spun first itself, trying the lock with backoff, and then lock_for
+  // spun again.)
   bool is_repair_needed = false;
-  if (!is_taken) {
-    // In slices, never for ever: an operation holds the lock for microseconds, so a lock
-    // still taken after kLockPatience has no live operation behind it — its holder is stopped,
-    // or a peer wrote over the lock word (a futex word naming a thread that will never
-    // release it). Found by the hostile-peer test: an unbounded lock() hung there for ever,
-    // even inside send_for and receive_for.
-    const sys::TimePoint patience = sys::now() + kLockPatience;
-    for (;;) {
-      const sys::TimePoint now = sys::now();
-      if (deadline && now >= *deadline) return fail(Errc::timed_out, context("lock: timed out"));
-      if (now >= patience)
-        return fail(Errc::corrupted,
-                    context(fmt::format(
-                        "lock: corrupted: not released for {} s (a holder is "
-                        "stopped, or the lock word was overwritten)",
-                        std::chrono::duration_cast<std::chrono::seconds>(kLockPatience).count())));
-      const sys::TimePoint until = deadline ? std::min({*deadline, patience, now + kLockSlice})
-                                            : std::min(patience, now + kLockSlice);
-      auto locked = state_->lock.lock_for(until - now);
-      if (locked) break;
-      if (locked.error().code() == Errc::timed_out) continue;
-      if (locked.error().code() != Errc::owner_died)
-        return fail(locked.error().code(),
-                    context(fmt::format("lock: {}", locked.error().message())));
-      is_repair_needed = true;
-      state_->lock.make_consistent();
-      break;
-    }
+  // In slices, never for ever: an operation holds the lock for microseconds, so a lock
+  // still taken after kLockPatience has no live operation behind it — its holder is stopped,
+  // or a peer wrote over the lock word (a futex word naming a thread that will never
+  // release it). Found by the hostile-peer test: an unbounded lock() hung there for ever,
+  // even inside send_for and receive_for.
+  // A deadline that passed already still gets one try with the spin: lock_for(0) spins.
+  const sys::TimePoint patience = sys::now() + kLockPatience;
+  for (bool is_first = true;; is_first = false) {
+    const sys::TimePoint now = sys::now();
+    if (!is_first && deadline && now >= *deadline)
+      return fail(Errc::timed_out, context("lock: timed out"));
+    if (now >= patience)
+      return fail(Errc::corrupted,
+                  context(fmt::format(
+                      "lock: corrupted: not released for {} s (a holder is "
+                      "stopped, or the lock word was overwritten)",
+                      std::chrono::duration_cast<std::chrono::seconds>(kLockPatience).count())));
+    const sys::TimePoint until = deadline ? std::min({*deadline, patience, now + kLockSlice})
+                                          : std::min(patience, now + kLockSlice);
+    auto locked = state_->lock.lock_for(std::max(until - now, sys::Clock::duration::zero()));
+    if (locked) break;
+    if (locked.error().code() == Errc::timed_out) continue;
+    if (locked.error().code() != Errc::owner_died)
+      return fail(locked.error().code(),
+                  context(fmt::format("lock: {}", locked.error().message())));
+    is_repair_needed = true;
+    state_->lock.make_consistent();
+    break;
   }
   // Still marked held: its last holder died inside an operation. Rebuild from the slots.
   if (is_repair_needed || state_->is_held != 0) repair();

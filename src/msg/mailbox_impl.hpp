@@ -2,6 +2,10 @@
 // operations, all done with MailboxState::lock held unless a comment says otherwise.
 #pragma once
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <array>
 #include <atomic>
 #include <memory>
@@ -24,6 +28,30 @@ inline msg::StoredProcess store(ProcessId process, std::uint32_t flags = 0) {
   return {process.pid, flags, process.start_time};
 }
 inline ProcessId load(const msg::StoredProcess& stored) { return {stored.pid, stored.start_time}; }
+
+#if defined(__x86_64__)
+/// Whether the CPU has PREFETCHW (CPUID 0x80000001, ECX bit 8): every x86-64 CPU of the last
+/// decade does, but an older one would fault on it.
+inline const bool kHasPrefetchw = [] {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 8)) != 0;
+}();
+#endif
+
+/// Asks for the cache line at `address` in a state this core may write. For a line that
+/// another process wrote last and this one is about to read and then write (the lock's line,
+/// a slot's header line), a plain read would bring it over shared, and the first write would
+/// then need a second trip between the cores to take it over; asked for writing, it comes
+/// once. Only a hint: it changes no value, so a peer's writes cannot make it do harm.
+inline void prefetch_for_write(const void* address) noexcept {
+#if defined(__x86_64__)
+  if (kHasPrefetchw) {
+    asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(address)));
+    return;
+  }
+#endif
+  __builtin_prefetch(address, 1, 3);
+}
 
 /// What Impl::receive put into `out`, or its error.
 template <class T>
@@ -151,6 +179,15 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// (zero capacity). The endpoint's receiver sleeps on its doorbell, not on this mailbox, and
   /// the doorbell rung after the send returns would ring only after the receiver took it.
   sync::WaitWord* queued_doorbell_ = nullptr;
+  // The slot this handle's next receive will most likely take: the one queued after the last
+  // it took, or (none was) that one itself, which the free list hands to the next send. Only
+  // a guess, for prefetch_message(); never trusted.
+  std::int32_t receive_hint_ = msg::kNoSlot;
+  // The slot this handle's last send claimed: the free list hands out the slot freed last, so
+  // when a receiver took that message since, the next send gets the same slot again (a request
+  // and its reply; a stream whose receiver keeps up). When it did not, this process still
+  // holds the line it wrote, and asking for it costs nothing. A guess, as receive_hint_.
+  std::int32_t send_hint_ = msg::kNoSlot;
   bool holds_exclusive_ = false;
   sys::TimePoint next_reclaim_{};  // may_reclaim(): not before then
   pid_t exclusive_pid_ = 0;        // the process that claimed it (a forked child is not the holder)
@@ -222,10 +259,31 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   void release(std::int32_t index);
   // The lock-free summary MailboxState::depth, changed under the lock only: a relaxed load
   // and store suffice (the lock orders writers; readers use it as a hint).
-  void add_depth(std::int64_t delta) {
+  void add_depth(std::int32_t delta) {
     auto& depth = state_->depth;
-    depth.store(depth.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
+    depth.store(depth.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(delta),
                 std::memory_order_relaxed);
+  }
+  /// A guess, before the lock is taken: the header line of slot `index` asked for writing and
+  /// its payload's first line for writing (a send) or reading (a receive), fetched while the
+  /// lock's line is on its way rather than after it (the slot's index is on that line).
+  void prefetch_message(std::int32_t index, bool is_written) {
+    const auto i = static_cast<std::uint32_t>(index);
+    if (i >= config_.slot_count) return;
+    std::byte* header = slots_ + std::size_t{i} * config_.slot_stride;
+    prefetch_for_write(header + msg::kSlotHotLine);
+    if (is_written)
+      prefetch_for_write(header + sizeof(msg::SlotHeader));
+    else
+      __builtin_prefetch(header + sizeof(msg::SlotHeader), 0, 3);
+  }
+  /// The line of slot `index`'s header that every send and receive touch, asked for writing
+  /// (see prefetch_for_write): a send claims the slot at the free list's head, a receive
+  /// takes (nearly always) the one at the queue's head, and each writes its header line.
+  void prefetch_slot(std::int32_t index) {
+    const auto i = static_cast<std::uint32_t>(index);
+    if (i < config_.slot_count)  // not an extension's slot (those are not worth the mapping)
+      prefetch_for_write(slots_ + std::size_t{i} * config_.slot_stride + msg::kSlotHotLine);
   }
   /// try_receive's pre-check: would_block without the lock when nothing can be there for this
   /// handle. try_send's: when the mailbox is full of queued messages (nothing to reclaim), or a

