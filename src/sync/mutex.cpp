@@ -18,7 +18,7 @@ constexpr std::uint32_t kHolderMask = 0x3fff'ffff;
 constexpr std::chrono::milliseconds kFirstSlice{1};
 constexpr std::chrono::milliseconds kLongestSlice{100};
 // Polls of the word before the first sleep: a holder keeps a lock for a short while.
-constexpr int kSpins = 64;
+constexpr std::uint32_t kSpins = 64;
 
 std::string where(const char* operation) { return std::string("mutex: ") + operation; }
 
@@ -78,7 +78,10 @@ Result<void> Mutex::lock_until(ProcessId me, std::optional<sys::TimePoint> deadl
   if (word_.compare_exchange_strong(word, mine, std::memory_order_acquire,
                                     std::memory_order_relaxed))
     return acquired(me, false, operation);
-  for (int spin = 0; spin < kSpins; ++spin) {
+  // The process's spin setting caps it: CONDUIT_SPIN_ROUNDS=0 (or set_spin_rounds(0)) means
+  // sleep at once, for the mailbox's lock as for every other wait.
+  const int spins = static_cast<int>(std::min<std::uint32_t>(kSpins, sync::spin_rounds()));
+  for (int spin = 0; spin < spins; ++spin) {
     sync::relax();
     word = word_.load(std::memory_order_relaxed);
     if (word == 0 && word_.compare_exchange_weak(word, mine, std::memory_order_acquire,

@@ -97,16 +97,20 @@ class Mutex {
   /// holder recorded. False for anything else (the slow paths sort it out; the word is not
   /// taken then).
   bool take(ProcessId me) noexcept {
-    // Relaxed: a peer may write the kind word at any time; we only refuse what is plainly not
-    // a mutex.
-    if (kind_.load(std::memory_order_relaxed) != kKind) [[unlikely]]
-      return false;
     std::uint32_t free = 0;
+    // The exchange first, the kind after: read first, the line would come shared from the
+    // core that last held the lock and then travel again to be written.
     // Acquire: pairs with the release in unlock(), so this holder sees everything the last
     // one wrote under the lock.
     if (!word_.compare_exchange_strong(free, static_cast<std::uint32_t>(me.pid),
                                        std::memory_order_acquire, std::memory_order_relaxed))
       return false;
+    // Relaxed: a peer may write the kind word at any time; we only refuse what is plainly not
+    // a mutex (and give back the word of what is not one: the slow path says corrupted).
+    if (kind_.load(std::memory_order_relaxed) != kKind) [[unlikely]] {
+      word_.store(0, std::memory_order_relaxed);
+      return false;
+    }
     record(me);
     if (state_.load(std::memory_order_relaxed) == consistent) [[likely]]  // ordered by the word
       return true;
