@@ -74,10 +74,21 @@ class SignalHub {
   SignalHub(sys::Fd fd, std::string url) : fd_(std::move(fd)), url_(std::move(url)) {}
 
   /// Reads what arrived (waiting until `deadline`); false when nothing came in time.
+  /// When the last read found nothing (a round trip: the answer is seldom there yet), waits
+  /// first and then reads (two system calls) rather than try, wait, read again (three); while
+  /// signals keep arriving, reads at once. sigtimedwait would wait and take in one call, but
+  /// while it waits the kernel lifts the block it waits on, and connect's check that a process
+  /// listens (SigBlk in /proc) would then refuse this one.
   Result<bool> pump(Deadline deadline) {
+    if (was_empty_) {
+      auto ready = sys::wait_ready(fd_.get(), POLLIN, deadline);
+      if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
+      if (!*ready) return false;
+    }
     for (;;) {
       signalfd_siginfo info{};
       auto n = sys::read_some(fd_.get(), std::as_writable_bytes(std::span(&info, 1)));
+      was_empty_ = n.has_value() ? false : n.error().code == EAGAIN;
       if (n && *n == sizeof info) {
         if (info.ssi_code != SI_QUEUE) continue;  // a plain kill(): not ours to carry
         const auto record = decode(info.ssi_ptr);
@@ -118,6 +129,7 @@ class SignalHub {
  private:
   sys::Fd fd_;
   std::string url_;
+  bool was_empty_ = false;  // the last read found nothing
   std::deque<pid_t> hellos_;
   std::map<pid_t, std::deque<Record>> inbox_;
 };
