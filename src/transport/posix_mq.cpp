@@ -308,7 +308,7 @@ class MqLink final : public Link {
       }
       const auto record = std::span(buffer_).subspan(sizeof header, *got - sizeof header);
       if (header.kind == RecordKind::data && gathered_.empty()) {
-        return std::optional<Message>(Message::copy_of(record, header.type, peer_, ++received_));
+        return std::optional<Message>(copied_message(record, header.type, peer_, ++received_));
       }
       if (gathered_.size() + record.size() > max_message_size()) {
         return fail(Errc::corrupted, fmt::format("{}: receive: a message in parts runs past the "
@@ -317,7 +317,7 @@ class MqLink final : public Link {
       }
       gathered_.insert(gathered_.end(), record.begin(), record.end());
       if (header.kind == RecordKind::part) continue;
-      auto message = Message::copy_of(gathered_, header.type, peer_, ++received_);
+      auto message = copied_message(gathered_, header.type, peer_, ++received_);
       gathered_.clear();
       return std::optional<Message>(std::move(message));
     }
