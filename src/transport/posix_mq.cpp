@@ -268,8 +268,10 @@ class MqLink final : public Link {
           auto got = take_one(true);
           if (!got) return std::unexpected(got.error());
           if (*got) return std::move(**got);
-          // Nothing in the slice (or only a close record): a dead peer sends nothing more.
-          if (!is_peer_closed_.load(std::memory_order_relaxed) && !alive(peer_))
+          // Nothing in the slice (not a close record, not the first parts of a message): a
+          // dead peer sends nothing more.
+          if (!is_peer_closed_.load(std::memory_order_relaxed) && gathered_.empty() &&
+              !alive(peer_))
             is_peer_closed_.store(true, std::memory_order_relaxed);
           continue;
         }
