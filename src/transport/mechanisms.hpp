@@ -18,7 +18,8 @@ namespace conduit::transport {
 /// owner), where Message::copy_of makes two (a vector, then the owner of the vector).
 [[nodiscard]] inline Message copied_message(std::span<const std::byte> payload, std::int64_t type,
                                             ProcessId sender, std::uint64_t sequence) {
-  if (payload.empty()) return Message(payload, nullptr, type, sender, sequence);
+  if (payload.empty())
+    return Message(std::span<const std::byte>(), nullptr, type, sender, sequence);
   std::shared_ptr<std::byte[]> bytes = std::make_shared_for_overwrite<std::byte[]>(payload.size());
   std::memcpy(bytes.get(), payload.data(), payload.size());
   const std::span<const std::byte> copy(bytes.get(), payload.size());
