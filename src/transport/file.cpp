@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include "backoff.hpp"
 #include "conduit/sys/file.hpp"
@@ -32,6 +33,10 @@ namespace conduit::transport {
 namespace {
 
 constexpr std::uint32_t kHelloMagic = 0x48464443;  // "CDFH": a writer connected
+// What one look at the spool reads: records up to this long (with their header) take one pread.
+constexpr std::size_t kReadAhead = 16 * 1024;
+// Looks at a spool with nothing new before the reader asks whether any writer is left.
+constexpr int kLooksBeforeWriterCheck = 3;
 
 std::unexpected<Error> wrong_direction(const std::string& url, std::string_view operation,
                                        std::string_view why) {
@@ -43,7 +48,7 @@ std::unexpected<Error> wrong_direction(const std::string& url, std::string_view 
 
 /// Holds the spool's exclusive append lock (an OFD lock, apart from the writers' flock).
 sys::SysResult<void> lock_appends(int fd, short type) {
-  struct flock range{};
+  struct flock range {};
   range.l_type = type;
   range.l_whence = SEEK_SET;
   auto locked = sys::call("fcntl(F_OFD_SETLKW)", [&] { return ::fcntl(fd, F_OFD_SETLKW, &range); });
@@ -99,7 +104,8 @@ class SpoolWriter final : public Link {
 
 class SpoolReader final : public Link {
  public:
-  SpoolReader(sys::Fd fd, std::string url) : fd_(std::move(fd)), url_(std::move(url)) {}
+  SpoolReader(sys::Fd fd, std::string url)
+      : fd_(std::move(fd)), url_(std::move(url)), buffer_(kReadAhead) {}
 
   Result<void> send(std::span<const std::byte>, std::int64_t) override {
     return wrong_direction(url_, "send", "this end reads");
@@ -109,11 +115,15 @@ class SpoolReader final : public Link {
     if (!fd_) return fail(Errc::closed, fmt::format("{}: receive: closed", url_));
     Backoff backoff;
     bool is_final_look = false;
+    int looks = 0;
     for (;;) {
-      FrameHeader header{};
-      auto got = read_at(offset_, std::as_writable_bytes(std::span(&header, 1)));
+      ++looks;
+      // One pread for the header and, when it fits in the buffer, the whole record behind it.
+      auto got = read_once_at(offset_, buffer_);
       if (!got) return std::unexpected(got.error());
-      if (*got == sizeof header) {
+      FrameHeader header{};
+      if (*got >= sizeof header) {
+        std::memcpy(&header, buffer_.data(), sizeof header);
         if (header.magic == kHelloMagic) {
           has_seen_writer_ = true;
           offset_ += sizeof header + header.length;
@@ -130,24 +140,36 @@ class SpoolReader final : public Link {
                                   "frame limit {}",
                                   url_, header.length, offset_, kMaxFrameSize));
         }
-        // Allocate only once the whole record is in the spool: a header alone (a writer still
-        // appending, or a forged length) costs no memory, however often it is looked at.
-        auto spool = sys::status(fd_.get());
-        if (!spool) return fail(spool.error(), fmt::format("{}: receive", url_));
-        const auto spool_size = static_cast<std::uint64_t>(spool->st_size);
-        if (spool_size >= offset_ + sizeof header + header.length) {
-          std::vector<std::byte> body(header.length);  // checked against the limit above
-          auto body_got = read_at(offset_ + sizeof header, body);
-          if (!body_got) return std::unexpected(body_got.error());
-          if (*body_got == body.size()) {
-            offset_ += sizeof header + body.size();
-            return Message(std::move(body), header.type, ProcessId{}, ++received_);
+        const std::size_t record_size = sizeof header + header.length;
+        if (*got >= record_size) {
+          offset_ += record_size;
+          return copied_message(std::span(buffer_).subspan(sizeof header, header.length),
+                                header.type, ProcessId{}, ++received_);
+        }
+        // Longer than the buffer: allocate only once the whole record is in the spool, so a
+        // header alone (a writer still appending, or a forged length) costs no memory, however
+        // often it is looked at.
+        if (record_size > buffer_.size()) {
+          auto spool = sys::status(fd_.get());
+          if (!spool) return fail(spool.error(), fmt::format("{}: receive", url_));
+          const auto spool_size = static_cast<std::uint64_t>(spool->st_size);
+          if (spool_size >= offset_ + record_size) {
+            std::vector<std::byte> body(header.length);  // checked against the limit above
+            auto body_got = read_at(offset_ + sizeof header, body);
+            if (!body_got) return std::unexpected(body_got.error());
+            if (*body_got == body.size()) {
+              offset_ += record_size;
+              return Message(std::move(body), header.type, ProcessId{}, ++received_);
+            }
           }
         }
       }
-      // Nothing whole to read yet. Written out and no writer left: the end.
+      // Nothing whole to read yet. Written out and no writer left: the end. (A reader that keeps
+      // up finds nothing at its first looks, and the writer is seldom gone: the check, a flock,
+      // waits for a few pauses, or for the deadline.)
+      const bool is_expired = expired(deadline);
       const bool is_partial = *got > 0;
-      if (has_seen_writer_ && !has_writer()) {
+      if ((looks > kLooksBeforeWriterCheck || is_expired) && has_seen_writer_ && !has_writer()) {
         // The last writer may have appended just before it left: look once more first.
         if (!is_final_look) {
           is_final_look = true;
@@ -161,9 +183,7 @@ class SpoolReader final : public Link {
         return fail(Errc::closed, fmt::format("{}: receive: every writer closed", url_));
       }
       is_final_look = false;
-      if (expired(deadline)) {
-        return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
-      }
+      if (is_expired) return fail(Errc::timed_out, fmt::format("{}: receive: timed out", url_));
       backoff.pause(deadline);
     }
   }
@@ -188,6 +208,15 @@ class SpoolReader final : public Link {
     return got;
   }
 
+  /// One pread of up to into.size() bytes at `offset` (a regular file gives all it has).
+  Result<std::size_t> read_once_at(std::uint64_t offset, std::span<std::byte> into) {
+    auto n = sys::call("pread", [&] {
+      return ::pread(fd_.get(), into.data(), into.size(), static_cast<off_t>(offset));
+    });
+    if (!n) return fail(n.error(), fmt::format("{}: receive", url_));
+    return static_cast<std::size_t>(*n);
+  }
+
   /// Whether a writer is connected: it holds the shared flock that an exclusive one would wait
   /// for. (The exclusive lock is let go at once, so writers can join later.)
   bool has_writer() {
@@ -200,6 +229,7 @@ class SpoolReader final : public Link {
   sys::Fd fd_;
   std::string url_;
   std::uint64_t offset_ = 0;
+  std::vector<std::byte> buffer_;  // read ahead: a header and, if it fits, its record
   bool has_seen_writer_ = false;
   std::uint64_t received_ = 0;
 };

@@ -25,6 +25,8 @@
 // learns of the close only when this process exits.
 // The listener's answer to a request goes at a priority above the close record's, so a listener
 // that closes right after accept still reaches the client's connect with its answer first.
+// Each end holds its incoming queue twice: non-blocking, to take what is there, and blocking,
+// for a receive that waits with no deadline to wait and take in one mq_timedreceive.
 // The request queue of a listener that died stays until mq_unlink (as every POSIX queue does):
 // listen on that name is then already_exists.
 #include <fcntl.h>
@@ -32,6 +34,7 @@
 #include <mqueue.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -118,12 +121,14 @@ class Queue {
   mqd_t queue_ = mqd_t(-1);
 };
 
-sys::SysResult<Queue> open_queue(const std::string& name, int flags, long size, long depth) {
+/// Non-blocking unless `is_waiting` (a descriptor to wait in mq_timedreceive with).
+sys::SysResult<Queue> open_queue(const std::string& name, int flags, long size, long depth,
+                                 bool is_waiting = false) {
   mq_attr attributes{};
   attributes.mq_maxmsg = depth;
   attributes.mq_msgsize = size;
   auto queue = sys::call("mq_open", [&] {
-    return ::mq_open(name.c_str(), flags | O_CLOEXEC | O_NONBLOCK, 0600,
+    return ::mq_open(name.c_str(), flags | O_CLOEXEC | (is_waiting ? 0 : O_NONBLOCK), 0600,
                      (flags & O_CREAT) ? &attributes : nullptr);
   });
   if (!queue) return std::unexpected(queue.error());
@@ -159,13 +164,38 @@ sys::SysResult<std::size_t> take(mqd_t queue, std::vector<std::byte>& buffer) {
   return static_cast<std::size_t>(*got);
 }
 
+/// One receive into `buffer` on a blocking descriptor, waiting until `until` on CLOCK_REALTIME
+/// (the only clock mq_timedreceive knows); its size. ETIMEDOUT when nothing came in time.
+sys::SysResult<std::size_t> take_waiting(mqd_t queue, std::vector<std::byte>& buffer,
+                                         const timespec& until) {
+  auto got = sys::call("mq_timedreceive", [&] {
+    return ::mq_timedreceive(queue, reinterpret_cast<char*>(buffer.data()), buffer.size(), nullptr,
+                             &until);
+  });
+  if (!got) return std::unexpected(got.error());
+  return static_cast<std::size_t>(*got);
+}
+
+/// kLivenessInterval from now on CLOCK_REALTIME (read through the vDSO: no system call).
+timespec realtime_slice_end() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const auto slice = std::chrono::duration_cast<std::chrono::nanoseconds>(kLivenessInterval);
+  const long nanoseconds = now.tv_nsec + static_cast<long>(slice.count() % 1'000'000'000);
+  now.tv_sec += static_cast<time_t>(slice.count() / 1'000'000'000) + nanoseconds / 1'000'000'000;
+  now.tv_nsec = nanoseconds % 1'000'000'000;
+  return now;
+}
+
 class MqLink final : public Link {
  public:
   /// `record_size`: the queues' message size; `message_size`: the longest record a queue could
   /// be made for here (msgsize_max), which bounds a message as if it were one record.
-  MqLink(Queue in, Queue out, std::size_t record_size, std::size_t message_size, ProcessId peer,
-         std::string url)
+  /// `in_waiting`: the incoming queue again, blocking (see receive()).
+  MqLink(Queue in, Queue in_waiting, Queue out, std::size_t record_size, std::size_t message_size,
+         ProcessId peer, std::string url)
       : in_(std::move(in)),
+        in_waiting_(std::move(in_waiting)),
         out_(std::move(out)),
         record_size_(record_size),
         message_size_(message_size),
@@ -226,12 +256,25 @@ class MqLink final : public Link {
         stash_.pop_front();
         return message;
       }
-      // After a send, the answer is seldom there yet: wait first, then take (two system calls)
-      // rather than try, wait, take again (three). The wait is a ppoll on the monotonic clock;
-      // mq_timedreceive would wait in one call, but until a CLOCK_REALTIME time, which a clock
-      // step stretches.
+      // After a send, the answer is seldom there yet. With no deadline, one system call waits
+      // for it and takes it: mq_timedreceive on a blocking descriptor of the incoming queue,
+      // for one liveness slice. Its time is on CLOCK_REALTIME, which a clock step stretches:
+      // a step back by S while it waits delays noticing a dead peer by S, nothing else. With
+      // a deadline, which must hold on the monotonic clock, wait first (ppoll), then take (two
+      // system calls) rather than try, wait, take again (three).
       if (has_sent_since_receive_.exchange(false, std::memory_order_relaxed) &&
           !is_peer_closed_.load(std::memory_order_relaxed)) {
+        if (!deadline) {
+          auto got = take_one(true);
+          if (!got) return std::unexpected(got.error());
+          if (*got) return std::move(**got);
+          // Nothing in the slice (not a close record, not the first parts of a message): a
+          // dead peer sends nothing more.
+          if (!is_peer_closed_.load(std::memory_order_relaxed) && gathered_.empty() &&
+              !alive(peer_))
+            is_peer_closed_.store(true, std::memory_order_relaxed);
+          continue;
+        }
         auto ready = sys::wait_ready(in_.get(), POLLIN, slice_end(deadline));
         if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
         if (!*ready) {
@@ -266,6 +309,7 @@ class MqLink final : public Link {
       (void)sys::wait_ready(out_.get(), POLLOUT, slice_end(give_up));
     }
     in_.reset();
+    in_waiting_.reset();
     out_.reset();
   }
 
@@ -282,12 +326,16 @@ class MqLink final : public Link {
 
   /// (Under `receiving_`.) One message from the incoming queue, if the whole of it is there: data
   /// becomes a Message (its parts gathered first); a close record sets is_peer_closed_ (and is not
-  /// returned). A message only partly there stays gathered for the next call.
-  Result<std::optional<Message>> take_one() {
+  /// returned). A message only partly there stays gathered for the next call. `is_waiting`: the
+  /// first record may be waited for, one liveness slice (in_waiting_).
+  Result<std::optional<Message>> take_one(bool is_waiting = false) {
     for (;;) {
-      auto got = take(in_.get(), buffer_);
+      auto got = is_waiting ? take_waiting(in_waiting_.get(), buffer_, realtime_slice_end())
+                            : take(in_.get(), buffer_);
+      is_waiting = false;
       if (!got) {
-        if (got.error().code == EAGAIN) return std::optional<Message>();
+        if (got.error().code == EAGAIN || got.error().code == ETIMEDOUT)
+          return std::optional<Message>();
         return fail(got.error(), fmt::format("{}: receive", url_));
       }
       QueueHeader header{};
@@ -308,7 +356,7 @@ class MqLink final : public Link {
       }
       const auto record = std::span(buffer_).subspan(sizeof header, *got - sizeof header);
       if (header.kind == RecordKind::data && gathered_.empty()) {
-        return std::optional<Message>(Message::copy_of(record, header.type, peer_, ++received_));
+        return std::optional<Message>(copied_message(record, header.type, peer_, ++received_));
       }
       if (gathered_.size() + record.size() > max_message_size()) {
         return fail(Errc::corrupted, fmt::format("{}: receive: a message in parts runs past the "
@@ -317,7 +365,7 @@ class MqLink final : public Link {
       }
       gathered_.insert(gathered_.end(), record.begin(), record.end());
       if (header.kind == RecordKind::part) continue;
-      auto message = Message::copy_of(gathered_, header.type, peer_, ++received_);
+      auto message = copied_message(gathered_, header.type, peer_, ++received_);
       gathered_.clear();
       return std::optional<Message>(std::move(message));
     }
@@ -334,7 +382,7 @@ class MqLink final : public Link {
     }
   }
 
-  Queue in_, out_;
+  Queue in_, in_waiting_, out_;
   std::size_t record_size_, message_size_;
   ProcessId peer_;
   std::string url_;
@@ -391,6 +439,8 @@ class MqAcceptor final : public Acceptor {
     const std::string context = fmt::format("{}: accept", text_);
     auto in = open_queue(pair_name(url_, request, "up"), O_RDONLY, 0, 0);
     if (!in) return fail(in.error(), context);
+    auto in_waiting = open_queue(pair_name(url_, request, "up"), O_RDONLY, 0, 0, true);
+    if (!in_waiting) return fail(in_waiting.error(), context);
     auto out = open_queue(pair_name(url_, request, "down"), O_WRONLY, 0, 0);
     if (!out) return fail(out.error(), context);
     mq_attr attributes{};
@@ -401,9 +451,10 @@ class MqAcceptor final : public Acceptor {
     auto sent = post(out->get(), RecordKind::answer, 0, std::as_bytes(std::span(&reply, 1)),
                      kAnswerPriority, scratch);
     if (!sent) return fail(sent.error(), context);
-    return std::make_unique<MqLink>(
-        std::move(*in), std::move(*out), static_cast<std::size_t>(attributes.mq_msgsize),
-        static_cast<std::size_t>(message_size_limit()), process_of(request), text_);
+    return std::make_unique<MqLink>(std::move(*in), std::move(*in_waiting), std::move(*out),
+                                    static_cast<std::size_t>(attributes.mq_msgsize),
+                                    static_cast<std::size_t>(message_size_limit()),
+                                    process_of(request), text_);
   }
 
   Url url_;
@@ -439,6 +490,12 @@ LinkResult connect_mq(const Url& url) {
     unlink_queue(up);
     if (in.error().code == EMFILE) return std::unexpected(queue_memory_error(in.error(), context));
     return fail(in.error(), context);
+  }
+  auto in_waiting = open_queue(down, O_RDONLY, 0, 0, true);
+  if (!in_waiting) {
+    unlink_queue(up);
+    unlink_queue(down);
+    return fail(in_waiting.error(), context);
   }
   // However connect ends, the names go: the listener has opened both before it answers.
   struct Unlink {
@@ -478,7 +535,7 @@ LinkResult connect_mq(const Url& url) {
         return fail(Errc::corrupted, context + ": malformed answer");
       }
       return std::make_unique<MqLink>(
-          std::move(*in), std::move(*out), static_cast<std::size_t>(size),
+          std::move(*in), std::move(*in_waiting), std::move(*out), static_cast<std::size_t>(size),
           static_cast<std::size_t>(message_size_limit()), process_of(reply), url.to_string());
     }
     if (got.error().code != EAGAIN) return fail(got.error(), context);

@@ -25,6 +25,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "backoff.hpp"
 #include "conduit/sys/file.hpp"
@@ -68,13 +69,26 @@ Result<bool> listens(pid_t pid, std::string_view context) {
   return ((mask >> (transport_signal() - 1)) & 1) != 0;
 }
 
+/// Whether this thread sent a signal since its last wait for one (see SignalHub::pump).
+thread_local bool has_sent_since_pump = false;
+
 /// What the listener and its connections share: the signalfd, and what arrived for each sender.
 class SignalHub {
  public:
   SignalHub(sys::Fd fd, std::string url) : fd_(std::move(fd)), url_(std::move(url)) {}
 
   /// Reads what arrived (waiting until `deadline`); false when nothing came in time.
+  /// After this thread sent a signal (a round trip: the answer is seldom there yet), waits
+  /// first and then reads (two system calls) rather than try, wait, read again (three).
+  /// sigtimedwait would wait and take in one call, but while it waits the kernel lifts the
+  /// block on the signals it waits for, and connect's check that a process listens (SigBlk in
+  /// /proc) would then refuse this one.
   Result<bool> pump(Deadline deadline) {
+    if (std::exchange(has_sent_since_pump, false)) {
+      auto ready = sys::wait_ready(fd_.get(), POLLIN, deadline);
+      if (!ready) return fail(ready.error(), fmt::format("{}: receive", url_));
+      if (!*ready) return false;
+    }
     for (;;) {
       signalfd_siginfo info{};
       auto n = sys::read_some(fd_.get(), std::as_writable_bytes(std::span(&info, 1)));
@@ -146,8 +160,8 @@ class SignalReceiver final : public Link {
           return closed();
         }
         if (record->kind != Kind::data) continue;
-        return Message::copy_of(std::as_bytes(std::span(&record->bits, 1)).first(record->size), 0,
-                                ProcessId{sender_, 0}, ++received_);
+        return copied_message(std::as_bytes(std::span(&record->bits, 1)).first(record->size), 0,
+                              ProcessId{sender_, 0}, ++received_);
       }
       if (is_sender_dead_) return closed();
       if (expired(deadline)) {
@@ -193,7 +207,10 @@ class SignalSender final : public Link {
     for (;;) {
       auto sent =
           sys::call("sigqueue", [&] { return ::sigqueue(target_, transport_signal(), value); });
-      if (sent) return {};
+      if (sent) {
+        has_sent_since_pump = true;
+        return {};
+      }
       if (sent.error().code == ESRCH) {
         return fail(Errc::closed, fmt::format("{}: send: process {} is gone", url_, target_));
       }

@@ -9,6 +9,7 @@
 
 #include "conduit/sys/fd_passing.hpp"
 #include "conduit/sys/io.hpp"
+#include "mechanisms.hpp"
 
 namespace conduit::transport {
 namespace {
@@ -182,8 +183,7 @@ Result<Message> StreamLink::receive_raw(Deadline deadline) {
   std::size_t got = 0;
   auto filled = fill(std::span(buffer_), got, deadline);
   if (!filled) return std::unexpected(filled.error());
-  return Message(std::vector<std::byte>(buffer_.begin(), buffer_.begin() + static_cast<long>(got)),
-                 0, peer_, ++received_);
+  return copied_message(std::span(buffer_).first(got), 0, peer_, ++received_);
 }
 
 Result<Message> StreamLink::receive(Deadline deadline) {
@@ -210,11 +210,7 @@ Result<Message> StreamLink::receive(Deadline deadline) {
                                     kMaxFrameSize));
         }
         header_ = header;
-        // The body's memory is reserved (address space only: checked against the limit above)
-        // and filled in as the bytes arrive, so a header alone commits no memory for the
-        // length it claims.
         body_.clear();
-        body_.reserve(header.length);
         body_got_ = 0;
         continue;
       }
@@ -236,6 +232,20 @@ Result<Message> StreamLink::receive(Deadline deadline) {
       }
       continue;
     }
+    // A whole body already buffered (a small message, the usual case): one copy into one
+    // allocation that the Message owns.
+    if (body_got_ == 0 && header_->magic == kFrameMagic && end_ - begin_ >= header_->length) {
+      Message message = copied_message(std::span(buffer_).subspan(begin_, header_->length),
+                                       header_->type, peer_, ++received_);
+      begin_ += header_->length;
+      if (begin_ == end_) begin_ = end_ = 0;
+      header_.reset();
+      return message;
+    }
+    // Else the body's memory is reserved (address space only: the length was checked against
+    // the limit) and filled in as the bytes arrive, so a header alone commits no memory for the
+    // length it claims.
+    if (body_.capacity() < header_->length) body_.reserve(header_->length);
     // The body: first from what is buffered, then from the stream.
     const std::size_t want = header_->length - body_got_;
     const std::size_t buffered = std::min(want, end_ - begin_);

@@ -165,7 +165,7 @@ class SysvLink final : public Link {
           return fail(Errc::corrupted,
                       fmt::format("{}: receive: unexpected message type {}", url_, type));
         }
-        return Message::copy_of(buffer_.text(*got), type - 1, peer_, ++received_);
+        return copied_message(buffer_.text(*got), type - 1, peer_, ++received_);
       }
       if (is_gone(got.error())) return closed("receive");
       if (got.error().code != ENOMSG) return fail(got.error(), fmt::format("{}: receive", url_));

@@ -392,6 +392,28 @@ TEST_P(TransportConformance, PeerKilledWhileAReceiveWaitsWithNoTimeoutIsClosed) 
   EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
 }
 
+// A receive right after a send is the round trip, where some transports wait and take in one
+// call (mq://: one mq_timedreceive a liveness slice long): the peer's death still ends it.
+TEST_P(TransportConformance, PeerKilledWhileAReceiveAfterASendWaitsIsClosed) {
+  if (!GetParam().is_duplex) GTEST_SKIP() << "one-way transport: its listener only receives";
+  auto [child, connection] = start([](Connection& c) -> int {
+    auto ping = c.receive();
+    CHILD_CHECK(ping.has_value());
+    for (;;) ::pause();  // never answers
+  });
+  ASSERT_TRUE(connection.send("ping"));
+  Child* const peer = &child;
+  const pid_t receiver = ::gettid();
+  std::thread killer([peer, receiver] {
+    wait_until_asleep(receiver);
+    (void)peer->kill(SIGKILL);
+  });
+  auto end = connection.receive();  // no timeout: only the peer's death can end it
+  killer.join();
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+}
+
 TEST_P(TransportConformance, SendWaitingOnAFullTransportIsClosedWhenThePeerIsKilled) {
   if (!GetParam().is_duplex) GTEST_SKIP() << "one-way transport: its listener only receives";
   Gate connected;
