@@ -9,24 +9,6 @@
 #include <unistd.h>
 
 namespace conduit::sys {
-namespace {
-
-// SIGPIPE in this thread, as pipe writes left it: not looked at yet; blocked by the first pipe
-// write (and kept blocked); or found blocked already (by the caller, or inherited).
-enum class PipeSignal : unsigned char { unknown, blocked_here, blocked_by_caller };
-thread_local PipeSignal thread_pipe_signal = PipeSignal::unknown;
-
-const sigset_t& pipe_signal_set() noexcept {
-  static const sigset_t set = [] {
-    sigset_t made;
-    sigemptyset(&made);
-    sigaddset(&made, SIGPIPE);
-    return made;
-  }();
-  return set;
-}
-
-}  // namespace
 
 SysResult<bool> wait_ready(int fd, short events, std::optional<TimePoint> deadline) {
   for (;;) {
@@ -104,20 +86,19 @@ SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts, bool is_
     if (!n) return std::unexpected(n.error());
     return static_cast<std::size_t>(*n);
   }
-  // A pipe has no MSG_NOSIGNAL. SIGPIPE is blocked in this thread at its first pipe write and
-  // stays blocked (a block and a restore around every write cost two system calls a message),
-  // so a write to a gone reader leaves the signal pending instead of delivering it; the write
-  // that failed with EPIPE then takes it off the queue. A thread that blocked SIGPIPE itself
-  // (or inherited the block) may have one pending already, which is the caller's: there each
-  // write asks sigpending first, and a failed write takes the signal only if none was pending.
-  if (thread_pipe_signal == PipeSignal::unknown) {
-    sigset_t previous;
-    ::pthread_sigmask(SIG_BLOCK, &pipe_signal_set(), &previous);
-    thread_pipe_signal = sigismember(&previous, SIGPIPE) == 1 ? PipeSignal::blocked_by_caller
-                                                              : PipeSignal::blocked_here;
-  }
+  // A pipe has no MSG_NOSIGNAL: hold SIGPIPE back in this thread for the write, and if the
+  // write raised one that was not already pending, take it off the queue before unblocking.
+  // A SIGPIPE can be pending already only if this thread was blocking it before (one that
+  // could be delivered here would have been), so only then is sigpending asked.
+  // TODO(perf): still two extra system calls per pipe write (block, restore).
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  sigset_t previous;
+  ::pthread_sigmask(SIG_BLOCK, &pipe_signal, &previous);
+  const bool was_blocked = sigismember(&previous, SIGPIPE) == 1;
   bool was_pending = false;
-  if (thread_pipe_signal == PipeSignal::blocked_by_caller) {
+  if (was_blocked) {
     sigset_t pending;
     sigemptyset(&pending);
     (void)call("sigpending", [&] { return ::sigpending(&pending); });
@@ -125,14 +106,12 @@ SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts, bool is_
   }
   auto n =
       call("writev", [&] { return ::writev(fd, parts.data(), static_cast<int>(parts.size())); });
-  if (!n) {
-    if (n.error().code == EPIPE && !was_pending) {
-      const timespec zero{};
-      (void)call("sigtimedwait",
-                 [&] { return ::sigtimedwait(&pipe_signal_set(), nullptr, &zero); });
-    }
-    return std::unexpected(n.error());
+  if (!n && n.error().code == EPIPE && !was_pending) {
+    const timespec zero{};
+    (void)call("sigtimedwait", [&] { return ::sigtimedwait(&pipe_signal, nullptr, &zero); });
   }
+  if (!was_blocked) ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (!n) return std::unexpected(n.error());
   return static_cast<std::size_t>(*n);
 }
 

@@ -42,15 +42,6 @@ namespace conduit::sys {
 
 /// One writev(2) (sendmsg with MSG_NOSIGNAL when `is_socket`), with SIGPIPE held back: a reader
 /// that went away is EPIPE, never a signal that ends the process.
-/// For a pipe, the calling thread's first such write blocks SIGPIPE in that thread for good (no
-/// system call per write beyond the writev); a failed write takes the SIGPIPE it raised off the
-/// queue. Consequences for the caller: in that thread, and in threads it starts afterwards,
-/// SIGPIPE stays blocked (a SIGPIPE from the caller's own writes waits pending, and the next
-/// pipe write here that fails takes it); unblocking SIGPIPE there again (or restoring an older
-/// mask) gives up the protection, so that a write to a gone reader raises SIGPIPE as any write
-/// would: keep it blocked, or ignore it (SIG_IGN). Where SIGPIPE was blocked before the thread's
-/// first pipe write, each write asks sigpending first (one system call) and leaves a SIGPIPE
-/// that was already pending where it was.
 [[nodiscard]] SysResult<std::size_t> write_some(int fd, std::span<const iovec> parts,
                                                 bool is_socket);
 

@@ -37,11 +37,6 @@
 // is carried by all but signal. Message::sender() is known on unix (SO_PEERCRED), fifo, mq,
 // sysv, shm and signal; Message::sequence() counts a connection's received messages from 1.
 //
-// SIGPIPE: a send to a pipe or FIFO whose reader is gone is `closed`, never a signal. For that,
-// the first such send in a thread blocks SIGPIPE in that thread and leaves it blocked (threads
-// it starts inherit the block): see sys::write_some for what that means for your signal mask.
-// Sockets need nothing of the kind (MSG_NOSIGNAL).
-//
 // Connections and listeners are move-only and not thread-safe: use one from one thread at a
 // time — except that where is_full_duplex() says so (unix, tcp, fifo, pipe, mq, sysv, shm), one
 // thread may send while another receives. Each is usable across fork() by the one process that
