@@ -352,21 +352,25 @@ TEST_F(MailboxTest, ExclusiveHoldPassesOnWhenTheHolderDies) {
 
 TEST_F(MailboxTest, ProcessLifetimeMailboxVanishesWithItsCreatorAndWakesReceivers) {
   std::optional<SharedMemory> keep;
-  auto* ready = shared_array<std::atomic<int>>(keep, 1);
+  auto* flags = shared_array<std::atomic<int>>(keep, 2);  // [0] created, [1] opened
   Child creator([&]() -> int {
     auto box = Mailbox::create("owned", {.lifetime = Lifetime::process});
     CHILD_CHECK(box.has_value());
-    ready->store(1);
+    flags[0].store(1);
     for (;;) ::pause();
   });
-  while (ready->load() == 0) ::usleep(1000);
-  Child receiver([] {
+  while (flags[0].load() == 0) ::usleep(1000);
+  Child receiver([&] {
     auto box = Mailbox::open("owned");
     CHILD_CHECK(box.has_value());
+    flags[1].store(1);
     auto got = box->receive();  // blocks until the owner dies
     CHILD_CHECK(!got);
     return got.error().code() == Errc::owner_died ? 0 : 2;
   });
+  // Killed only once the receiver has it open (else its open finds nothing); most likely
+  // asleep in receive by the end of the pause, and if not, its receive finds the owner dead.
+  while (flags[1].load() == 0) ::usleep(1000);
   ::usleep(50000);
   creator.kill();
   auto exit = receiver.wait(10s);
@@ -376,13 +380,17 @@ TEST_F(MailboxTest, ProcessLifetimeMailboxVanishesWithItsCreatorAndWakesReceiver
 
 TEST_F(MailboxTest, RemoveWakesBlockedReceiversWithClosed) {
   ASSERT_TRUE(Mailbox::create("doomed"));
-  Child receiver([] {
+  std::optional<SharedMemory> keep;
+  auto* opened = shared_array<std::atomic<int>>(keep, 1);
+  Child receiver([&] {
     auto box = Mailbox::open("doomed");
     CHILD_CHECK(box.has_value());
+    opened->store(1);
     auto got = box->receive();
     CHILD_CHECK(!got);
     return got.error().code() == Errc::closed ? 0 : 2;
   });
+  while (opened->load() == 0) ::usleep(1000);  // removed before its open, it would find nothing
   ::usleep(50000);
   ASSERT_TRUE(Mailbox::remove("doomed"));
   auto exit = receiver.wait(10s);

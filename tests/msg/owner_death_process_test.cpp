@@ -46,6 +46,7 @@ std::atomic<int>* shared_flag() {
 template <class Object, class Options>
 void expect_gone_after_owner_death(const OwnerDeathTest& test, Options options) {
   auto* is_created = shared_flag();
+  auto* is_opened = shared_flag();
   Child creator([is_created, options]() -> int {
     auto object = Object::create("owned", options);
     CHILD_CHECK(object.has_value());
@@ -53,13 +54,15 @@ void expect_gone_after_owner_death(const OwnerDeathTest& test, Options options) 
     for (;;) ::pause();
   });
   while (is_created->load() == 0) ::usleep(1000);
-  Child receiver([] {
+  Child receiver([is_opened] {
     auto object = Object::open("owned");
     CHILD_CHECK(object.has_value());
+    is_opened->store(1);
     auto got = object->receive();  // blocks until the owner dies
     CHILD_CHECK(!got);
     return got.error().code() == Errc::owner_died ? 0 : 2;
   });
+  while (is_opened->load() == 0) ::usleep(1000);  // else its open may find the object gone
   ::usleep(50000);
   (void)creator.kill();
   const auto exit = receiver.wait(10s);
@@ -75,10 +78,14 @@ void expect_gone_after_owner_death(const OwnerDeathTest& test, Options options) 
 template <class Object, class Options>
 void expect_gone_after_owner_dies_slowly(const OwnerDeathTest& test, Options options) {
   auto* is_created = shared_flag();
-  Child creator([is_created, options]() -> int {
+  auto* is_opened = shared_flag();
+  Child creator([is_created, is_opened, options]() -> int {
     auto object = Object::create("owned", options);
     CHILD_CHECK(object.has_value());
-    std::thread([] {
+    // The last thread ends a while after the receiver opened the object (else its open could
+    // find it gone), and after the first thread: /proc shows the creator dead meanwhile.
+    std::thread([is_opened] {
+      while (is_opened->load() == 0) ::usleep(1000);
       std::this_thread::sleep_for(300ms);
       ::_exit(0);
     }).detach();
@@ -87,9 +94,10 @@ void expect_gone_after_owner_dies_slowly(const OwnerDeathTest& test, Options opt
     return 0;
   });
   while (is_created->load() == 0) ::usleep(1000);
-  Child receiver([] {
+  Child receiver([is_opened] {
     auto object = Object::open("owned");
     CHILD_CHECK(object.has_value());
+    is_opened->store(1);
     auto got = object->receive();
     CHILD_CHECK(!got);
     return got.error().code() == Errc::owner_died ? 0 : 2;
