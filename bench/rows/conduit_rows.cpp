@@ -85,8 +85,7 @@ class MailboxRow final : public RoundTrip {
   /// `is_rendezvous`: zero capacity, each send returns once the other side took it.
   MailboxRow(Wait wait, bool is_rendezvous) : wait_(wait), is_rendezvous_(is_rendezvous) {}
   std::string name() const override {
-    return std::string("conduit Mailbox") + (is_rendezvous_ ? ", rendezvous" : "") +
-           suffix(wait_);
+    return std::string("conduit Mailbox") + (is_rendezvous_ ? ", rendezvous" : "") + suffix(wait_);
   }
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {
@@ -163,8 +162,7 @@ class EndpointRow final : public RoundTrip {
   /// `is_rendezvous`: zero-capacity links, each send returns once the peer took it.
   EndpointRow(Wait wait, bool is_rendezvous) : wait_(wait), is_rendezvous_(is_rendezvous) {}
   std::string name() const override {
-    return std::string("conduit Endpoint") + (is_rendezvous_ ? ", rendezvous" : "") +
-           suffix(wait_);
+    return std::string("conduit Endpoint") + (is_rendezvous_ ? ", rendezvous" : "") + suffix(wait_);
   }
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {

@@ -48,7 +48,7 @@ std::unexpected<Error> wrong_direction(const std::string& url, std::string_view 
 
 /// Holds the spool's exclusive append lock (an OFD lock, apart from the writers' flock).
 sys::SysResult<void> lock_appends(int fd, short type) {
-  struct flock range {};
+  struct flock range{};
   range.l_type = type;
   range.l_whence = SEEK_SET;
   auto locked = sys::call("fcntl(F_OFD_SETLKW)", [&] { return ::fcntl(fd, F_OFD_SETLKW, &range); });

@@ -440,6 +440,19 @@ TEST_F(ChannelProcessTest, ANewConsumerTakesOverFromADeadOne) {
   }
 }
 
+/// Starts `sleeper` (a child that falls asleep on a channel and stays asleep) and SIGKILLs it
+/// while `flag`, its sleeper flag, is up, until a kill lands while it sleeps: a sleeper takes
+/// its flag down for a moment every 50 ms (to look for dead peers), and a kill that lands then
+/// leaves no flag. The watchdog bounds the wait for the flag.
+template <class Sleeper>
+void kill_asleep(const std::atomic<std::uint32_t>& flag, Sleeper sleeper) {
+  for (int attempt = 0; attempt < 20 && flag.load() == 0; ++attempt) {
+    Child child(sleeper);
+    while (flag.load() == 0) std::this_thread::sleep_for(1ms);
+    EXPECT_FALSE(child.kill().ok());
+  }
+}
+
 TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   // A consumer SIGKILLed while asleep leaves its flag on `items`; had it stayed, every publish
   // after that would make a FUTEX_WAKE for nobody. The next consumer takes the flag down.
@@ -449,19 +462,13 @@ TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   auto ring = ring::LaneRing::attach(segment->payload(), "test");
   ASSERT_TRUE(ring);
   auto& items = ring->header().items;
-  // The sleeper takes its flag down for a moment every 50 ms (to look for dead producers): a
-  // kill that lands then leaves no flag, so try until one lands while it sleeps.
-  for (int attempt = 0; attempt < 20 && items.sleepers.load() == 0; ++attempt) {
-    Child sleeper([] {
-      sync::set_spin_rounds(0);
-      auto channel = Channel<int>::open("sleepy");
-      CHILD_CHECK(channel.has_value());
-      (void)channel->receive();  // nothing comes: asleep until killed
-      return 0;
-    });
-    while (items.sleepers.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
-    EXPECT_FALSE(sleeper.kill().ok());
-  }
+  kill_asleep(items.sleepers, [] {
+    sync::set_spin_rounds(0);
+    auto channel = Channel<int>::open("sleepy");
+    CHILD_CHECK(channel.has_value());
+    (void)channel->receive();  // nothing comes: asleep until killed
+    return 0;
+  });
   ASSERT_EQ(items.sleepers.load(), 1u) << "the dead sleeper's flag";
   auto channel = Channel<int>::open("sleepy");
   ASSERT_TRUE(channel);
@@ -487,20 +494,14 @@ TEST_F(ChannelProcessTest, AProducerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   ASSERT_TRUE(ring);
   auto& flag = ring->control(0).producer_sleepers;
   auto& space = ring->header().space;
-  // As for the consumer: the sleeper takes its flag down for a moment every 50 ms, so try
-  // until a kill lands while it sleeps.
-  for (int attempt = 0; attempt < 20 && flag.load() == 0; ++attempt) {
-    Child sleeper([] {
-      sync::set_spin_rounds(0);
-      auto channel = Channel<int>::open("full");
-      CHILD_CHECK(channel.has_value());
-      (void)channel->try_send(1);  // fills the lane (or finds it full from the last attempt)
-      (void)channel->send(2);      // nobody receives: asleep until killed
-      return 0;
-    });
-    while (flag.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
-    EXPECT_FALSE(sleeper.kill().ok());
-  }
+  kill_asleep(flag, [] {
+    sync::set_spin_rounds(0);
+    auto channel = Channel<int>::open("full");
+    CHILD_CHECK(channel.has_value());
+    (void)channel->try_send(1);  // fills the lane (or finds it full from the last attempt)
+    (void)channel->send(2);      // nobody receives: asleep until killed
+    return 0;
+  });
   ASSERT_EQ(flag.load(), 1u) << "the dead sleeper's flag";
   EXPECT_EQ(space.sleepers.load(), 0u) << "a full lane's sleeper flags its lane, not `space`";
   auto producer = Channel<int>::open("full");
@@ -527,17 +528,13 @@ TEST_F(ChannelProcessTest, AFlaggedConsumerIsWokenOncePerSleepNotOncePerPublish)
   auto ring = ring::LaneRing::attach(segment->payload(), "test");
   ASSERT_TRUE(ring);
   auto& items = ring->header().items;
-  for (int attempt = 0; attempt < 20 && items.sleepers.load() == 0; ++attempt) {
-    Child sleeper([] {
-      sync::set_spin_rounds(0);
-      auto channel = Channel<int>::open("once");
-      CHILD_CHECK(channel.has_value());
-      (void)channel->receive();  // nothing comes: asleep until killed
-      return 0;
-    });
-    while (items.sleepers.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
-    EXPECT_FALSE(sleeper.kill().ok());
-  }
+  kill_asleep(items.sleepers, [] {
+    sync::set_spin_rounds(0);
+    auto channel = Channel<int>::open("once");
+    CHILD_CHECK(channel.has_value());
+    (void)channel->receive();  // nothing comes: asleep until killed
+    return 0;
+  });
   ASSERT_EQ(items.sleepers.load(), 1u) << "the dead sleeper's flag";
   auto producer = Channel<int>::open("once");
   ASSERT_TRUE(producer);
@@ -561,18 +558,14 @@ TEST_F(ChannelProcessTest, AFlaggedProducerIsWokenOncePerSleepNotOncePerRelease)
   ASSERT_TRUE(ring);
   auto& flag = ring->control(0).producer_sleepers;
   auto& space = ring->header().space;
-  for (int attempt = 0; attempt < 20 && flag.load() == 0; ++attempt) {
-    Child sleeper([] {
-      sync::set_spin_rounds(0);
-      auto channel = Channel<int>::open("once-full");
-      CHILD_CHECK(channel.has_value());
-      for (int i = 1; i <= 4; ++i) (void)channel->try_send(i);  // fills the lane (if not yet)
-      (void)channel->send(5);  // nobody receives: asleep until killed
-      return 0;
-    });
-    while (flag.load() == 0) std::this_thread::sleep_for(1ms);  // the watchdog bounds it
-    EXPECT_FALSE(sleeper.kill().ok());
-  }
+  kill_asleep(flag, [] {
+    sync::set_spin_rounds(0);
+    auto channel = Channel<int>::open("once-full");
+    CHILD_CHECK(channel.has_value());
+    for (int i = 1; i <= 4; ++i) (void)channel->try_send(i);  // fills the lane (if not yet)
+    (void)channel->send(5);  // nobody receives: asleep until killed
+    return 0;
+  });
   ASSERT_EQ(flag.load(), 1u) << "the dead sleeper's flag";
   const std::uint32_t before = space.value();
   auto first = consumer->try_receive();
