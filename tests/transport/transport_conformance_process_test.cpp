@@ -373,6 +373,21 @@ TEST_P(TransportConformance, PeerKilledIsClosedNotAHang) {
   EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
 }
 
+/// Receives on `connection` with no timeout while another thread SIGKILLs `peer` once this
+/// thread is asleep: only the peer's death can end the receive, and it must end it closed.
+void expect_closed_when_killed_asleep(Child& peer, Connection& connection) {
+  Child* const victim = &peer;
+  const pid_t receiver = ::gettid();
+  std::thread killer([victim, receiver] {
+    wait_until_asleep(receiver);
+    (void)victim->kill(SIGKILL);
+  });
+  auto end = connection.receive();
+  killer.join();
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+}
+
 TEST_P(TransportConformance, PeerKilledWhileAReceiveWaitsWithNoTimeoutIsClosed) {
   auto [child, connection] = start([](Connection& c) -> int {
     CHILD_CHECK(c.send("hi").has_value());
@@ -380,16 +395,7 @@ TEST_P(TransportConformance, PeerKilledWhileAReceiveWaitsWithNoTimeoutIsClosed) 
   });
   auto hi = connection.receive_for(30s);
   ASSERT_TRUE(hi) << hi.error().message();
-  Child* const peer = &child;
-  const pid_t receiver = ::gettid();
-  std::thread killer([peer, receiver] {
-    wait_until_asleep(receiver);
-    (void)peer->kill(SIGKILL);
-  });
-  auto end = connection.receive();  // no timeout: only the peer's death can end it
-  killer.join();
-  ASSERT_FALSE(end);
-  EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+  expect_closed_when_killed_asleep(child, connection);
 }
 
 // A receive right after a send is the round trip, where some transports wait and take in one
@@ -402,16 +408,7 @@ TEST_P(TransportConformance, PeerKilledWhileAReceiveAfterASendWaitsIsClosed) {
     for (;;) ::pause();  // never answers
   });
   ASSERT_TRUE(connection.send("ping"));
-  Child* const peer = &child;
-  const pid_t receiver = ::gettid();
-  std::thread killer([peer, receiver] {
-    wait_until_asleep(receiver);
-    (void)peer->kill(SIGKILL);
-  });
-  auto end = connection.receive();  // no timeout: only the peer's death can end it
-  killer.join();
-  ASSERT_FALSE(end);
-  EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+  expect_closed_when_killed_asleep(child, connection);
 }
 
 TEST_P(TransportConformance, SendWaitingOnAFullTransportIsClosedWhenThePeerIsKilled) {
