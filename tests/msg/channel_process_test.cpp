@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -453,6 +454,31 @@ void kill_asleep(const std::atomic<std::uint32_t>& flag, Sleeper sleeper) {
   }
 }
 
+/// The consumer of channel `name` (of int), SIGKILLed asleep in receive (see kill_asleep).
+void kill_consumer_asleep(const std::string& name, const std::atomic<std::uint32_t>& flag) {
+  kill_asleep(flag, [name] {
+    sync::set_spin_rounds(0);
+    auto channel = Channel<int>::open(name);
+    CHILD_CHECK(channel.has_value());
+    (void)channel->receive();  // nothing comes: asleep until killed
+    return 0;
+  });
+}
+
+/// A producer of channel `name` (of int, lanes of `capacity`) that fills its lane with 1, 2,
+/// ... and is SIGKILLed asleep sending one more, which nobody receives (see kill_asleep).
+void kill_producer_asleep(const std::string& name, int capacity,
+                          const std::atomic<std::uint32_t>& flag) {
+  kill_asleep(flag, [name, capacity] {
+    sync::set_spin_rounds(0);
+    auto channel = Channel<int>::open(name);
+    CHILD_CHECK(channel.has_value());
+    for (int i = 1; i <= capacity; ++i) (void)channel->try_send(i);  // full, if not already
+    (void)channel->send(capacity + 1);
+    return 0;
+  });
+}
+
 TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   // A consumer SIGKILLed while asleep leaves its flag on `items`; had it stayed, every publish
   // after that would make a FUTEX_WAKE for nobody. The next consumer takes the flag down.
@@ -462,13 +488,7 @@ TEST_F(ChannelProcessTest, AConsumerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   auto ring = ring::LaneRing::attach(segment->payload(), "test");
   ASSERT_TRUE(ring);
   auto& items = ring->header().items;
-  kill_asleep(items.sleepers, [] {
-    sync::set_spin_rounds(0);
-    auto channel = Channel<int>::open("sleepy");
-    CHILD_CHECK(channel.has_value());
-    (void)channel->receive();  // nothing comes: asleep until killed
-    return 0;
-  });
+  kill_consumer_asleep("sleepy", items.sleepers);
   ASSERT_EQ(items.sleepers.load(), 1u) << "the dead sleeper's flag";
   auto channel = Channel<int>::open("sleepy");
   ASSERT_TRUE(channel);
@@ -494,14 +514,7 @@ TEST_F(ChannelProcessTest, AProducerKilledAsleepLeavesNoSleeperFlagToTheNext) {
   ASSERT_TRUE(ring);
   auto& flag = ring->control(0).producer_sleepers;
   auto& space = ring->header().space;
-  kill_asleep(flag, [] {
-    sync::set_spin_rounds(0);
-    auto channel = Channel<int>::open("full");
-    CHILD_CHECK(channel.has_value());
-    (void)channel->try_send(1);  // fills the lane (or finds it full from the last attempt)
-    (void)channel->send(2);      // nobody receives: asleep until killed
-    return 0;
-  });
+  kill_producer_asleep("full", 1, flag);
   ASSERT_EQ(flag.load(), 1u) << "the dead sleeper's flag";
   EXPECT_EQ(space.sleepers.load(), 0u) << "a full lane's sleeper flags its lane, not `space`";
   auto producer = Channel<int>::open("full");
@@ -528,13 +541,7 @@ TEST_F(ChannelProcessTest, AFlaggedConsumerIsWokenOncePerSleepNotOncePerPublish)
   auto ring = ring::LaneRing::attach(segment->payload(), "test");
   ASSERT_TRUE(ring);
   auto& items = ring->header().items;
-  kill_asleep(items.sleepers, [] {
-    sync::set_spin_rounds(0);
-    auto channel = Channel<int>::open("once");
-    CHILD_CHECK(channel.has_value());
-    (void)channel->receive();  // nothing comes: asleep until killed
-    return 0;
-  });
+  kill_consumer_asleep("once", items.sleepers);
   ASSERT_EQ(items.sleepers.load(), 1u) << "the dead sleeper's flag";
   auto producer = Channel<int>::open("once");
   ASSERT_TRUE(producer);
@@ -558,14 +565,7 @@ TEST_F(ChannelProcessTest, AFlaggedProducerIsWokenOncePerSleepNotOncePerRelease)
   ASSERT_TRUE(ring);
   auto& flag = ring->control(0).producer_sleepers;
   auto& space = ring->header().space;
-  kill_asleep(flag, [] {
-    sync::set_spin_rounds(0);
-    auto channel = Channel<int>::open("once-full");
-    CHILD_CHECK(channel.has_value());
-    for (int i = 1; i <= 4; ++i) (void)channel->try_send(i);  // fills the lane (if not yet)
-    (void)channel->send(5);  // nobody receives: asleep until killed
-    return 0;
-  });
+  kill_producer_asleep("once-full", 4, flag);
   ASSERT_EQ(flag.load(), 1u) << "the dead sleeper's flag";
   const std::uint32_t before = space.value();
   auto first = consumer->try_receive();
