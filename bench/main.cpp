@@ -245,10 +245,11 @@ void keep_rows(std::vector<Factory<Row>>& factories, const std::regex& filter, G
   is_kept[0] = true;
   for (std::size_t r = 1; r < n; ++r)
     is_kept[r] = std::regex_search(factories[r]()->name(), filter);
-  for (std::size_t r = 0; r < n; ++r)
-    if (is_kept[r] && reference_of(r) < n) is_kept[reference_of(r)] = true;
+  // The second reference first: it is a row with a reference of its own, kept with it.
   if (group.second_reference && *group.second_reference < n)
     is_kept[*group.second_reference] = true;
+  for (std::size_t r = 0; r < n; ++r)
+    if (is_kept[r] && reference_of(r) < n) is_kept[reference_of(r)] = true;
   std::vector<std::size_t> renumbered(n, n);
   std::vector<Factory<Row>> kept;
   for (std::size_t r = 0; r < n; ++r) {
