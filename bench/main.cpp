@@ -200,33 +200,38 @@ void print_group(const Group& group, const std::vector<RowResult>& results) {
     if (is_paired) text += row == nullptr ? "  against" : "  " + row->reference;
     return text;
   };
+  // The name column fits the group's longest name.
+  std::size_t width = 36;
+  for (const auto& row : results) width = std::max(width, row.name.size());
   if (kind == "round_trip")
-    fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}{}\n", "row",
+    fmt::print("  {:<{}} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}{}\n", "row", width,
                "payload", "wait", "p50", "p90", "p99", "p99.9", "max", "idle", group.ratio_label,
                extra(nullptr));
   else if (kind == "stream")
-    fmt::print("  {:<36} {:>9} {:>8} {:>12} {:>12} {:>10}\n", "row", "payload", "wait", "msg/s",
-               "bytes/s", group.ratio_label);
+    fmt::print("  {:<{}} {:>9} {:>8} {:>12} {:>12} {:>10}\n", "row", width, "payload", "wait",
+               "msg/s", "bytes/s", group.ratio_label);
   else
-    fmt::print("  {:<36} {:>12} {:>10}\n", "row", "per op", group.ratio_label);
+    fmt::print("  {:<{}} {:>12} {:>10}\n", "row", width, "per op", group.ratio_label);
   for (const auto& row : results) {
     if (!row.error.empty()) {
-      fmt::print("  {:<36} {:>9}  did not run: {}\n", row.name, human_size(row.payload), row.error);
+      fmt::print("  {:<{}} {:>9}  did not run: {}\n", row.name, width, human_size(row.payload),
+                 row.error);
       continue;
     }
     const std::string ratio = row.ratio > 0 ? fmt::format("{:.2f}", row.ratio) : "-";
     if (row.kind == "round_trip")
-      fmt::print("  {:<36} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}{}\n", row.name,
-                 human_size(row.payload), to_string(row.wait), human_ns(row.round_trip.p50),
+      fmt::print("  {:<{}} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}{}\n", row.name,
+                 width, human_size(row.payload), to_string(row.wait), human_ns(row.round_trip.p50),
                  human_ns(row.round_trip.p90), human_ns(row.round_trip.p99),
                  human_ns(row.round_trip.p999), human_ns(row.round_trip.max),
                  human_ns(row.after_idle_ns), ratio, extra(&row));
     else if (row.kind == "stream")
-      fmt::print("  {:<36} {:>9} {:>8} {:>12} {:>12} {:>10}\n", row.name, human_size(row.payload),
-                 to_string(row.wait), human_rate(row.messages_per_s, "msg/s"),
-                 human_rate(row.bytes_per_s, "B/s"), ratio);
+      fmt::print("  {:<{}} {:>9} {:>8} {:>12} {:>12} {:>10}\n", row.name, width,
+                 human_size(row.payload), to_string(row.wait),
+                 human_rate(row.messages_per_s, "msg/s"), human_rate(row.bytes_per_s, "B/s"),
+                 ratio);
     else
-      fmt::print("  {:<36} {:>12} {:>10}\n", row.name, human_ns(row.round_trip.p50), ratio);
+      fmt::print("  {:<{}} {:>12} {:>10}\n", row.name, width, human_ns(row.round_trip.p50), ratio);
   }
   std::fflush(stdout);
 }
