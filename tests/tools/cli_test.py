@@ -196,6 +196,17 @@ class Cli(unittest.TestCase):
         self.assertEqual(self.run_conduit("watch", "quiet", "--interval", "often").returncode, 2)
         self.assertEqual(self.run_conduit("watch", "nothing", "-n", "1").returncode, 1)
 
+    def test_watch_shows_a_channels_depth_and_roles(self):
+        made = subprocess.run([FIXTURE, "channel", "ticks", "3"], env=self.env, capture_output=True,
+                              text=True, timeout=60)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        watched = self.run_conduit("watch", "ticks", "--interval", "10ms", "--iterations", "2",
+                                   input="")
+        self.assertEqual(watched.returncode, 0, watched.stderr)
+        self.assertEqual(watched.stdout.count("conduit watch ticks"), 2)
+        self.assertRegex(watched.stdout, r"channel\s+3/8\s+one producer")
+        self.assertRegex(watched.stdout, r"record\s+8 bytes")
+
     def test_doctor_exit_code_agrees_with_its_checks(self):
         listed = self.run_conduit("doctor", "--json")
         checks = json.loads(listed.stdout)

@@ -1,4 +1,5 @@
-// conduit watch NAME: live depth and rates of a mailbox, refreshed like top. q or Ctrl-C quits.
+// conduit watch NAME: live depth and rates of a mailbox (depth and roles of a channel, which
+// counts no messages), refreshed like top. q or Ctrl-C quits.
 #include <poll.h>
 #include <termios.h>
 #include <unistd.h>
@@ -47,14 +48,35 @@ bool quit_pressed(std::chrono::milliseconds wait) {
   return key == 'q' || key == 'Q';
 }
 
+/// The channel's lines of one refresh: it keeps no counts of messages, so depth and roles.
+void print_channel(const std::string& name, const ChannelStats& stats, double depth_change) {
+  fmt::print("conduit watch {}    (q quits)\n\n", name);
+  fmt::print("  channel    {:>12}   {} producer{}, lanes {}\n",
+             stats.lanes > 1 ? fmt::format("{}/{}x{}", stats.depth, stats.lanes, stats.capacity)
+                             : fmt::format("{}/{}", stats.depth, stats.capacity),
+             stats.producers == Producers::one ? "one" : "many",
+             stats.producers == Producers::one ? "" : "s", stats.lanes);
+  fmt::print("  depth      {:>12}   {:>+10.0f} records/s\n", stats.depth, depth_change);
+  fmt::print("  record     {:>12} bytes\n", stats.record_size);
+  fmt::print("  consumer   {:>12}\n", stats.consumer.pid == 0
+                                          ? std::string("none")
+                                          : fmt::format("pid {}", stats.consumer.pid));
+  std::string producers;
+  for (const auto& process : stats.producers_attached)
+    producers += fmt::format("{}{}", producers.empty() ? "" : " ", process.pid);
+  fmt::print("  producers  {:>12}\n", producers.empty() ? std::string("none") : producers);
+  if (stats.is_closed) fmt::print("  closed\n");
+}
+
 }  // namespace
 
 void add_watch(CLI::App& app, int& exit_code) {
-  auto* watch = app.add_subcommand("watch", "Show a mailbox's depth and rates, live (q quits)");
+  auto* watch = app.add_subcommand(
+      "watch", "Show a mailbox's depth and rates, or a channel's depth, live (q quits)");
   static std::string name;
   static std::string interval = "1s";
   static std::size_t iterations = 0;
-  watch->add_option("name", name, "Mailbox name")->required();
+  watch->add_option("name", name, "Mailbox or channel name")->required();
   watch->add_option("-i,--interval", interval, "Refresh interval (default 1s)");
   watch->add_option("-n,--iterations", iterations, "Stop after this many refreshes (0 = never)");
   watch->callback([&exit_code] {
@@ -65,13 +87,43 @@ void add_watch(CLI::App& app, int& exit_code) {
       exit_code = kUsage;
       return;
     }
+    RawTerminal terminal;
+    const bool is_screen = ::isatty(STDOUT_FILENO) != 0;  // else: one report after another
+    if (auto segment = shm::Segment::inspect(name);
+        segment && segment->kind() == shm::SegmentKind::channel) {
+      // Opening a channel claims no role (that happens on the first send or receive).
+      const auto& header = segment->header();
+      auto channel = msg::ChannelCore::open(name, header.type_size, header.type_align);
+      if (!channel) {
+        exit_code = report(channel.error());
+        return;
+      }
+      auto last = (*channel)->stats();
+      auto last_time = std::chrono::steady_clock::now();
+      for (std::size_t round = 1;; ++round) {
+        const auto stats = (*channel)->stats();
+        const auto now = std::chrono::steady_clock::now();
+        const double seconds = std::chrono::duration<double>(now - last_time).count();
+        const double change =
+            round == 1
+                ? 0
+                : (static_cast<double>(stats.depth) - static_cast<double>(last.depth)) / seconds;
+        if (is_screen) fmt::print("\033[H\033[2J");
+        print_channel(name, stats, change);
+        std::fflush(stdout);
+        last = stats;
+        last_time = now;
+        if (iterations != 0 && round >= iterations) break;
+        if (quit_pressed(std::chrono::duration_cast<std::chrono::milliseconds>(*period))) break;
+      }
+      exit_code = kOk;
+      return;
+    }
     auto box = Mailbox::open(name, MailboxRole::observer);
     if (!box) {
       exit_code = report(box.error());
       return;
     }
-    RawTerminal terminal;
-    const bool is_screen = ::isatty(STDOUT_FILENO) != 0;  // else: one report after another
     auto last = box->stats();
     auto last_time = std::chrono::steady_clock::now();
     for (std::size_t round = 1;; ++round) {
