@@ -6,6 +6,7 @@
 // polling with short sleeps (a file cannot be waited on), and so does its raw row.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -35,6 +36,21 @@ std::string address_for(const std::string& scheme) {
   throw std::runtime_error("no bench address for scheme " + scheme);
 }
 
+/// The answering side: each of `count` messages from `in` goes back on `out`.
+void echo(conduit::Connection& in, conduit::Connection& out, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    auto message = must(in.receive());
+    must(out.send(message.payload()));
+  }
+}
+
+/// One round trip: `buffer` goes out on `out`, and the answer from `in` is copied back into it.
+void round_trip(conduit::Connection& out, conduit::Connection& in, std::vector<std::byte>& buffer) {
+  must(out.send(buffer));
+  auto answer = must(in.receive());
+  std::memcpy(buffer.data(), answer.payload().data(), std::min(answer.size(), buffer.size()));
+}
+
 class ConnectionRow final : public RoundTrip {
  public:
   explicit ConnectionRow(std::string scheme) : scheme_(std::move(scheme)) {}
@@ -49,19 +65,14 @@ class ConnectionRow final : public RoundTrip {
   void serve(std::size_t count) override {
     conduit::sync::set_spin_rounds(0);
     auto connection = must(conduit::connect(url_));
-    for (std::size_t i = 0; i < count; ++i) {
-      auto message = must(connection.receive());
-      must(connection.send(message.payload()));
-    }
+    echo(connection, connection, count);
   }
   void ping() override {
     if (!connection_) {
       conduit::sync::set_spin_rounds(0);
       connection_.emplace(must(listener_->accept()));
     }
-    must(connection_->send(buffer_));
-    auto answer = must(connection_->receive());
-    std::memcpy(buffer_.data(), answer.payload().data(), std::min(answer.size(), buffer_.size()));
+    round_trip(*connection_, *connection_, buffer_);
   }
   void cleanup() override {
     connection_.reset();
@@ -86,16 +97,11 @@ class PipePairRow final : public RoundTrip {
   void begin_block() override { ends_.emplace(must(conduit::pipe_pair())); }
   void serve(std::size_t count) override {
     ends_->first.close();
-    for (std::size_t i = 0; i < count; ++i) {
-      auto message = must(ends_->second.receive());
-      must(ends_->second.send(message.payload()));
-    }
+    echo(ends_->second, ends_->second, count);
   }
   void ping() override {
     if (ends_->second.is_open()) ends_->second.close();
-    must(ends_->first.send(buffer_));
-    auto answer = must(ends_->first.receive());
-    std::memcpy(buffer_.data(), answer.payload().data(), std::min(answer.size(), buffer_.size()));
+    round_trip(ends_->first, ends_->first, buffer_);
   }
   void cleanup() override { ends_.reset(); }
 
@@ -126,10 +132,7 @@ class SignalRow final : public RoundTrip {
     auto out = must(conduit::connect("signal://" + std::to_string(::getppid())));
     must(out.send(buffer_));  // hello: this is my pid
     auto in = must(listener.accept());
-    for (std::size_t i = 0; i < count; ++i) {
-      auto message = must(in.receive());
-      must(out.send(message.payload()));
-    }
+    echo(in, out, count);
   }
   void ping() override {
     if (!in_) {
@@ -137,9 +140,7 @@ class SignalRow final : public RoundTrip {
       const auto hello = must(in_->receive());
       out_.emplace(must(conduit::connect("signal://" + std::to_string(hello.sender().pid))));
     }
-    must(out_->send(buffer_));
-    auto answer = must(in_->receive());
-    std::memcpy(buffer_.data(), answer.payload().data(), std::min(answer.size(), buffer_.size()));
+    round_trip(*out_, *in_, buffer_);
   }
   void cleanup() override {
     begin_block();
@@ -174,10 +175,7 @@ class FileRow final : public RoundTrip {
     auto listener = must(conduit::listen(down_));
     auto in = must(listener.accept());
     auto out = must(conduit::connect(up_));
-    for (std::size_t i = 0; i < count; ++i) {
-      auto message = must(in.receive());
-      must(out.send(message.payload()));
-    }
+    echo(in, out, count);
   }
   void ping() override {
     if (!in_) {
@@ -193,9 +191,7 @@ class FileRow final : public RoundTrip {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
     }
-    must(out_->send(buffer_));
-    auto answer = must(in_->receive());
-    std::memcpy(buffer_.data(), answer.payload().data(), std::min(answer.size(), buffer_.size()));
+    round_trip(*out_, *in_, buffer_);
   }
   void cleanup() override {
     in_.reset();
