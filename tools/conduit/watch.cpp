@@ -48,15 +48,35 @@ bool quit_pressed(std::chrono::milliseconds wait) {
   return key == 'q' || key == 'Q';
 }
 
-/// The channel's lines of one refresh: it keeps no counts of messages, so depth and roles.
-void print_channel(const std::string& name, const ChannelStats& stats, double depth_change) {
+/// Per second between two refreshes; 0 on the first one (no `seconds` yet).
+double per_second(double change, double seconds) { return seconds > 0 ? change / seconds : 0; }
+
+/// A mailbox's lines of one refresh: depth and rates.
+void print_mailbox(const std::string& name, const MailboxStats& stats, const MailboxStats& last,
+                   double seconds) {
+  fmt::print("conduit watch {}    (q quits)\n\n", name);
+  fmt::print("  depth      {:>12} / {}\n", stats.depth, capacity_text(stats.capacity));
+  fmt::print("  receivers  {:>12}   attached {}\n", receivers_text(stats.receivers),
+             stats.attached.size());
+  fmt::print("  sent       {:>12}   {:>10.0f} msg/s\n", stats.sent,
+             per_second(static_cast<double>(stats.sent - last.sent), seconds));
+  fmt::print("  received   {:>12}   {:>10.0f} msg/s\n", stats.received,
+             per_second(static_cast<double>(stats.received - last.received), seconds));
+  fmt::print("  would block{:>12}\n  dropped    {:>12}\n", stats.would_block, stats.dropped);
+}
+
+/// A channel's lines of one refresh: it keeps no counts of messages, so depth and roles.
+void print_channel(const std::string& name, const ChannelStats& stats, const ChannelStats& last,
+                   double seconds) {
   fmt::print("conduit watch {}    (q quits)\n\n", name);
   fmt::print("  channel    {:>12}   {} producer{}, lanes {}\n",
              stats.lanes > 1 ? fmt::format("{}/{}x{}", stats.depth, stats.lanes, stats.capacity)
                              : fmt::format("{}/{}", stats.depth, stats.capacity),
              stats.producers == Producers::one ? "one" : "many",
              stats.producers == Producers::one ? "" : "s", stats.lanes);
-  fmt::print("  depth      {:>12}   {:>+10.0f} records/s\n", stats.depth, depth_change);
+  fmt::print(
+      "  depth      {:>12}   {:>+10.0f} records/s\n", stats.depth,
+      per_second(static_cast<double>(stats.depth) - static_cast<double>(last.depth), seconds));
   fmt::print("  record     {:>12} bytes\n", stats.record_size);
   fmt::print("  consumer   {:>12}\n", stats.consumer.pid == 0
                                           ? std::string("none")
@@ -66,6 +86,27 @@ void print_channel(const std::string& name, const ChannelStats& stats, double de
     producers += fmt::format("{}{}", producers.empty() ? "" : " ", process.pid);
   fmt::print("  producers  {:>12}\n", producers.empty() ? std::string("none") : producers);
   if (stats.is_closed) fmt::print("  closed\n");
+}
+
+/// Refreshes every `period` until q is pressed or `iterations` rounds (0: no limit) are done:
+/// each round prints what `read()` gives, beside the last round's and the seconds between.
+template <class Read, class Print>
+void refresh(std::chrono::milliseconds period, std::size_t iterations, Read read, Print print) {
+  const bool is_screen = ::isatty(STDOUT_FILENO) != 0;  // else: one report after another
+  auto last = read();
+  auto last_time = std::chrono::steady_clock::now();
+  for (std::size_t round = 1;; ++round) {
+    const auto stats = read();
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = round == 1 ? 0 : std::chrono::duration<double>(now - last_time).count();
+    if (is_screen) fmt::print("\033[H\033[2J");  // home, clear: a fresh screen each refresh
+    print(stats, last, seconds);
+    std::fflush(stdout);
+    last = stats;
+    last_time = now;
+    if (iterations != 0 && round >= iterations) break;
+    if (quit_pressed(period)) break;
+  }
 }
 
 }  // namespace
@@ -87,8 +128,8 @@ void add_watch(CLI::App& app, int& exit_code) {
       exit_code = kUsage;
       return;
     }
+    const auto every = std::chrono::duration_cast<std::chrono::milliseconds>(*period);
     RawTerminal terminal;
-    const bool is_screen = ::isatty(STDOUT_FILENO) != 0;  // else: one report after another
     if (auto segment = shm::Segment::inspect(name);
         segment && segment->kind() == shm::SegmentKind::channel) {
       // Opening a channel claims no role (that happens on the first send or receive).
@@ -98,24 +139,11 @@ void add_watch(CLI::App& app, int& exit_code) {
         exit_code = report(channel.error());
         return;
       }
-      auto last = (*channel)->stats();
-      auto last_time = std::chrono::steady_clock::now();
-      for (std::size_t round = 1;; ++round) {
-        const auto stats = (*channel)->stats();
-        const auto now = std::chrono::steady_clock::now();
-        const double seconds = std::chrono::duration<double>(now - last_time).count();
-        const double change =
-            round == 1
-                ? 0
-                : (static_cast<double>(stats.depth) - static_cast<double>(last.depth)) / seconds;
-        if (is_screen) fmt::print("\033[H\033[2J");
-        print_channel(name, stats, change);
-        std::fflush(stdout);
-        last = stats;
-        last_time = now;
-        if (iterations != 0 && round >= iterations) break;
-        if (quit_pressed(std::chrono::duration_cast<std::chrono::milliseconds>(*period))) break;
-      }
+      refresh(
+          every, iterations, [&] { return (*channel)->stats(); },
+          [](const ChannelStats& stats, const ChannelStats& last, double seconds) {
+            print_channel(name, stats, last, seconds);
+          });
       exit_code = kOk;
       return;
     }
@@ -124,28 +152,11 @@ void add_watch(CLI::App& app, int& exit_code) {
       exit_code = report(box.error());
       return;
     }
-    auto last = box->stats();
-    auto last_time = std::chrono::steady_clock::now();
-    for (std::size_t round = 1;; ++round) {
-      const auto stats = box->stats();
-      const auto now = std::chrono::steady_clock::now();
-      const double seconds = std::chrono::duration<double>(now - last_time).count();
-      const double send_rate = round == 1 ? 0 : (stats.sent - last.sent) / seconds;
-      const double receive_rate = round == 1 ? 0 : (stats.received - last.received) / seconds;
-      if (is_screen) fmt::print("\033[H\033[2J");  // home, clear: a fresh screen each refresh
-      fmt::print("conduit watch {}    (q quits)\n\n", name);
-      fmt::print("  depth      {:>12} / {}\n", stats.depth, capacity_text(stats.capacity));
-      fmt::print("  receivers  {:>12}   attached {}\n", receivers_text(stats.receivers),
-                 stats.attached.size());
-      fmt::print("  sent       {:>12}   {:>10.0f} msg/s\n", stats.sent, send_rate);
-      fmt::print("  received   {:>12}   {:>10.0f} msg/s\n", stats.received, receive_rate);
-      fmt::print("  would block{:>12}\n  dropped    {:>12}\n", stats.would_block, stats.dropped);
-      std::fflush(stdout);
-      last = stats;
-      last_time = now;
-      if (iterations != 0 && round >= iterations) break;
-      if (quit_pressed(std::chrono::duration_cast<std::chrono::milliseconds>(*period))) break;
-    }
+    refresh(
+        every, iterations, [&] { return box->stats(); },
+        [](const MailboxStats& stats, const MailboxStats& last, double seconds) {
+          print_mailbox(name, stats, last, seconds);
+        });
     exit_code = kOk;
   });
 }
