@@ -146,7 +146,7 @@ class Endpoint::Impl {
     auto [slot, inserted] =
         outbound_.emplace(key, Outbound{std::move(*target), std::move(*link), sys::now()});
     // Stable while the entry lives: the node and the peer's mapping stay put.
-    slot->second.link.impl_->queued_doorbell_ = &state_of(slot->second.peer)->doorbell;
+    slot->second.link.impl_->doorbell_ = &state_of(slot->second.peer)->doorbell;
     last_key_ = &slot->first;
     last_ = &slot->second;
     return last_;
@@ -174,26 +174,22 @@ class Endpoint::Impl {
       if (!out.peer.is_owner_alive() || !out.peer.is_linked()) return closed();
       out.checked = now;
     }
+    // The link rings the peer's doorbell itself when a message is news (Mailbox::Impl's
+    // doorbell_, set in outbound()).
     Result<void> sent;
-    // Whether the link was empty: a receiver may sleep on our doorbell only after it found
-    // every link empty (it reads the doorbell before it looks), so a message into a link that
-    // held some already cannot be news to it — as the mailbox's own wake-ups (see "Wake-ups"
-    // in mailbox_layout.hpp). Ringing only then keeps the peer's doorbell line out of the
-    // per-message traffic. Hand-offs always ring.
-    bool is_news = true;
     if (is_try) {
-      sent = large != nullptr ? out.link.try_send_large(*large)
-                              : out.link.impl_->send(payload, 0, true, std::nullopt, false, nullptr,
-                                                     nullptr, &is_news);
+      sent = large != nullptr
+                 ? out.link.try_send_large(*large)
+                 : out.link.impl_->send(payload, 0, true, std::nullopt, false, nullptr);
     } else {
       // In slices, looking between them whether the peer died. The first slice starts at
       // `now`, read above: a send that finds room reads the clock once.
       for (auto slice_start = now;;) {
         auto slice_end = slice_start + kSlice;
         if (deadline) slice_end = std::min(slice_end, *deadline);
-        sent = large != nullptr ? out.link.impl_->send_large(*large, 0, false, slice_end)
-                                : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr,
-                                                       nullptr, &is_news);
+        sent = large != nullptr
+                   ? out.link.impl_->send_large(*large, 0, false, slice_end)
+                   : out.link.impl_->send(payload, 0, false, slice_end, false, nullptr);
         if (sent || sent.error().code() != Errc::timed_out) break;
         slice_start = sys::now();
         if (deadline && slice_start >= *deadline) break;
@@ -204,7 +200,6 @@ class Endpoint::Impl {
       if (sent.error().code() == Errc::closed) return closed();
       return sent;
     }
-    if (is_news) state_of(out.peer)->doorbell.notify_all();
     return {};
   }
 

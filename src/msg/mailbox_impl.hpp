@@ -100,12 +100,10 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   Result<void> attach();
 
   /// `is_try`: never wait; otherwise wait until `deadline` (none: for ever).
-  /// `large`: hand `large` off (`payload` is then its HandoffRecord). `*is_news` (when not
-  /// null): whether the message made the mailbox non-empty, so that a receiver that found it
-  /// empty may be waiting for it (Endpoint rings its doorbell only then).
+  /// `large`: hand `large` off (`payload` is then its HandoffRecord).
   Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                     std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt,
-                    LargeBuffer* large = nullptr, bool* is_news = nullptr);
+                    LargeBuffer* large = nullptr);
   /// Seals `large` and sends its descriptor (mailbox_handoff.cpp).
   Result<void> send_large(LargeBuffer& large, std::int64_t type, bool is_try,
                           std::optional<sys::TimePoint> deadline);
@@ -175,10 +173,11 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   BufferPool buffers_;
   std::vector<std::optional<shm::Segment>> extensions_;  // mapped extension k at [k - 1]
   int receiver_index_ = -1;  // broadcast: this handle's bit, once it is a receiver
-  /// Endpoint links: a word to wake once a message is queued, before waiting for its receipt
-  /// (zero capacity). The endpoint's receiver sleeps on its doorbell, not on this mailbox, and
-  /// the doorbell rung after the send returns would ring only after the receiver took it.
-  sync::WaitWord* queued_doorbell_ = nullptr;
+  /// Endpoint links: the receiving endpoint's doorbell, which its receiver sleeps on instead
+  /// of this mailbox. A send rings it when its message made the mailbox non-empty (a receiver
+  /// sleeps only after it found every link empty, so another message cannot be news to it),
+  /// right after queueing it: a zero-capacity send then rings before it waits for its receipt.
+  sync::WaitWord* doorbell_ = nullptr;
   // The slot this handle's next receive will most likely take: the one queued after the last
   // it took, or (none was) that one itself, which the free list hands to the next send. Only
   // a guess, for prefetch_message(); never trusted.

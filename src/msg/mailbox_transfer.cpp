@@ -163,7 +163,7 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
 
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                                  std::optional<sys::TimePoint> deadline, bool wants_receipt,
-                                 Receipt* receipt, LargeBuffer* large, bool* is_news) {
+                                 Receipt* receipt, LargeBuffer* large) {
   const std::string_view operation = large != nullptr
                                          ? (is_try ? "try_send_large"sv : "send_large"sv)
                                          : (is_try ? "try_send"sv : "send"sv);
@@ -188,6 +188,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
   for (;;) {
     bool is_queued = false;
     bool is_wake_needed = false;
+    bool was_empty = false;
     prefetch_message(send_hint_, true);
     {
       auto locked = lock(deadline);
@@ -213,14 +214,14 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
             return posted;
           }
           is_queued = publish(index, payload.size(), type, wants_receipt, kSlotHandoff, &sequence,
-                              &is_wake_needed, is_news);
+                              &is_wake_needed, &was_empty);
           if (!is_queued) {  // broadcast to nobody: take the descriptor back
             (void)take_handoff(record, false, operation);
             return {};
           }
         } else {
           is_queued = publish(index, payload.size(), type, wants_receipt, 0, &sequence,
-                              &is_wake_needed, is_news);
+                              &is_wake_needed, &was_empty);
           if (!is_queued) return {};  // broadcast to nobody
         }
       } else if (is_try) {
@@ -230,6 +231,7 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
     }
     if (is_queued) {
       if (is_wake_needed) state_->messages.notify_all();
+      if (was_empty && doorbell_ != nullptr) doorbell_->notify_all();
       break;
     }
     if (observed) {
@@ -238,7 +240,6 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
     observed = state_->space.value();  // then look again before sleeping
   }
   if (!wants_receipt) return {};
-  if (queued_doorbell_ != nullptr) queued_doorbell_->notify_all();
   return wait_for_receipt(index, sequence, is_try, deadline, receipt, operation);
 }
 

@@ -5,7 +5,7 @@
 //   ------  --------------------------------------------------------------------------------
 //        0  EndpointState::magic, version, owner
 //       64  lock: guards `inbound`
-//      128  doorbell: bumped by every sender after each message to this endpoint
+//      128  doorbell: bumped by a sender whose message made a link to this endpoint non-empty
 //      192  inbound: the names of the endpoints that have a link to this one
 //
 // A link from endpoint A to endpoint B is the pair mailbox "B#A" (see NameUse::internal):
