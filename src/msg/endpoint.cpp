@@ -13,6 +13,7 @@
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/shm/segment.hpp"
 #include "conduit/sys/clock.hpp"
+#include "conduit/sys/membarrier.hpp"
 #include "mailbox_impl.hpp"
 
 namespace conduit {
@@ -235,10 +236,19 @@ class Endpoint::Impl {
     if (peer) {
       if (auto valid = check_name("endpoint", *peer); !valid) return std::unexpected(valid.error());
     }
+    // Links with a ready ring ring the doorbell only for a sleeper that flagged itself (the
+    // second protocol of sync/wait.hpp): a receiver flags itself, looks once more, then sleeps.
+    bool is_flagged = false;
+    bool is_unfenced = false;  // the membarrier failed: sleep briefly (sync::kUnfencedSleep)
+    std::uint32_t observed = 0;
     for (;;) {
       // A try_ call never waits: not reading the doorbell spares it a cache miss per call
       // (the line then stays with the senders that ring it).
-      const std::uint32_t observed = is_try ? 0 : state_->doorbell.value();
+      if (!is_try && !is_flagged) observed = state_->doorbell.value();
+      const auto unflag = [&] {
+        if (is_flagged) state_->doorbell.unflag_sleeper();
+        is_flagged = false;
+      };
       refresh_inbound();
       const std::size_t count = inbound_.size();
       for (std::size_t step = 0; step < count; ++step) {
@@ -247,10 +257,14 @@ class Endpoint::Impl {
         if (!in.link || (peer && in.peer != *peer)) continue;
         auto got = in.link->try_receive();
         if (got) {
+          unflag();
           next_inbound_ = (next_inbound_ + step + 1) % count;
           return from(std::move(*got), in.shared_name);
         }
-        if (got.error().code() != Errc::would_block) return std::unexpected(got.error());
+        if (got.error().code() != Errc::would_block) {
+          unflag();
+          return std::unexpected(got.error());
+        }
       }
       const auto linked =
           !peer ? inbound_.end() : std::ranges::find_if(inbound_, [&](const Inbound& in) {
@@ -264,19 +278,34 @@ class Endpoint::Impl {
         const auto now = sys::now();
         if (now - linked->checked >= kPeerCheckInterval) {
           auto alive_peer = shm::Segment::open(*peer, shm::SegmentKind::endpoint);
-          if (!alive_peer && alive_peer.error().code() == Errc::not_found)
+          if (!alive_peer && alive_peer.error().code() == Errc::not_found) {
+            unflag();
             return fail(Errc::closed,
                         context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
+          }
           linked->checked = now;
         }
       }
       if (is_try) return std::unexpected(peer ? no_message_from_ : no_message_);
       auto slice_end = sys::now() + kSlice;
       if (deadline) {
-        if (sys::now() >= *deadline)
+        if (sys::now() >= *deadline) {
+          unflag();
           return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
+        }
         slice_end = std::min(slice_end, *deadline);
       }
+      if (!is_flagged) {
+        // Flag, then look once more before sleeping. Asymmetric where the kernel has the
+        // barrier: the membarrier stands for the fence a ring's waker does not take (and
+        // is more than a symmetric waker needs).
+        const auto fencing = sys::has_global_membarrier() ? sync::WakeFencing::asymmetric
+                                                          : sync::WakeFencing::symmetric;
+        is_flagged = true;
+        if (!state_->doorbell.flag_sleeper(fencing)) is_unfenced = true;
+        continue;
+      }
+      if (is_unfenced) slice_end = std::min(slice_end, sys::now() + sync::kUnfencedSleep);
       // A zero-capacity link's try_send succeeds only while a receiver waits, and the link's
       // mailbox counts only waiters of its own: count this one on every link it waits for.
       const auto count_waiting = [&](int delta) {
@@ -286,8 +315,10 @@ class Endpoint::Impl {
         }
       };
       count_waiting(1);
-      (void)state_->doorbell.wait_until(observed, slice_end);
+      (void)state_->doorbell.sleep_flagged(observed, slice_end);
       count_waiting(-1);
+      unflag();
+      is_unfenced = false;
     }
   }
 

@@ -29,6 +29,18 @@ std::size_t stride_for(std::size_t max_message_size) {
   return round_up(sizeof(SlotHeader) + max_message_size, kCacheLine);
 }
 
+// Cells start on 128-byte boundaries: the header line and the payload's first line are then
+// the pair the hardware's adjacent-line prefetcher fetches together.
+constexpr std::size_t kCellAlignment = 2 * kCacheLine;
+
+std::size_t ring_stride_for(std::size_t max_message_size) {
+  return round_up(sizeof(RingCell) + max_message_size, kCellAlignment);
+}
+
+// Beyond this a mailbox has no ring: its slots are as large already, and doubling them would
+// be a surprise (a bounded(2^24) mailbox of 4 KiB messages).
+constexpr std::uint64_t kMaxRingBytes = std::uint64_t{256} << 20;
+
 std::uint32_t slots_for(const Capacity& capacity) {
   switch (capacity.kind) {
     case Capacity::Kind::zero: return kZeroCapacitySlots;
@@ -167,7 +179,40 @@ Result<MailboxConfig> Mailbox::Impl::plan(std::string_view name, const MailboxOp
   config.slot_count = slots_for(options.capacity);
   config.slot_stride = static_cast<std::uint32_t>(stride_for(options.max_message_size));
   config.slots_offset = kSlotsOffset;
+  const std::uint32_t cells = ring_cells_for(config);
+  if (cells != 0) {
+    config.ring_cells = cells;
+    config.ring_stride = static_cast<std::uint32_t>(ring_stride_for(config.max_message_size));
+    config.ring_offset = ring_offset_for(config);
+  }
+  // Asymmetric where the kernel offers the global expedited membarrier and this process can
+  // register for it (every process that opens the mailbox must then register too).
+  config.wake_fencing = static_cast<std::uint32_t>(cells != 0 && sys::has_global_membarrier() &&
+                                                           sys::register_for_global_membarrier()
+                                                       ? sync::WakeFencing::asymmetric
+                                                       : sync::WakeFencing::symmetric);
   return config;
+}
+
+std::uint32_t Mailbox::Impl::ring_cells_for(const MailboxConfig& config) {
+  // Bounded only: an unbounded mailbox's ring would be full at some point and every later
+  // send go to the slots, behind it, while its freed cells stood empty.
+  if (config.receivers == static_cast<std::uint32_t>(Receivers::broadcast) ||
+      config.capacity_kind != static_cast<std::uint32_t>(Capacity::Kind::bounded) ||
+      config.max_message_size > kRingMaxMessage)
+    return 0;
+  if (std::uint64_t{config.slot_count} * ring_stride_for(config.max_message_size) > kMaxRingBytes)
+    return 0;
+  return config.slot_count;
+}
+
+std::uint64_t Mailbox::Impl::ring_offset_for(const MailboxConfig& config) {
+  return round_up(config.slots_offset + std::uint64_t{config.slot_count} * config.slot_stride,
+                  kCellAlignment);
+}
+
+std::size_t Mailbox::Impl::size_of(const MailboxConfig& config) {
+  return ring_offset_for(config) + std::size_t{config.ring_cells} * config.ring_stride;
 }
 
 Result<void> Mailbox::Impl::initialize(std::span<std::byte> payload, const MailboxConfig& config) {
@@ -184,6 +229,11 @@ Result<void> Mailbox::Impl::initialize(std::span<std::byte> payload, const Mailb
     slot->state = static_cast<std::uint32_t>(SlotState::free);
     slot->next = i + 1 < config.slot_count ? static_cast<std::int32_t>(i + 1) : kNoSlot;
     slot->prev = kNoSlot;
+  }
+  std::byte* ring = payload.data() + config.ring_offset;
+  for (std::uint32_t i = 0; i < config.ring_cells; ++i) {
+    auto* cell = ::new (static_cast<void*>(ring + std::size_t{i} * config.ring_stride)) RingCell();
+    cell->word.store(CellWord::make(i, CellState::empty), std::memory_order_relaxed);
   }
   return {};
 }
@@ -214,6 +264,16 @@ Result<MailboxConfig> Mailbox::Impl::validate(const shm::Segment& segment) {
     return corrupted(fmt::format("{} slots", config.slot_count));
   if (std::uint64_t{config.slot_count} * config.slot_stride > payload.size() - kSlotsOffset)
     return corrupted("slots run past the segment");
+  const std::uint32_t cells = ring_cells_for(config);
+  if (config.ring_cells != cells ||
+      (cells != 0 && (config.ring_stride != ring_stride_for(config.max_message_size) ||
+                      config.ring_offset != ring_offset_for(config))))
+    return corrupted(fmt::format("ring of {} cells", config.ring_cells));
+  if (cells != 0 && size_of(config) > payload.size())
+    return corrupted("ring runs past the segment");
+  if (config.wake_fencing != static_cast<std::uint32_t>(sync::WakeFencing::symmetric) &&
+      config.wake_fencing != static_cast<std::uint32_t>(sync::WakeFencing::asymmetric))
+    return corrupted(fmt::format("wake fencing {}", config.wake_fencing));
   if (config.lifetime != static_cast<std::uint32_t>(segment.lifetime()))
     return corrupted("lifetime disagrees with the segment");
   return config;
@@ -226,6 +286,10 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
       state_(
           std::launder(reinterpret_cast<MailboxState*>(segment_.payload().data() + kStateOffset))),
       slots_(segment_.payload().data() + config.slots_offset),
+      ring_(config.ring_cells != 0 ? segment_.payload().data() + config.ring_offset : nullptr),
+      ring_cells_(config.ring_cells),
+      ring_stride_(config.ring_stride),
+      fencing_(static_cast<sync::WakeFencing>(config.wake_fencing)),
       name_(segment_.name()),
       hot_{Error(Errc::would_block, context("try_receive: no message")),
            Error(Errc::would_block, context("try_send: full")),
@@ -363,7 +427,7 @@ Result<Mailbox> Mailbox::create(std::string_view name, MailboxOptions options, N
   if (!config) return std::unexpected(config.error());
   shm::SegmentSpec spec;
   spec.kind = shm::SegmentKind::mailbox;
-  spec.payload_size = config->slots_offset + std::size_t{config->slot_count} * config->slot_stride;
+  spec.payload_size = Impl::size_of(*config);
   spec.lifetime = options.lifetime;
   spec.mode = options.mode;
   spec.names = names;

@@ -19,6 +19,7 @@
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/mailbox_layout.hpp"
 #include "conduit/shm/segment.hpp"
+#include "conduit/sync/wait.hpp"
 #include "conduit/sys/clock.hpp"
 #include "conduit/sys/fd.hpp"
 
@@ -84,6 +85,14 @@ class BufferPool {
 
 class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<Mailbox::Impl> {
  public:
+  // How often a blocked call looks whether a process-lifetime mailbox's owner died (the owner
+  // cannot wake anyone as it dies, so waiters look for themselves), and for ring cells held by
+  // the dead.
+  static constexpr auto kLivenessPoll = std::chrono::milliseconds(50);
+  // How often a handle that finds the mailbox full (or a ring cell busy) looks for what dead
+  // processes hold.
+  static constexpr auto kReclaimInterval = std::chrono::milliseconds(5);
+
   Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
   ~Impl();
   Impl(const Impl&) = delete;
@@ -104,12 +113,36 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   Result<void> send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                     std::optional<sys::TimePoint> deadline, bool wants_receipt, Receipt* receipt,
                     LargeBuffer* large = nullptr);
+  enum class Queued { queued, dropped, full };
+  /// One attempt under the lock to queue a message in a slot: `full` when no slot is free
+  /// (after reclaiming and growing); `dropped` for a broadcast nobody hears.
+  Result<Queued> queue_once(std::span<const std::byte> payload, std::int64_t type, bool is_try,
+                            std::optional<sys::TimePoint> deadline, bool wants_receipt,
+                            LargeBuffer* large, std::string_view operation, std::int32_t& index,
+                            std::uint64_t& sequence);
   /// Seals `large` and sends its descriptor (mailbox_handoff.cpp).
   Result<void> send_large(LargeBuffer& large, std::int64_t type, bool is_try,
                           std::optional<sys::TimePoint> deadline);
   /// Into `*message` a copy; into `view` (when not null) the slot itself, held for reading.
   Result<void> receive(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
                        Message* message, std::optional<MessageView>* view);
+  /// What take_locked did, for the wakes after the lock is released (after_take).
+  struct Taken {
+    bool is_taken = false;
+    bool is_receipt = false;
+    bool is_freed = false;
+    std::optional<Error> lost;  // a hand-off whose descriptor is gone
+  };
+  /// Under the lock: claims the receiver's role (exclusive, broadcast) and takes the slot
+  /// message find(type) gives, unless `below` is given and its type is not lower.
+  Result<void> take_locked(std::int64_t type, ProcessId me, Message* message,
+                           std::optional<MessageView>* view, std::string_view operation,
+                           std::optional<std::int64_t> below, Taken& taken);
+  void after_take(const Taken& taken);
+  Result<void> claim_exclusive(ProcessId me, std::string_view operation);
+  /// A copy of `bytes` (in a pooled buffer) into `*message`, or into `view` when not null.
+  void deliver_copy(std::span<const std::byte> bytes, std::int64_t type, ProcessId sender,
+                    std::uint64_t sequence, Message* message, std::optional<MessageView>* view);
   /// A slot claimed for this process to write `size` bytes into (mailbox_loan.cpp).
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline);
   // Lender: what Loan and MessageView call back (the token is the slot's index).
@@ -119,6 +152,85 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   MailboxStats stats();
 
   std::string context(std::string_view operation) const;
+
+  // ---- the ready ring (mailbox_ring.cpp; see "The ready ring" in mailbox_layout.hpp) ----
+  static std::uint32_t ring_cells_for(const msg::MailboxConfig& config);
+  static std::uint64_t ring_offset_for(const msg::MailboxConfig& config);
+  /// The payload size a mailbox with `config` needs.
+  static std::size_t size_of(const msg::MailboxConfig& config);
+  enum class RingSend {
+    sent,
+    full,        // bounded: the ring and the slots hold capacity messages
+    obstructed,  // the slots come first (in use), or the tail's cell is busy: queue in a slot
+  };
+  RingSend ring_send(std::span<const std::byte> payload, std::int64_t type, ProcessId me);
+  /// Writes a claimed cell and publishes it (full), then wakes any sleeping receiver.
+  void publish_cell(msg::RingCell* cell, std::uint64_t position, std::span<const std::byte> payload,
+                    std::int64_t type, ProcessId me);
+  enum class Visited { next, stop, taken };
+  /// Walks the ring's live positions from its head, oldest first, calling
+  /// visit(position, cell, word) for each full one until it says stop or taken (true then),
+  /// and moves the head past the positions that are done.
+  template <class Visit>
+  bool ring_scan(Visit&& visit);
+  /// Takes the oldest ring message for `type` (msgrcv's rules) into `*message` or `view`.
+  /// false: none.
+  Result<bool> ring_take(std::int64_t type, ProcessId me, Message* message,
+                         std::optional<MessageView>* view, std::string_view operation);
+  /// type < 0: the lowest type among the ring's messages for `type`, if any.
+  std::optional<std::int64_t> ring_lowest(std::int64_t type);
+  /// Whether a receiver of any type may find something (the ring's oldest live position
+  /// holds a message or is busy, or the slots hold one): the waiting receiver's look.
+  bool is_message_ready();
+  /// Whether a sender may find room (or the mailbox was removed): the waiting sender's look.
+  bool has_space() const;
+  /// Positions claimed and not yet done: the ring's messages (and ones being written).
+  std::uint64_t ring_occupancy() const;
+  /// Frees the cell of `position` (its message was received) and counts the position done.
+  void ring_finish(msg::RingCell* cell, std::uint64_t position);
+  /// A MessageView's token for the ring cell of a position (slot tokens are indices < 2^31).
+  static constexpr std::uint64_t kRingToken = std::uint64_t{1} << 63;
+  void ring_release_view(std::uint64_t position) noexcept;
+  /// Gives back the cells that dead writers and readers hold (the writer's message was never
+  /// sent: dropped; the reader's was never returned: full again). `position`: only that
+  /// position's cell, rate-limited per handle; none: every cell (a waiter's slice ended).
+  void ring_recover(std::optional<std::uint64_t> position);
+  Result<void> send_ringed(std::span<const std::byte> payload, std::int64_t type, bool is_try,
+                           std::optional<sys::TimePoint> deadline, std::string_view operation);
+  Result<void> receive_ringed(std::int64_t type, bool is_try,
+                              std::optional<sys::TimePoint> deadline, Message* message,
+                              std::optional<MessageView>* view, std::string_view operation);
+  /// One attempt at a ring mailbox's receive: the ring, then the slots.
+  Result<bool> receive_once(std::int64_t type, ProcessId me, Message* message,
+                            std::optional<MessageView>* view, std::string_view operation);
+  /// A process waking the ring's sleepers without a fence (asymmetric) registers for the
+  /// sleepers' membarrier before it first wakes: on open, and in a forked child.
+  Result<void> join_ring(ProcessId me, std::string_view operation);
+  msg::RingCell* ring_cell(std::uint64_t position) const {
+    return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + (position % ring_cells_) *
+                                                                     std::size_t{ring_stride_}));
+  }
+  /// Wakes receivers asleep on the mailbox (and the endpoint's doorbell) after a ring publish.
+  void wake_receivers();
+  /// Waits for `is_ready()` (or a wake) with the second protocol of sync/wait.hpp, in slices
+  /// that look for a dead owner and for ring cells the dead hold.
+  template <class IsReady>
+  Result<void> wait_ready(IsReady&& is_ready, sync::WaitWord& word,
+                          std::optional<sys::TimePoint> deadline, std::string_view operation) {
+    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, fencing_)) {
+      case sync::SliceEnd::moved: return {};
+      case sync::SliceEnd::deadline_passed: return timed_out(operation);
+      case sync::SliceEnd::slice_over: break;
+    }
+    if (ring_ != nullptr) ring_recover(std::nullopt);
+    return after_slice(operation);
+  }
+  [[gnu::cold]] Result<void> timed_out(std::string_view operation) const;
+  /// After a slice of waiting: closed once removed, owner_died once the owner died.
+  Result<void> after_slice(std::string_view operation);
+  /// Sleeping senders: wait for room (ring: the second protocol; else the first).
+  Result<void> wait_for_space(std::optional<std::uint32_t>& observed,
+                              std::optional<sys::TimePoint> deadline, std::string_view operation);
 
   // ---- hand-off (mailbox_handoff.cpp), all under the lock ----
   /// The descriptor socket's two ends, duplicated from a living holder, or made afresh when
@@ -154,6 +266,10 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   msg::MailboxConfig config_;
   msg::MailboxState* state_;
   std::byte* slots_;
+  std::byte* ring_;  // null: no ring
+  std::uint32_t ring_cells_;
+  std::uint32_t ring_stride_;
+  sync::WakeFencing fencing_;
   std::string name_;
   /// The errors polling returns, built once: returning one copies a pointer, no allocation.
   struct HotErrors {
@@ -188,8 +304,12 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   // holds the line it wrote, and asking for it costs nothing. A guess, as receive_hint_.
   std::int32_t send_hint_ = msg::kNoSlot;
   bool holds_exclusive_ = false;
-  sys::TimePoint next_reclaim_{};  // may_reclaim(): not before then
-  pid_t exclusive_pid_ = 0;        // the process that claimed it (a forked child is not the holder)
+  // Written without the lock (by whichever thread uses the handle): atomics, relaxed.
+  std::atomic<pid_t> ring_joined_{0};             // join_ring(): the process that registered
+  std::atomic<std::uint64_t> done_seen_{0};       // ring_send: ring_done as last read
+  std::atomic<std::int64_t> next_ring_check_{0};  // ring_recover(position): clock ticks
+  sys::TimePoint next_reclaim_{};                 // may_reclaim(): not before then
+  pid_t exclusive_pid_ = 0;  // the process that claimed it (a forked child is not the holder)
 
   // Everything is public: Impl is private to msg/ and Mailbox's own functions use its parts.
   /// Holds MailboxState::lock; unlocks when it goes.
@@ -262,6 +382,13 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     auto& depth = state_->depth;
     depth.store(depth.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(delta),
                 std::memory_order_relaxed);
+  }
+  // MailboxState::in_use, likewise (never below zero: a repair recounts it).
+  void add_in_use(std::int32_t delta) {
+    auto& in_use = state_->in_use;
+    const std::uint32_t now = in_use.load(std::memory_order_relaxed);
+    if (delta < 0 && now == 0) return;
+    in_use.store(now + static_cast<std::uint32_t>(delta), std::memory_order_relaxed);
   }
   /// A guess, before the lock is taken: the header line of slot `index` asked for writing and
   /// its payload's first line for writing (a send) or reading (a receive), fetched while the

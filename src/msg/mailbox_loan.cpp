@@ -44,11 +44,8 @@ Result<Loan> Mailbox::Impl::lend(std::size_t size, bool is_try,
         return std::unexpected(hot_.loan_full);
       }
     }
-    if (observed) {
-      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited)
-        return std::unexpected(waited.error());
-    }
-    observed = state_->space.value();  // then look again before sleeping
+    if (auto waited = wait_for_space(observed, deadline, operation); !waited)
+      return std::unexpected(waited.error());
   }
 }
 
@@ -98,6 +95,10 @@ void Mailbox::Impl::cancel_loan(std::uint64_t token) noexcept {
 }
 
 void Mailbox::Impl::release_view(std::uint64_t token) noexcept {
+  if ((token & kRingToken) != 0) {
+    ring_release_view(token & ~kRingToken);
+    return;
+  }
   bool is_delivered = false;
   {
     auto locked = lock();

@@ -84,7 +84,7 @@ void Mailbox::Impl::release(std::int32_t index) {
   current->prev = kNoSlot;
   current->next = state_->free_head;
   state_->free_head = index;
-  if (state_->in_use > 0) --state_->in_use;
+  add_in_use(-1);
 }
 
 void Mailbox::Impl::repair() {
@@ -94,7 +94,7 @@ void Mailbox::Impl::repair() {
   state_->free_head = kNoSlot;
   state_->queue_head = state_->queue_tail = kNoSlot;
   state_->depth.store(0, std::memory_order_relaxed);
-  state_->in_use = 0;
+  state_->in_use.store(0, std::memory_order_relaxed);
   for (std::int32_t index = static_cast<std::int32_t>(slot_total()) - 1; index >= 0; --index) {
     SlotHeader* current = slot(index);
     if (current == nullptr) {
@@ -123,7 +123,7 @@ void Mailbox::Impl::repair() {
       case SlotState::delivered:
         // Keep a receipt while its sender still waits for it.
         if (current->wants_receipt != 0 && alive(load(current->sender))) {
-          ++state_->in_use;
+          add_in_use(1);
           current->next = current->prev = kNoSlot;
           continue;
         }
@@ -131,7 +131,7 @@ void Mailbox::Impl::repair() {
       case SlotState::writing:
         // A live loan stays; a dead writer's message was never sent: freed.
         if (alive(load(current->holder))) {
-          ++state_->in_use;
+          add_in_use(1);
           current->next = current->prev = kNoSlot;
           continue;
         }
@@ -141,13 +141,13 @@ void Mailbox::Impl::repair() {
         // exactly once means nobody else gets it, so it is freed (or kept for its sender's
         // receipt).
         if (alive(load(current->holder))) {
-          ++state_->in_use;
+          add_in_use(1);
           current->next = current->prev = kNoSlot;
           continue;
         }
         if (current->wants_receipt != 0 && alive(load(current->sender))) {
           current->state = static_cast<std::uint32_t>(SlotState::delivered);
-          ++state_->in_use;
+          add_in_use(1);
           current->next = current->prev = kNoSlot;
           continue;
         }
@@ -165,7 +165,7 @@ void Mailbox::Impl::repair() {
   std::ranges::sort(queued);
   for (const auto& [sequence, index] : queued) {
     link_tail(index);
-    ++state_->in_use;
+    add_in_use(1);
   }
 }
 

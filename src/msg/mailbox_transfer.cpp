@@ -15,13 +15,8 @@ using namespace std::string_view_literals;  // operation names: no strlen per ca
 
 namespace {
 
-// How often a blocked call looks whether a process-lifetime mailbox's owner died: the owner
-// cannot wake anyone as it dies, so waiters look for themselves.
-constexpr auto kLivenessPoll = 50ms;
 // try_send on a zero-capacity mailbox with a receiver waiting: how long the hand-over may take.
 constexpr auto kRendezvousGrace = 100ms;
-// How often a handle that finds the mailbox full looks for slots that dead processes hold.
-constexpr auto kReclaimInterval = 5ms;
 
 }  // namespace
 
@@ -69,6 +64,10 @@ Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
       return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
     case sync::SliceEnd::slice_over: break;
   }
+  return after_slice(operation);
+}
+
+Result<void> Mailbox::Impl::after_slice(std::string_view operation) {
   if (state_->is_removed.load(std::memory_order_relaxed) != 0)
     return fail(Errc::closed, context(fmt::format("{}: removed", operation)));
   if (!segment_.is_owner_alive()) {
@@ -81,11 +80,28 @@ Result<void> Mailbox::Impl::wait(sync::WaitWord& word, std::uint32_t observed,
   return {};
 }
 
+Result<void> Mailbox::Impl::wait_for_space(std::optional<std::uint32_t>& observed,
+                                           std::optional<sys::TimePoint> deadline,
+                                           std::string_view operation) {
+  // A ring's receivers free room without a bump unless a sender flagged itself asleep (the
+  // second protocol): a waiting sender flags itself and looks at the room again.
+  if (ring_ != nullptr)
+    return wait_ready([this] { return has_space(); }, state_->space, deadline, operation);
+  // The word is read only once an attempt found no room, then before the attempt that
+  // precedes each sleep (the first protocol, sync/wait.hpp).
+  if (observed) {
+    if (auto waited = wait(state_->space, *observed, deadline, operation); !waited) return waited;
+  }
+  observed = state_->space.value();
+  return {};
+}
+
 bool Mailbox::Impl::may_reclaim() {
   // Only slots held outside the queue (a loan, a view, a receipt awaited) or kept for
   // broadcast receivers can belong to the dead; when every slot in use is queued there is
   // nothing to look for.
-  const bool is_any_held = state_->in_use > state_->depth.load(std::memory_order_relaxed);
+  const bool is_any_held = state_->in_use.load(std::memory_order_relaxed) >
+                           state_->depth.load(std::memory_order_relaxed);
   if (!is_any_held && !is_broadcast_) return false;
   // Reclaiming asks /proc whether each holder lives, under the lock: not on every attempt of
   // a poller, only every kReclaimInterval (a blocked sender retries at least every
@@ -97,6 +113,15 @@ bool Mailbox::Impl::may_reclaim() {
 }
 
 Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
+  // With a ring (bounded), the ring's messages count against the capacity too.
+  const auto is_over = [this] {
+    return ring_ != nullptr &&
+           ring_occupancy() + state_->in_use.load(std::memory_order_relaxed) >= config_.slot_count;
+  };
+  if (is_over()) {
+    if (may_reclaim()) (void)reclaim_dead();  // a dead loan's slot, a receipt nobody awaits
+    if (is_over()) return kNoSlot;
+  }
   // The slot's header line: read below (its link), written by publish().
   prefetch_slot(state_->free_head);
   if (state_->free_head == kNoSlot && may_reclaim()) (void)reclaim_dead();
@@ -111,7 +136,7 @@ Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
   }
   const std::int32_t index = state_->free_head;
   state_->free_head = claimed->next;
-  ++state_->in_use;
+  add_in_use(1);
   // Claim, write, publish: the slot stays `free` until publish() queues it in one store of its
   // state, so a death anywhere in between (the lock then held by the dead) leaves a free slot
   // off the free list, which repair() puts back — never a half-written message. The slot's
@@ -161,6 +186,51 @@ bool Mailbox::Impl::publish(std::int32_t index, std::size_t size, std::int64_t t
   return true;
 }
 
+Result<Mailbox::Impl::Queued> Mailbox::Impl::queue_once(
+    std::span<const std::byte> payload, std::int64_t type, bool is_try,
+    std::optional<sys::TimePoint> deadline, bool wants_receipt, LargeBuffer* large,
+    std::string_view operation, std::int32_t& index, std::uint64_t& sequence) {
+  bool is_wake_needed = false;
+  bool was_empty = false;
+  prefetch_message(send_hint_, true);
+  {
+    auto locked = lock(deadline);
+    if (!locked) return std::unexpected(locked.error());
+    if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
+    if (is_rendezvous_ && is_try && state_->waiting_receivers.load() == 0) {
+      state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
+      return std::unexpected(hot_.send_no_receiver);
+    }
+    auto claimed = claim(operation);
+    if (!claimed) return std::unexpected(claimed.error());
+    index = *claimed;
+    if (index == kNoSlot) return Queued::full;
+    send_hint_ = index;
+    if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
+    if (large != nullptr) {
+      // The descriptor goes into the socket in the same hold of the lock as the slot into
+      // the queue: the socket holds the records of queued slots (see mailbox_handoff.cpp).
+      HandoffRecord record{};
+      std::memcpy(&record, payload.data(), sizeof record);
+      if (auto posted = post_handoff(*large, record, operation); !posted) {
+        release(index);
+        return std::unexpected(posted.error());
+      }
+      if (!publish(index, payload.size(), type, wants_receipt, kSlotHandoff, &sequence,
+                   &is_wake_needed, &was_empty)) {
+        (void)take_handoff(record, false, operation);  // broadcast to nobody: take it back
+        return Queued::dropped;
+      }
+    } else if (!publish(index, payload.size(), type, wants_receipt, 0, &sequence, &is_wake_needed,
+                        &was_empty)) {
+      return Queued::dropped;  // broadcast to nobody
+    }
+  }
+  if (is_wake_needed) state_->messages.notify_all();
+  if (was_empty && doorbell_ != nullptr) doorbell_->notify_all();
+  return Queued::queued;
+}
+
 Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_t type, bool is_try,
                                  std::optional<sys::TimePoint> deadline, bool wants_receipt,
                                  Receipt* receipt, LargeBuffer* large) {
@@ -173,6 +243,8 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
                                     operation, payload.size(), config_.max_message_size)));
   const bool is_rendezvous = is_rendezvous_;
   wants_receipt = wants_receipt || is_rendezvous;
+  if (ring_ != nullptr && !wants_receipt && large == nullptr)
+    return send_ringed(payload, type, is_try, deadline, operation);
 
   if (is_try && is_surely_full()) {
     state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter: orders nothing
@@ -186,58 +258,16 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
   // once — always, when the receivers keep up — never touches the line receivers bump.
   std::optional<std::uint32_t> observed;
   for (;;) {
-    bool is_queued = false;
-    bool is_wake_needed = false;
-    bool was_empty = false;
-    prefetch_message(send_hint_, true);
-    {
-      auto locked = lock(deadline);
-      if (!locked) return std::unexpected(locked.error());
-      if (auto usable = check_usable(operation); !usable) return usable;
-      if (is_rendezvous && is_try && state_->waiting_receivers.load() == 0) {
-        state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
-        return std::unexpected(hot_.send_no_receiver);
-      }
-      auto claimed = claim(operation);
-      if (!claimed) return std::unexpected(claimed.error());
-      index = *claimed;
-      if (index != kNoSlot) {
-        send_hint_ = index;
-        if (!payload.empty()) std::memcpy(slot_payload(index), payload.data(), payload.size());
-        if (large != nullptr) {
-          // The descriptor goes into the socket in the same hold of the lock as the slot into
-          // the queue: the socket holds the records of queued slots (see mailbox_handoff.cpp).
-          HandoffRecord record{};
-          std::memcpy(&record, payload.data(), sizeof record);
-          if (auto posted = post_handoff(*large, record, operation); !posted) {
-            release(index);
-            return posted;
-          }
-          is_queued = publish(index, payload.size(), type, wants_receipt, kSlotHandoff, &sequence,
-                              &is_wake_needed, &was_empty);
-          if (!is_queued) {  // broadcast to nobody: take the descriptor back
-            (void)take_handoff(record, false, operation);
-            return {};
-          }
-        } else {
-          is_queued = publish(index, payload.size(), type, wants_receipt, 0, &sequence,
-                              &is_wake_needed, &was_empty);
-          if (!is_queued) return {};  // broadcast to nobody
-        }
-      } else if (is_try) {
-        state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
-        return std::unexpected(hot_.send_full);
-      }
+    auto queued = queue_once(payload, type, is_try, deadline, wants_receipt, large, operation,
+                             index, sequence);
+    if (!queued) return std::unexpected(queued.error());
+    if (*queued == Queued::dropped) return {};
+    if (*queued == Queued::queued) break;
+    if (is_try) {
+      state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);
+      return std::unexpected(hot_.send_full);
     }
-    if (is_queued) {
-      if (is_wake_needed) state_->messages.notify_all();
-      if (was_empty && doorbell_ != nullptr) doorbell_->notify_all();
-      break;
-    }
-    if (observed) {
-      if (auto waited = wait(state_->space, *observed, deadline, operation); !waited) return waited;
-    }
-    observed = state_->space.value();  // then look again before sleeping
+    if (auto waited = wait_for_space(observed, deadline, operation); !waited) return waited;
   }
   if (!wants_receipt) return {};
   return wait_for_receipt(index, sequence, is_try, deadline, receipt, operation);
@@ -297,6 +327,122 @@ Result<void> Mailbox::Impl::wait_for_receipt(std::int32_t index, std::uint64_t s
   }
 }
 
+Result<void> Mailbox::Impl::claim_exclusive(ProcessId me, std::string_view operation) {
+  const ProcessId holder = load(state_->exclusive_holder);
+  if (holder.pid != 0 && holder != me && alive(holder))
+    return fail(Errc::permission_denied, context(fmt::format("{}: exclusive: {} is the receiver",
+                                                             operation, to_string(holder))));
+  state_->exclusive_holder = store(me, 1);
+  holds_exclusive_ = true;
+  exclusive_pid_ = me.pid;
+  return {};
+}
+
+Result<void> Mailbox::Impl::take_locked(std::int64_t type, ProcessId me, Message* message,
+                                        std::optional<MessageView>* view,
+                                        std::string_view operation,
+                                        std::optional<std::int64_t> below, Taken& taken) {
+  const bool is_broadcast = is_broadcast_;
+  if (is_exclusive_) {
+    if (auto claimed = claim_exclusive(me, operation); !claimed) return claimed;
+  }
+  if (is_broadcast && receiver_index_ < 0) {
+    if (auto claimed = claim_receiver(); !claimed) return claimed;
+  }
+  // Nearly always the message taken is the head's; its header line is read, then written.
+  prefetch_slot(state_->queue_head);
+  auto found = find(type);
+  if (!found) return std::unexpected(found.error());
+  if (*found == kNoSlot) return {};
+  const std::int32_t index = *found;
+  SlotHeader* chosen = slot(index);
+  if (below && chosen->type >= *below)
+    return {};                              // the ring holds an older message of a lower type
+  const std::int32_t after = chosen->next;  // read once
+  receive_hint_ = after != kNoSlot ? after : index;
+  const std::uint64_t size = chosen->size;  // read once
+  if (size > config_.max_message_size)
+    return fail(Errc::corrupted,
+                context(fmt::format("{}: corrupted: message of {} bytes", operation, size)));
+  const bool is_handoff = (chosen->flags & kSlotHandoff) != 0;
+  if (is_handoff && !handoff_) {
+    // This handle cannot reach the descriptors (handoff_error_ says why): leave the
+    // message for a receiver that can, rather than consume it unread.
+    if (handoff_error_) return std::unexpected(*handoff_error_);
+    return fail(Errc::io, context(fmt::format("{}: hand-off unavailable", operation)));
+  }
+  if (view != nullptr && !is_broadcast && !is_handoff) {
+    // Zero-copy: the slot stays taken (`reading`, held by this process) until the view
+    // goes; a receipt is due now, for the message was received.
+    unlink(index);
+    chosen->holder = store(me);
+    chosen->taken_by = store(me);
+    chosen->state = static_cast<std::uint32_t>(SlotState::reading);
+    taken.is_receipt = chosen->wants_receipt != 0;
+    view->emplace(shared_from_this(), static_cast<std::uint64_t>(index),
+                  std::span<const std::byte>(slot_payload(index), size), chosen->type,
+                  load(chosen->sender), chosen->sequence);
+  } else {
+    // A copy (a broadcast message stays for the other receivers, so a view is of a copy),
+    // or a hand-off's private mapping.
+    bool is_last = true;
+    if (is_broadcast) {
+      chosen->pending &= ~(std::uint64_t{1} << receiver_index_);
+      is_last = chosen->pending == 0;
+    }
+    if (is_handoff) {
+      auto mapped = receive_handoff(index, !is_last, operation);
+      if (!mapped) {
+        taken.lost = mapped.error();  // received, but its bytes are gone: consumed all the same
+      } else if (view != nullptr) {
+        const auto bytes = mapped->payload();
+        view->emplace(std::make_shared<Message>(std::move(*mapped)), bytes, chosen->type,
+                      load(chosen->sender), chosen->sequence);
+      } else {
+        *message = std::move(*mapped);
+      }
+    } else {
+      deliver_copy(std::span<const std::byte>(slot_payload(index), size), chosen->type,
+                   load(chosen->sender), chosen->sequence, message, view);
+    }
+    if (is_last) {
+      unlink(index);
+      if (chosen->wants_receipt != 0) {
+        chosen->taken_by = store(me);
+        chosen->state = static_cast<std::uint32_t>(SlotState::delivered);
+        taken.is_receipt = true;
+      } else {
+        // A sender sleeps only after it found no free slot (see "Wake-ups"); with a ring,
+        // also when the ring and the slots together held capacity (it looks at in_use).
+        taken.is_freed = state_->free_head == kNoSlot || ring_ != nullptr;
+        release(index);
+      }
+    }
+  }
+  ++state_->received;
+  taken.is_taken = true;
+  return {};
+}
+
+void Mailbox::Impl::deliver_copy(std::span<const std::byte> bytes, std::int64_t type,
+                                 ProcessId sender, std::uint64_t sequence, Message* message,
+                                 std::optional<MessageView>* view) {
+  auto buffer = buffers_.take(bytes.size());
+  if (!bytes.empty()) std::memcpy(buffer->bytes.get(), bytes.data(), bytes.size());
+  const std::span<const std::byte> copied(buffer->bytes.get(), bytes.size());
+  std::shared_ptr<const void> owner(std::move(buffer));
+  if (view != nullptr)
+    view->emplace(std::move(owner), copied, type, sender, sequence);
+  else
+    *message = Message(copied, std::move(owner), type, sender, sequence);
+}
+
+void Mailbox::Impl::after_take(const Taken& taken) {
+  // Woken after the lock is released, so the woken do not queue on it.
+  if (taken.is_receipt) state_->receipts.notify_all();
+  if (taken.is_freed) state_->space.notify_all();
+}
+
 Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
                                     std::optional<sys::TimePoint> deadline, Message* message,
                                     std::optional<MessageView>* view) {
@@ -307,129 +453,40 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     return fail(Errc::invalid_argument,
                 context(fmt::format("{}: opened as a {}", operation,
                                     role_ == MailboxRole::sender ? "sender" : "observer")));
+  if (ring_ != nullptr) return receive_ringed(type, is_try, deadline, message, view, operation);
   if (is_try && is_surely_empty()) {
     state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // orders nothing
     return std::unexpected(hot_.receive_empty);
   }
   const ProcessId me = self();
-  const bool is_broadcast = is_broadcast_;
   // May sleep while messages are queued (see "Wake-ups" in mailbox_layout.hpp).
-  const bool is_selective = type != 0 || is_broadcast;
+  const bool is_selective = type != 0 || is_broadcast_;
   // As in send: the word is read only once an attempt found nothing, then before the attempt
   // that precedes each sleep; a receiver that finds its message at once never touches it.
   std::optional<std::uint32_t> observed;
   for (;;) {
-    bool is_taken = false;
-    bool is_receipt = false;
-    bool is_freed = false;
-    std::optional<Error> lost;  // a hand-off whose descriptor is gone
+    Taken taken;
     prefetch_message(receive_hint_, false);
     {
       auto locked = lock(deadline);
       if (!locked) return std::unexpected(locked.error());
       if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
-      if (is_exclusive_) {
-        const ProcessId holder = load(state_->exclusive_holder);
-        if (holder.pid != 0 && holder != me && alive(holder))
-          return fail(Errc::permission_denied,
-                      context(fmt::format("{}: exclusive: {} is the receiver", operation,
-                                          to_string(holder))));
-        state_->exclusive_holder = store(me, 1);
-        holds_exclusive_ = true;
-        exclusive_pid_ = me.pid;
-      }
-      if (is_broadcast && receiver_index_ < 0) {
-        if (auto claimed = claim_receiver(); !claimed) return std::unexpected(claimed.error());
-      }
-      // Nearly always the message taken is the head's; its header line is read, then written.
-      prefetch_slot(state_->queue_head);
-      auto found = find(type);
-      if (!found) return std::unexpected(found.error());
-      if (*found != kNoSlot) {
-        const std::int32_t index = *found;
-        SlotHeader* taken = slot(index);
-        const std::int32_t after = taken->next;  // read once
-        receive_hint_ = after != kNoSlot ? after : index;
-        const std::uint64_t size = taken->size;  // read once
-        if (size > config_.max_message_size)
-          return fail(Errc::corrupted,
-                      context(fmt::format("{}: corrupted: message of {} bytes", operation, size)));
-        const bool is_handoff = (taken->flags & kSlotHandoff) != 0;
-        if (is_handoff && !handoff_) {
-          // This handle cannot reach the descriptors (handoff_error_ says why): leave the
-          // message for a receiver that can, rather than consume it unread.
-          if (handoff_error_) return std::unexpected(*handoff_error_);
-          return fail(Errc::io, context(fmt::format("{}: hand-off unavailable", operation)));
+      if (auto done = take_locked(type, me, message, view, operation, std::nullopt, taken); !done)
+        return done;
+      if (!taken.is_taken) {
+        if (is_try) {
+          state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);
+          return std::unexpected(hot_.receive_empty);
         }
-        if (view != nullptr && !is_broadcast && !is_handoff) {
-          // Zero-copy: the slot stays taken (`reading`, held by this process) until the view
-          // goes; a receipt is due now, for the message was received.
-          unlink(index);
-          taken->holder = store(me);
-          taken->taken_by = store(me);
-          taken->state = static_cast<std::uint32_t>(SlotState::reading);
-          is_receipt = taken->wants_receipt != 0;
-          view->emplace(shared_from_this(), static_cast<std::uint64_t>(index),
-                        std::span<const std::byte>(slot_payload(index), size), taken->type,
-                        load(taken->sender), taken->sequence);
-        } else {
-          // A copy (a broadcast message stays for the other receivers, so a view is of a copy),
-          // or a hand-off's private mapping.
-          bool is_last = true;
-          if (is_broadcast) {
-            taken->pending &= ~(std::uint64_t{1} << receiver_index_);
-            is_last = taken->pending == 0;
-          }
-          if (is_handoff) {
-            auto mapped = receive_handoff(index, !is_last, operation);
-            if (!mapped) {
-              lost = mapped.error();  // received, but its bytes are gone: consumed all the same
-            } else if (view != nullptr) {
-              const auto bytes = mapped->payload();
-              view->emplace(std::make_shared<Message>(std::move(*mapped)), bytes, taken->type,
-                            load(taken->sender), taken->sequence);
-            } else {
-              *message = std::move(*mapped);
-            }
-          } else {
-            auto buffer = buffers_.take(size);
-            if (size != 0) std::memcpy(buffer->bytes.get(), slot_payload(index), size);
-            const std::span<const std::byte> bytes(buffer->bytes.get(), size);
-            std::shared_ptr<const void> owner(std::move(buffer));
-            if (view != nullptr)
-              view->emplace(std::move(owner), bytes, taken->type, load(taken->sender),
-                            taken->sequence);
-            else
-              *message = Message(bytes, std::move(owner), taken->type, load(taken->sender),
-                                 taken->sequence);
-          }
-          if (is_last) {
-            unlink(index);
-            if (taken->wants_receipt != 0) {
-              taken->taken_by = store(me);
-              taken->state = static_cast<std::uint32_t>(SlotState::delivered);
-              is_receipt = true;
-            } else {
-              // A sender sleeps only after it found no free slot (see "Wake-ups").
-              is_freed = state_->free_head == kNoSlot;
-              release(index);
-            }
-          }
+        if (observed) {
+          state_->waiting_receivers.fetch_add(1);  // about to sleep (zero capacity: try_send)
+          if (is_selective) state_->selective_waiters.fetch_add(1, std::memory_order_relaxed);
         }
-        ++state_->received;
-        is_taken = true;
-      } else if (is_try) {
-        state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);
-        return std::unexpected(hot_.receive_empty);
-      } else if (observed) {
-        state_->waiting_receivers.fetch_add(1);  // about to sleep (zero capacity: try_send)
-        if (is_selective) state_->selective_waiters.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    if (is_taken) {  // woken after the lock is released, so the woken do not queue on it
-      if (is_receipt) state_->receipts.notify_all();
-      if (is_freed) state_->space.notify_all();
-      if (lost) return std::unexpected(*lost);
+    if (taken.is_taken) {
+      after_take(taken);
+      if (taken.lost) return std::unexpected(*taken.lost);
       return {};
     }
     if (observed) {
@@ -534,6 +591,18 @@ MailboxStats Mailbox::Impl::stats() {
   stats.depth = state_->depth.load(std::memory_order_relaxed);
   stats.sent = state_->sent;
   stats.received = state_->received;
+  if (ring_ != nullptr) {
+    // Ring positions: the tail counts every claim, ring_done every position done; a position
+    // whose writer died counts in both, and was neither sent nor received.
+    const std::uint64_t voided = state_->ring_voided.load(std::memory_order_relaxed);
+    const std::uint64_t done = state_->ring_done.load(std::memory_order_acquire);
+    const std::uint64_t tail = state_->ring_tail.load(std::memory_order_acquire);
+    for (std::uint32_t i = 0; i < ring_cells_; ++i)  // queued: full cells (not viewed, written)
+      if (CellWord::state(ring_cell(i)->word.load(std::memory_order_acquire)) == CellState::full)
+        ++stats.depth;
+    stats.sent += tail > voided ? tail - voided : 0;
+    stats.received += done > voided ? done - voided : 0;
+  }
   stats.would_block = state_->would_block_sends.load(std::memory_order_relaxed) +
                       state_->would_block_receives.load(std::memory_order_relaxed);
   stats.dropped = state_->dropped;

@@ -17,6 +17,7 @@
 #include "conduit/msg/channel.hpp"
 #include "conduit/msg/endpoint.hpp"
 #include "conduit/msg/mailbox.hpp"
+#include "conduit/msg/mailbox_layout.hpp"
 #include "conduit/shm/shared.hpp"
 #include "conduit/shm/shared_memory.hpp"
 #include "process.hpp"
@@ -172,18 +173,30 @@ std::size_t offset_of(const std::string& path, std::string_view marker) {
 // max_message_size, or past the end of the segment, must get `corrupted`, never a copy or an
 // allocation of that size.
 TEST_F(SecurityTest, SizeInASlotHeaderNeverDrivesACopyOrAllocation) {
-  constexpr std::size_t kSizeField = 80;  // offsetof(SlotHeader, size), asserted in the layout
-  constexpr std::size_t kSlotHeader = 128;
+  // A sent message lies in a ready ring cell (msg::RingCell), a committed loan's in a slot.
   const std::vector<std::uint64_t> sizes = {257, 4096, std::uint64_t{1} << 40, ~std::uint64_t{0}};
   int round = 0;
   for (const std::uint64_t size : sizes) {
-    for (const bool is_view : {false, true}) {
-      SCOPED_TRACE("size " + std::to_string(size) + (is_view ? ", receive_view" : ", receive"));
+    for (const int variant : {0, 1, 2, 3}) {
+      const bool is_view = (variant & 1) != 0;
+      const bool is_slot = (variant & 2) != 0;
+      SCOPED_TRACE("size " + std::to_string(size) + (is_view ? ", receive_view" : ", receive") +
+                   (is_slot ? ", in a slot" : ", in the ring"));
       const std::string name = "sized" + std::to_string(round++);
       auto box = Mailbox::create(name, {.capacity = Capacity::bounded(4), .max_message_size = 256});
       ASSERT_TRUE(box);
       const std::string marker = "MARKER-" + name + std::string(40, 'x');
-      ASSERT_TRUE(box->send(std::string_view(marker)));
+      if (is_slot) {
+        auto loan = box->loan(marker.size());
+        ASSERT_TRUE(loan);
+        std::memcpy(loan->bytes().data(), marker.data(), marker.size());
+        ASSERT_TRUE(loan->commit());
+      } else {
+        ASSERT_TRUE(box->send(std::string_view(marker)));
+      }
+      const std::size_t kSizeField =
+          is_slot ? offsetof(msg::SlotHeader, size) : offsetof(msg::RingCell, size);
+      const std::size_t kSlotHeader = is_slot ? sizeof(msg::SlotHeader) : sizeof(msg::RingCell);
       const std::size_t at = offset_of(file_of(name), marker);
       ASSERT_NE(at, std::string::npos);
       ASSERT_GE(at, kSlotHeader);

@@ -61,6 +61,50 @@
 // depth == slot_count means every slot holds a queued message, nothing to reclaim). The would_block
 // counters sit on their side's line: a polling receiver bumps the receivers' line, which the
 // sender making progress never touches (and the other way round).
+//
+// The ready ring (layout 8). A bounded mailbox that is not broadcast, with
+// max_message_size <= kRingMaxMessage, also has a ring of cells (after the slots), through
+// which ordinary messages (a copy, no receipt) pass without the lock: a sender claims the cell
+// of position `ring_tail`, writes, publishes; a receiver polls the cell of the oldest live
+// position, takes it, copies, frees it. One line (the cell's) moves from sender to receiver per
+// message, as in the atomic ping-pong; under the lock a message moved the lock's line and the
+// slot's, and a polling receiver took the lock's line from the sender each time.
+//
+// Each cell has one word: the position it is for (its stamp), a state, and, while someone
+// works on it, that process's pid. Stamps of cell i are i, i + N, i + 2N... (N cells):
+//   empty(p)    free for position p;             writing(p, pid)  a sender writes it;
+//   full(p)     the message of position p;       reading(p, pid)  a receiver copies it out.
+// Sender: sees empty(tail) at tail, claims it (CAS to writing), then moves the tail (CAS); when
+// the tail moved first (its view was stale), it gives the cell back and looks again. Writes,
+// stores full(p). Receiver: from `ring_head` on, the first full(p) at position p: CAS to
+// reading, copies, stores empty(p + N), moves the head past positions that are done. A
+// receiver passes cells other receivers are copying out (any_one receivers work side by side),
+// never a cell being written (the writer's next message may be full by the time a scan gets
+// there); the head stays at the oldest position not done.
+//
+// The ring and the slot queue are one queue: every message in the ring is older than every
+// message in the slots. A sender uses the ring only while no slot is in use (`in_use` 0);
+// whatever goes to the slots (a loan, a receipt, a hand-off, a message that found the ring's
+// next cell busy) waits behind the ring, and every later send goes to the slots until they are
+// empty again. A receiver looks in the ring first; it reads `depth` (acquire) before, so a
+// slot message it then takes was queued after every ring message it could not see.
+// Selective receive looks at both (the ring first: older), and may take a ring message out of
+// order; the head then stays at the oldest live position. Capacity bounded(n): the ring has n
+// cells, and tail - done + in_use < n before anything is added (`ring_done` counts positions
+// done, wherever they are), so exactly n messages fit. A MessageView of a ring message holds
+// its cell (`reading`, is_viewed) until the view goes, as a view of a slot holds the slot.
+//
+// Crash safety: a claim names its process. A receiver or sender that finds a cell busy for
+// long (every kReclaimInterval at most, and at every wait slice) asks whether its claimant
+// lives: a dead writer's cell is given up (the message was never sent; empty(p + N), or
+// empty(p) when the tail did not move yet), a dead reader's becomes full again (it had not
+// returned the message: it is received once, by someone else), unless it had made a view of
+// it (received: the cell is freed). A sender that finds the tail's cell busy does not wait: it
+// queues in the slots.
+//
+// Wake-ups: the second protocol of sync/wait.hpp (a waiter flags itself, looks again, then
+// sleeps; a ring sender or receiver looks at the sleepers after its store), with the fencing
+// in `wake_fencing` (asymmetric: sleepers make a membarrier, wakers take no fence).
 #pragma once
 
 #include <atomic>
@@ -78,8 +122,9 @@ using shm::kCacheLine;
 
 inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  // "MAILBOX1"
 // 3: cache lines; 4: hand-off; 5: Mutex; 6: a message's send and receive touch one header line;
-// 7: depth on the lock's line, the slot's common header line next to its payload
-inline constexpr std::uint32_t kMailboxLayoutVersion = 7;
+// 7: depth on the lock's line, the slot's common header line next to its payload;
+// 8: the ready ring
+inline constexpr std::uint32_t kMailboxLayoutVersion = 8;
 inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
@@ -125,7 +170,13 @@ struct MailboxConfig {
   std::uint32_t slot_count;
   std::uint32_t slot_stride;
   std::uint64_t slots_offset;  // from the start of the payload
-  std::uint64_t reserved[9];
+  // The ready ring (see "The ready ring" above): 0 cells when the mailbox has none.
+  std::uint32_t ring_cells;
+  std::uint32_t ring_stride;
+  std::uint64_t ring_offset;   // from the start of the payload
+  std::uint32_t wake_fencing;  // sync::WakeFencing of the ring's wakers
+  std::uint32_t reserved32;
+  std::uint64_t reserved[6];
 };
 static_assert(std::is_standard_layout_v<MailboxConfig>);
 static_assert(sizeof(MailboxConfig) == 128);
@@ -133,6 +184,9 @@ static_assert(offsetof(MailboxConfig, capacity_limit) == 16);
 static_assert(offsetof(MailboxConfig, max_message_size) == 24);
 static_assert(offsetof(MailboxConfig, slot_count) == 40);
 static_assert(offsetof(MailboxConfig, slots_offset) == 48);
+static_assert(offsetof(MailboxConfig, ring_cells) == 56);
+static_assert(offsetof(MailboxConfig, ring_offset) == 64);
+static_assert(offsetof(MailboxConfig, wake_fencing) == 72);
 
 /// A process as stored in shared memory (ProcessId, with explicit padding).
 struct StoredProcess {
@@ -163,7 +217,9 @@ struct alignas(kCacheLine) MailboxState {
   std::int32_t queue_head;
   std::int32_t queue_tail;
   std::int32_t free_head;
-  std::uint32_t in_use;  // slots not free (at most slot_total: 32 bits suffice)
+  // Slots not free (at most slot_total: 32 bits suffice). Written under `lock`; an atomic
+  // because a ring send reads it without the lock (zero: nothing to queue behind).
+  std::atomic<std::uint32_t> in_use;
   // Lock-free summary (see "Pre-checks" above): written under `lock`, read without it.
   std::atomic<std::uint32_t> depth;  // queued slots (what capacity counts)
   // Guarded by `lock`, rarely written.
@@ -193,6 +249,11 @@ struct alignas(kCacheLine) MailboxState {
   alignas(kCacheLine) StoredProcess receiver_table[kMaxReceivers];  // broadcast receivers
   StoredProcess attached[kMaxAttached];
   alignas(kCacheLine) HandoffHolder holders[kMaxHolders];  // see mailbox_handoff.cpp
+  // The ready ring's positions (see "The ready ring"), each on its side's line.
+  alignas(kCacheLine) std::atomic<std::uint64_t> ring_tail;  // the next position to claim
+  std::atomic<std::uint64_t> ring_voided;  // positions given up by writers that died (cold)
+  alignas(kCacheLine) std::atomic<std::uint64_t> ring_head;  // no position before it is live
+  std::atomic<std::uint64_t> ring_done;  // positions done: tail - done cells are in use
 };
 static_assert(std::is_standard_layout_v<MailboxState>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -213,7 +274,10 @@ static_assert(offsetof(MailboxState, would_block_receives) == 256);
 static_assert(offsetof(MailboxState, received) == 264);
 static_assert(offsetof(MailboxState, messages) == 320);
 static_assert(offsetof(MailboxState, holders) == 3584);
-static_assert(sizeof(MailboxState) == 4224);
+static_assert(offsetof(MailboxState, ring_tail) == 4224);
+static_assert(offsetof(MailboxState, ring_head) == 4288);
+static_assert(offsetof(MailboxState, ring_done) == 4296);
+static_assert(sizeof(MailboxState) == 4352);
 
 // A slot's header is two lines. The second (the one just before the payload) holds
 // everything an ordinary send and receive touch (links, state, size, type, sequence, sender,
@@ -249,5 +313,52 @@ static_assert(offsetof(SlotHeader, sender) == 112);
 /// Where the line every send and receive touch begins (the line before the payload).
 inline constexpr std::size_t kSlotHotLine = offsetof(SlotHeader, state);
 static_assert(kSlotHotLine % kCacheLine == 0 && kSlotHotLine + kCacheLine == sizeof(SlotHeader));
+
+// ---- the ready ring ----
+// Messages up to kRingMaxMessage bytes in a bounded mailbox that is not broadcast.
+inline constexpr std::size_t kRingMaxMessage = 4096;
+
+enum class CellState : std::uint64_t {
+  empty = 0,    // free for the writer of position `stamp`
+  writing = 1,  // claimed by the writer of position `stamp` (its pid in the word)
+  full = 2,     // the message of position `stamp`
+  reading = 3,  // taken by a receiver (its pid in the word), not yet returned to it
+};
+
+/// A cell's word: stamp (a position, modulo 2^40) | pid (22 bits: Linux's PID_MAX_LIMIT is
+/// 2^22) | state. One word, so that a claim names its claimant in the same compare-exchange.
+struct CellWord {
+  static constexpr unsigned kStampShift = 24;
+  static constexpr std::uint64_t kStampMask = (std::uint64_t{1} << 40) - 1;
+  static constexpr std::uint64_t kPidMask = (std::uint64_t{1} << 22) - 1;
+
+  static constexpr std::uint64_t make(std::uint64_t position, CellState state,
+                                      std::uint32_t pid = 0) {
+    return ((position & kStampMask) << kStampShift) | ((pid & kPidMask) << 2) |
+           static_cast<std::uint64_t>(state);
+  }
+  static constexpr CellState state(std::uint64_t word) { return static_cast<CellState>(word & 3); }
+  static constexpr std::int32_t pid(std::uint64_t word) {
+    return static_cast<std::int32_t>((word >> 2) & kPidMask);
+  }
+  /// The cell's stamp minus `position`, as a signed distance (stamps wrap at 2^40).
+  static constexpr std::int64_t distance(std::uint64_t word, std::uint64_t position) {
+    const std::uint64_t difference = ((word >> kStampShift) - position) & kStampMask;
+    return static_cast<std::int64_t>(difference << kStampShift) >> kStampShift;
+  }
+};
+
+/// A ring cell's header; the message's bytes follow it (ring_stride in all).
+struct alignas(kCacheLine) RingCell {
+  std::atomic<std::uint64_t> word;  // CellWord
+  std::uint64_t size;
+  std::int64_t type;
+  StoredProcess sender;
+  StoredProcess holder;     // writing / reading: who, with its start time (written after the claim)
+  std::uint64_t is_viewed;  // reading: 1 once a MessageView of the cell was made (received)
+};
+static_assert(std::is_standard_layout_v<RingCell>);
+static_assert(sizeof(RingCell) == kCacheLine);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 }  // namespace conduit::msg

@@ -1,0 +1,478 @@
+// The ready ring of a mailbox (see "The ready ring" in mailbox_layout.hpp): sends and receives
+// of ordinary messages without the lock, the scan that finds a receiver's message, the
+// recovery of cells that dead processes held, and the waits of a mailbox that has a ring.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "conduit/sys/membarrier.hpp"
+#include "mailbox_impl.hpp"
+
+namespace conduit {
+
+using namespace msg;
+
+namespace {
+
+constexpr std::uint64_t word_of(std::uint64_t position, CellState state, std::int32_t pid = 0) {
+  return CellWord::make(position, state, static_cast<std::uint32_t>(pid));
+}
+
+// Fields a process reads or writes while another may do the same (a cell's holder, while a
+// recovery looks at it; its type, while a selective scan looks at a cell another receiver may
+// take and a sender refill): atomic accesses, so that such a read is no data race. Relaxed:
+// the cell's word orders everything that matters.
+template <class T>
+T peek(const T& field) {
+  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+template <class T>
+void poke(T& field, T value) {
+  std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+}
+
+void store_holder(RingCell* cell, ProcessId me) {
+  poke(cell->holder.pid, me.pid);
+  poke(cell->holder.start_time, me.start_time);
+}
+
+std::byte* payload_of(RingCell* cell) { return reinterpret_cast<std::byte*>(cell + 1); }
+
+/// Whether a receive of `filter` wants a message of `type` (msgrcv: 0 any; > 0 that type;
+/// < 0 any type <= |filter|).
+bool is_wanted(std::int64_t filter, std::int64_t type) {
+  if (filter == 0) return true;
+  if (filter > 0) return type == filter;
+  return filter == INT64_MIN || type <= -filter;
+}
+
+}  // namespace
+
+Result<void> Mailbox::Impl::join_ring(ProcessId me, std::string_view operation) {
+  if (fencing_ != sync::WakeFencing::asymmetric ||
+      ring_joined_.load(std::memory_order_relaxed) == me.pid) [[likely]]
+    return {};
+  if (auto registered = sys::register_for_global_membarrier(); !registered)
+    return fail(registered.error(),
+                context(fmt::format("{}: the mailbox's wakers rely on "
+                                    "membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) and this process "
+                                    "cannot register for it",
+                                    operation)));
+  ring_joined_.store(me.pid, std::memory_order_relaxed);
+  return {};
+}
+
+std::uint64_t Mailbox::Impl::ring_occupancy() const {
+  // Done first: read after it, the tail is no older than it (both only grow).
+  const std::uint64_t done = state_->ring_done.load(std::memory_order_acquire);
+  const std::uint64_t tail = state_->ring_tail.load(std::memory_order_acquire);
+  return tail > done ? tail - done : 0;
+}
+
+void Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position) {
+  cell->word.store(word_of(position + ring_cells_, CellState::empty), std::memory_order_release);
+  state_->ring_done.fetch_add(1, std::memory_order_release);
+  if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_)) [[unlikely]]
+    state_->space.notify_all();
+}
+
+bool Mailbox::Impl::has_space() const {
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return true;
+  return ring_occupancy() + state_->in_use.load(std::memory_order_relaxed) < config_.slot_count;
+}
+
+void Mailbox::Impl::wake_receivers() {
+  // One fence (a compiler barrier when asymmetric) for both counts: has_sleepers makes it.
+  if (sync::WaitWord::has_sleepers(state_->messages.sleepers, fencing_)) [[unlikely]]
+    state_->messages.notify_all();
+  if (doorbell_ != nullptr && doorbell_->sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    doorbell_->notify_all();
+}
+
+Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payload,
+                                                 std::int64_t type, ProcessId me) {
+  // Anything in the slots is older, or holds capacity (a loan, a receipt awaited): the slots
+  // decide, and this message queues behind it there.
+  if (state_->in_use.load(std::memory_order_relaxed) != 0) return RingSend::obstructed;
+  auto& tail = state_->ring_tail;
+  std::uint64_t position = tail.load(std::memory_order_relaxed);
+  // Room: the count of positions done as this handle last saw it says so, or the count read
+  // afresh does (read only then: the receivers' line stays with them while there is room).
+  std::uint64_t done = done_seen_.load(std::memory_order_relaxed);
+  if (position - done >= ring_cells_ || done > position) {
+    done = state_->ring_done.load(std::memory_order_acquire);
+    done_seen_.store(done, std::memory_order_relaxed);
+    if (done <= position && position - done >= ring_cells_) {
+      ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
+      return RingSend::full;
+    }
+  }
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    RingCell* cell = ring_cell(position);
+    // Claimed at once, expecting the cell free for this position (as it nearly always is): a
+    // load first would fetch the line the receiver wrote last, shared, and the claim then
+    // need a second trip to make it writable. The claim names this process, and the position
+    // follows (the tail): a writer that dies in between leaves a cell its pid names, which
+    // ring_recover gives back.
+    std::uint64_t word = word_of(position, CellState::empty);
+    if (cell->word.compare_exchange_strong(word, word_of(position, CellState::writing, me.pid),
+                                           std::memory_order_acquire, std::memory_order_relaxed)) {
+      std::uint64_t expected = position;
+      if (tail.compare_exchange_strong(expected, position + 1, std::memory_order_relaxed)) {
+        publish_cell(cell, position, payload, type, me);
+        return RingSend::sent;
+      }
+      // The tail had moved on (cannot be: a claim of the tail's cell holds the tail), so
+      // receivers may be past this position already: it is given up as done.
+      cell->word.store(word_of(position + ring_cells_, CellState::empty),
+                       std::memory_order_release);
+      state_->ring_done.fetch_add(1, std::memory_order_release);
+      position = expected;
+      continue;
+    }
+    // `word` holds what the cell holds.
+    const std::int64_t distance = CellWord::distance(word, position);
+    if (distance > 0) {  // this view of the tail is stale
+      position = tail.load(std::memory_order_relaxed);
+      continue;
+    }
+    if (distance < 0 || CellWord::state(word) != CellState::empty) {
+      // Busy: a writer between its claim and moving the tail, or an older message still
+      // there (a receiver is copying it out, or no receiver wants its type). Never wait for
+      // it: queue in a slot (behind the ring).
+      ring_recover(position);
+      return RingSend::obstructed;
+    }
+    // Free, but the compare-exchange saw another word in between: look again.
+    position = tail.load(std::memory_order_relaxed);
+  }
+  return RingSend::obstructed;
+}
+
+void Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
+                                 std::span<const std::byte> payload, std::int64_t type,
+                                 ProcessId me) {
+  store_holder(cell, me);
+  poke(cell->is_viewed, std::uint64_t{0});
+  cell->size = payload.size();
+  poke(cell->type, type);
+  cell->sender = store(me);
+  if (!payload.empty()) std::memcpy(payload_of(cell), payload.data(), payload.size());
+  cell->word.store(word_of(position, CellState::full), std::memory_order_release);
+  wake_receivers();
+}
+
+template <class Visit>
+bool Mailbox::Impl::ring_scan(Visit&& visit) {
+  auto& head = state_->ring_head;
+  const std::uint64_t first = head.load(std::memory_order_acquire);
+  std::uint64_t done_until = first;  // every position before it is done
+  std::optional<std::uint64_t> tail;
+  bool is_stopped = false;
+  // At most N cells are live, from the first position not done on (the head may lag behind
+  // positions that are done).
+  for (std::uint64_t position = first; position - done_until < ring_cells_; ++position) {
+    RingCell* cell = ring_cell(position);
+    // Asked for writing: a receiver that finds its message takes it (a compare-exchange) at
+    // once; read first, the line would come over shared and need a second trip.
+    prefetch_for_write(cell);
+    const std::uint64_t word = cell->word.load(std::memory_order_acquire);
+    const std::int64_t distance = CellWord::distance(word, position);
+    if (distance > 0) {  // done: the cell serves a later position now
+      if (done_until == position) ++done_until;
+      continue;
+    }
+    // An older position still in the cell cannot be (it is behind the head, so done): a
+    // peer wrote over the ring. Nothing further is trusted.
+    if (distance < 0) break;
+    const CellState state = CellWord::state(word);
+    if (state == CellState::empty) break;  // no sender reached this position yet
+    if (state == CellState::full) {
+      __builtin_prefetch(payload_of(cell), 0, 3);  // on its way while the cell is claimed
+      const Visited visited = visit(position, cell, word);
+      if (visited == Visited::next) continue;
+      if (visited == Visited::taken && done_until == position) ++done_until;
+      is_stopped = true;
+      break;
+    }
+    ring_recover(position);  // busy: a dead one's? (rarely asked)
+    // A writer at work: nothing after it is taken before it. Its next message may be full
+    // already by the time this scan got there, while this one was still being written.
+    if (state == CellState::writing) break;
+    // Another receiver copying (or viewing) one out: look further, at positions senders
+    // reached.
+    if (!tail) tail = state_->ring_tail.load(std::memory_order_acquire);
+    if (position + 1 >= *tail) break;
+  }
+  if (done_until != first) {
+    std::uint64_t expected = first;  // failing: another receiver moved it meanwhile
+    (void)head.compare_exchange_strong(expected, done_until, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed);
+  }
+  return is_stopped;
+}
+
+Result<bool> Mailbox::Impl::ring_take(std::int64_t type, ProcessId me, Message* message,
+                                      std::optional<MessageView>* view,
+                                      std::string_view operation) {
+  std::optional<Error> torn;
+  const auto take = [&](std::uint64_t position, RingCell* cell, std::uint64_t word) {
+    if (!cell->word.compare_exchange_strong(word, word_of(position, CellState::reading, me.pid),
+                                            std::memory_order_acquire, std::memory_order_relaxed))
+      return false;  // another receiver took it
+    store_holder(cell, me);
+    const std::uint64_t size = cell->size;  // read once
+    if (size > config_.max_message_size) {
+      // Forged or torn by a peer that writes over the ring: dropped, and said.
+      torn =
+          Error(Errc::corrupted,
+                context(fmt::format("{}: corrupted: ring message of {} bytes", operation, size)));
+    } else if (view != nullptr) {
+      // Zero-copy: the cell stays `reading` until the view goes (release_view), marked as
+      // viewed: received, so a recovery after this process died frees it rather than
+      // handing the message out again.
+      poke(cell->is_viewed, std::uint64_t{1});
+      view->emplace(shared_from_this(), kRingToken | position,
+                    std::span<const std::byte>(payload_of(cell), size), cell->type,
+                    load(cell->sender), position);
+      return true;
+    } else {
+      deliver_copy(std::span<const std::byte>(payload_of(cell), size), cell->type,
+                   load(cell->sender), position, message, nullptr);
+    }
+    // The message is received here (exactly once: a reader that died before this store left
+    // the cell `reading`, and ring_recover makes it full again).
+    ring_finish(cell, position);
+    return true;
+  };
+  if (type == 0) {
+    const bool is_taken =
+        ring_scan([&](std::uint64_t position, RingCell* cell, std::uint64_t word) {
+          return take(position, cell, word) ? Visited::taken : Visited::next;
+        });
+    if (torn) return std::unexpected(*torn);
+    return is_taken;
+  }
+  // Selective: the oldest of the type (> 0), or of the lowest type (< 0); another receiver
+  // may take it first, then look again.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::optional<std::uint64_t> best_position;
+    std::uint64_t best_word = 0;
+    RingCell* best_cell = nullptr;
+    std::int64_t best_type = 0;
+    (void)ring_scan([&](std::uint64_t position, RingCell* cell, std::uint64_t word) {
+      const std::int64_t found = peek(cell->type);
+      if (!is_wanted(type, found) || (best_position && found >= best_type)) return Visited::next;
+      best_position = position;
+      best_word = word;
+      best_cell = cell;
+      best_type = found;
+      return type > 0 ? Visited::stop : Visited::next;
+    });
+    if (!best_position) return false;
+    if (take(*best_position, best_cell, best_word)) {
+      if (torn) return std::unexpected(*torn);
+      // Taken out of order, perhaps: the next scan moves the head past it when it can.
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::int64_t> Mailbox::Impl::ring_lowest(std::int64_t type) {
+  std::optional<std::int64_t> lowest;
+  (void)ring_scan([&](std::uint64_t, RingCell* cell, std::uint64_t) {
+    const std::int64_t found = peek(cell->type);
+    if (is_wanted(type, found) && (!lowest || found < *lowest)) lowest = found;
+    return Visited::next;
+  });
+  return lowest;
+}
+
+bool Mailbox::Impl::is_message_ready() {
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0 ||
+      state_->depth.load(std::memory_order_acquire) != 0)
+    return true;
+  return ring_scan([](std::uint64_t, RingCell*, std::uint64_t) { return Visited::stop; });
+}
+
+void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
+  if (position) {
+    // A busy cell is nearly always a live process at work: ask /proc rarely.
+    const auto now = sys::now().time_since_epoch().count();
+    if (now < next_ring_check_.load(std::memory_order_relaxed)) return;
+    next_ring_check_.store(
+        now + std::chrono::duration_cast<sys::Clock::duration>(kReclaimInterval).count(),
+        std::memory_order_relaxed);
+  }
+  const std::uint64_t head = state_->ring_head.load(std::memory_order_acquire);
+  const auto recover = [&](RingCell* cell) {
+    std::uint64_t word = cell->word.load(std::memory_order_acquire);
+    const CellState state = CellWord::state(word);
+    if (state != CellState::writing && state != CellState::reading) return;
+    const std::int32_t pid = CellWord::pid(word);
+    // The holder as the claimant wrote it just after its claim; until then, its pid alone.
+    const ProcessId holder{peek(cell->holder.pid), peek(cell->holder.start_time)};
+    if (alive(holder.pid == pid ? holder : ProcessId{pid, 0})) return;
+    const std::uint64_t at = head + static_cast<std::uint64_t>(CellWord::distance(word, head));
+    // A reader's: not received, unless it made a view of it (then received: freed).
+    const bool is_viewed = state == CellState::reading && peek(cell->is_viewed) != 0;
+    std::uint64_t replacement =
+        is_viewed ? word_of(at + ring_cells_, CellState::empty) : word_of(at, CellState::full);
+    bool is_voided = false;
+    if (state == CellState::writing) {
+      // A writer's message was never sent. Its position is done, unless the writer died before
+      // moving the tail: then the next sender writes that position.
+      const bool is_tail = state_->ring_tail.load(std::memory_order_acquire) == at;
+      replacement = word_of(is_tail ? at : at + ring_cells_, CellState::empty);
+      is_voided = !is_tail;
+    }
+    if (!cell->word.compare_exchange_strong(word, replacement, std::memory_order_acq_rel,
+                                            std::memory_order_relaxed))
+      return;  // it moved on: not dead after all, or recovered by another
+    if (is_voided) state_->ring_voided.fetch_add(1, std::memory_order_relaxed);
+    if (is_voided || is_viewed) {
+      state_->ring_done.fetch_add(1, std::memory_order_release);
+      if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_))
+        state_->space.notify_all();
+    } else if (state == CellState::reading) {
+      wake_receivers();
+    }
+  };
+  if (position) {
+    recover(ring_cell(*position));
+    return;
+  }
+  for (std::uint32_t i = 0; i < ring_cells_; ++i) recover(ring_cell(i));
+}
+
+Result<void> Mailbox::Impl::send_ringed(std::span<const std::byte> payload, std::int64_t type,
+                                        bool is_try, std::optional<sys::TimePoint> deadline,
+                                        std::string_view operation) {
+  const ProcessId me = self();
+  if (auto joined = join_ring(me, operation); !joined) return joined;
+  std::int32_t index = kNoSlot;
+  std::uint64_t sequence = 0;
+  for (;;) {
+    if (auto usable = check_usable(operation); !usable) return usable;
+    switch (ring_send(payload, type, me)) {
+      case RingSend::sent: return {};
+      case RingSend::full: break;
+      case RingSend::obstructed: {
+        auto queued =
+            queue_once(payload, type, is_try, deadline, false, nullptr, operation, index, sequence);
+        if (!queued) return std::unexpected(queued.error());
+        if (*queued != Queued::full) return {};
+        break;
+      }
+    }
+    if (is_try) {
+      state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter
+      return std::unexpected(hot_.send_full);
+    }
+    if (auto waited =
+            wait_ready([this] { return has_space(); }, state_->space, deadline, operation);
+        !waited)
+      return waited;
+  }
+}
+
+Result<bool> Mailbox::Impl::receive_once(std::int64_t type, ProcessId me, Message* message,
+                                         std::optional<MessageView>* view,
+                                         std::string_view operation) {
+  const auto from_slots = [&](std::optional<std::int64_t> below) -> Result<bool> {
+    Taken taken;
+    {
+      auto locked = lock();
+      if (!locked) return std::unexpected(locked.error());
+      if (auto usable = check_usable(operation); !usable) return std::unexpected(usable.error());
+      if (auto done = take_locked(type, me, message, view, operation, below, taken); !done)
+        return std::unexpected(done.error());
+    }
+    after_take(taken);
+    if (taken.lost) return std::unexpected(*taken.lost);
+    return taken.is_taken;
+  };
+  // `depth` before the ring, with acquire: a slot message seen here was queued after every
+  // ring message of its sender, and those are visible to the ring's look below.
+  const bool is_slotted = state_->depth.load(std::memory_order_acquire) != 0;
+  if (type >= 0 || !is_slotted) {
+    auto got = ring_take(type, me, message, view, operation);
+    if (!got || *got || !is_slotted) return got;
+    return from_slots(std::nullopt);
+  }
+  // type < 0: the lowest type wins; between equal types the ring's, which is older.
+  auto got = from_slots(ring_lowest(type));
+  if (!got || *got) return got;
+  return ring_take(type, me, message, view, operation);
+}
+
+Result<void> Mailbox::Impl::receive_ringed(std::int64_t type, bool is_try,
+                                           std::optional<sys::TimePoint> deadline, Message* message,
+                                           std::optional<MessageView>* view,
+                                           std::string_view operation) {
+  const ProcessId me = self();
+  if (auto joined = join_ring(me, operation); !joined) return joined;
+  if (is_exclusive_ && !(holds_exclusive_ && exclusive_pid_ == me.pid)) {
+    auto locked = lock(deadline);
+    if (!locked) return std::unexpected(locked.error());
+    if (auto usable = check_usable(operation); !usable) return usable;
+    if (auto claimed = claim_exclusive(me, operation); !claimed) return claimed;
+  }
+  // A selective receiver sleeps while messages of other types are there, waiting for a new
+  // one: raised for the whole call, so that slot senders bump for every message meanwhile
+  // (see "Wake-ups"), the ones between an attempt and the sleep too.
+  struct Selective {
+    std::atomic<std::uint32_t>* count;
+    ~Selective() {
+      if (count != nullptr) count->fetch_sub(1, std::memory_order_relaxed);
+    }
+  } selective{type != 0 && !is_try ? &state_->selective_waiters : nullptr};
+  if (selective.count != nullptr) selective.count->fetch_add(1);
+  for (;;) {
+    if (auto usable = check_usable(operation); !usable) return usable;
+    // Before the attempt: what a selective waiter waits to see change.
+    const std::uint64_t tail = state_->ring_tail.load(std::memory_order_acquire);
+    const std::uint32_t word = state_->messages.value();
+    auto got = receive_once(type, me, message, view, operation);
+    if (!got) return std::unexpected(got.error());
+    if (*got) return {};
+    if (is_try) {
+      state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // a counter
+      return std::unexpected(hot_.receive_empty);
+    }
+    if (type == 0) {
+      if (auto waited = wait_ready([this] { return is_message_ready(); }, state_->messages,
+                                   deadline, operation);
+          !waited)
+        return waited;
+      continue;
+    }
+    auto waited = wait_ready(
+        [&] {
+          return state_->ring_tail.load(std::memory_order_acquire) != tail ||
+                 state_->messages.value() != word ||
+                 state_->is_removed.load(std::memory_order_relaxed) != 0;
+        },
+        state_->messages, deadline, operation);
+    if (!waited) return waited;
+  }
+}
+
+void Mailbox::Impl::ring_release_view(std::uint64_t position) noexcept {
+  RingCell* cell = ring_cell(position);
+  const std::uint64_t word = cell->word.load(std::memory_order_acquire);
+  // Still this process's view of that position (a recovery never frees a live holder's).
+  if (CellWord::state(word) != CellState::reading || CellWord::distance(word, position) != 0 ||
+      CellWord::pid(word) != (self().pid & static_cast<std::int32_t>(CellWord::kPidMask)))
+    return;
+  ring_finish(cell, position);
+}
+
+Result<void> Mailbox::Impl::timed_out(std::string_view operation) const {
+  return fail(Errc::timed_out, context(fmt::format("{}: timed out", operation)));
+}
+
+}  // namespace conduit

@@ -1,0 +1,251 @@
+// The ready ring of a mailbox (see "The ready ring" in msg/mailbox_layout.hpp): ordinary
+// messages pass through it without the lock, the rest through the slots, and the two must
+// behave as one queue: one order, one capacity, exactly once, whoever dies.
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "conduit/msg/mailbox.hpp"
+#include "conduit/msg/mailbox_layout.hpp"
+#include "conduit/shm/segment.hpp"
+#include "process.hpp"
+
+namespace conduit {
+namespace {
+
+using test::Child;
+using namespace std::chrono_literals;
+
+class MailboxRingTest : public test::ProcessTest {};
+
+std::string numbered(std::uint64_t i) {
+  std::string text(24, '.');
+  std::memcpy(text.data(), &i, sizeof i);
+  return text;
+}
+
+std::uint64_t number_of(const Message& message) {
+  std::uint64_t i = ~std::uint64_t{0};
+  if (message.size() == 24) std::memcpy(&i, message.payload().data(), sizeof i);
+  return i;
+}
+
+// A busy producer and a busy consumer through a small mailbox: the ring fills, the producer
+// falls back to the slots (behind the ring) and back again, thousands of times. One order.
+TEST_F(MailboxRingTest, StreamThroughRingAndSlotsKeepsOneOrder) {
+  constexpr std::uint64_t kCount = 200000;
+  auto box = Mailbox::create("stream", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  Child producer([] {
+    auto mine = Mailbox::open("stream");
+    CHILD_CHECK(mine.has_value());
+    for (std::uint64_t i = 0; i < kCount; ++i) {
+      const std::string text = numbered(i);
+      for (;;) {
+        auto sent = mine->try_send(std::string_view(text));
+        if (sent) break;
+        CHILD_CHECK(sent.error().code() == Errc::would_block);
+      }
+    }
+    return 0;
+  });
+  for (std::uint64_t i = 0; i < kCount; ++i) {
+    auto got = box->try_receive();
+    if (!got) {
+      ASSERT_EQ(got.error().code(), Errc::would_block) << got.error().message();
+      --i;
+      continue;
+    }
+    ASSERT_EQ(number_of(*got), i) << "out of order";
+  }
+  EXPECT_TRUE(producer.wait(60s).ok());
+}
+
+// The ring and the slots are one queue for selective receive too: msgrcv's rules over both.
+TEST_F(MailboxRingTest, SelectiveReceiveSeesRingAndSlotsAsOneQueue) {
+  auto box = Mailbox::create("types", {.capacity = Capacity::bounded(8), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->send(std::string_view("three"), 3));  // the ring
+  auto loan = box->loan(3);                              // a slot: sends now go to the slots
+  ASSERT_TRUE(loan);
+  std::memcpy(loan->bytes().data(), "one", 3);
+  ASSERT_TRUE(loan->commit(1));
+  ASSERT_TRUE(box->send(std::string_view("two"), 2));
+  ASSERT_TRUE(box->send(std::string_view("three again"), 3));
+  EXPECT_EQ(box->stats().depth, 4u);
+  auto lowest = box->try_receive(-3);  // the lowest type <= 3, wherever it lies
+  ASSERT_TRUE(lowest);
+  EXPECT_EQ(lowest->text(), "one");
+  auto three = box->try_receive(3);  // the oldest three: the ring's
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->text(), "three");
+  auto any = box->try_receive();
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->text(), "two");
+  auto last = box->try_receive(-9);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->text(), "three again");
+  EXPECT_EQ(box->try_receive().error().code(), Errc::would_block);
+  // Empty again: sends use the ring again, in order.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(box->send(numbered(static_cast<std::uint64_t>(i))));
+    auto got = box->try_receive();
+    ASSERT_TRUE(got);
+    EXPECT_EQ(number_of(*got), static_cast<std::uint64_t>(i));
+  }
+}
+
+// bounded(n) holds exactly n messages, however they are split between the ring and the slots
+// (and a loan or a view holds its place).
+TEST_F(MailboxRingTest, CapacityCountsRingSlotsLoansAndViews) {
+  auto box = Mailbox::create("three", {.capacity = Capacity::bounded(3), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->try_send(std::string_view("a")));  // ring
+  auto loan = box->try_loan(1);                       // slot
+  ASSERT_TRUE(loan);
+  ASSERT_TRUE(box->try_send(std::string_view("b")));  // slot (behind the loan)
+  EXPECT_EQ(box->try_send(std::string_view("c")).error().code(), Errc::would_block);
+  EXPECT_EQ(box->try_loan(1).error().code(), Errc::would_block);
+  loan->cancel();
+  ASSERT_TRUE(box->try_send(std::string_view("c")));
+  EXPECT_EQ(box->try_send(std::string_view("d")).error().code(), Errc::would_block);
+  {
+    auto view = box->try_receive_view();  // "a", from the ring: holds its cell
+    ASSERT_TRUE(view);
+    EXPECT_EQ(view->text(), "a");
+    EXPECT_EQ(box->try_send(std::string_view("d")).error().code(), Errc::would_block);
+  }
+  ASSERT_TRUE(box->try_send(std::string_view("d")));
+  for (const char* text : {"b", "c", "d"}) {
+    auto got = box->try_receive();
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->text(), text);
+  }
+}
+
+// A message at the ring's head that no receiver wants (its type) must not stop the others:
+// the ring's tail comes round to its cell, and senders go to the slots instead.
+TEST_F(MailboxRingTest, UnwantedMessageAtTheHeadDoesNotBlockTheOthers) {
+  auto box = Mailbox::create("stuck", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->try_send(std::string_view("unwanted"), 5));
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    ASSERT_TRUE(box->try_send(numbered(i), 1)) << "message " << i;
+    auto got = box->try_receive(1);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(number_of(*got), i);
+  }
+  auto unwanted = box->try_receive();
+  ASSERT_TRUE(unwanted);
+  EXPECT_EQ(unwanted->text(), "unwanted");
+}
+
+// ---- cells that dead processes held (forged in the ring, as a killed process leaves them) ----
+
+// The mailbox's ring as a peer with write access to its file sees it.
+struct RingBytes {
+  shm::Segment segment;
+  msg::MailboxConfig config{};
+  msg::RingCell* cell(std::uint64_t position) {
+    return reinterpret_cast<msg::RingCell*>(segment.payload().data() + config.ring_offset +
+                                            (position % config.ring_cells) * config.ring_stride);
+  }
+  msg::MailboxState* state() {
+    return reinterpret_cast<msg::MailboxState*>(segment.payload().data() +
+                                                sizeof(msg::MailboxConfig));
+  }
+};
+
+RingBytes ring_of(const std::string& name) {
+  auto segment = shm::Segment::open(name, shm::SegmentKind::mailbox);
+  EXPECT_TRUE(segment) << segment.error().message();
+  RingBytes ring{std::move(*segment)};
+  std::memcpy(&ring.config, ring.segment.payload().data(), sizeof ring.config);
+  EXPECT_GT(ring.config.ring_cells, 0u);
+  return ring;
+}
+
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  return child;
+}
+
+// A receiver killed while copying a message out had not received it: it is received, once.
+TEST_F(MailboxRingTest, MessageADeadReaderWasCopyingIsReceivedOnce) {
+  auto box = Mailbox::create("reader", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->send(std::string_view("first")));
+  ASSERT_TRUE(box->send(std::string_view("second")));
+  auto ring = ring_of("reader");
+  const pid_t dead = dead_pid();
+  ring.cell(0)->word.store(
+      msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(dead)));
+  ring.cell(0)->holder = {dead, 0, 0};
+  std::vector<std::string> got;
+  for (int i = 0; i < 2; ++i) {
+    auto message = box->receive_for(10s);
+    ASSERT_TRUE(message) << message.error().message();
+    got.push_back(std::string(message->text()));
+  }
+  std::ranges::sort(got);
+  EXPECT_EQ(got, (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(box->try_receive().error().code(), Errc::would_block);
+  EXPECT_EQ(box->stats().depth, 0u);
+}
+
+// A receiver killed holding a view had received the message: its cell is freed, the message
+// not handed out again.
+TEST_F(MailboxRingTest, MessageADeadViewerHeldIsNotReceivedAgain) {
+  auto box = Mailbox::create("viewer", {.capacity = Capacity::bounded(1), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->send(std::string_view("viewed")));
+  auto ring = ring_of("viewer");
+  const pid_t dead = dead_pid();
+  ring.cell(0)->word.store(
+      msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(dead)));
+  ring.cell(0)->holder = {dead, 0, 0};
+  ring.cell(0)->is_viewed = 1;
+  // Full (one cell, held) until the dead viewer's cell is recovered; then there is room.
+  ASSERT_TRUE(box->send_for(std::string_view("next"), 10s));
+  auto got = box->try_receive();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->text(), "next");
+  EXPECT_EQ(box->try_receive().error().code(), Errc::would_block);
+}
+
+// A sender killed between claiming the tail's cell and publishing it never sent its message:
+// the position is given up, and nothing after it waits for it for ever.
+TEST_F(MailboxRingTest, CellADeadWriterClaimedIsGivenUp) {
+  for (const bool is_tail_moved : {false, true}) {
+    SCOPED_TRACE(is_tail_moved ? "the tail moved" : "the tail did not move");
+    const std::string name = is_tail_moved ? "moved" : "unmoved";
+    auto box = Mailbox::create(name, {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    ASSERT_TRUE(box);
+    auto ring = ring_of(name);
+    const pid_t dead = dead_pid();
+    ring.cell(0)->word.store(
+        msg::CellWord::make(0, msg::CellState::writing, static_cast<std::uint32_t>(dead)));
+    ring.cell(0)->holder = {dead, 0, 0};
+    if (is_tail_moved) ring.state()->ring_tail.store(1);
+    for (std::uint64_t i = 0; i < 10; ++i) {
+      ASSERT_TRUE(box->send_for(numbered(i), 10s));
+      auto got = box->receive_for(10s);
+      ASSERT_TRUE(got) << got.error().message();
+      EXPECT_EQ(number_of(*got), i);
+    }
+    EXPECT_EQ(box->try_receive().error().code(), Errc::would_block);
+  }
+}
+
+}  // namespace
+}  // namespace conduit
