@@ -118,6 +118,19 @@ void segment_seeds() {
     }
     segment_seed(seed.name, space);
   }
+  {
+    // Messages in both of a bounded mailbox's queues: the ready ring, and a slot behind it.
+    auto mailbox = Mailbox::create(fuzz::kObjectName,
+                                   {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    must(mailbox.has_value(), "mailbox_ring_and_slots");
+    must(mailbox->try_send(std::string_view(hello), 3).has_value(), "mailbox send");
+    auto loan = mailbox->try_loan(4);
+    must(loan.has_value(), "mailbox loan");
+    std::memcpy(loan->bytes().data(), "slot", 4);
+    must(loan->commit(2).has_value(), "mailbox commit");
+    must(mailbox->try_send(std::string_view("x"), 1).has_value(), "mailbox send");
+    segment_seed("mailbox_ring_and_slots", space);
+  }
 
   // Regressions found by this target, remade for the current layout (a seed of an older
   // layout stops at the version check): garbage in the mailbox's lock (open waited for ever

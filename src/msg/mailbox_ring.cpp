@@ -172,8 +172,11 @@ bool Mailbox::Impl::ring_scan(Visit&& visit) {
   std::optional<std::uint64_t> tail;
   bool is_stopped = false;
   // At most N cells are live, from the first position not done on (the head may lag behind
-  // positions that are done).
-  for (std::uint64_t position = first; position - done_until < ring_cells_; ++position) {
+  // positions that are done, by fewer than N). Never more than 2N steps: cells a peer forged
+  // to look done for ever must not make this a loop without end.
+  for (std::uint64_t position = first;
+       position - done_until < ring_cells_ && position - first < 2 * std::uint64_t{ring_cells_};
+       ++position) {
     RingCell* cell = ring_cell(position);
     // Asked for writing: a receiver that finds its message takes it (a compare-exchange) at
     // once; read first, the line would come over shared and need a second trip.
