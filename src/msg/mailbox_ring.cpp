@@ -436,9 +436,14 @@ Result<void> Mailbox::Impl::receive_ringed(std::int64_t type, bool is_try,
   if (selective.count != nullptr) selective.count->fetch_add(1);
   for (;;) {
     if (auto usable = check_usable(operation); !usable) return usable;
-    // Before the attempt: what a selective waiter waits to see change.
-    const std::uint64_t tail = state_->ring_tail.load(std::memory_order_acquire);
-    const std::uint32_t word = state_->messages.value();
+    // Before the attempt, what a selective waiter waits to see change (not read otherwise:
+    // the tail's line is the senders').
+    std::uint64_t tail = 0;
+    std::uint32_t word = 0;
+    if (selective.count != nullptr) {
+      tail = state_->ring_tail.load(std::memory_order_acquire);
+      word = state_->messages.value();
+    }
     auto got = receive_once(type, me, message, view, operation);
     if (!got) return std::unexpected(got.error());
     if (*got) return {};
