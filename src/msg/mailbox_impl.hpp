@@ -164,6 +164,12 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     obstructed,  // the slots come first (in use), or the tail's cell is busy: queue in a slot
   };
   RingSend ring_send(std::span<const std::byte> payload, std::int64_t type, ProcessId me);
+  /// The common cases in the fewest steps, tried before the whole story (send_ringed,
+  /// receive_ringed), which does the rest: a send into the ring; a receive (type 0, a copy)
+  /// of the message in the head's cell.
+  bool send_fast(std::span<const std::byte> payload, std::int64_t type);
+  enum class Fast { none, taken, torn };
+  Fast receive_fast(Message* message);
   /// Writes a claimed cell and publishes it (full), then wakes any sleeping receiver.
   void publish_cell(msg::RingCell* cell, std::uint64_t position, std::span<const std::byte> payload,
                     std::int64_t type, ProcessId me);

@@ -164,6 +164,49 @@ void Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
   wake_receivers();
 }
 
+bool Mailbox::Impl::send_fast(std::span<const std::byte> payload, std::int64_t type) {
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
+  const ProcessId me = self();
+  if (fencing_ == sync::WakeFencing::asymmetric &&
+      ring_joined_.load(std::memory_order_relaxed) != me.pid)
+    return false;
+  return ring_send(payload, type, me) == RingSend::sent;
+}
+
+Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
+  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return Fast::none;
+  const ProcessId me = self();
+  if ((fencing_ == sync::WakeFencing::asymmetric &&
+       ring_joined_.load(std::memory_order_relaxed) != me.pid) ||
+      (is_exclusive_ && !(holds_exclusive_ && exclusive_pid_ == me.pid)))
+    return Fast::none;
+  // The head's cell holds the next message (when the head does not lag, and nobody else is
+  // busy with it): taken as ring_scan would. Ring messages are older than slot messages, so
+  // whatever the slots hold, this one comes first.
+  const std::uint64_t position = state_->ring_head.load(std::memory_order_acquire);
+  RingCell* cell = ring_cell(position);
+  prefetch_for_write(cell);  // see ring_scan
+  std::uint64_t word = word_of(position, CellState::full);
+  if (cell->word.load(std::memory_order_acquire) != word) return Fast::none;
+  __builtin_prefetch(payload_of(cell), 0, 3);
+  if (!cell->word.compare_exchange_strong(word, word_of(position, CellState::reading, me.pid),
+                                          std::memory_order_acquire, std::memory_order_relaxed))
+    return Fast::none;
+  store_holder(cell, me);
+  const std::uint64_t size = cell->size;  // read once
+  Fast taken = Fast::torn;
+  if (size <= config_.max_message_size) {
+    deliver_copy(std::span<const std::byte>(payload_of(cell), size), cell->type, load(cell->sender),
+                 position, message, nullptr);
+    taken = Fast::taken;
+  }
+  ring_finish(cell, position);
+  std::uint64_t expected = position;  // failing: another receiver moved it meanwhile
+  (void)state_->ring_head.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed);
+  return taken;
+}
+
 template <class Visit>
 bool Mailbox::Impl::ring_scan(Visit&& visit) {
   auto& head = state_->ring_head;

@@ -243,8 +243,11 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
                                     operation, payload.size(), config_.max_message_size)));
   const bool is_rendezvous = is_rendezvous_;
   wants_receipt = wants_receipt || is_rendezvous;
-  if (ring_ != nullptr && !wants_receipt && large == nullptr)
+  if (ring_ != nullptr && !wants_receipt && large == nullptr) {
+    if (send_fast(payload, type)) [[likely]]
+      return {};
     return send_ringed(payload, type, is_try, deadline, operation);
+  }
 
   if (is_try && is_surely_full()) {
     state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter: orders nothing
@@ -453,7 +456,18 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     return fail(Errc::invalid_argument,
                 context(fmt::format("{}: opened as a {}", operation,
                                     role_ == MailboxRole::sender ? "sender" : "observer")));
-  if (ring_ != nullptr) return receive_ringed(type, is_try, deadline, message, view, operation);
+  if (ring_ != nullptr) {
+    if (type == 0 && view == nullptr) {
+      switch (receive_fast(message)) {
+        case Fast::taken: return {};
+        case Fast::torn:
+          return fail(Errc::corrupted,
+                      context(fmt::format("{}: corrupted: ring message", operation)));
+        case Fast::none: break;
+      }
+    }
+    return receive_ringed(type, is_try, deadline, message, view, operation);
+  }
   if (is_try && is_surely_empty()) {
     state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // orders nothing
     return std::unexpected(hot_.receive_empty);
@@ -597,6 +611,7 @@ MailboxStats Mailbox::Impl::stats() {
     const std::uint64_t voided = state_->ring_voided.load(std::memory_order_relaxed);
     const std::uint64_t done = state_->ring_done.load(std::memory_order_acquire);
     const std::uint64_t tail = state_->ring_tail.load(std::memory_order_acquire);
+    stats.ring_cells = ring_cells_;
     for (std::uint32_t i = 0; i < ring_cells_; ++i)  // queued: full cells (not viewed, written)
       if (CellWord::state(ring_cell(i)->word.load(std::memory_order_acquire)) == CellState::full)
         ++stats.depth;

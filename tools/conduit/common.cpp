@@ -96,6 +96,7 @@ nlohmann::json to_json(const ObjectInfo& info) {
                        {"receivers", receivers_text(stats.receivers)},
                        {"attached", attached},
                        {"slots", stats.slots},
+                       {"ring_cells", stats.ring_cells},
                        {"sent", stats.sent},
                        {"received", stats.received},
                        {"would_block", stats.would_block},

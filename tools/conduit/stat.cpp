@@ -48,6 +48,7 @@ void add_stat(CLI::App& app, int& exit_code) {
       show("receivers", receivers_text(box->receivers));
       show("attached", pids(box->attached));
       show("slots", box->slots);
+      show("ring cells", box->ring_cells);
       show("sent", box->sent);
       show("received", box->received);
       show("would block", box->would_block);

@@ -21,15 +21,23 @@
 // returns; the creating handle becomes one at its first receive. A process that only sends to
 // a broadcast mailbox opens it with MailboxRole::sender.
 //
-// Fast paths: send and receive hold the mailbox's lock briefly (spinning before they sleep on
-// it); when the other side keeps up they make no system call and allocate nothing (received
-// payloads come from a per-handle pool of buffers). A try_ call on an empty or full mailbox
-// returns would_block without taking the lock or allocating.
+// Fast paths: a bounded mailbox that is not broadcast, with max_message_size up to 4096
+// (msg::kRingMaxMessage; the default options), has a ready ring: an ordinary message (send,
+// try_send, send_for; not send_and_wait, a loan or send_large) passes through a ring cell
+// without the lock, and a receive takes it from there. Everything else goes through the
+// mailbox's slots under its lock, behind the ring's messages: one queue, one order, one
+// capacity (see "The ready ring" in msg/mailbox_layout.hpp). Other mailboxes hold the lock
+// briefly for every send and receive (spinning before they sleep on it). When the other side
+// keeps up, neither makes a system call or allocates (received payloads come from a
+// per-handle pool of buffers). A try_ call on an empty or full mailbox returns would_block
+// without taking the lock or allocating. Message::sequence() orders the messages that passed
+// through the ring, and separately those that passed through the slots.
 //
 // Zero-copy (large messages): loan(size) claims a slot and hands out its memory to write in;
 // Loan::commit() sends it as it stands. receive_view() hands out a received message where it
-// lies; its slot is freed when the MessageView goes. Both count against the capacity while
-// they live (see loan.hpp for what survives a crash). Broadcast mailboxes give views of a copy.
+// lies (a slot, or a ring cell); its slot or cell is freed when the MessageView goes. Both count
+// against the capacity while they live (see loan.hpp for what survives a crash). Broadcast
+// mailboxes give views of a copy.
 //
 // Large messages (hand-off): send_large has no size ceiling. The message goes into a sealed
 // memfd of its own (LargeBuffer; written once, or not at all when you write into
@@ -80,6 +88,7 @@ struct MailboxStats {
   std::vector<ProcessId> attached;  // processes holding a handle (dead ones pruned)
   std::uint64_t sent = 0, received = 0, would_block = 0, dropped = 0;  // since creation
   std::size_t slots = 0;                      // slots allocated (grows for unbounded)
+  std::size_t ring_cells = 0;                 // cells of the ready ring (0: none)
   std::vector<ProcessId> receivers_attached;  // broadcast: the receivers
 };
 
