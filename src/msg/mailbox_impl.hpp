@@ -170,8 +170,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   bool send_fast(std::span<const std::byte> payload, std::int64_t type);
   enum class Fast { none, taken, torn };
   Fast receive_fast(Message* message);
-  /// Writes a claimed cell and publishes it (full), then wakes any sleeping receiver.
-  void publish_cell(msg::RingCell* cell, std::uint64_t position, std::span<const std::byte> payload,
+  /// Writes a claimed cell and publishes it (full), then wakes any sleeping receiver; false
+  /// when the claim was not this process's any more.
+  bool publish_cell(msg::RingCell* cell, std::uint64_t position, std::span<const std::byte> payload,
                     std::int64_t type, ProcessId me);
   enum class Visited { next, stop, taken };
   /// Walks the ring's live positions from its head, oldest first, calling
@@ -193,7 +194,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// Positions claimed and not yet done: the ring's messages (and ones being written).
   std::uint64_t ring_occupancy() const;
   /// Frees the cell of `position` (its message was received) and counts the position done.
-  void ring_finish(msg::RingCell* cell, std::uint64_t position);
+  /// false: the claim was not this process's any more (nothing is done).
+  bool ring_finish(msg::RingCell* cell, std::uint64_t position, std::int32_t pid);
   /// A MessageView's token for the ring cell of a position (slot tokens are indices < 2^31).
   static constexpr std::uint64_t kRingToken = std::uint64_t{1} << 63;
   void ring_release_view(std::uint64_t position) noexcept;

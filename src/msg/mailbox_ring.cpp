@@ -34,8 +34,7 @@ void poke(T& field, T value) {
 }
 
 void store_holder(RingCell* cell, ProcessId me) {
-  poke(cell->holder.pid, me.pid);
-  poke(cell->holder.start_time, me.start_time);
+  cell->holder.store(CellHolder::make(me.pid, me.start_time), std::memory_order_relaxed);
 }
 
 std::byte* payload_of(RingCell* cell) { return reinterpret_cast<std::byte*>(cell + 1); }
@@ -71,11 +70,18 @@ std::uint64_t Mailbox::Impl::ring_occupancy() const {
   return tail > done ? tail - done : 0;
 }
 
-void Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position) {
-  cell->word.store(word_of(position + ring_cells_, CellState::empty), std::memory_order_release);
+bool Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position, std::int32_t pid) {
+  // A compare-exchange, not a store: should a recovery have taken this claim for a dead one's
+  // (it cannot, while this process lives), the message went back to the ring, and the caller
+  // must not hand it out as well.
+  std::uint64_t held = word_of(position, CellState::reading, pid);
+  if (!cell->word.compare_exchange_strong(held, word_of(position + ring_cells_, CellState::empty),
+                                          std::memory_order_release, std::memory_order_relaxed))
+    return false;
   state_->ring_done.fetch_add(1, std::memory_order_release);
   if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_)) [[unlikely]]
     state_->space.notify_all();
+  return true;
 }
 
 bool Mailbox::Impl::has_space() const {
@@ -121,8 +127,8 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
                                            std::memory_order_acquire, std::memory_order_relaxed)) {
       std::uint64_t expected = position;
       if (tail.compare_exchange_strong(expected, position + 1, std::memory_order_relaxed)) {
-        publish_cell(cell, position, payload, type, me);
-        return RingSend::sent;
+        if (publish_cell(cell, position, payload, type, me)) return RingSend::sent;
+        return RingSend::obstructed;  // the claim was given up under us: send it another way
       }
       // The tail had moved on (cannot be: a claim of the tail's cell holds the tail), so
       // receivers may be past this position already: it is given up as done.
@@ -151,7 +157,7 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
   return RingSend::obstructed;
 }
 
-void Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
+bool Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
                                  std::span<const std::byte> payload, std::int64_t type,
                                  ProcessId me) {
   store_holder(cell, me);
@@ -160,8 +166,13 @@ void Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
   poke(cell->type, type);
   cell->sender = store(me);
   if (!payload.empty()) std::memcpy(payload_of(cell), payload.data(), payload.size());
-  cell->word.store(word_of(position, CellState::full), std::memory_order_release);
+  // A compare-exchange, as in ring_finish: a claim given up as a dead one's is not published.
+  std::uint64_t held = word_of(position, CellState::writing, me.pid);
+  if (!cell->word.compare_exchange_strong(held, word_of(position, CellState::full),
+                                          std::memory_order_release, std::memory_order_relaxed))
+    return false;
   wake_receivers();
+  return true;
 }
 
 bool Mailbox::Impl::send_fast(std::span<const std::byte> payload, std::int64_t type) {
@@ -200,7 +211,10 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
                  position, message, nullptr);
     taken = Fast::taken;
   }
-  ring_finish(cell, position);
+  if (!ring_finish(cell, position, me.pid)) {
+    *message = Message();  // not this process's to hand out after all
+    return Fast::none;
+  }
   std::uint64_t expected = position;  // failing: another receiver moved it meanwhile
   (void)state_->ring_head.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel,
                                                   std::memory_order_relaxed);
@@ -288,9 +302,13 @@ Result<bool> Mailbox::Impl::ring_take(std::int64_t type, ProcessId me, Message* 
       deliver_copy(std::span<const std::byte>(payload_of(cell), size), cell->type,
                    load(cell->sender), position, message, nullptr);
     }
-    // The message is received here (exactly once: a reader that died before this store left
-    // the cell `reading`, and ring_recover makes it full again).
-    ring_finish(cell, position);
+    // The message is received here (exactly once: a reader that died before this left the
+    // cell `reading`, and ring_recover makes it full again).
+    if (!ring_finish(cell, position, me.pid)) {
+      if (message != nullptr) *message = Message();  // not this process's to hand out after all
+      torn.reset();
+      return false;
+    }
     return true;
   };
   if (type == 0) {
@@ -359,9 +377,11 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
     const CellState state = CellWord::state(word);
     if (state != CellState::writing && state != CellState::reading) return;
     const std::int32_t pid = CellWord::pid(word);
-    // The holder as the claimant wrote it just after its claim; until then, its pid alone.
-    const ProcessId holder{peek(cell->holder.pid), peek(cell->holder.start_time)};
-    if (alive(holder.pid == pid ? holder : ProcessId{pid, 0})) return;
+    // The holder as the claimant wrote it just after its claim (one word); until then, the
+    // holder before it, so its pid alone says whether the claimant lives.
+    const std::uint64_t holder = cell->holder.load(std::memory_order_relaxed);
+    const bool is_named = CellHolder::pid(holder) == pid;
+    if (alive({pid, is_named ? CellHolder::start_time(holder) : 0})) return;
     const std::uint64_t at = head + static_cast<std::uint64_t>(CellWord::distance(word, head));
     // A reader's: not received, unless it made a view of it (then received: freed).
     const bool is_viewed = state == CellState::reading && peek(cell->is_viewed) != 0;
@@ -516,10 +536,11 @@ void Mailbox::Impl::ring_release_view(std::uint64_t position) noexcept {
   RingCell* cell = ring_cell(position);
   const std::uint64_t word = cell->word.load(std::memory_order_acquire);
   // Still this process's view of that position (a recovery never frees a live holder's).
+  const std::int32_t pid = self().pid;
   if (CellWord::state(word) != CellState::reading || CellWord::distance(word, position) != 0 ||
-      CellWord::pid(word) != (self().pid & static_cast<std::int32_t>(CellWord::kPidMask)))
+      CellWord::pid(word) != (pid & static_cast<std::int32_t>(CellWord::kPidMask)))
     return;
-  ring_finish(cell, position);
+  (void)ring_finish(cell, position, pid);
 }
 
 Result<void> Mailbox::Impl::timed_out(std::string_view operation) const {

@@ -190,7 +190,7 @@ TEST_F(MailboxRingTest, MessageADeadReaderWasCopyingIsReceivedOnce) {
   const pid_t dead = dead_pid();
   ring.cell(0)->word.store(
       msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(dead)));
-  ring.cell(0)->holder = {dead, 0, 0};
+  ring.cell(0)->holder = msg::CellHolder::make(dead, 0);
   std::vector<std::string> got;
   for (int i = 0; i < 2; ++i) {
     auto message = box->receive_for(10s);
@@ -213,7 +213,7 @@ TEST_F(MailboxRingTest, MessageADeadViewerHeldIsNotReceivedAgain) {
   const pid_t dead = dead_pid();
   ring.cell(0)->word.store(
       msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(dead)));
-  ring.cell(0)->holder = {dead, 0, 0};
+  ring.cell(0)->holder = msg::CellHolder::make(dead, 0);
   ring.cell(0)->is_viewed = 1;
   // Full (one cell, held) until the dead viewer's cell is recovered; then there is room.
   ASSERT_TRUE(box->send_for(std::string_view("next"), 10s));
@@ -235,7 +235,7 @@ TEST_F(MailboxRingTest, CellADeadWriterClaimedIsGivenUp) {
     const pid_t dead = dead_pid();
     ring.cell(0)->word.store(
         msg::CellWord::make(0, msg::CellState::writing, static_cast<std::uint32_t>(dead)));
-    ring.cell(0)->holder = {dead, 0, 0};
+    ring.cell(0)->holder = msg::CellHolder::make(dead, 0);
     if (is_tail_moved) ring.state()->ring_tail.store(1);
     for (std::uint64_t i = 0; i < 10; ++i) {
       ASSERT_TRUE(box->send_for(numbered(i), 10s));

@@ -354,8 +354,23 @@ struct alignas(kCacheLine) RingCell {
   std::uint64_t size;
   std::int64_t type;
   StoredProcess sender;
-  StoredProcess holder;     // writing / reading: who, with its start time (written after the claim)
+  // writing / reading: who, as CellHolder (one word: a recovery never sees half of it),
+  // written just after the claim.
+  std::atomic<std::uint64_t> holder;
   std::uint64_t is_viewed;  // reading: 1 once a MessageView of the cell was made (received)
+  std::uint64_t reserved;
+};
+
+/// A cell's holder in one word: start time (clock ticks since boot; 42 bits last 44 years at
+/// 100 Hz) | pid (22 bits).
+struct CellHolder {
+  static constexpr std::uint64_t make(std::int32_t pid, std::uint64_t start_time) {
+    return (start_time << 22) | (static_cast<std::uint64_t>(pid) & CellWord::kPidMask);
+  }
+  static constexpr std::int32_t pid(std::uint64_t holder) {
+    return static_cast<std::int32_t>(holder & CellWord::kPidMask);
+  }
+  static constexpr std::uint64_t start_time(std::uint64_t holder) { return holder >> 22; }
 };
 static_assert(std::is_standard_layout_v<RingCell>);
 static_assert(sizeof(RingCell) == kCacheLine);
