@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -515,6 +517,78 @@ TEST_F(TransportLimits, File_SeveralWritersAppendWholeRecordsInTheirOwnOrder) {
   auto end = reader->receive_for(30s);
   ASSERT_FALSE(end);
   EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+}
+
+// Records of many pages, appended at once by several writers with no lock: each lands whole
+// (one O_APPEND writev each; see src/transport/file.cpp), none cut into by another's.
+TEST_F(TransportLimits, File_SeveralWritersAppendLargeRecordsWhole) {
+  const std::string url = "file://" + path("spool");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto reader = listener->accept();
+  ASSERT_TRUE(reader) << reader.error().message();
+  constexpr std::uint32_t kWriters = 3, kEach = 24;
+  const auto words_of = [](std::uint32_t id, std::uint32_t n) {
+    return std::size_t{2} + ((n * 7919 + id * 104729) % 150'000) + 15'000;  // 60 KiB to 660 KiB
+  };
+  int connected[2], go[2];
+  ASSERT_EQ(::pipe(connected), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  std::vector<Child> writers;
+  for (std::uint32_t id = 0; id < kWriters; ++id) {
+    writers.emplace_back([&, id] {
+      auto c = connect(url);
+      CHILD_CHECK(c.has_value());
+      char byte = 1;
+      CHILD_CHECK(::write(connected[1], &byte, 1) == 1);
+      CHILD_CHECK(::read(go[0], &byte, 1) == 1);
+      for (std::uint32_t n = 0; n < kEach; ++n) {
+        std::vector<std::uint32_t> words(words_of(id, n), id * 1000 + n);
+        words[0] = id;
+        words[1] = n;
+        CHILD_CHECK(c->send(std::as_bytes(std::span(words))).has_value());
+      }
+      return 0;
+    });
+  }
+  for (std::uint32_t id = 0; id < kWriters; ++id) {
+    char byte = 0;
+    ASSERT_EQ(::read(connected[0], &byte, 1), 1);
+  }
+  const std::string bytes(kWriters, 'g');
+  ASSERT_EQ(::write(go[1], bytes.data(), bytes.size()), static_cast<ssize_t>(kWriters));
+  for (int fd : {connected[0], connected[1], go[0], go[1]}) ::close(fd);
+  std::map<std::uint32_t, std::uint32_t> next;
+  for (std::uint32_t i = 0; i < kWriters * kEach; ++i) {
+    auto message = reader->receive_for(30s);
+    ASSERT_TRUE(message) << i << ": " << message.error().message();
+    ASSERT_EQ(message->size() % 4, 0u);
+    std::vector<std::uint32_t> words(message->size() / 4);
+    ASSERT_GE(words.size(), 2u);
+    std::memcpy(words.data(), message->payload().data(), message->size());
+    const std::uint32_t id = words[0], n = words[1];
+    ASSERT_LT(id, kWriters);
+    ASSERT_EQ(n, next[id]) << "writer " << id << " out of order";
+    ASSERT_EQ(words.size(), words_of(id, n));
+    const auto stray = std::ranges::find_if(words.begin() + 2, words.end(),
+                                            [&](std::uint32_t w) { return w != id * 1000 + n; });
+    ASSERT_EQ(stray, words.end()) << "record " << n << " of writer " << id << " cut into at word "
+                                  << (stray - words.begin());
+    ++next[id];
+  }
+  for (auto& writer : writers) EXPECT_TRUE(writer.wait().ok());
+}
+
+// A spool is a regular file: the whole-record guarantee rests on that.
+TEST_F(TransportLimits, File_ConnectToSomethingNotARegularFileIsInvalidArgument) {
+  const std::string fifo = path("not-a-spool");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int keep_open = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // so the writer's open works
+  ASSERT_GE(keep_open, 0);
+  auto writer = connect("file://" + fifo);
+  ::close(keep_open);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code(), Errc::invalid_argument) << writer.error().message();
 }
 
 TEST_F(TransportLimits, File_RecordCutShortWithNoWriterLeftIsCorrupted) {
