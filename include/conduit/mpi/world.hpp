@@ -82,7 +82,8 @@ class World {
   /// among them) may not cancel a started send: the message then stays posted and is delivered
   /// if `rank` receives it later; the error message says so. Its bytes were copied, so the
   /// caller's buffer is free at once. A message sent in two parts is withdrawn whole or stays
-  /// posted whole, never half.
+  /// posted whole, never half (if its rest cannot be posted at all, the message is lost, and
+  /// `rank` receives an io error in its place).
   [[nodiscard]] Result<void> send_for(int rank, std::span<const std::byte> payload,
                                       std::chrono::nanoseconds timeout, std::int64_t type = 0);
 
