@@ -13,8 +13,13 @@ namespace conduit::mpi {
 
 /// The size of a receive buffer, and so World's wire protocol: a message shorter than this
 /// travels as one MPI message; one of this size or more as two, with the same tag: its first
-/// kFirstPart bytes, then the rest (possibly empty). A receiver that gets exactly kFirstPart
-/// bytes knows that the rest follows. 64 KiB is Open MPI's eager limit over TCP.
+/// kFirstPart bytes, then the rest, which starts again at the first part's last byte. A
+/// receiver that gets exactly kFirstPart bytes knows that the rest follows (MPI's
+/// non-overtaking rule makes it the next message from that rank with that tag). The repeated
+/// byte keeps every rest at least one byte long, so an empty message in the rest's place is
+/// free to mean "the rest could not be sent: the message is lost", which the receiver turns into
+/// an error instead of waiting for a rest that never comes, or taking the sender's next message
+/// for it. 64 KiB is Open MPI's eager limit over TCP.
 inline constexpr std::size_t kFirstPart = std::size_t{64} << 10;
 
 /// Pooled buffers of kFirstPart bytes. Used by one thread at a time (the World's); the Messages

@@ -39,14 +39,6 @@ Errc errc_of(int mpi_code) {
   }
 }
 
-std::string mpi_text(int mpi_code) {
-  char text[MPI_MAX_ERROR_STRING] = {};
-  int length = 0;
-  if (MPI_Error_string(mpi_code, text, &length) != MPI_SUCCESS)
-    return fmt::format("MPI error {}", mpi_code);
-  return std::string(text, static_cast<std::size_t>(std::max(length, 0)));
-}
-
 // The checks behind not_sendable and not_receivable, each wording its own error.
 Result<void> check_rank(const World::Impl& world, int rank, const Operation& what) {
   if (rank < 0 || rank >= world.size_)
@@ -64,6 +56,14 @@ Result<void> check_type(const World::Impl& world, std::int64_t type, const Opera
 }
 
 }  // namespace
+
+std::string mpi_text(int mpi_code) {
+  char text[MPI_MAX_ERROR_STRING] = {};
+  int length = 0;
+  if (MPI_Error_string(mpi_code, text, &length) != MPI_SUCCESS)
+    return fmt::format("MPI error {}", mpi_code);
+  return std::string(text, static_cast<std::size_t>(std::max(length, 0)));
+}
 
 std::string Operation::text() const {
   return preposition == nullptr ? std::string(verb)

@@ -23,6 +23,13 @@
 namespace conduit::mpi {
 
 inline constexpr int kFirstPartCount = static_cast<int>(kFirstPart);
+/// Where the rest of a two-part message starts: again at the first part's last byte, so that a
+/// rest is never empty (receive_buffers.hpp).
+inline constexpr std::size_t kRestStart = kFirstPart - 1;
+inline constexpr int kRestStartCount = static_cast<int>(kRestStart);
+
+/// MPI's own text for an error code.
+std::string mpi_text(int mpi_code);
 
 /// What a call is doing, for its error messages ("send to rank 2"): put into words only when
 /// there is an error (formatting it on every call costs about as much as a small MPI_Send).
@@ -109,6 +116,12 @@ class World::Impl {
   // world_send.cpp
   int post(const std::byte* bytes, int count, int rank, int tag) const;
   int post_nonblocking(std::byte* bytes, int count, int rank, int tag, MPI_Request* request) const;
+  [[gnu::cold]] std::unexpected<Error> rest_lost(int code, int notice_code, int rank,
+                                                 std::size_t size, const Operation& what) const;
+  [[gnu::cold]] Result<void> rest_failed(PendingSend pending, int code, int rank, int tag,
+                                         std::size_t size, const Operation& what);
+  [[gnu::cold]] Result<void> first_failed(PendingSend pending, bool has_rest, int code,
+                                          const Operation& what);
 
   // world_receive.cpp
   struct Landing;
@@ -120,6 +133,8 @@ class World::Impl {
                            const Operation& what);
   Result<Message> receive_rest(const std::byte* first, const MPI_Status& first_status,
                                const Operation& what);
+  [[gnu::cold]] Result<Message> rest_lost(MPI_Message& matched, const MPI_Status& first_status,
+                                          const Operation& what);
   Result<Message> message_of(std::span<const std::byte> payload, std::shared_ptr<const void> owner,
                              const MPI_Status& status);
   const std::string& name_of(int rank);

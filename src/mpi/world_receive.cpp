@@ -118,8 +118,9 @@ Result<Message> World::Impl::receive_matched(MPI_Message& matched, const MPI_Sta
 }
 
 // The rest of a two-part message: the next message from the same rank with the same tag (MPI's
-// non-overtaking rule), so nothing can come between. Its first part has arrived, so the rest is
-// in flight and is waited for even by the timed forms.
+// non-overtaking rule), so nothing can come between. Its first part has arrived, so the rest (or
+// the empty message that says it could not be sent) is in flight and is waited for even by the
+// timed forms.
 Result<Message> World::Impl::receive_rest(const std::byte* first, const MPI_Status& first_status,
                                           const Operation& what) {
   MPI_Message matched = MPI_MESSAGE_NULL;
@@ -131,15 +132,33 @@ Result<Message> World::Impl::receive_rest(const std::byte* first, const MPI_Stat
   int rest = 0;
   if (const int code = MPI_Get_count(&status, MPI_BYTE, &rest); code != MPI_SUCCESS)
     return mpi_error(code, what);
-  const std::size_t size = kFirstPart + static_cast<std::size_t>(std::max(rest, 0));
+  if (rest <= 0) [[unlikely]]
+    return rest_lost(matched, first_status, what);
+  // The rest starts again at the first part's last byte, which it overwrites with its own copy.
+  const std::size_t size = kRestStart + static_cast<std::size_t>(rest);
   auto bytes = std::make_shared_for_overwrite<std::byte[]>(size);
   std::memcpy(bytes.get(), first, kFirstPart);
   if (const int code =
-          MPI_Mrecv(bytes.get() + kFirstPart, rest, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
+          MPI_Mrecv(bytes.get() + kRestStart, rest, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
       code != MPI_SUCCESS)
     return mpi_error(code, what);
   const std::span<const std::byte> payload(bytes.get(), size);  // before bytes is moved from
   return message_of(payload, std::move(bytes), first_status);
+}
+
+// The empty message in a rest's place: the sender's send of the rest failed (and its call said
+// so). It is taken, so that the sender's next message of that type arrives as itself.
+Result<Message> World::Impl::rest_lost(MPI_Message& matched, const MPI_Status& first_status,
+                                       const Operation& what) {
+  static std::byte none{};
+  if (const int code = MPI_Mrecv(&none, 0, MPI_BYTE, &matched, MPI_STATUS_IGNORE);
+      code != MPI_SUCCESS)
+    return mpi_error(code, what);
+  return fail(Errc::io, fmt::format("mpi rank {}: {}: rank {} sent the first {} bytes of a message "
+                                    "of type {} and then could not send the rest: the message is "
+                                    "lost",
+                                    rank_, what.text(), first_status.MPI_SOURCE, kFirstPart,
+                                    first_status.MPI_TAG));
 }
 
 // Made in place in the Result that every receive returns (no Message is moved on the way).

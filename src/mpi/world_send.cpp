@@ -1,5 +1,8 @@
 // World's sends: a message under kFirstPart bytes is one MPI message; a longer one is two, its
-// first kFirstPart bytes and the rest, with the same tag (receive_buffers.hpp).
+// first kFirstPart bytes and the rest, with the same tag (receive_buffers.hpp). When the first
+// part has gone and the rest cannot follow, an empty message takes the rest's place: the
+// receiver then reports the message lost instead of waiting for the rest, or taking this rank's
+// next message of that type for it.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -33,6 +36,18 @@ bool is_done(MPI_Request& request) {
   return MPI_Test(&request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done != 0;
 }
 
+// The empty message that stands for a rest that could not be sent (receive_buffers.hpp). In
+// standard mode even at zero capacity: it only has to arrive, and an empty message goes eagerly.
+int send_rest_lost(int rank, int tag, MPI_Comm comm) {
+  static std::byte none{};
+  return MPI_Send(&none, 0, MPI_BYTE, rank, tag, comm);
+}
+
+int post_rest_lost(PendingSend& pending, int rank, int tag, MPI_Comm comm) {
+  if (pending.requests[1] != MPI_REQUEST_NULL) MPI_Request_free(&pending.requests[1]);
+  return MPI_Isend(pending.bytes.get(), 0, MPI_BYTE, rank, tag, comm, &pending.requests[1]);
+}
+
 }  // namespace
 
 Result<void> World::Impl::send(int rank, std::span<const std::byte> payload, std::int64_t type) {
@@ -49,10 +64,56 @@ Result<void> World::Impl::send(int rank, std::span<const std::byte> payload, std
   }
   if (const int code = post(payload.data(), kFirstPartCount, rank, tag); code != MPI_SUCCESS)
     return mpi_error(code, what);
-  if (const int code = post(payload.data() + kFirstPart, count - kFirstPartCount, rank, tag);
+  if (const int code = post(payload.data() + kRestStart, count - kRestStartCount, rank, tag);
       code != MPI_SUCCESS)
-    return mpi_error(code, what);
+    return rest_lost(code, send_rest_lost(rank, tag, comm_), rank, payload.size(), what);
   return {};
+}
+
+// The error of a send whose first part went and whose rest did not; notice_code says whether the
+// empty message telling `rank` so went.
+std::unexpected<Error> World::Impl::rest_lost(int code, int notice_code, int rank, std::size_t size,
+                                              const Operation& what) const {
+  const Error error = mpi_error(code, what).error();
+  if (notice_code == MPI_SUCCESS)
+    return fail(error.code(),
+                fmt::format("{} (the rest of a message of {} bytes, after its first {} had gone): "
+                            "the message is lost; rank {} receives an error in its place",
+                            error.message(), size, kFirstPart, rank));
+  return fail(error.code(),
+              fmt::format("{} (the rest of a message of {} bytes, after its first {} had gone): "
+                          "the message is lost, and telling rank {} so failed too ({}): its "
+                          "receive waits for the rest",
+                          error.message(), size, kFirstPart, rank, mpi_text(notice_code)));
+}
+
+// send_until's rest failed, to post or to complete: withdraw the first part if MPI can (then
+// nothing of the message arrives), else post the empty message in the rest's place, behind it.
+Result<void> World::Impl::rest_failed(PendingSend pending, int code, int rank, int tag,
+                                      std::size_t size, const Operation& what) {
+  if (withdraw(pending.requests[0]) == Fate::withdrawn) {
+    if (pending.requests[1] != MPI_REQUEST_NULL) pending_.push_back(std::move(pending));
+    const Error error = mpi_error(code, what).error();
+    return fail(error.code(), fmt::format("{} (the rest of a message of {} bytes): the message is "
+                                          "lost; its first part was withdrawn, so none of it "
+                                          "arrives",
+                                          error.message(), size));
+  }
+  const int notice_code = post_rest_lost(pending, rank, tag, comm_);
+  pending_.push_back(std::move(pending));  // its first part may still be in flight
+  return rest_lost(code, notice_code, rank, size, what);
+}
+
+// send_until's first part failed: withdraw the rest too, which alone would arrive as a message of
+// its own.
+Result<void> World::Impl::first_failed(PendingSend pending, bool has_rest, int code,
+                                       const Operation& what) {
+  if (!has_rest || withdraw(pending.requests[1]) == Fate::withdrawn) return mpi_error(code, what);
+  pending_.push_back(std::move(pending));
+  const Error error = mpi_error(code, what).error();
+  return fail(error.code(), fmt::format("{}; MPI could not withdraw the rest of the message, "
+                                        "which may arrive on its own",
+                                        error.message()));
 }
 
 // One MPI message, blocking: MPI's standard mode, or synchronous mode at zero capacity.
@@ -93,22 +154,26 @@ Result<void> World::Impl::send_until(int rank, std::span<const std::byte> payloa
       code != MPI_SUCCESS)
     return mpi_error(code, what);
   if (has_rest) {
-    if (const int code = post_nonblocking(pending.bytes.get() + kFirstPart, count - kFirstPartCount,
+    if (const int code = post_nonblocking(pending.bytes.get() + kRestStart, count - kRestStartCount,
                                           rank, tag, &pending.requests[1]);
-        code != MPI_SUCCESS) {
-      pending_.push_back(std::move(pending));  // its first part is posted: keep its bytes
-      return mpi_error(code, what);
-    }
+        code != MPI_SUCCESS)
+      return rest_failed(std::move(pending), code, rank, tag, payload.size(), what);
   }
 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   Backoff backoff;
   for (;;) {
-    int done = 0;
-    if (const int code = MPI_Testall(2, pending.requests.data(), &done, MPI_STATUSES_IGNORE);
+    // Each part on its own, so that a failure says which (a completed request becomes
+    // MPI_REQUEST_NULL, which tests as done).
+    int first_done = 0;
+    if (const int code = MPI_Test(&pending.requests[0], &first_done, MPI_STATUS_IGNORE);
         code != MPI_SUCCESS)
-      return mpi_error(code, what);
-    if (done != 0) return {};
+      return first_failed(std::move(pending), has_rest, code, what);
+    int rest_done = 0;
+    if (const int code = MPI_Test(&pending.requests[1], &rest_done, MPI_STATUS_IGNORE);
+        code != MPI_SUCCESS)
+      return rest_failed(std::move(pending), code, rank, tag, payload.size(), what);
+    if (first_done != 0 && rest_done != 0) return {};
     if (std::chrono::steady_clock::now() >= deadline) break;
     backoff.pause();
   }
@@ -129,12 +194,10 @@ Result<void> World::Impl::send_until(int rank, std::span<const std::byte> payloa
         fate = withdraw(pending.requests[0]);
         if (fate == Fate::withdrawn) break;
         if (const int code =
-                post_nonblocking(pending.bytes.get() + kFirstPart, count - kFirstPartCount, rank,
+                post_nonblocking(pending.bytes.get() + kRestStart, count - kRestStartCount, rank,
                                  tag, &pending.requests[1]);
-            code != MPI_SUCCESS) {
-          pending_.push_back(std::move(pending));
-          return mpi_error(code, what);
-        }
+            code != MPI_SUCCESS)
+          return rest_failed(std::move(pending), code, rank, tag, payload.size(), what);
         if (fate == Fate::completed && !is_done(pending.requests[1])) fate = Fate::pending;
         break;
     }

@@ -129,15 +129,10 @@ class ChannelCore::Impl {
     return peers;
   }
 
-  /// The would_block error of `operation` ("full" or "empty"), built on its first use and
-  /// shared after that: a busy poller gets it millions of times, and formatting it each time
-  /// cost more than the poll.
-  std::unexpected<Error> would_block(std::string_view operation, std::string_view why) {
-    for (const auto& [known, error] : would_block_)
-      if (known == operation) return std::unexpected(error);
-    Error error(Errc::would_block, context(fmt::format("{}: {}", operation, why)));
-    would_block_.emplace_back(std::string(operation), error);
-    return std::unexpected(std::move(error));
+  /// The would_block error of `operation` ("full" or "empty"), made once per form and handle
+  /// (ChannelCore::HotErrors keeps it).
+  Error would_block(std::string_view operation, std::string_view why) const {
+    return {Errc::would_block, context(fmt::format("{}: {}", operation, why))};
   }
 
   /// Whether a Lifetime::process channel's creator died: its lock is free, or /proc already
@@ -202,8 +197,7 @@ class ChannelCore::Impl {
   ProcessId producer_as_{};
   ProcessId consumer_as_{};
   std::uint32_t current_lane_ = 0;
-  std::optional<std::uint32_t> opener_slot_;                // this handle in the opener table
-  std::vector<std::pair<std::string, Error>> would_block_;  // by operation (a handful)
+  std::optional<std::uint32_t> opener_slot_;  // this handle in the opener table
 };
 
 ChannelCore::ChannelCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
@@ -345,11 +339,9 @@ Result<std::size_t> ChannelCore::claim_slowly(std::size_t wanted, bool is_try,
       return fail(Errc::corrupted, impl.context(fmt::format("{}: corrupted: lane {} indices",
                                                             operation, impl.producer_.lane())));
     if (*count != 0) return *count;
-    if (is_try) {
-      auto full = impl.would_block(operation, "full");
-      is_full_ = {operation.data(), operation.size(), full.error()};
-      return full;
-    }
+    if (is_try)
+      return std::unexpected(
+          is_full_.find_or_make(operation, [&] { return impl.would_block(operation, "full"); }));
     // The consumer's release() publishes the head with a plain store, then looks at the
     // lane's own sleeper flag (not space.sleepers: the lane's next owner zeroes it, so a
     // producer killed asleep leaves nothing behind) and bumps `space` once per sleep (we mark
@@ -409,11 +401,9 @@ Result<std::size_t> ChannelCore::ready_slowly(std::size_t wanted, bool is_try,
     }
     if (is_closed)
       return fail(Errc::closed, impl.context(fmt::format("{}: closed and drained", operation)));
-    if (is_try) {
-      auto empty = impl.would_block(operation, "empty");
-      is_empty_ = {operation.data(), operation.size(), empty.error()};
-      return empty;
-    }
+    if (is_try)
+      return std::unexpected(
+          is_empty_.find_or_make(operation, [&] { return impl.would_block(operation, "empty"); }));
     if (peer_gone) return std::unexpected(*peer_gone);
     // Marked: publish() wakes each of our sleeps once (sync/wait.hpp, wake_all_once).
     auto waited = impl.wait(has_records, header.items, deadline, operation, false, nullptr,

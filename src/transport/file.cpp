@@ -6,8 +6,15 @@
 // (not_found when nobody listens); several writers may append at once. A writer's receive and
 // the reader's send are invalid_argument, at once.
 //
-// Records are frames (transport/framing.hpp). A writer appends each one whole under an
-// exclusive OFD lock on the file, so records of several writers never interleave. Each writer
+// Records are frames (transport/framing.hpp). A writer appends each one whole in one writev(2)
+// on its O_APPEND descriptor, and that alone keeps the records of several writers from
+// interleaving: POSIX has an O_APPEND write find the end of the file and write there with no
+// other change to the file between, and Linux writes a regular file under the inode's lock for
+// the whole call (tmpfs, ext4, xfs, btrfs: one writer's bytes land contiguously, whatever the
+// size up to the 2 GiB a single write takes, far above kMaxFrameSize). So no lock per record
+// (an OFD lock cost two fcntl per message). Not on NFS, whose clients emulate O_APPEND: keep
+// spools on a local file system. A write cut short (the file system full, a size limit, the
+// writer dying) leaves a torn record, lock or no lock; the writer then stops appending. Each writer
 // holds a shared flock on the spool for as long as it is connected and appends a hello record
 // (kHelloMagic) first: the reader answers closed once it has read everything, has seen a hello,
 // and no writer holds the flock any more — a writer that closed or died. A record cut short
@@ -17,6 +24,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -46,16 +54,6 @@ std::unexpected<Error> wrong_direction(const std::string& url, std::string_view 
                                                   url, operation, why));
 }
 
-/// Holds the spool's exclusive append lock (an OFD lock, apart from the writers' flock).
-sys::SysResult<void> lock_appends(int fd, short type) {
-  struct flock range{};
-  range.l_type = type;
-  range.l_whence = SEEK_SET;
-  auto locked = sys::call("fcntl(F_OFD_SETLKW)", [&] { return ::fcntl(fd, F_OFD_SETLKW, &range); });
-  if (!locked) return std::unexpected(locked.error());
-  return {};
-}
-
 class SpoolWriter final : public Link {
  public:
   SpoolWriter(sys::Fd fd, std::string url) : fd_(std::move(fd)), url_(std::move(url)) {}
@@ -65,20 +63,19 @@ class SpoolWriter final : public Link {
     const FrameHeader header{magic, static_cast<std::uint32_t>(payload.size()), type};
     iovec parts[2] = {{const_cast<FrameHeader*>(&header), sizeof header},
                       {const_cast<std::byte*>(payload.data()), payload.size()}};
-    if (auto locked = lock_appends(fd_.get(), F_WRLCK); !locked) {
-      return fail(locked.error(), fmt::format("{}: send", url_));
-    }
-    std::span<iovec> left(parts, payload.empty() ? 1 : 2);
-    sys::SysResult<long> written = 0;
-    while (!left.empty()) {
-      written = sys::call("writev", [&] {
-        return ::writev(fd_.get(), left.data(), static_cast<int>(left.size()));
-      });
-      if (!written) break;
-      sys::consume(left, static_cast<std::size_t>(*written));
-    }
-    (void)lock_appends(fd_.get(), F_UNLCK);
+    // One call, never a second for the rest: bytes appended later could land after another
+    // writer's record (see the top of this file).
+    auto written =
+        sys::call("writev", [&] { return ::writev(fd_.get(), parts, payload.empty() ? 1 : 2); });
     if (!written) return fail(written.error(), fmt::format("{}: send", url_));
+    const std::size_t whole = sizeof header + payload.size();
+    if (static_cast<std::size_t>(*written) != whole) {
+      fd_.reset();  // no more records behind a torn one; the reader sees this writer gone
+      return fail(Errc::io, fmt::format("{}: send: the record was cut short after {} of {} "
+                                        "bytes (the file system took no more: full, or a size "
+                                        "limit); this writer is closed",
+                                        url_, *written, whole));
+    }
     return {};
   }
 
@@ -278,6 +275,12 @@ LinkResult connect_file(const Url& url) {
   const std::string context = fmt::format("{}: connect", url.text);
   auto fd = sys::open_at(AT_FDCWD, url.path, O_WRONLY | O_APPEND | O_NOFOLLOW);
   if (!fd) return fail(fd.error(), fmt::format("{} (nobody listens there)", context));
+  // Whole records rest on O_APPEND writes to a regular file (see the top of this file).
+  auto st = sys::status(fd->get());
+  if (!st) return fail(st.error(), context);
+  if (!S_ISREG(st->st_mode))
+    return fail(Errc::invalid_argument,
+                fmt::format("{}: {} is not a regular file (a spool is one)", context, url.path));
   // Present from now until this descriptor closes; then hello, so the reader knows we came.
   if (auto locked = sys::lock(fd->get(), sys::LockMode::shared); !locked) {
     return fail(locked.error(), context);

@@ -133,9 +133,11 @@ class ShmLink final : public Link {
   std::unexpected<Error> closed(std::string_view operation) const {
     return fail(Errc::closed, fmt::format("{}: {}: the peer closed or died", url_, operation));
   }
+  // The mailbox's message itself, numbered as this connection's: it keeps its slot's bytes
+  // alive, as it would for a Mailbox receiver (no wrapper, no allocation).
   Message renumber(Message message) {
-    return Message(message.payload(), std::make_shared<Message>(message), message.type(),
-                   message.sender(), ++received_);
+    message.set_sequence(++received_);
+    return message;
   }
 
   std::optional<Mailbox> in_, out_;

@@ -80,9 +80,12 @@ class SignalHub {
   /// Reads what arrived (waiting until `deadline`); false when nothing came in time.
   /// After this thread sent a signal (a round trip: the answer is seldom there yet), waits
   /// first and then reads (two system calls) rather than try, wait, read again (three).
-  /// sigtimedwait would wait and take in one call, but while it waits the kernel lifts the
-  /// block on the signals it waits for, and connect's check that a process listens (SigBlk in
-  /// /proc) would then refuse this one.
+  /// The wait is needed: every wait here has a deadline (receive_for's, or the liveness slice
+  /// that notices a dead sender), and a read from a signalfd takes none. sigtimedwait would
+  /// wait and take in one call (the raw sigqueue/sigwaitinfo row's one call to our two), but
+  /// while it waits the kernel lifts the block on the signals it waits for (SigBlk in
+  /// /proc/<pid>/status reads 0 for them meanwhile: checked on Linux 6.18), and connect's check
+  /// that a process listens would then refuse this one.
   Result<bool> pump(Deadline deadline) {
     if (std::exchange(has_sent_since_pump, false)) {
       auto ready = sys::wait_ready(fd_.get(), POLLIN, deadline);

@@ -264,7 +264,7 @@ TEST(World, EmptyMessage_Arrives) {
 }
 
 // Sizes on both sides of the split: one MPI message below kFirstPart, two from it on (the rest
-// may be empty).
+// repeats the first part's last byte, so it is never empty).
 const std::vector<std::size_t> kSplitSizes{
     0, 1, kFirstPart - 1, kFirstPart, kFirstPart + 1, 2 * kFirstPart, 3 * kFirstPart + 5, 64};
 

@@ -150,6 +150,37 @@ TEST_F(ChannelTest, TryFormsSayWouldBlockEveryTimeAndClosedOnceClosed) {
   EXPECT_EQ(channel->try_receive().error().code(), Errc::closed) << "empty before, closed now";
 }
 
+TEST_F(ChannelTest, AlternatingTryForms_EachSaysItsOwnOperation) {
+  // Each try_ form keeps its own prebuilt error (a poller may alternate forms): every failed
+  // try names the form that failed, whichever ran before it.
+  auto channel = Channel<int>::create("alternating", {.capacity = 1});
+  ASSERT_TRUE(channel);
+  for (int i = 0; i < 3; ++i) {
+    auto received = channel->try_receive();
+    ASSERT_FALSE(received);
+    EXPECT_EQ(received.error().message(), "channel 'alternating': try_receive: empty");
+    auto viewed = channel->try_receive_view();
+    ASSERT_FALSE(viewed);
+    EXPECT_EQ(viewed.error().code(), Errc::would_block);
+    EXPECT_EQ(viewed.error().message(), "channel 'alternating': try_receive_view: empty");
+    int batch[2];
+    EXPECT_EQ(channel->try_receive_batch(batch), 0u);
+  }
+  ASSERT_TRUE(channel->try_send(1));
+  for (int i = 0; i < 3; ++i) {
+    auto sent = channel->try_send(2);
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error().message(), "channel 'alternating': try_send: full");
+    const int more[] = {3, 4};
+    EXPECT_EQ(channel->try_send_batch(more), 0u);
+    auto loaned = channel->try_loan();
+    ASSERT_FALSE(loaned);
+    EXPECT_EQ(loaned.error().code(), Errc::would_block);
+    EXPECT_EQ(loaned.error().message(), "channel 'alternating': try_loan: full");
+  }
+  EXPECT_EQ(*channel->try_receive(), 1);
+}
+
 TEST_F(ChannelTest, AnEmptyTryThenARecordThenACloseStillDeliversTheRecord) {
   // The cached would_block of an empty look must not be returned once the channel is closed:
   // the record published before the close comes first.

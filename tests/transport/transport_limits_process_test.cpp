@@ -6,13 +6,16 @@
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -456,6 +459,66 @@ TEST_F(TransportLimits, Tcp_PortInUseIsAlreadyExists) {
   EXPECT_EQ(second.error().code(), Errc::already_exists) << second.error().message();
 }
 
+/// Writers of the spool at `url`, one child each: writer `id` sends `words_of(id, n)` words for
+/// n = 0 .. each - 1 (id, n, then id * 1000 + n as filler). The reader answers closed whenever
+/// no writer is connected, so all connect before any writes: each says it is connected on
+/// `connected`, then waits for `go`.
+std::vector<Child> start_spool_writers(const std::string& url, std::uint32_t writers,
+                                       std::uint32_t each,
+                                       std::size_t (*words_of)(std::uint32_t, std::uint32_t)) {
+  int connected[2], go[2];
+  if (::pipe(connected) != 0 || ::pipe(go) != 0) throw std::runtime_error("pipe");
+  std::vector<Child> children;
+  for (std::uint32_t id = 0; id < writers; ++id) {
+    children.emplace_back([&, id] {
+      auto c = connect(url);
+      CHILD_CHECK(c.has_value());
+      char byte = 1;
+      CHILD_CHECK(::write(connected[1], &byte, 1) == 1);
+      CHILD_CHECK(::read(go[0], &byte, 1) == 1);
+      for (std::uint32_t n = 0; n < each; ++n) {
+        std::vector<std::uint32_t> words(words_of(id, n), id * 1000 + n);
+        words[0] = id;
+        words[1] = n;
+        CHILD_CHECK(c->send(std::as_bytes(std::span(words))).has_value());
+      }
+      return 0;
+    });
+  }
+  for (std::uint32_t id = 0; id < writers; ++id) {
+    char byte = 0;
+    if (::read(connected[0], &byte, 1) != 1) throw std::runtime_error("a writer did not connect");
+  }
+  const std::string bytes(writers, 'g');
+  if (::write(go[1], bytes.data(), bytes.size()) != static_cast<ssize_t>(writers))
+    throw std::runtime_error("go");
+  for (int fd : {connected[0], connected[1], go[0], go[1]}) ::close(fd);
+  return children;
+}
+
+/// Reads writers * each records of start_spool_writers: each whole, each writer's in order.
+void expect_whole_records_in_order(Connection& reader, std::uint32_t writers, std::uint32_t each,
+                                   std::size_t (*words_of)(std::uint32_t, std::uint32_t)) {
+  std::map<std::uint32_t, std::uint32_t> next;
+  for (std::uint32_t i = 0; i < writers * each; ++i) {
+    auto message = reader.receive_for(30s);
+    ASSERT_TRUE(message) << i << ": " << message.error().message();
+    ASSERT_EQ(message->size() % 4, 0u);
+    std::vector<std::uint32_t> words(message->size() / 4);
+    ASSERT_GE(words.size(), 2u);
+    std::memcpy(words.data(), message->payload().data(), message->size());
+    const std::uint32_t id = words[0], n = words[1];
+    ASSERT_LT(id, writers);
+    ASSERT_EQ(n, next[id]) << "writer " << id << " out of order";
+    ASSERT_EQ(words.size(), words_of(id, n));
+    const auto stray = std::ranges::find_if(words.begin() + 2, words.end(),
+                                            [&](std::uint32_t w) { return w != id * 1000 + n; });
+    ASSERT_EQ(stray, words.end()) << "record " << n << " of writer " << id << " cut into at word "
+                                  << (stray - words.begin());
+    ++next[id];
+  }
+}
+
 TEST_F(TransportLimits, File_SeveralWritersAppendWholeRecordsInTheirOwnOrder) {
   const std::string url = "file://" + path("spool");
   auto listener = listen(url);
@@ -466,55 +529,45 @@ TEST_F(TransportLimits, File_SeveralWritersAppendWholeRecordsInTheirOwnOrder) {
   ASSERT_FALSE(another);
   EXPECT_EQ(another.error().code(), Errc::closed);
   constexpr std::uint32_t kWriters = 4, kEach = 300;
-  // The reader answers closed whenever no writer is connected, so all connect before any
-  // writes: each says it is connected on `connected`, then waits for `go`.
-  int connected[2], go[2];
-  ASSERT_EQ(::pipe(connected), 0);
-  ASSERT_EQ(::pipe(go), 0);
-  std::vector<Child> writers;
-  for (std::uint32_t id = 0; id < kWriters; ++id) {
-    writers.emplace_back([&, id] {
-      auto c = connect(url);
-      CHILD_CHECK(c.has_value());
-      char byte = 1;
-      CHILD_CHECK(::write(connected[1], &byte, 1) == 1);
-      CHILD_CHECK(::read(go[0], &byte, 1) == 1);
-      for (std::uint32_t n = 0; n < kEach; ++n) {
-        // id, n, then filler up to a size that varies: whole records or nothing.
-        std::vector<std::uint32_t> words(2 + (n * 13 + id) % 500, id * 1000 + n);
-        words[0] = id;
-        words[1] = n;
-        CHILD_CHECK(c->send(std::as_bytes(std::span(words))).has_value());
-      }
-      return 0;
-    });
-  }
-  for (std::uint32_t id = 0; id < kWriters; ++id) {
-    char byte = 0;
-    ASSERT_EQ(::read(connected[0], &byte, 1), 1);
-  }
-  const std::string bytes(kWriters, 'g');
-  ASSERT_EQ(::write(go[1], bytes.data(), bytes.size()), static_cast<ssize_t>(kWriters));
-  for (int fd : {connected[0], connected[1], go[0], go[1]}) ::close(fd);
-  std::map<std::uint32_t, std::uint32_t> next;
-  for (std::uint32_t i = 0; i < kWriters * kEach; ++i) {
-    auto message = reader->receive_for(30s);
-    ASSERT_TRUE(message) << i << ": " << message.error().message();
-    std::vector<std::uint32_t> words(message->size() / 4);
-    ASSERT_EQ(message->size() % 4, 0u);
-    ASSERT_GE(words.size(), 2u);
-    std::memcpy(words.data(), message->payload().data(), message->size());
-    const std::uint32_t id = words[0], n = words[1];
-    ASSERT_LT(id, kWriters);
-    ASSERT_EQ(n, next[id]) << "writer " << id << " out of order";
-    ASSERT_EQ(words.size(), 2 + (n * 13 + id) % 500);
-    for (std::size_t w = 2; w < words.size(); ++w) ASSERT_EQ(words[w], id * 1000 + n);
-    ++next[id];
-  }
+  // Sizes that vary: whole records or nothing.
+  const auto words_of = [](std::uint32_t id, std::uint32_t n) -> std::size_t {
+    return 2 + (n * 13 + id) % 500;
+  };
+  auto writers = start_spool_writers(url, kWriters, kEach, words_of);
+  expect_whole_records_in_order(*reader, kWriters, kEach, words_of);
   for (auto& writer : writers) EXPECT_TRUE(writer.wait().ok());
   auto end = reader->receive_for(30s);
   ASSERT_FALSE(end);
   EXPECT_EQ(end.error().code(), Errc::closed) << end.error().message();
+}
+
+// Records of many pages, appended at once by several writers with no lock: each lands whole
+// (one O_APPEND writev each; see src/transport/file.cpp), none cut into by another's.
+TEST_F(TransportLimits, File_SeveralWritersAppendLargeRecordsWhole) {
+  const std::string url = "file://" + path("spool");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto reader = listener->accept();
+  ASSERT_TRUE(reader) << reader.error().message();
+  constexpr std::uint32_t kWriters = 3, kEach = 24;
+  const auto words_of = [](std::uint32_t id, std::uint32_t n) -> std::size_t {
+    return 2 + ((n * 7919 + id * 104729) % 150'000) + 15'000;  // 60 KiB to 660 KiB
+  };
+  auto writers = start_spool_writers(url, kWriters, kEach, words_of);
+  expect_whole_records_in_order(*reader, kWriters, kEach, words_of);
+  for (auto& writer : writers) EXPECT_TRUE(writer.wait().ok());
+}
+
+// A spool is a regular file: the whole-record guarantee rests on that.
+TEST_F(TransportLimits, File_ConnectToSomethingNotARegularFileIsInvalidArgument) {
+  const std::string fifo = path("not-a-spool");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int keep_open = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // so the writer's open works
+  ASSERT_GE(keep_open, 0);
+  auto writer = connect("file://" + fifo);
+  ::close(keep_open);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code(), Errc::invalid_argument) << writer.error().message();
 }
 
 TEST_F(TransportLimits, File_RecordCutShortWithNoWriterLeftIsCorrupted) {

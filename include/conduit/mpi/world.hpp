@@ -15,7 +15,9 @@
 // the program's MPI receives. On it, a message under 64 KiB is one MPI message, which a blocking
 // receive takes with one MPI_Recv into a reused buffer (no probe, no allocation while the
 // receiver drops its Messages); a larger one travels as two MPI messages of the same type, its
-// first 64 KiB and the rest, and the receiver copies the first part once.
+// first 64 KiB and the rest, and the receiver copies the first part once. If the rest cannot be
+// sent after the first part went, the send fails and says the message is lost, and the receiver
+// gets an io error in its place (never half a message, nor a wait for a rest that is not coming).
 //
 // Errors from MPI are returned, never fatal: MPI_COMM_WORLD's error handler is
 // MPI_ERRORS_RETURN and each failure becomes an Error naming this rank, the call and MPI's own
@@ -67,7 +69,9 @@ class World {
 
   /// Sends to `rank` with message type `type`; blocks until MPI holds the message (zero
   /// capacity: until `rank` received it). Errors: invalid_argument (bad rank or type, checked
-  /// before MPI is called), message_too_large (over INT_MAX bytes), io (MPI failed).
+  /// before MPI is called), message_too_large (over INT_MAX bytes), io (MPI failed; a message of
+  /// 64 KiB or more whose rest failed after its first part went is lost, and `rank` receives an
+  /// io error in its place).
   [[nodiscard]] Result<void> send(int rank, std::span<const std::byte> payload,
                                   std::int64_t type = 0);
   /// As send, but would_block when the send cannot complete at once (zero capacity: nobody is
@@ -78,14 +82,17 @@ class World {
   /// among them) may not cancel a started send: the message then stays posted and is delivered
   /// if `rank` receives it later; the error message says so. Its bytes were copied, so the
   /// caller's buffer is free at once. A message sent in two parts is withdrawn whole or stays
-  /// posted whole, never half.
+  /// posted whole, never half (if its rest cannot be posted at all, the message is lost, and
+  /// `rank` receives an io error in its place).
   [[nodiscard]] Result<void> send_for(int rank, std::span<const std::byte> payload,
                                       std::chrono::nanoseconds timeout, std::int64_t type = 0);
 
   /// Symmetric: the next message from `rank` (of type `type`; 0: any type), waiting for one.
   /// Errors: invalid_argument (bad rank, or a type filter < 0: MPI tags cannot select "the
-  /// lowest type ≤ n"), io. The timed forms below wait at most their timeout for a message to
-  /// begin; one of 64 KiB or more whose first part has come is then waited for whole.
+  /// lowest type ≤ n"), io (also in place of a message whose sender could not send its rest:
+  /// the next receive goes on with that rank's next message). The timed forms below wait at most
+  /// their timeout for a message to begin; one of 64 KiB or more whose first part has come is then
+  /// waited for whole.
   [[nodiscard]] Result<Message> receive_from(int rank, std::int64_t type = 0);
   /// As receive_from; would_block when no such message has arrived.
   [[nodiscard]] Result<Message> try_receive_from(int rank, std::int64_t type = 0);

@@ -142,7 +142,8 @@ class ChannelCore {
         auto count = writer_->available(wanted);
         if (count && *count != 0) [[likely]]
           return *count;
-        if (count && is_try && is_full_.is_for(operation)) return std::unexpected(*is_full_.error);
+        if (count && is_try)
+          if (const Error* full = is_full_.find(operation)) return std::unexpected(*full);
       }
     }
     return claim_slowly(wanted, is_try, deadline, operation);
@@ -163,7 +164,7 @@ class ChannelCore {
   /// After next_free_slot() found the lane full: the shared would_block error of `operation`
   /// if there is one yet (else null: claim() builds it).
   [[nodiscard]] const Error* full_error(std::string_view operation) const noexcept {
-    return is_full_.is_for(operation) ? &*is_full_.error : nullptr;
+    return is_full_.find(operation);
   }
   /// Publishes the next `count` claimed slots and wakes a sleeping consumer: one release store
   /// of the tail, then a load of the consumer's sleeper flag (sync/wait.hpp, the second
@@ -200,8 +201,8 @@ class ChannelCore {
       // A busy poller's empty look: the shared error, unless closed (then the slow path looks
       // again: records published before the close are drained first). Acquire: pairs with the
       // release store in close().
-      if (is_try && is_empty_.is_for(operation) && is_closed_->load(std::memory_order_acquire) == 0)
-        return std::unexpected(*is_empty_.error);
+      if (is_try && is_closed_->load(std::memory_order_acquire) == 0)
+        if (const Error* empty = is_empty_.find(operation)) return std::unexpected(*empty);
     }
     return ready_slowly(wanted, is_try, deadline, operation);
   }
@@ -224,9 +225,8 @@ class ChannelCore {
   /// unless there is none yet or the channel is closed (records published before the close
   /// must be drained first: ready() looks again). Acquire: pairs with the release in close().
   [[nodiscard]] const Error* empty_error(std::string_view operation) const noexcept {
-    if (!is_empty_.is_for(operation) || is_closed_->load(std::memory_order_acquire) != 0)
-      return nullptr;
-    return &*is_empty_.error;
+    if (is_closed_->load(std::memory_order_acquire) != 0) return nullptr;
+    return is_empty_.find(operation);
   }
   /// Releases the next `count` records of the lane ready() chose and wakes its producer if it
   /// sleeps on the full lane (as publish: a store, a fence as the channel's WakeFencing says,
@@ -282,20 +282,48 @@ class ChannelCore {
                                                  std::string_view operation);
   [[nodiscard]] Result<void> commit_closed() const;  // the error of a commit after close()
 
-  /// The would_block error of the last try_ operation that found the ring full (or empty),
-  /// kept for the next: a busy poller meets it millions of times. Recognised by the address
-  /// of the operation's name (Channel<T> passes string literals), never by reading it.
-  struct LastWouldBlock {
-    const char* operation = nullptr;
-    std::size_t size = 0;
-    std::optional<Error> error;
-    [[nodiscard]] bool is_for(std::string_view name) const noexcept {
-      return name.data() == operation && name.size() == size;
+  /// The would_block errors of one side's try_ operations (full: try_send, try_send_batch,
+  /// try_loan; empty: try_receive, try_receive_batch, try_receive_view), each built on its
+  /// first use and returned as a copy after that (a reference count: Error shares its text): a
+  /// busy poller meets them millions of times, and a poller may alternate forms. The inline
+  /// look recognises an operation by the address of its name (Channel<T> passes string
+  /// literals), never reading it; the slow path also matches the name itself (the same literal
+  /// may sit at another address in another translation unit), so no form is built twice.
+  class HotErrors {
+   public:
+    static constexpr std::size_t kForms = 3;
+    [[nodiscard]] const Error* find(std::string_view operation) const noexcept {
+      for (const Entry& entry : entries_)
+        if (entry.address == operation.data() && entry.name.size() == operation.size())
+          return &*entry.error;
+      return nullptr;
     }
+    /// find() by the name's text, remembering this address; else `make()`'s error, kept.
+    template <class Make>
+    [[nodiscard]] const Error& find_or_make(std::string_view operation, Make make) {
+      for (Entry& entry : entries_) {
+        if (entry.address != nullptr && entry.name == operation) {
+          entry.address = operation.data();
+          return *entry.error;
+        }
+      }
+      Entry& slot = used_ < kForms ? entries_[used_++] : entries_[kForms - 1];
+      slot = {operation.data(), std::string(operation), make()};
+      return *slot.error;
+    }
+
+   private:
+    struct Entry {
+      const char* address = nullptr;
+      std::string name;
+      std::optional<Error> error;
+    };
+    std::array<Entry, kForms> entries_{};
+    std::size_t used_ = 0;
   };
 
   std::unique_ptr<Impl> impl_;
-  LastWouldBlock is_full_, is_empty_;
+  HotErrors is_full_, is_empty_;
   // What the fast path needs, pointing into impl_ and the mapped ring (both live as long as
   // this core). writer_ and consumer_ are set once this handle took the role, as the process
   // in writer_as_ / consumer_as_: a forked child's copy is not the holder and takes the slow

@@ -62,6 +62,9 @@ class Message {
     return {reinterpret_cast<const char*>(payload_.data()), payload_.size()};
   }
 
+  /// For a carrier that numbers messages itself (a transport connection counts its own, over
+  /// the mailbox's): no copy of the Message, nor of its bytes.
+  void set_sequence(std::uint64_t sequence) noexcept { sequence_ = sequence; }
   void set_sender_name(std::string name) {
     sender_name_ = std::make_shared<const std::string>(std::move(name));
   }
