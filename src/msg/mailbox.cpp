@@ -475,10 +475,14 @@ Result<void> Mailbox::remove(std::string_view name, NameUse names) {
 }
 
 Result<void> Mailbox::send(std::span<const std::byte> payload, std::int64_t type) {
+  if (impl_->send_fast(payload, type)) [[likely]]
+    return {};
   return impl_->send(payload, type, false, std::nullopt, false, nullptr);
 }
 
 Result<void> Mailbox::try_send(std::span<const std::byte> payload, std::int64_t type) {
+  if (impl_->send_fast(payload, type)) [[likely]]
+    return {};
   return impl_->send(payload, type, true, std::nullopt, false, nullptr);
 }
 
@@ -507,14 +511,27 @@ Result<Message> received(Receive receive) {
 }  // namespace
 
 Result<Message> Mailbox::receive(std::int64_t type) {
-  return received([&](Message* message) {
+  return received([&](Message* message) -> Result<void> {
+    if (type == 0) {
+      const auto fast = impl_->receive_fast(message);
+      if (fast == Impl::Fast::taken) [[likely]]
+        return {};
+      if (fast == Impl::Fast::torn) return impl_->torn("receive");
+    }
     return impl_->receive(type, false, std::nullopt, message, nullptr);
   });
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
-  return received(
-      [&](Message* message) { return impl_->receive(type, true, std::nullopt, message, nullptr); });
+  return received([&](Message* message) -> Result<void> {
+    if (type == 0) {
+      const auto fast = impl_->receive_fast(message);
+      if (fast == Impl::Fast::taken) [[likely]]
+        return {};
+      if (fast == Impl::Fast::torn) return impl_->torn("try_receive");
+    }
+    return impl_->receive(type, true, std::nullopt, message, nullptr);
+  });
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {

@@ -170,6 +170,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   bool send_fast(std::span<const std::byte> payload, std::int64_t type);
   enum class Fast { none, taken, torn };
   Fast receive_fast(Message* message);
+  /// What a receive says when receive_fast found a forged size (Fast::torn).
+  [[gnu::cold]] Result<void> torn(std::string_view operation) const;
   /// Writes a claimed cell and publishes it (full), then wakes any sleeping receiver; false
   /// when the claim was not this process's any more.
   bool publish_cell(msg::RingCell* cell, std::uint64_t position, std::span<const std::byte> payload,

@@ -176,7 +176,11 @@ bool Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
 }
 
 bool Mailbox::Impl::send_fast(std::span<const std::byte> payload, std::int64_t type) {
-  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return false;
+  // Everything else (a mailbox without a ring, a message too large for it, a removed mailbox,
+  // a process not yet registered for the ring's barrier) takes the whole path, which says why.
+  if (ring_ == nullptr || payload.size() > config_.max_message_size ||
+      state_->is_removed.load(std::memory_order_relaxed) != 0)
+    return false;
   const ProcessId me = self();
   if (fencing_ == sync::WakeFencing::asymmetric &&
       ring_joined_.load(std::memory_order_relaxed) != me.pid)
@@ -185,7 +189,9 @@ bool Mailbox::Impl::send_fast(std::span<const std::byte> payload, std::int64_t t
 }
 
 Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
-  if (state_->is_removed.load(std::memory_order_relaxed) != 0) return Fast::none;
+  if (ring_ == nullptr || role_ != MailboxRole::sender_and_receiver ||
+      state_->is_removed.load(std::memory_order_relaxed) != 0)
+    return Fast::none;
   const ProcessId me = self();
   if ((fencing_ == sync::WakeFencing::asymmetric &&
        ring_joined_.load(std::memory_order_relaxed) != me.pid) ||
@@ -541,6 +547,13 @@ void Mailbox::Impl::ring_release_view(std::uint64_t position) noexcept {
       CellWord::pid(word) != (pid & static_cast<std::int32_t>(CellWord::kPidMask)))
     return;
   (void)ring_finish(cell, position, pid);
+}
+
+Result<void> Mailbox::Impl::torn(std::string_view operation) const {
+  return fail(Errc::corrupted,
+              context(fmt::format("{}: corrupted: a ring message larger than max_message_size "
+                                  "(dropped)",
+                                  operation)));
 }
 
 Result<void> Mailbox::Impl::timed_out(std::string_view operation) const {

@@ -460,9 +460,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     if (type == 0 && view == nullptr) {
       switch (receive_fast(message)) {
         case Fast::taken: return {};
-        case Fast::torn:
-          return fail(Errc::corrupted,
-                      context(fmt::format("{}: corrupted: ring message", operation)));
+        case Fast::torn: return torn(operation);
         case Fast::none: break;
       }
     }
