@@ -528,6 +528,7 @@ Result<Message> Mailbox::try_receive(std::int64_t type) {
       const auto fast = impl_->receive_fast(message);
       if (fast == Impl::Fast::taken) [[likely]]
         return {};
+      if (fast == Impl::Fast::empty) return impl_->would_block_receive();
       if (fast == Impl::Fast::torn) return impl_->torn("try_receive");
     }
     return impl_->receive(type, true, std::nullopt, message, nullptr);

@@ -168,8 +168,18 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// receive_ringed), which does the rest: a send into the ring; a receive (type 0, a copy)
   /// of the message in the head's cell.
   bool send_fast(std::span<const std::byte> payload, std::int64_t type);
-  enum class Fast { none, taken, torn };
+  enum class Fast {
+    none,   // not the common case: the whole path decides
+    empty,  // nothing in the ring or the slots: a try_ call would block
+    taken,
+    torn,  // a forged size: the cell was freed, the message dropped (torn() says so)
+  };
   Fast receive_fast(Message* message);
+  /// try_receive's would_block (counted).
+  Result<void> would_block_receive() {
+    state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // a counter
+    return std::unexpected(hot_.receive_empty);
+  }
   /// What a receive says when receive_fast found a forged size (Fast::torn).
   [[gnu::cold]] Result<void> torn(std::string_view operation) const;
   /// Writes a claimed cell and publishes it (full), then wakes any sleeping receiver; false

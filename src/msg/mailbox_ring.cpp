@@ -204,7 +204,15 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
   RingCell* cell = ring_cell(position);
   prefetch_for_write(cell);  // see ring_scan
   std::uint64_t word = word_of(position, CellState::full);
-  if (cell->word.load(std::memory_order_acquire) != word) return Fast::none;
+  if (const std::uint64_t seen = cell->word.load(std::memory_order_acquire); seen != word) {
+    // Nothing written at the head and nothing in the slots: nothing at all (the cheap answer
+    // a poller gets while it waits; the slots' depth shares the lock's line, which only slot
+    // operations write).
+    if (seen == word_of(position, CellState::empty) &&
+        state_->depth.load(std::memory_order_acquire) == 0)
+      return Fast::empty;
+    return Fast::none;
+  }
   __builtin_prefetch(payload_of(cell), 0, 3);
   if (!cell->word.compare_exchange_strong(word, word_of(position, CellState::reading, me.pid),
                                           std::memory_order_acquire, std::memory_order_relaxed))

@@ -461,6 +461,9 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
       switch (receive_fast(message)) {
         case Fast::taken: return {};
         case Fast::torn: return torn(operation);
+        case Fast::empty:
+          if (is_try) return would_block_receive();
+          break;
         case Fast::none: break;
       }
     }
