@@ -19,6 +19,7 @@
 
 #include "../../src/mpi/receive_buffers.hpp"  // kFirstPart: where World splits a message in two
 #include "conduit/mpi/world.hpp"
+#include "mpi_test_main.hpp"
 
 using namespace std::chrono_literals;
 using conduit::Capacity;
@@ -66,12 +67,7 @@ World* world = nullptr;
 constexpr auto kPatience = 60s;
 constexpr std::size_t kLarge = kFirstPart + 1000;
 
-std::vector<std::byte> pattern(std::size_t size, int seed) {
-  std::vector<std::byte> bytes(size);
-  for (std::size_t i = 0; i < size; ++i)
-    bytes[i] = static_cast<std::byte>((i * 131 + static_cast<std::size_t>(seed)) & 0xff);
-  return bytes;
-}
+using conduit::mpi::test::pattern;
 
 // Rank 1's side of every case: an error where the broken message was (if `broken`), then the
 // two messages sent after it, whole.
@@ -165,16 +161,5 @@ TEST(SplitFailure, TimedSend_RestCannotBePosted_NeverHalfDelivered) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto joined = World::init(argc, argv);
-  if (!joined) {
-    std::fprintf(stderr, "%s\n", joined.error().message().c_str());
-    return 1;
-  }
-  world = &*joined;
-  ::testing::InitGoogleTest(&argc, argv);
-  if (world->size() < 2) {
-    std::fprintf(stderr, "split_failure_mpi: needs at least 2 ranks, has %d\n", world->size());
-    return 1;
-  }
-  return RUN_ALL_TESTS();
+  return conduit::mpi::test::run_world_tests(argc, argv, 2, "split_failure_mpi", world);
 }

@@ -15,6 +15,7 @@
 
 #include "../../src/mpi/receive_buffers.hpp"  // kFirstPart: where World splits a message in two
 #include "conduit/mpi/world.hpp"
+#include "mpi_test_main.hpp"
 
 using namespace std::chrono_literals;
 using conduit::Capacity;
@@ -225,12 +226,7 @@ TEST(World, ZeroCapacity_SendForSucceedsWhenReceived) {
   barrier();
 }
 
-std::vector<std::byte> pattern(std::size_t size, int seed) {
-  std::vector<std::byte> bytes(size);
-  for (std::size_t i = 0; i < size; ++i)
-    bytes[i] = static_cast<std::byte>((i * 131 + static_cast<std::size_t>(seed)) & 0xff);
-  return bytes;
-}
+using conduit::mpi::test::pattern;
 
 TEST(World, LargeMessages_8MiBArriveWhole) {
   constexpr std::size_t kSize = 8u << 20;
@@ -462,17 +458,5 @@ TEST(World, RawMpiTraffic_IsNotSeenByWorld) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto joined = World::init(argc, argv);
-  if (!joined) {
-    std::fprintf(stderr, "%s\n", joined.error().message().c_str());
-    return 1;
-  }
-  world = &*joined;
-  ::testing::InitGoogleTest(&argc, argv);
-  if (world->size() < 3) {
-    std::fprintf(stderr, "world_mpi: needs at least 3 ranks (mpirun -np 3), has %d\n",
-                 world->size());
-    return 1;
-  }
-  return RUN_ALL_TESTS();
+  return conduit::mpi::test::run_world_tests(argc, argv, 3, "world_mpi", world);
 }

@@ -16,6 +16,7 @@
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/mailbox_layout.hpp"
 #include "conduit/shm/segment.hpp"
+#include "numbered_message.hpp"
 #include "process.hpp"
 
 namespace conduit {
@@ -26,17 +27,8 @@ using namespace std::chrono_literals;
 
 class MailboxRingTest : public test::ProcessTest {};
 
-std::string numbered(std::uint64_t i) {
-  std::string text(24, '.');
-  std::memcpy(text.data(), &i, sizeof i);
-  return text;
-}
-
-std::uint64_t number_of(const Message& message) {
-  std::uint64_t i = ~std::uint64_t{0};
-  if (message.size() == 24) std::memcpy(&i, message.payload().data(), sizeof i);
-  return i;
-}
+using test::number_of;
+using test::numbered;
 
 // A busy producer and a busy consumer through a small mailbox: the ring fills, the producer
 // falls back to the slots (behind the ring) and back again, thousands of times. One order.
@@ -48,9 +40,9 @@ TEST_F(MailboxRingTest, StreamThroughRingAndSlotsKeepsOneOrder) {
     auto mine = Mailbox::open("stream");
     CHILD_CHECK(mine.has_value());
     for (std::uint64_t i = 0; i < kCount; ++i) {
-      const std::string text = numbered(i);
+      const auto bytes = numbered(i);
       for (;;) {
-        auto sent = mine->try_send(std::string_view(text));
+        auto sent = mine->try_send(bytes);
         if (sent) break;
         CHILD_CHECK(sent.error().code() == Errc::would_block);
       }

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "conduit/msg/mailbox.hpp"
+#include "numbered_message.hpp"
 #include "process.hpp"
 
 namespace conduit {
@@ -22,28 +23,16 @@ using namespace std::chrono_literals;
 
 class MailboxSlotReuseTest : public test::ProcessTest {};
 
-constexpr std::size_t kPayload = 48;
+using test::numbered;
 
-// Message i: its number, then bytes that depend on it, so that a copy of the wrong slot or of a
-// half-written one shows.
-std::array<std::byte, kPayload> message_for(std::uint64_t i) {
-  std::array<std::byte, kPayload> bytes{};
-  std::memcpy(bytes.data(), &i, sizeof i);
-  for (std::size_t j = sizeof i; j < kPayload; ++j)
-    bytes[j] = static_cast<std::byte>((i * 7 + j) & 0xff);
-  return bytes;
-}
+std::array<std::byte, test::kNumberedSize> message_for(std::uint64_t i) { return numbered(i); }
 
 std::int64_t type_for(std::uint64_t i) { return static_cast<std::int64_t>(1 + i % 3); }
 
-// The number in a message, or ~0 when its bytes are not exactly message_for(number).
+// The number in a message, or ~0 when it is not exactly message i, of its type.
 std::uint64_t checked_number(const Message& message) {
-  std::uint64_t i = ~std::uint64_t{0};
-  if (message.size() != kPayload) return i;
-  std::memcpy(&i, message.payload().data(), sizeof i);
-  const auto expected = message_for(i);
-  if (!std::ranges::equal(message.payload(), expected) || message.type() != type_for(i))
-    return ~std::uint64_t{0};
+  const std::uint64_t i = test::number_of(message);
+  if (i == ~std::uint64_t{0} || message.type() != type_for(i)) return ~std::uint64_t{0};
   return i;
 }
 
