@@ -227,7 +227,7 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// sleepers' membarrier before it first wakes: on open, and in a forked child.
   Result<void> join_ring(ProcessId me, std::string_view operation);
   msg::RingCell* ring_cell(std::uint64_t position) const {
-    return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + (position % ring_cells_) *
+    return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + (position & (ring_cells_ - 1)) *
                                                                      std::size_t{ring_stride_}));
   }
   /// Wakes receivers asleep on the mailbox (and the endpoint's doorbell) after a ring publish.

@@ -107,10 +107,11 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
   // Room: the count of positions done as this handle last saw it says so, or the count read
   // afresh does (read only then: the receivers' line stays with them while there is room).
   std::uint64_t done = done_seen_.load(std::memory_order_relaxed);
-  if (position - done >= ring_cells_ || done > position) {
+  const std::uint64_t capacity = config_.slot_count;  // the ring may have more cells
+  if (position - done >= capacity || done > position) {
     done = state_->ring_done.load(std::memory_order_acquire);
     done_seen_.store(done, std::memory_order_relaxed);
-    if (done <= position && position - done >= ring_cells_) {
+    if (done <= position && position - done >= capacity) {
       ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
       return RingSend::full;
     }

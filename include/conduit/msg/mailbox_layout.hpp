@@ -89,10 +89,11 @@
 // empty again. A receiver looks in the ring first; it reads `depth` (acquire) before, so a
 // slot message it then takes was queued after every ring message it could not see.
 // Selective receive looks at both (the ring first: older), and may take a ring message out of
-// order; the head then stays at the oldest live position. Capacity bounded(n): the ring has n
-// cells, and tail - done + in_use < n before anything is added (`ring_done` counts positions
-// done, wherever they are), so exactly n messages fit. A MessageView of a ring message holds
-// its cell (`reading`, is_viewed) until the view goes, as a view of a slot holds the slot.
+// order; the head then stays at the oldest live position. Capacity bounded(n): the ring has
+// n cells rounded up to a power of two, and tail - done + in_use < n before anything is added
+// (`ring_done` counts positions done, wherever they are), so exactly n messages fit. A MessageView
+// of a ring message holds its cell (`reading`, is_viewed) until the view goes, as a view of a slot
+// holds the slot.
 //
 // Crash safety: a claim names its process. A receiver or sender that finds a cell busy for
 // long (every kReclaimInterval at most, and at every wait slice) asks whether its claimant
