@@ -301,6 +301,9 @@ class Endpoint::Impl {
         // is more than a symmetric waker needs).
         const auto fencing = sys::has_global_membarrier() ? sync::WakeFencing::asymmetric
                                                           : sync::WakeFencing::symmetric;
+        // Marked (SleepMark::bump, sync/wait.hpp): a link's ring wakes a marked sleeper once
+        // per sleep, not once per message while it sits in its membarrier.
+        observed = state_->doorbell.word.fetch_add(1, std::memory_order_seq_cst) + 1;
         is_flagged = true;
         if (!state_->doorbell.flag_sleeper(fencing)) is_unfenced = true;
         continue;

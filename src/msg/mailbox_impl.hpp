@@ -232,12 +232,17 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   }
   /// Wakes receivers asleep on the mailbox (and the endpoint's doorbell) after a ring publish.
   void wake_receivers();
+  /// Wakes senders waiting for room after a ring cell was freed.
+  void wake_senders();
   /// Waits for `is_ready()` (or a wake) with the second protocol of sync/wait.hpp, in slices
   /// that look for a dead owner and for ring cells the dead hold.
+  /// `mark`: SleepMark::bump for waiters whose wakers wake once per sleep (wake_receivers,
+  /// wake_senders); never for a predicate that watches the word.
   template <class IsReady>
   Result<void> wait_ready(IsReady&& is_ready, sync::WaitWord& word,
-                          std::optional<sys::TimePoint> deadline, std::string_view operation) {
-    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, fencing_)) {
+                          std::optional<sys::TimePoint> deadline, std::string_view operation,
+                          sync::SleepMark mark = sync::SleepMark::bump) {
+    switch (sync::wait_slice(is_ready, word, deadline, kLivenessPoll, fencing_, nullptr, mark)) {
       case sync::SliceEnd::moved: return {};
       case sync::SliceEnd::deadline_passed: return timed_out(operation);
       case sync::SliceEnd::slice_over: break;
@@ -328,8 +333,12 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   std::atomic<pid_t> ring_joined_{0};             // join_ring(): the process that registered
   std::atomic<std::uint64_t> done_seen_{0};       // ring_send: ring_done as last read
   std::atomic<std::int64_t> next_ring_check_{0};  // ring_recover(position): clock ticks
-  sys::TimePoint next_reclaim_{};                 // may_reclaim(): not before then
-  pid_t exclusive_pid_ = 0;  // the process that claimed it (a forked child is not the holder)
+  // wake_all_once's `woken_at` of this handle, as a waker of each word.
+  std::atomic<std::uint32_t> messages_woken_at_{0};
+  std::atomic<std::uint32_t> space_woken_at_{0};
+  std::atomic<std::uint32_t> doorbell_woken_at_{0};
+  sys::TimePoint next_reclaim_{};  // may_reclaim(): not before then
+  pid_t exclusive_pid_ = 0;        // the process that claimed it (a forked child is not the holder)
 
   // Everything is public: Impl is private to msg/ and Mailbox's own functions use its parts.
   /// Holds MailboxState::lock; unlocks when it goes.

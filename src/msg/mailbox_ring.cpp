@@ -79,8 +79,7 @@ bool Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position, std::int
                                           std::memory_order_release, std::memory_order_relaxed))
     return false;
   state_->ring_done.fetch_add(1, std::memory_order_release);
-  if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_)) [[unlikely]]
-    state_->space.notify_all();
+  wake_senders();
   return true;
 }
 
@@ -91,10 +90,37 @@ bool Mailbox::Impl::has_space() const {
 
 void Mailbox::Impl::wake_receivers() {
   // One fence (a compiler barrier when asymmetric) for both counts: has_sleepers makes it.
-  if (sync::WaitWord::has_sleepers(state_->messages.sleepers, fencing_)) [[unlikely]]
-    state_->messages.notify_all();
-  if (doorbell_ != nullptr && doorbell_->sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    doorbell_->notify_all();
+  if (sync::WaitWord::has_sleepers(state_->messages.sleepers, fencing_)) [[unlikely]] {
+    // Once per sleep (sync/wait.hpp, "Waking once per sleep"): a flagged receiver stays
+    // flagged through its membarrier, and a stream would otherwise wake it per message. Only
+    // receivers that mark their sleeps may be woken so: selective ones, which watch the word
+    // itself, raise selective_waiters first, and then every wake is a wake. (Acquire: the
+    // raise, before the flag this saw, is visible.)
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (state_->selective_waiters.load(std::memory_order_relaxed) != 0) {
+      state_->messages.notify_all();
+    } else {
+      std::uint32_t woken_at = messages_woken_at_.load(std::memory_order_relaxed);
+      state_->messages.wake_all_once(woken_at);
+      messages_woken_at_.store(woken_at, std::memory_order_relaxed);
+    }
+  }
+  if (doorbell_ != nullptr && doorbell_->sleepers.load(std::memory_order_relaxed) != 0)
+      [[unlikely]] {
+    // The endpoint's receiver marks its sleeps too (endpoint.cpp).
+    std::uint32_t woken_at = doorbell_woken_at_.load(std::memory_order_relaxed);
+    doorbell_->wake_all_once(woken_at);
+    doorbell_woken_at_.store(woken_at, std::memory_order_relaxed);
+  }
+}
+
+void Mailbox::Impl::wake_senders() {
+  // Every sender waiting on a ring mailbox marks its sleeps (wait_ready): once per sleep.
+  if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_)) [[unlikely]] {
+    std::uint32_t woken_at = space_woken_at_.load(std::memory_order_relaxed);
+    state_->space.wake_all_once(woken_at);
+    space_woken_at_.store(woken_at, std::memory_order_relaxed);
+  }
 }
 
 Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payload,
@@ -416,8 +442,7 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
     if (is_voided) state_->ring_voided.fetch_add(1, std::memory_order_relaxed);
     if (is_voided || is_viewed) {
       state_->ring_done.fetch_add(1, std::memory_order_release);
-      if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_))
-        state_->space.notify_all();
+      wake_senders();
     } else if (state == CellState::reading) {
       wake_receivers();
     }
@@ -542,7 +567,7 @@ Result<void> Mailbox::Impl::receive_ringed(std::int64_t type, bool is_try,
                  state_->messages.value() != word ||
                  state_->is_removed.load(std::memory_order_relaxed) != 0;
         },
-        state_->messages, deadline, operation);
+        state_->messages, deadline, operation, sync::SleepMark::none);
     if (!waited) return waited;
   }
 }
