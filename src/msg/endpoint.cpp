@@ -13,7 +13,6 @@
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/shm/segment.hpp"
 #include "conduit/sys/clock.hpp"
-#include "conduit/sys/membarrier.hpp"
 #include "mailbox_impl.hpp"
 
 namespace conduit {
@@ -296,11 +295,9 @@ class Endpoint::Impl {
         slice_end = std::min(slice_end, *deadline);
       }
       if (!is_flagged) {
-        // Flag, then look once more before sleeping. Asymmetric where the kernel has the
-        // barrier: the membarrier stands for the fence a ring's waker does not take (and
-        // is more than a symmetric waker needs).
-        const auto fencing = sys::has_global_membarrier() ? sync::WakeFencing::asymmetric
-                                                          : sync::WakeFencing::symmetric;
+        // Flag, then look once more before sleeping; with the fencing of the links' rings
+        // (symmetric: see Mailbox::Impl::plan).
+        const auto fencing = sync::WakeFencing::symmetric;
         // Marked (SleepMark::bump, sync/wait.hpp): a link's ring wakes a marked sleeper once
         // per sleep, not once per message while it sits in its membarrier.
         observed = state_->doorbell.word.fetch_add(1, std::memory_order_seq_cst) + 1;

@@ -105,7 +105,8 @@
 //
 // Wake-ups: the second protocol of sync/wait.hpp (a waiter flags itself, looks again, then
 // sleeps; a ring sender or receiver looks at the sleepers after its store), with the fencing
-// in `wake_fencing` (asymmetric: sleepers make a membarrier, wakers take no fence).
+// in `wake_fencing` (symmetric as made now: see Mailbox::Impl::plan), once per sleep (marked
+// sleeps, wake_all_once) except for selective receivers, which watch the word itself.
 #pragma once
 
 #include <atomic>
