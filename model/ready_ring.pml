@@ -46,8 +46,10 @@
  * deadlock (a live receiver waiting for a sent message gets it; a sender waiting for room while
  * a receiver lives gets it); and after the drain every cell is empty and every position claimed
  * is counted done -- but for the counts lost with a process killed between freeing a cell and
- * counting it, a known bug of the C++ (`uncounted`; -DEXACT_CAPACITY asserts there are none,
- * and spin shows the kill: see model/check).
+ * counting it (`uncounted`; -DEXACT_CAPACITY asserts there are none, and spin shows the kill:
+ * see model/check). The C++ keeps such a count short, and loses no capacity for it: when the
+ * count says full but the tail's cell is free, it counts the cells (Mailbox::Impl::ring_has_room,
+ * tested by MailboxRingTest.DoneCountLeftShortByADeadReceiverLosesNoCapacity); not modelled.
  */
 
 #define N 2

@@ -201,11 +201,11 @@ std::uint32_t Mailbox::Impl::ring_cells_for(const MailboxConfig& config) {
       config.capacity_kind != static_cast<std::uint32_t>(Capacity::Kind::bounded) ||
       config.max_message_size > kRingMaxMessage)
     return 0;
-  // A power of two (at least the capacity, which tail - done enforces on its own): a position's
-  // cell is then a mask away, not a division.
-  const std::uint64_t cells = std::bit_ceil(std::uint64_t{config.slot_count});
-  if (cells * ring_stride_for(config.max_message_size) > kMaxRingBytes) return 0;
-  return static_cast<std::uint32_t>(cells);
+  // Exactly the capacity: a full ring then has every cell in use, the tail's too, which is
+  // what tells a count lost to a dead process from a full ring cheaply (ring_has_room).
+  if (std::uint64_t{config.slot_count} * ring_stride_for(config.max_message_size) > kMaxRingBytes)
+    return 0;
+  return config.slot_count;
 }
 
 std::uint64_t Mailbox::Impl::ring_offset_for(const MailboxConfig& config) {

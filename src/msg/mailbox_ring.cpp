@@ -83,9 +83,21 @@ bool Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position, std::int
   return true;
 }
 
+bool Mailbox::Impl::ring_has_room(std::uint32_t in_use) const {
+  if (ring_occupancy() + in_use < config_.slot_count) return true;
+  const std::uint64_t tail = state_->ring_tail.load(std::memory_order_acquire);
+  if (ring_cell(tail)->word.load(std::memory_order_acquire) != word_of(tail, CellState::empty))
+    return false;  // as counted: the tail's cell is in use
+  std::uint64_t used = in_use;
+  for (std::uint32_t i = 0; i < ring_cells_; ++i)
+    if (CellWord::state(ring_cell(i)->word.load(std::memory_order_relaxed)) != CellState::empty)
+      ++used;
+  return used < config_.slot_count;
+}
+
 bool Mailbox::Impl::has_space() const {
   if (state_->is_removed.load(std::memory_order_relaxed) != 0) return true;
-  return ring_occupancy() + state_->in_use.load(std::memory_order_relaxed) < config_.slot_count;
+  return ring_has_room(state_->in_use.load(std::memory_order_relaxed));
 }
 
 void Mailbox::Impl::wake_receivers() {
@@ -133,11 +145,11 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
   // Room: the count of positions done as this handle last saw it says so, or the count read
   // afresh does (read only then: the receivers' line stays with them while there is room).
   std::uint64_t done = done_seen_.load(std::memory_order_relaxed);
-  const std::uint64_t capacity = config_.slot_count;  // the ring may have more cells
+  const std::uint64_t capacity = config_.slot_count;
   if (position - done >= capacity || done > position) {
     done = state_->ring_done.load(std::memory_order_acquire);
     done_seen_.store(done, std::memory_order_relaxed);
-    if (done <= position && position - done >= capacity) {
+    if (done <= position && position - done >= capacity && !ring_has_room(0)) {
       ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
       return RingSend::full;
     }

@@ -115,8 +115,7 @@ bool Mailbox::Impl::may_reclaim() {
 Result<std::int32_t> Mailbox::Impl::claim(std::string_view operation) {
   // With a ring (bounded), the ring's messages count against the capacity too.
   const auto is_over = [this] {
-    return ring_ != nullptr &&
-           ring_occupancy() + state_->in_use.load(std::memory_order_relaxed) >= config_.slot_count;
+    return ring_ != nullptr && !ring_has_room(state_->in_use.load(std::memory_order_relaxed));
   };
   if (is_over()) {
     if (may_reclaim()) (void)reclaim_dead();  // a dead loan's slot, a receipt nobody awaits

@@ -90,8 +90,12 @@
 // slot message it then takes was queued after every ring message it could not see.
 // Selective receive looks at both (the ring first: older), and may take a ring message out of
 // order; the head then stays at the oldest live position. Capacity bounded(n): the ring has
-// n cells rounded up to a power of two, and tail - done + in_use < n before anything is added
-// (`ring_done` counts positions done, wherever they are), so exactly n messages fit. A MessageView
+// n cells, and tail - done + in_use < n before anything is added
+// (`ring_done` counts positions done, wherever they are), so exactly n messages fit. A process
+// killed between freeing a cell and counting it leaves the count short for good (found by
+// model/ready_ring.pml): when the count says full but the tail's cell is free (in a full ring
+// every cell is in use), the cells are counted one by one (Mailbox::Impl::ring_has_room), so no
+// capacity is lost. A MessageView
 // of a ring message holds its cell (`reading`, is_viewed) until the view goes, as a view of a slot
 // holds the slot.
 //
