@@ -38,7 +38,8 @@ bench: build
 bench-quick: build
 	bench/run --quick --build $(BUILD)
 
-# The Promela models with 2 records per lane (minutes, ~4 GB); ctest checks 1 record per lane.
+# The Promela models in their larger configurations (about 5 minutes, ~5 GB); ctest checks the
+# small ones (model/check without --full).
 model: setup
 	model/check --full build/model
 
