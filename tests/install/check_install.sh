@@ -31,10 +31,18 @@ if [ -f "$prefix/lib/cmake/conduit/conduitMpiTargets.cmake" ]; then
 fi
 echo "== conduit tour, installed: finds the installed examples"
 test -x "$prefix/libexec/conduit/examples/pipe"
-"$prefix/bin/conduit" tour --list --json | grep -q "\"program\": \"$prefix/libexec/conduit/examples/pipe\""
-if "$prefix/bin/conduit" tour --list | grep -q "not built"; then
+# The listings are read whole before grep looks: `conduit ... | grep -q` under pipefail failed
+# now and then (grep -q exits at its first match; a conduit still writing then dies of SIGPIPE).
+listing=$("$prefix/bin/conduit" tour --list --json)
+if ! grep -q "\"program\": \"$prefix/libexec/conduit/examples/pipe\"" <<<"$listing"; then
+  echo "the installed tour does not list the installed examples:" >&2
+  echo "$listing" >&2
+  exit 1
+fi
+listing=$("$prefix/bin/conduit" tour --list)
+if grep -q "not built" <<<"$listing"; then
   echo "an installed example is missing:" >&2
-  "$prefix/bin/conduit" tour --list | grep "not built" >&2
+  grep "not built" <<<"$listing" >&2
   exit 1
 fi
 CONDUIT_NAMESPACE=$work/ns3 "$prefix/bin/conduit" tour pipe shared_counter >/dev/null
