@@ -175,7 +175,9 @@ class Endpoint::Impl {
       out.checked = now;
     }
     // The link rings the peer's doorbell itself when a message is news (Mailbox::Impl's
-    // doorbell_, set in outbound()).
+    // doorbell_, set in outbound()). Its ring first, as Mailbox::send does.
+    if (large == nullptr && out.link.impl_->send_fast(payload, 0)) [[likely]]
+      return {};
     Result<void> sent;
     if (is_try) {
       sent = large != nullptr

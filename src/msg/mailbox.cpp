@@ -490,6 +490,8 @@ Result<void> Mailbox::try_send(std::span<const std::byte> payload, std::int64_t 
 
 Result<void> Mailbox::send_for(std::span<const std::byte> payload, std::chrono::nanoseconds timeout,
                                std::int64_t type) {
+  if (impl_->send_fast(payload, type)) [[likely]]
+    return {};
   return impl_->send(payload, type, false, sys::deadline_after(timeout), false, nullptr);
 }
 
@@ -513,34 +515,19 @@ Result<Message> received(Receive receive) {
 }  // namespace
 
 Result<Message> Mailbox::receive(std::int64_t type) {
-  return received([&](Message* message) -> Result<void> {
-    if (type == 0) {
-      const auto fast = impl_->receive_fast(message);
-      if (fast == Impl::Fast::taken) [[likely]]
-        return {};
-      if (fast == Impl::Fast::torn) return impl_->torn("receive");
-    }
-    return impl_->receive(type, false, std::nullopt, message, nullptr);
-  });
+  return received(
+      [&](Message* message) { return impl_->receive_copy(type, false, std::nullopt, message); });
 }
 
 Result<Message> Mailbox::try_receive(std::int64_t type) {
-  return received([&](Message* message) -> Result<void> {
-    if (type == 0) {
-      const auto fast = impl_->receive_fast(message);
-      if (fast == Impl::Fast::taken) [[likely]]
-        return {};
-      if (fast == Impl::Fast::empty) return impl_->would_block_receive();
-      if (fast == Impl::Fast::torn) return impl_->torn("try_receive");
-    }
-    return impl_->receive(type, true, std::nullopt, message, nullptr);
-  });
+  return received(
+      [&](Message* message) { return impl_->receive_copy(type, true, std::nullopt, message); });
 }
 
 Result<Message> Mailbox::receive_for(std::chrono::nanoseconds timeout, std::int64_t type) {
   const auto deadline = sys::deadline_after(timeout);
   return received(
-      [&](Message* message) { return impl_->receive(type, false, deadline, message, nullptr); });
+      [&](Message* message) { return impl_->receive_copy(type, false, deadline, message); });
 }
 
 MailboxStats Mailbox::stats() const { return impl_->stats(); }

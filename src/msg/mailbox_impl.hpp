@@ -164,9 +164,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     obstructed,  // the slots come first (in use), or the tail's cell is busy: queue in a slot
   };
   RingSend ring_send(std::span<const std::byte> payload, std::int64_t type, ProcessId me);
-  /// The common cases in the fewest steps, tried before the whole story (send_ringed,
-  /// receive_ringed), which does the rest: a send into the ring; a receive (type 0, a copy)
-  /// of the message in the head's cell.
+  /// The common cases in the fewest steps, tried by Mailbox's send, try_send and send_for and
+  /// by receive_copy before the whole story (send / receive), which does the rest: a send into
+  /// the ring; a receive (type 0, a copy) of the message in the head's cell.
   bool send_fast(std::span<const std::byte> payload, std::int64_t type);
   enum class Fast {
     none,   // not the common case: the whole path decides
@@ -175,6 +175,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     torn,  // a forged size: the cell was freed, the message dropped (torn() says so)
   };
   Fast receive_fast(Message* message);
+  /// receive, try_receive and receive_for: receive_fast first, then receive().
+  Result<void> receive_copy(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
+                            Message* message);
   /// try_receive's would_block (counted).
   Result<void> would_block_receive() {
     state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // a counter

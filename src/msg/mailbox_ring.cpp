@@ -274,6 +274,21 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
   return taken;
 }
 
+Result<void> Mailbox::Impl::receive_copy(std::int64_t type, bool is_try,
+                                         std::optional<sys::TimePoint> deadline, Message* message) {
+  if (type == 0) {
+    switch (receive_fast(message)) {
+      case Fast::taken: return {};
+      case Fast::empty:
+        if (is_try) return would_block_receive();
+        break;
+      case Fast::torn: return torn(is_try ? "try_receive" : "receive");
+      case Fast::none: break;
+    }
+  }
+  return receive(type, is_try, deadline, message, nullptr);
+}
+
 template <class Visit>
 bool Mailbox::Impl::ring_scan(Visit&& visit) {
   auto& head = state_->ring_head;

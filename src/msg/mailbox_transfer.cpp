@@ -242,11 +242,8 @@ Result<void> Mailbox::Impl::send(std::span<const std::byte> payload, std::int64_
                                     operation, payload.size(), config_.max_message_size)));
   const bool is_rendezvous = is_rendezvous_;
   wants_receipt = wants_receipt || is_rendezvous;
-  if (ring_ != nullptr && !wants_receipt && large == nullptr) {
-    if (send_fast(payload, type)) [[likely]]
-      return {};
-    return send_ringed(payload, type, is_try, deadline, operation);
-  }
+  if (ring_ != nullptr && !wants_receipt && large == nullptr)
+    return send_ringed(payload, type, is_try, deadline, operation);  // send_fast was tried
 
   if (is_try && is_surely_full()) {
     state_->would_block_sends.fetch_add(1, std::memory_order_relaxed);  // a counter: orders nothing
@@ -455,19 +452,7 @@ Result<void> Mailbox::Impl::receive(std::int64_t type, bool is_try,
     return fail(Errc::invalid_argument,
                 context(fmt::format("{}: opened as a {}", operation,
                                     role_ == MailboxRole::sender ? "sender" : "observer")));
-  if (ring_ != nullptr) {
-    if (type == 0 && view == nullptr) {
-      switch (receive_fast(message)) {
-        case Fast::taken: return {};
-        case Fast::torn: return torn(operation);
-        case Fast::empty:
-          if (is_try) return would_block_receive();
-          break;
-        case Fast::none: break;
-      }
-    }
-    return receive_ringed(type, is_try, deadline, message, view, operation);
-  }
+  if (ring_ != nullptr) return receive_ringed(type, is_try, deadline, message, view, operation);
   if (is_try && is_surely_empty()) {
     state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // orders nothing
     return std::unexpected(hot_.receive_empty);
