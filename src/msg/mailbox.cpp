@@ -189,7 +189,7 @@ Result<MailboxConfig> Mailbox::Impl::plan(std::string_view name, const MailboxOp
   // sleeper make a global membarrier, which interrupts every CPU running a registered process.
   // Measured: with 2 and 4 any_one receivers (blocking) asymmetric fencing halved the
   // throughput (1.7-2.0 against 3.4-3.6 Mmsg/s), and gained about 10% in a one-receiver stream.
-  // The field lets a later layout choose otherwise; opening handles honour either.
+  // The field lets a later layout choose otherwise (validate() accepts symmetric only).
   config.wake_fencing = static_cast<std::uint32_t>(sync::WakeFencing::symmetric);
   return config;
 }
@@ -273,8 +273,9 @@ Result<MailboxConfig> Mailbox::Impl::validate(const shm::Segment& segment) {
     return corrupted(fmt::format("ring of {} cells", config.ring_cells));
   if (cells != 0 && size_of(config) > payload.size())
     return corrupted("ring runs past the segment");
-  if (config.wake_fencing != static_cast<std::uint32_t>(sync::WakeFencing::symmetric) &&
-      config.wake_fencing != static_cast<std::uint32_t>(sync::WakeFencing::asymmetric))
+  // Only symmetric is made (see plan()), and only symmetric is read: asymmetric wakers would
+  // need every process registered for the sleepers' membarrier, which this build does not do.
+  if (config.wake_fencing != static_cast<std::uint32_t>(sync::WakeFencing::symmetric))
     return corrupted(fmt::format("wake fencing {}", config.wake_fencing));
   if (config.lifetime != static_cast<std::uint32_t>(segment.lifetime()))
     return corrupted("lifetime disagrees with the segment");

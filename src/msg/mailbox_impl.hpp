@@ -175,9 +175,22 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     torn,  // a forged size: the cell was freed, the message dropped (torn() says so)
   };
   Fast receive_fast(Message* message);
-  /// receive, try_receive and receive_for: receive_fast first, then receive().
+  /// receive, try_receive and receive_for: receive_fast first, then receive(). Inline: it is
+  /// the path of every such receive.
   Result<void> receive_copy(std::int64_t type, bool is_try, std::optional<sys::TimePoint> deadline,
-                            Message* message);
+                            Message* message) {
+    if (type == 0) {
+      switch (receive_fast(message)) {
+        case Fast::taken: return {};
+        case Fast::empty:
+          if (is_try) return would_block_receive();
+          break;
+        case Fast::torn: return torn(is_try ? "try_receive" : "receive");
+        case Fast::none: break;
+      }
+    }
+    return receive(type, is_try, deadline, message, nullptr);
+  }
   /// try_receive's would_block (counted).
   Result<void> would_block_receive() {
     state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // a counter
@@ -233,9 +246,6 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// One attempt at a ring mailbox's receive: the ring, then the slots.
   Result<bool> receive_once(std::int64_t type, ProcessId me, Message* message,
                             std::optional<MessageView>* view, std::string_view operation);
-  /// A process waking the ring's sleepers without a fence (asymmetric) registers for the
-  /// sleepers' membarrier before it first wakes: on open, and in a forked child.
-  Result<void> join_ring(ProcessId me, std::string_view operation);
   msg::RingCell* ring_cell(std::uint64_t position) const {
     return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + (position % ring_cells_) *
                                                                      std::size_t{ring_stride_}));
@@ -340,7 +350,6 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   std::int32_t send_hint_ = msg::kNoSlot;
   bool holds_exclusive_ = false;
   // Written without the lock (by whichever thread uses the handle): atomics, relaxed.
-  std::atomic<pid_t> ring_joined_{0};             // join_ring(): the process that registered
   std::atomic<std::uint64_t> done_seen_{0};       // ring_send: ring_done as last read
   std::atomic<std::int64_t> next_ring_check_{0};  // ring_recover(position): clock ticks
   // wake_all_once's `woken_at` of this handle, as a waker of each word.

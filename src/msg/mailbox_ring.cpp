@@ -7,7 +7,6 @@
 #include <climits>
 #include <cstring>
 
-#include "conduit/sys/membarrier.hpp"
 #include "mailbox_impl.hpp"
 
 namespace conduit {
@@ -49,20 +48,6 @@ bool is_wanted(std::int64_t filter, std::int64_t type) {
 
 }  // namespace
 
-Result<void> Mailbox::Impl::join_ring(ProcessId me, std::string_view operation) {
-  if (fencing_ != sync::WakeFencing::asymmetric ||
-      ring_joined_.load(std::memory_order_relaxed) == me.pid) [[likely]]
-    return {};
-  if (auto registered = sys::register_for_global_membarrier(); !registered)
-    return fail(registered.error(),
-                context(fmt::format("{}: the mailbox's wakers rely on "
-                                    "membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) and this process "
-                                    "cannot register for it",
-                                    operation)));
-  ring_joined_.store(me.pid, std::memory_order_relaxed);
-  return {};
-}
-
 std::uint64_t Mailbox::Impl::ring_occupancy() const {
   // Done first: read after it, the tail is no older than it (both only grow).
   const std::uint64_t done = state_->ring_done.load(std::memory_order_acquire);
@@ -100,11 +85,23 @@ bool Mailbox::Impl::has_space() const {
   return ring_has_room(state_->in_use.load(std::memory_order_relaxed));
 }
 
+namespace {
+
+/// WaitWord::wake_all_once with a handle's `woken_at`, kept in an atomic: threads share the
+/// handle (a stale value costs at most one needless wake).
+void wake_once(sync::WaitWord& word, std::atomic<std::uint32_t>& woken_at) {
+  std::uint32_t at = woken_at.load(std::memory_order_relaxed);
+  word.wake_all_once(at);
+  woken_at.store(at, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 void Mailbox::Impl::wake_receivers() {
-  // One fence (a compiler barrier when asymmetric) for both counts: has_sleepers makes it.
+  // One fence for both counts: has_sleepers makes it.
   if (sync::WaitWord::has_sleepers(state_->messages.sleepers, fencing_)) [[unlikely]] {
     // Once per sleep (sync/wait.hpp, "Waking once per sleep"): a flagged receiver stays
-    // flagged through its membarrier, and a stream would otherwise wake it per message. Only
+    // flagged until it is awake again, and a stream would otherwise wake it per message. Only
     // receivers that mark their sleeps may be woken so: selective ones, which watch the word
     // itself, raise selective_waiters first, and then every wake is a wake. (Acquire: the
     // raise, before the flag this saw, is visible.)
@@ -112,27 +109,19 @@ void Mailbox::Impl::wake_receivers() {
     if (state_->selective_waiters.load(std::memory_order_relaxed) != 0) {
       state_->messages.notify_all();
     } else {
-      std::uint32_t woken_at = messages_woken_at_.load(std::memory_order_relaxed);
-      state_->messages.wake_all_once(woken_at);
-      messages_woken_at_.store(woken_at, std::memory_order_relaxed);
+      wake_once(state_->messages, messages_woken_at_);
     }
   }
   if (doorbell_ != nullptr && doorbell_->sleepers.load(std::memory_order_relaxed) != 0)
       [[unlikely]] {
-    // The endpoint's receiver marks its sleeps too (endpoint.cpp).
-    std::uint32_t woken_at = doorbell_woken_at_.load(std::memory_order_relaxed);
-    doorbell_->wake_all_once(woken_at);
-    doorbell_woken_at_.store(woken_at, std::memory_order_relaxed);
+    wake_once(*doorbell_, doorbell_woken_at_);  // the endpoint's receiver marks its sleeps too
   }
 }
 
 void Mailbox::Impl::wake_senders() {
   // Every sender waiting on a ring mailbox marks its sleeps (wait_ready): once per sleep.
-  if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_)) [[unlikely]] {
-    std::uint32_t woken_at = space_woken_at_.load(std::memory_order_relaxed);
-    state_->space.wake_all_once(woken_at);
-    space_woken_at_.store(woken_at, std::memory_order_relaxed);
-  }
+  if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_)) [[unlikely]]
+    wake_once(state_->space, space_woken_at_);
 }
 
 Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payload,
@@ -215,16 +204,12 @@ bool Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
 }
 
 bool Mailbox::Impl::send_fast(std::span<const std::byte> payload, std::int64_t type) {
-  // Everything else (a mailbox without a ring, a message too large for it, a removed mailbox,
-  // a process not yet registered for the ring's barrier) takes the whole path, which says why.
+  // Everything else (a mailbox without a ring, a message too large for it, a removed mailbox)
+  // takes the whole path, which says why.
   if (ring_ == nullptr || payload.size() > config_.max_message_size ||
       state_->is_removed.load(std::memory_order_relaxed) != 0)
     return false;
-  const ProcessId me = self();
-  if (fencing_ == sync::WakeFencing::asymmetric &&
-      ring_joined_.load(std::memory_order_relaxed) != me.pid)
-    return false;
-  return ring_send(payload, type, me) == RingSend::sent;
+  return ring_send(payload, type, self()) == RingSend::sent;
 }
 
 Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
@@ -232,10 +217,7 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
       state_->is_removed.load(std::memory_order_relaxed) != 0)
     return Fast::none;
   const ProcessId me = self();
-  if ((fencing_ == sync::WakeFencing::asymmetric &&
-       ring_joined_.load(std::memory_order_relaxed) != me.pid) ||
-      (is_exclusive_ && !(holds_exclusive_ && exclusive_pid_ == me.pid)))
-    return Fast::none;
+  if (is_exclusive_ && !(holds_exclusive_ && exclusive_pid_ == me.pid)) return Fast::none;
   // The head's cell holds the next message (when the head does not lag, and nobody else is
   // busy with it): taken as ring_scan would. Ring messages are older than slot messages, so
   // whatever the slots hold, this one comes first.
@@ -272,21 +254,6 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
   (void)state_->ring_head.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel,
                                                   std::memory_order_relaxed);
   return taken;
-}
-
-Result<void> Mailbox::Impl::receive_copy(std::int64_t type, bool is_try,
-                                         std::optional<sys::TimePoint> deadline, Message* message) {
-  if (type == 0) {
-    switch (receive_fast(message)) {
-      case Fast::taken: return {};
-      case Fast::empty:
-        if (is_try) return would_block_receive();
-        break;
-      case Fast::torn: return torn(is_try ? "try_receive" : "receive");
-      case Fast::none: break;
-    }
-  }
-  return receive(type, is_try, deadline, message, nullptr);
 }
 
 template <class Visit>
@@ -485,7 +452,6 @@ Result<void> Mailbox::Impl::send_ringed(std::span<const std::byte> payload, std:
                                         bool is_try, std::optional<sys::TimePoint> deadline,
                                         std::string_view operation) {
   const ProcessId me = self();
-  if (auto joined = join_ring(me, operation); !joined) return joined;
   std::int32_t index = kNoSlot;
   std::uint64_t sequence = 0;
   for (;;) {
@@ -547,7 +513,6 @@ Result<void> Mailbox::Impl::receive_ringed(std::int64_t type, bool is_try,
                                            std::optional<MessageView>* view,
                                            std::string_view operation) {
   const ProcessId me = self();
-  if (auto joined = join_ring(me, operation); !joined) return joined;
   if (is_exclusive_ && !(holds_exclusive_ && exclusive_pid_ == me.pid)) {
     auto locked = lock(deadline);
     if (!locked) return std::unexpected(locked.error());

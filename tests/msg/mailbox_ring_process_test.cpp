@@ -165,6 +165,12 @@ RingBytes ring_of(const std::string& name) {
   return ring;
 }
 
+// Cell 0 as `state`'s claim by `pid` leaves it (the word, then the holder).
+void forge_claim(RingBytes& ring, msg::CellState state, pid_t pid) {
+  ring.cell(0)->word.store(msg::CellWord::make(0, state, static_cast<std::uint32_t>(pid)));
+  ring.cell(0)->holder = msg::CellHolder::make(pid, 0);
+}
+
 pid_t dead_pid() {
   const pid_t child = ::fork();
   if (child == 0) ::_exit(0);
@@ -180,9 +186,7 @@ TEST_F(MailboxRingTest, MessageADeadReaderWasCopyingIsReceivedOnce) {
   ASSERT_TRUE(box->send(std::string_view("second")));
   auto ring = ring_of("reader");
   const pid_t dead = dead_pid();
-  ring.cell(0)->word.store(
-      msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(dead)));
-  ring.cell(0)->holder = msg::CellHolder::make(dead, 0);
+  forge_claim(ring, msg::CellState::reading, dead);
   std::vector<std::string> got;
   for (int i = 0; i < 2; ++i) {
     auto message = box->receive_for(10s);
@@ -203,9 +207,7 @@ TEST_F(MailboxRingTest, MessageADeadViewerHeldIsNotReceivedAgain) {
   ASSERT_TRUE(box->send(std::string_view("viewed")));
   auto ring = ring_of("viewer");
   const pid_t dead = dead_pid();
-  ring.cell(0)->word.store(
-      msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(dead)));
-  ring.cell(0)->holder = msg::CellHolder::make(dead, 0);
+  forge_claim(ring, msg::CellState::reading, dead);
   ring.cell(0)->is_viewed = 1;
   // Full (one cell, held) until the dead viewer's cell is recovered; then there is room.
   ASSERT_TRUE(box->send_for(std::string_view("next"), 10s));
@@ -225,9 +227,7 @@ TEST_F(MailboxRingTest, CellADeadWriterClaimedIsGivenUp) {
     ASSERT_TRUE(box);
     auto ring = ring_of(name);
     const pid_t dead = dead_pid();
-    ring.cell(0)->word.store(
-        msg::CellWord::make(0, msg::CellState::writing, static_cast<std::uint32_t>(dead)));
-    ring.cell(0)->holder = msg::CellHolder::make(dead, 0);
+    forge_claim(ring, msg::CellState::writing, dead);
     if (is_tail_moved) ring.state()->ring_tail.store(1);
     for (std::uint64_t i = 0; i < 10; ++i) {
       ASSERT_TRUE(box->send_for(numbered(i), 10s));
