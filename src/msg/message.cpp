@@ -1,5 +1,7 @@
 #include "conduit/msg/message.hpp"
 
+#include <cstring>
+
 namespace conduit {
 
 Message::Message(std::vector<std::byte> payload, std::int64_t type, ProcessId sender,
@@ -32,7 +34,31 @@ const std::string& Message::empty_name() noexcept {
 
 Message Message::copy_of(std::span<const std::byte> payload, std::int64_t type, ProcessId sender,
                          std::uint64_t sequence) {
-  return Message(std::vector<std::byte>(payload.begin(), payload.end()), type, sender, sequence);
+  Message message;
+  message.assign_copy(payload, type, sender, sequence);
+  return message;
+}
+
+void Message::assign_copy(std::span<const std::byte> payload, std::int64_t type, ProcessId sender,
+                          std::uint64_t sequence) {
+  static_assert(kInlineBytes <= UINT8_MAX);
+  type_ = type;
+  sender_ = sender;
+  sequence_ = sequence;
+  is_private_mapping_ = false;
+  if (sender_name_ != nullptr) sender_name_.reset();
+  if (!payload.empty() && payload.size() <= kInlineBytes) {
+    if (owner_ != nullptr) owner_.reset();
+    payload_ = {};
+    std::memcpy(inline_bytes_, payload.data(), payload.size());
+    inline_size_ = static_cast<std::uint8_t>(payload.size());
+    return;
+  }
+  auto storage =
+      std::make_shared<const std::vector<std::byte>>(payload.begin(), payload.end());
+  payload_ = std::span(*storage);
+  owner_ = std::move(storage);
+  inline_size_ = 0;
 }
 
 }  // namespace conduit

@@ -2,19 +2,63 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+
 namespace conduit {
 namespace {
 
-TEST(Message, OwnsItsBytesAndSharesThemOnCopy) {
-  Message message = Message::copy_of(bytes_of(std::string_view("hello")), 7, ProcessId{12, 34}, 9);
-  EXPECT_EQ(message.text(), "hello");
+TEST(Message, OwnsItsBytesAndSharesLargeOnesOnCopy) {
+  const std::string large(Message::kInlineBytes + 1, 'L');
+  Message message = Message::copy_of(bytes_of(std::string_view(large)), 7, ProcessId{12, 34}, 9);
+  EXPECT_EQ(message.text(), large);
   EXPECT_EQ(message.type(), 7);
   EXPECT_EQ(message.sender(), (ProcessId{12, 34}));
   EXPECT_EQ(message.sequence(), 9u);
   const Message copy = message;
-  EXPECT_EQ(copy.payload().data(), message.payload().data());
+  EXPECT_EQ(copy.payload().data(), message.payload().data()) << "large bytes are shared";
   message = Message();
-  EXPECT_EQ(copy.text(), "hello") << "the copy keeps the bytes alive";
+  EXPECT_EQ(copy.text(), large) << "the copy keeps the bytes alive";
+}
+
+TEST(Message, KeepsSmallBytesInsideItselfThroughCopiesAndMoves) {
+  const std::string small(Message::kInlineBytes, 's');
+  auto message = std::make_unique<Message>(
+      Message::copy_of(bytes_of(std::string_view(small)), 3, ProcessId{5, 6}, 2));
+  EXPECT_EQ(message->text(), small);
+  EXPECT_EQ(message->size(), small.size());
+  const auto* inside = reinterpret_cast<const std::byte*>(message.get());
+  EXPECT_TRUE(message->payload().data() >= inside &&
+              message->payload().data() < inside + sizeof(Message))
+      << "a small message's bytes live in the Message";
+  const Message copy = *message;
+  Message moved = std::move(*message);
+  message.reset();  // the original's storage is gone
+  EXPECT_EQ(copy.text(), small);
+  EXPECT_EQ(moved.text(), small);
+  EXPECT_EQ(moved.type(), 3);
+  EXPECT_EQ(moved.sender(), (ProcessId{5, 6}));
+  EXPECT_EQ(moved.sequence(), 2u);
+  EXPECT_TRUE(copy.writable_payload().empty());
+}
+
+TEST(Message, AssignCopyReplacesWhateverTheMessageHeld) {
+  auto buffer = std::make_shared<std::string>("held by an owner");
+  std::weak_ptr<std::string> watch = buffer;
+  Message message(bytes_of(std::string_view(*buffer)), buffer, 4);
+  message.set_sender_name(std::string("old-peer"));
+  buffer.reset();
+  message.assign_copy(bytes_of(std::string_view("small")), 8, ProcessId{1, 2}, 3);
+  EXPECT_TRUE(watch.expired()) << "the old owner is let go";
+  EXPECT_EQ(message.text(), "small");
+  EXPECT_EQ(message.type(), 8);
+  EXPECT_TRUE(message.sender_name().empty());
+  const std::string large(1000, 'x');
+  message.assign_copy(bytes_of(std::string_view(large)));
+  EXPECT_EQ(message.text(), large);
+  message.assign_copy({});
+  EXPECT_EQ(message.size(), 0u);
+  EXPECT_TRUE(message.text().empty());
 }
 
 TEST(Message, KeepsAnOwnerAliveForAView) {

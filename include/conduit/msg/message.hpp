@@ -16,10 +16,15 @@ namespace conduit {
 
 /// A received message: its bytes, its type (System V style: a positive number the receiver
 /// may select on; 0 when the sender gave none), who sent it and its sequence number.
-/// Owns its bytes (or keeps alive whatever owns them, such as a mapping); copying a Message
-/// shares them, it does not copy them.
+/// Owns its bytes (or keeps alive whatever owns them, such as a mapping). A small message
+/// (kInlineBytes or fewer) keeps its bytes inside the Message itself: receiving one allocates
+/// nothing and touches no reference count, and copying it copies them. A larger one shares its
+/// bytes between copies.
 class Message {
  public:
+  /// Messages this small, when a carrier copies them in (copy_of), live inside the Message.
+  static constexpr std::size_t kInlineBytes = 64;
+
   Message() = default;
   /// A message owning `payload`.
   explicit Message(std::vector<std::byte> payload, std::int64_t type = 0, ProcessId sender = {},
@@ -33,7 +38,7 @@ class Message {
                                                   std::shared_ptr<const void> owner,
                                                   std::int64_t type = 0, ProcessId sender = {},
                                                   std::uint64_t sequence = 0);
-  /// A message holding a copy of `payload`.
+  /// A message holding a copy of `payload` (inside the Message when it is small).
   [[nodiscard]] static Message copy_of(std::span<const std::byte> payload, std::int64_t type = 0,
                                        ProcessId sender = {}, std::uint64_t sequence = 0);
 
@@ -46,8 +51,13 @@ class Message {
     return sender_name_ != nullptr ? *sender_name_ : empty_name();
   }
   [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
-  [[nodiscard]] std::span<const std::byte> payload() const noexcept { return payload_; }
-  [[nodiscard]] std::size_t size() const noexcept { return payload_.size(); }
+  [[nodiscard]] std::span<const std::byte> payload() const noexcept {
+    if (inline_size_ != 0) return {inline_bytes_, inline_size_};
+    return payload_;
+  }
+  [[nodiscard]] std::size_t size() const noexcept {
+    return inline_size_ != 0 ? inline_size_ : payload_.size();
+  }
   /// A handed-off message's bytes, to write in place: a write copies only the page it touches,
   /// and neither the sender nor any other receiver sees it (copies of this Message do: they
   /// share the mapping). Empty for every other message, whose bytes are read-only.
@@ -59,8 +69,14 @@ class Message {
   [[nodiscard]] bool is_handed_off() const noexcept { return is_private_mapping_; }
   /// The payload as text (no copy, no validation: the bytes as they came).
   [[nodiscard]] std::string_view text() const noexcept {
-    return {reinterpret_cast<const char*>(payload_.data()), payload_.size()};
+    const auto bytes = payload();
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
   }
+
+  /// For a carrier that receives into a Message made in place: makes this one what
+  /// copy_of(payload, type, sender, sequence) returns, with no temporary Message to move.
+  void assign_copy(std::span<const std::byte> payload, std::int64_t type = 0,
+                   ProcessId sender = {}, std::uint64_t sequence = 0);
 
   /// For a carrier that numbers messages itself (a transport connection counts its own, over
   /// the mailbox's): no copy of the Message, nor of its bytes.
@@ -84,6 +100,10 @@ class Message {
 
   std::shared_ptr<const std::string> sender_name_;
   bool is_private_mapping_ = false;
+  // An inline message's bytes (payload_ is then empty): read through payload(), so that the
+  // defaulted copies and moves stay right (no pointer into the object itself to fix up).
+  std::uint8_t inline_size_ = 0;
+  std::byte inline_bytes_[kInlineBytes]{};
 };
 
 /// How many messages a mailbox or link holds before send blocks.
