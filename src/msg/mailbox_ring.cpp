@@ -63,7 +63,7 @@ bool Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position, std::int
   if (!cell->word.compare_exchange_strong(held, word_of(position + ring_cells_, CellState::empty),
                                           std::memory_order_release, std::memory_order_relaxed))
     return false;
-  state_->ring_done.fetch_add(1, std::memory_order_release);
+  state_->ring_done.fetch_add(1, std::memory_order_seq_cst);  // seq_cst: see wake_senders
   wake_senders();
   return true;
 }
@@ -98,8 +98,9 @@ void wake_once(sync::WaitWord& word, std::atomic<std::uint32_t>& woken_at) {
 }  // namespace
 
 void Mailbox::Impl::wake_receivers() {
-  // One fence for both counts: has_sleepers makes it.
-  if (sync::WaitWord::has_sleepers(state_->messages.sleepers, fencing_)) [[unlikely]] {
+  // No fence: every caller published with a seq_cst read-modify-write (sync/wait.hpp), and the
+  // loads of both counts are seq_cst.
+  if (sync::WaitWord::has_sleepers_after_seq_cst_write(state_->messages.sleepers)) [[unlikely]] {
     // Once per sleep (sync/wait.hpp, "Waking once per sleep"): a flagged receiver stays
     // flagged until it is awake again, and a stream would otherwise wake it per message. Only
     // receivers that mark their sleeps may be woken so: selective ones, which watch the word
@@ -112,15 +113,16 @@ void Mailbox::Impl::wake_receivers() {
       wake_once(state_->messages, messages_woken_at_);
     }
   }
-  if (doorbell_ != nullptr && doorbell_->sleepers.load(std::memory_order_relaxed) != 0)
+  if (doorbell_ != nullptr && sync::WaitWord::has_sleepers_after_seq_cst_write(doorbell_->sleepers))
       [[unlikely]] {
     wake_once(*doorbell_, doorbell_woken_at_);  // the endpoint's receiver marks its sleeps too
   }
 }
 
 void Mailbox::Impl::wake_senders() {
-  // Every sender waiting on a ring mailbox marks its sleeps (wait_ready): once per sleep.
-  if (sync::WaitWord::has_sleepers(state_->space.sleepers, fencing_)) [[unlikely]]
+  // Every sender waiting on a ring mailbox marks its sleeps (wait_ready): once per sleep. No
+  // fence: every caller's last publishing write was a seq_cst count of positions done.
+  if (sync::WaitWord::has_sleepers_after_seq_cst_write(state_->space.sleepers)) [[unlikely]]
     wake_once(state_->space, space_woken_at_);
 }
 
@@ -195,9 +197,10 @@ bool Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
   cell->sender = store(me);
   if (!payload.empty()) std::memcpy(payload_of(cell), payload.data(), payload.size());
   // A compare-exchange, as in ring_finish: a claim given up as a dead one's is not published.
+  // seq_cst: the write that wake_receivers' fence-free look follows (sync/wait.hpp).
   std::uint64_t held = word_of(position, CellState::writing, me.pid);
   if (!cell->word.compare_exchange_strong(held, word_of(position, CellState::full),
-                                          std::memory_order_release, std::memory_order_relaxed))
+                                          std::memory_order_seq_cst, std::memory_order_relaxed))
     return false;
   wake_receivers();
   return true;
@@ -430,12 +433,13 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
       replacement = word_of(is_tail ? at : at + ring_cells_, CellState::empty);
       is_voided = !is_tail;
     }
-    if (!cell->word.compare_exchange_strong(word, replacement, std::memory_order_acq_rel,
+    // seq_cst, as the ring's other publishing writes (the wakes below have no fence).
+    if (!cell->word.compare_exchange_strong(word, replacement, std::memory_order_seq_cst,
                                             std::memory_order_relaxed))
       return;  // it moved on: not dead after all, or recovered by another
     if (is_voided) state_->ring_voided.fetch_add(1, std::memory_order_relaxed);
     if (is_voided || is_viewed) {
-      state_->ring_done.fetch_add(1, std::memory_order_release);
+      state_->ring_done.fetch_add(1, std::memory_order_seq_cst);
       wake_senders();
     } else if (state == CellState::reading) {
       wake_receivers();

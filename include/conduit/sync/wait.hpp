@@ -77,6 +77,15 @@
 // A waker that was not running when the barrier came gets its fence from the context switch:
 // the same argument with P at the switch.
 //
+// A waker whose publishing write is itself a seq_cst read-modify-write (a compare-exchange
+// that publishes a cell, a count bumped after the data) needs no fence (a'): it loads
+// `sleepers` seq_cst (has_sleepers_after_seq_cst_write). If that load misses the flag (c), it is
+// coherence-ordered before (c), so it precedes (c) in the single total order S, and the write
+// precedes it; (c) precedes the fence (c'). Were (d') to miss the write, (d') would be
+// coherence-ordered before a seq_cst write that follows a seq_cst fence sequenced before it,
+// so (c') would precede the write in S ([atomics.order], C++20): a cycle in S. On x86 the
+// locked instruction of the write is the fence, and the seq_cst load a plain one.
+//
 // Waking once per sleep (SleepMark::bump, WaitWord::wake_all_once). A flagged sleeper stays
 // flagged through its membarrier (microseconds on a VM), and a waker publishing a stream saw
 // the flag on every publish meanwhile: a bump and a FUTEX_WAKE per record, for a sleeper that
@@ -203,6 +212,13 @@ struct WaitWord {
   /// (see flag_sleeper_on below).
   bool flag_sleeper(WakeFencing fencing = WakeFencing::symmetric) noexcept {
     return flag_sleeper_on(sleepers, fencing);
+  }
+
+  /// has_sleepers for a waker whose last publishing write was a seq_cst read-modify-write (see
+  /// the top of this file): no fence, a seq_cst load.
+  [[nodiscard]] static bool has_sleepers_after_seq_cst_write(
+      const std::atomic<std::uint32_t>& count) noexcept {
+    return count.load(std::memory_order_seq_cst) != 0;
   }
 
   /// The waker's side of the second protocol, (a') and (b'), on any sleeper count: whether a
