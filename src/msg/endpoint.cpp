@@ -225,16 +225,13 @@ class Endpoint::Impl {
         inbound_, [](const Inbound& in) { return !in.link && !in.peer.empty(); }));
   }
 
-  static Message from(Message message, const std::shared_ptr<const std::string>& peer) {
-    message.set_sender_name(peer);
-    return message;
-  }
-
   Result<Message> receive(std::optional<std::string_view> peer, bool is_try,
                           std::optional<sys::TimePoint> deadline) {
     const std::string_view operation = peer ? (is_try ? "try_receive_from"sv : "receive_from"sv)
                                             : (is_try ? "try_receive"sv : "receive"sv);
-    if (peer) {
+    // A peer already linked to us has a valid name (peer_name checked it): not checked again
+    // per receive.
+    if (peer && std::ranges::none_of(inbound_, [&](const Inbound& in) { return in.peer == *peer; })) {
       if (auto valid = check_name("endpoint", *peer); !valid) return std::unexpected(valid.error());
     }
     // Links with a ready ring ring the doorbell only for a sleeper that flagged itself (the
@@ -256,15 +253,18 @@ class Endpoint::Impl {
         // Round robin, so that one busy peer cannot starve the others.
         Inbound& in = inbound_[(next_inbound_ + step) % count];
         if (!in.link || (peer && in.peer != *peer)) continue;
-        auto got = in.link->try_receive();
-        if (got) {
+        // Into a Message made in place in the result, named after the peer: nothing moved.
+        Result<Message> got(std::in_place);
+        auto received = in.link->impl_->receive_copy(0, true, std::nullopt, &*got);
+        if (received) {
           unflag();
           next_inbound_ = (next_inbound_ + step + 1) % count;
-          return from(std::move(*got), in.shared_name);
+          got->set_sender_name(in.shared_name);
+          return got;
         }
-        if (got.error().code() != Errc::would_block) {
+        if (received.error().code() != Errc::would_block) {
           unflag();
-          return std::unexpected(got.error());
+          return std::unexpected(std::move(received.error()));
         }
       }
       const auto linked =

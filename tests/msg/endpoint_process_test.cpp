@@ -46,6 +46,12 @@ TEST_F(EndpointTest, UnknownPeerIsNotFoundAndBadNamesInvalid) {
   EXPECT_EQ(sent.error().message(), "endpoint 'me': send: no endpoint 'nobody'");
   EXPECT_EQ(me->send("a/b", "hi").error().code(), Errc::invalid_argument);
   EXPECT_EQ(Endpoint::join("a#b").error().code(), Errc::invalid_argument);
+  // Receives check a name they do not know yet (a linked peer's was checked when it linked).
+  ASSERT_TRUE(me->send("me", "to myself"));
+  ASSERT_TRUE(me->receive_from("me"));
+  EXPECT_EQ(me->try_receive_from("a/b").error().code(), Errc::invalid_argument);
+  EXPECT_EQ(me->receive_from_for("", std::chrono::milliseconds(10)).error().code(),
+            Errc::invalid_argument);
 }
 
 TEST_F(EndpointTest, NameIsTakenWhileItsProcessLivesAndFreeAfter) {
