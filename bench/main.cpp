@@ -312,10 +312,19 @@ int main(int argc, char** argv) {
   app.add_option("--rows", rows,
                  "Run only the rows whose name matches this regex (and each group's reference)");
   app.add_flag("--list", list, "List the groups and exit");
+  std::size_t blocks = 0;
+  app.add_option("--blocks", blocks,
+                 "Blocks per row (more: a steadier median ratio on a noisy machine)")
+      ->check(CLI::Range(1, 1000));
+  std::size_t round_trips = 0;
+  app.add_option("--round-trips", round_trips, "Round trips per block and row, at 64 B")
+      ->check(CLI::Range(1, 10'000'000));
   CLI11_PARSE(app, argc, argv);
   ::signal(SIGPIPE, SIG_IGN);  // a stream whose reader died is an error of its row, not our death
   const Mode mode = smoke ? Mode::smoke : quick ? Mode::quick : Mode::full;
   Settings settings = settings_for(mode);
+  if (blocks != 0) settings.blocks = blocks;
+  if (round_trips != 0) settings.round_trips = round_trips;
   settings.show_progress = ::isatty(STDERR_FILENO) != 0;
 
   auto all = groups(mode);

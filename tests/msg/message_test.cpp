@@ -42,6 +42,17 @@ TEST(Message, KeepsSmallBytesInsideItselfThroughCopiesAndMoves) {
   EXPECT_TRUE(copy.writable_payload().empty());
 }
 
+TEST(Message, CopiesEverySizeAroundTheInlineLimitExactly) {
+  std::string source(2 * Message::kInlineBytes + 3, '\0');
+  for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<char>('a' + i % 26);
+  for (std::size_t size = 0; size <= source.size(); ++size) {
+    const std::string_view expected(source.data(), size);
+    const Message message = Message::copy_of(bytes_of(expected));
+    ASSERT_EQ(message.size(), size);
+    ASSERT_EQ(message.text(), expected) << "size " << size;
+  }
+}
+
 TEST(Message, AssignCopyReplacesWhateverTheMessageHeld) {
   auto buffer = std::make_shared<std::string>("held by an owner");
   std::weak_ptr<std::string> watch = buffer;

@@ -101,9 +101,11 @@ class Message {
   std::shared_ptr<const std::string> sender_name_;
   bool is_private_mapping_ = false;
   // An inline message's bytes (payload_ is then empty): read through payload(), so that the
-  // defaulted copies and moves stay right (no pointer into the object itself to fix up).
+  // defaulted copies and moves stay right (no pointer into the object itself to fix up). Left
+  // uninitialised: only the first inline_size_ are ever read (copying the rest is allowed for
+  // std::byte), and zeroing them would cost every Message made.
   std::uint8_t inline_size_ = 0;
-  std::byte inline_bytes_[kInlineBytes]{};
+  std::byte inline_bytes_[kInlineBytes];
 };
 
 /// How many messages a mailbox or link holds before send blocks.
