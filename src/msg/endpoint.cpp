@@ -231,7 +231,8 @@ class Endpoint::Impl {
                                             : (is_try ? "try_receive"sv : "receive"sv);
     // A peer already linked to us has a valid name (peer_name checked it): not checked again
     // per receive.
-    if (peer && std::ranges::none_of(inbound_, [&](const Inbound& in) { return in.peer == *peer; })) {
+    if (peer &&
+        std::ranges::none_of(inbound_, [&](const Inbound& in) { return in.peer == *peer; })) {
       if (auto valid = check_name("endpoint", *peer); !valid) return std::unexpected(valid.error());
     }
     // Links with a ready ring ring the doorbell only for a sleeper that flagged itself (the

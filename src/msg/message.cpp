@@ -80,8 +80,7 @@ void Message::assign_copy(std::span<const std::byte> payload, std::int64_t type,
     inline_size_ = static_cast<std::uint8_t>(payload.size());
     return;
   }
-  auto storage =
-      std::make_shared<const std::vector<std::byte>>(payload.begin(), payload.end());
+  auto storage = std::make_shared<const std::vector<std::byte>>(payload.begin(), payload.end());
   payload_ = std::span(*storage);
   owner_ = std::move(storage);
   inline_size_ = 0;

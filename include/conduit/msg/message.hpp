@@ -75,8 +75,8 @@ class Message {
 
   /// For a carrier that receives into a Message made in place: makes this one what
   /// copy_of(payload, type, sender, sequence) returns, with no temporary Message to move.
-  void assign_copy(std::span<const std::byte> payload, std::int64_t type = 0,
-                   ProcessId sender = {}, std::uint64_t sequence = 0);
+  void assign_copy(std::span<const std::byte> payload, std::int64_t type = 0, ProcessId sender = {},
+                   std::uint64_t sequence = 0);
 
   /// For a carrier that numbers messages itself (a transport connection counts its own, over
   /// the mailbox's): no copy of the Message, nor of its bytes.
