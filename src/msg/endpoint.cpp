@@ -205,11 +205,31 @@ class Endpoint::Impl {
     return {};
   }
 
+  /// The index of `peer` in inbound_, if it is there: where it was found last, or a look
+  /// through all (entries stay put: inbound_ only grows, and names in it are unique).
+  std::optional<std::size_t> find_inbound(std::string_view peer) {
+    if (last_inbound_ < inbound_.size() && inbound_[last_inbound_].peer == peer)
+      return last_inbound_;
+    return look_up_inbound(peer);
+  }
+  std::optional<std::size_t> look_up_inbound(std::string_view peer) {
+    if (peer.empty()) return std::nullopt;  // an entry with a bad name reads as empty
+    for (std::size_t i = 0; i < inbound_.size(); ++i) {
+      if (inbound_[i].peer != peer) continue;
+      last_inbound_ = i;
+      return i;
+    }
+    return std::nullopt;
+  }
+
   // Opens the links of peers that registered since we last looked.
   void refresh_inbound() {
-    const std::uint32_t count = std::min(state_->inbound_count, kMaxPeers);
     // Every receive asks: nearly always nobody new registered and every link is open.
-    if (count == inbound_.size() && unopened_ == 0) return;
+    if (std::min(state_->inbound_count, kMaxPeers) == inbound_.size() && unopened_ == 0) return;
+    open_inbound();
+  }
+  void open_inbound() {
+    const std::uint32_t count = std::min(state_->inbound_count, kMaxPeers);
     for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
       std::string peer = peer_name(i);
       auto shared_name = std::make_shared<const std::string>(peer);
@@ -229,11 +249,15 @@ class Endpoint::Impl {
                           std::optional<sys::TimePoint> deadline) {
     const std::string_view operation = peer ? (is_try ? "try_receive_from"sv : "receive_from"sv)
                                             : (is_try ? "try_receive"sv : "receive"sv);
-    // A peer already linked to us has a valid name (peer_name checked it): not checked again
-    // per receive.
-    if (peer &&
-        std::ranges::none_of(inbound_, [&](const Inbound& in) { return in.peer == *peer; })) {
-      if (auto valid = check_name("endpoint", *peer); !valid) return std::unexpected(valid.error());
+    // The peer's entry in inbound_, looked up once per call (and again only while it has
+    // none). A peer listed there has a valid name (peer_name checked it): not checked again.
+    std::optional<std::size_t> known;
+    if (peer) {
+      known = find_inbound(*peer);
+      if (!known) {
+        if (auto valid = check_name("endpoint", *peer); !valid)
+          return std::unexpected(valid.error());
+      }
     }
     // Links with a ready ring ring the doorbell only for a sleeper that flagged itself (the
     // second protocol of sync/wait.hpp): a receiver flags itself, looks once more, then sleeps.
@@ -249,17 +273,21 @@ class Endpoint::Impl {
         is_flagged = false;
       };
       refresh_inbound();
+      if (peer && !known) known = find_inbound(*peer);
+      // receive_from looks at its peer's link only; receive at every link, round robin, so
+      // that one busy peer cannot starve the others.
       const std::size_t count = inbound_.size();
-      for (std::size_t step = 0; step < count; ++step) {
-        // Round robin, so that one busy peer cannot starve the others.
-        Inbound& in = inbound_[(next_inbound_ + step) % count];
-        if (!in.link || (peer && in.peer != *peer)) continue;
+      const std::size_t steps = peer ? (known ? 1 : 0) : count;
+      for (std::size_t step = 0; step < steps; ++step) {
+        const std::size_t index = peer ? *known : (next_inbound_ + step) % count;
+        Inbound& in = inbound_[index];
+        if (!in.link) continue;
         // Into a Message made in place in the result, named after the peer: nothing moved.
         Result<Message> got(std::in_place);
         auto received = in.link->impl_->receive_copy(0, true, std::nullopt, &*got);
         if (received) {
           unflag();
-          next_inbound_ = (next_inbound_ + step + 1) % count;
+          next_inbound_ = (index + 1) % count;
           got->set_sender_name(in.shared_name);
           return got;
         }
@@ -269,9 +297,7 @@ class Endpoint::Impl {
         }
       }
       const auto linked =
-          !peer ? inbound_.end() : std::ranges::find_if(inbound_, [&](const Inbound& in) {
-            return in.link && in.peer == *peer;
-          });
+          peer && known && inbound_[*known].link ? inbound_.begin() + *known : inbound_.end();
       if (linked != inbound_.end()) {
         // Nothing left from a peer that linked to us: if it is gone, nothing more will come.
         // (A peer that never linked may still join: receive_from waits for it.) Looked at once
@@ -342,6 +368,7 @@ class Endpoint::Impl {
   std::vector<Inbound> inbound_;
   std::size_t unopened_ = 0;  // entries of inbound_ with a valid name whose link is not open yet
   std::size_t next_inbound_ = 0;
+  std::size_t last_inbound_ = SIZE_MAX;  // where find_inbound found its peer last (a valid name)
   // Sends look at their peer every kPeerCheckInterval: measured on coarse_now() (less its
   // lag, so that the promise holds) when its tick is a small part of that.
   bool is_coarse_clock_fine_ = sys::coarse_resolution() <= kPeerCheckInterval / 4;

@@ -85,6 +85,49 @@ TEST_F(EndpointTest, SymmetricReceiveFromKeepsOrderAndNamesTheSender) {
   EXPECT_TRUE(a.wait().ok());
 }
 
+TEST_F(EndpointTest, ReceiveFromTakesOnlyItsPeersMessagesAndWaitsForAPeerNotLinkedYet) {
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  Child early([] {
+    auto me = Endpoint::join("early");
+    CHILD_CHECK(me.has_value());
+    for (std::uint64_t i = 0; i < 3; ++i) CHILD_CHECK(me->send("server", bytes_of(i)).has_value());
+    CHILD_CHECK(me->receive_from("server").has_value());  // stay joined until read
+    return 0;
+  });
+  // "late" joins a while later (most likely once "early"'s messages wait): receive_from
+  // ("late") waits for a peer that has no link yet, and passes the other peer's messages by.
+  Child late([] {
+    ::usleep(100'000);
+    auto me = Endpoint::join("late");
+    CHILD_CHECK(me.has_value());
+    for (std::uint64_t i = 100; i < 103; ++i)
+      CHILD_CHECK(me->send("server", bytes_of(i)).has_value());
+    CHILD_CHECK(me->receive_from("server").has_value());
+    return 0;
+  });
+  auto first = server->receive_from_for("late", 30s);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(number_in(*first), 100u);
+  EXPECT_EQ(first->sender_name(), "late");
+  // Alternating between the two peers: each keeps its own order.
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto from_early = server->receive_from_for("early", 30s);
+    ASSERT_TRUE(from_early) << from_early.error().message();
+    EXPECT_EQ(number_in(*from_early), i);
+    EXPECT_EQ(from_early->sender_name(), "early");
+    if (i == 2) break;
+    auto from_late = server->receive_from_for("late", 30s);
+    ASSERT_TRUE(from_late) << from_late.error().message();
+    EXPECT_EQ(number_in(*from_late), 101 + i);
+  }
+  EXPECT_EQ(server->try_receive_from("early").error().code(), Errc::would_block);
+  ASSERT_TRUE(server->send("early", "done"));
+  ASSERT_TRUE(server->send("late", "done"));
+  EXPECT_TRUE(early.wait().ok());
+  EXPECT_TRUE(late.wait().ok());
+}
+
 TEST_F(EndpointTest, AsymmetricReceiveSaysWhoSentEachMessage) {
   auto server = Endpoint::join("server");
   ASSERT_TRUE(server);
