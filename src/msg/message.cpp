@@ -33,7 +33,10 @@ void copy_small(std::byte* to, const std::byte* from, std::size_t n) noexcept {
 Message::Message(std::vector<std::byte> payload, std::int64_t type, ProcessId sender,
                  std::uint64_t sequence)
     : type_(type), sender_(sender), sequence_(sequence) {
-  auto storage = std::make_shared<const std::vector<std::byte>>(std::move(payload));
+  own(std::make_shared<const std::vector<std::byte>>(std::move(payload)));
+}
+
+void Message::own(std::shared_ptr<const std::vector<std::byte>> storage) noexcept {
   payload_ = std::span(*storage);
   owner_ = std::move(storage);
 }
@@ -80,9 +83,7 @@ void Message::assign_copy(std::span<const std::byte> payload, std::int64_t type,
     inline_size_ = static_cast<std::uint8_t>(payload.size());
     return;
   }
-  auto storage = std::make_shared<const std::vector<std::byte>>(payload.begin(), payload.end());
-  payload_ = std::span(*storage);
-  owner_ = std::move(storage);
+  own(std::make_shared<const std::vector<std::byte>>(payload.begin(), payload.end()));
   inline_size_ = 0;
 }
 

@@ -97,6 +97,8 @@ class Message {
   ProcessId sender_{};
   std::uint64_t sequence_ = 0;
   static const std::string& empty_name() noexcept;
+  /// Holds its bytes in `storage` (shared by copies).
+  void own(std::shared_ptr<const std::vector<std::byte>> storage) noexcept;
 
   std::shared_ptr<const std::string> sender_name_;
   bool is_private_mapping_ = false;
