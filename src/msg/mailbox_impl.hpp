@@ -314,6 +314,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   std::byte* ring_;  // null: no ring
   std::uint32_t ring_cells_;
   std::uint32_t ring_stride_;
+  // How a waiter flags itself (wait_ready); the ring's wakers take no fence of their own any
+  // more (their publishing writes are seq_cst: see wake_receivers).
   sync::WakeFencing fencing_;
   std::string name_;
   /// The errors polling returns, built once: returning one copies a pointer, no allocation.
