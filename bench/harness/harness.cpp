@@ -143,6 +143,7 @@ std::vector<double> run_round_trip_block(RoundTrip& row, std::size_t count, bool
       row.ping();
       samples.push_back(-std::chrono::duration<double, std::nano>(Clock::now() - start).count());
     }
+    row.end_block();
   } catch (...) {
     watch.reset();
     ::kill(child, SIGKILL);  // our side failed: the child may wait for ever

@@ -43,6 +43,8 @@ class RoundTrip {
   virtual void serve(std::size_t count) = 0;
   /// Parent: send one message and wait for the answer.
   virtual void ping() = 0;
+  /// Parent, after a block's last ping, before it waits for the child to end.
+  virtual void end_block() {}
   /// Parent, after the child ended: remove what prepare made.
   virtual void cleanup() {}
 };

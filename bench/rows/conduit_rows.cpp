@@ -191,9 +191,11 @@ class EndpointRow final : public RoundTrip {
       auto message = take(*child);
       must(child->send(parent, message.payload()));
     }
-    // Stay joined until the parent read the last answer: leaving removes our links.
+    // Stay joined until the parent read the last answer (it then says so: end_block), since
+    // leaving removes our links. The timeout only guards a parent that failed.
     (void)child->receive_from_for(parent, std::chrono::seconds(5));
   }
+  void end_block() override { (void)me_->send(child_name_, buffer_); }
   void ping() override {
     conduit::sync::set_spin_rounds(spin_for(wait_));
     for (;;) {
