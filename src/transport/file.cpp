@@ -18,7 +18,11 @@
 // holds a shared flock on the spool for as long as it is connected and appends a hello record
 // (kHelloMagic) first: the reader answers closed once it has read everything, has seen a hello,
 // and no writer holds the flock any more — a writer that closed or died. A record cut short
-// with no writer left to finish it is corrupted. A writer's descriptor inherited by fork()
+// with no writer left to finish it is corrupted. Each record ends in its magic's end mark
+// and its length again (RecordEnd): a record cut short that other writers' records followed
+// would otherwise read as one record made of its bytes and theirs. The reader finds the end
+// mark missing, says `corrupted` (naming the offset), and stays there, as a framed stream out
+// of step does (framing.hpp). A writer's descriptor inherited by fork()
 // keeps its flock: close it in the process that does not write.
 // Waiting for a spool to grow polls with a short sleep (TODO(perf): inotify).
 #include <fcntl.h>
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "backoff.hpp"
@@ -40,7 +45,15 @@
 namespace conduit::transport {
 namespace {
 
-constexpr std::uint32_t kHelloMagic = 0x48464443;  // "CDFH": a writer connected
+constexpr std::uint32_t kHelloMagic = 0x48464443;      // "CDFH": a writer connected
+constexpr std::uint32_t kRecordEndMagic = 0x45464443;  // "CDFE": ends every record
+
+/// What follows each record's payload (see the top of this file).
+struct RecordEnd {
+  std::uint32_t magic;
+  std::uint32_t length;  // the payload's, as in the header
+};
+static_assert(sizeof(RecordEnd) == 8 && std::is_trivially_copyable_v<RecordEnd>);
 // What one look at the spool reads: records up to this long (with their header) take one pread.
 constexpr std::size_t kReadAhead = 16 * 1024;
 // Looks at a spool with nothing new before the reader asks whether any writer is left.
@@ -60,15 +73,17 @@ class SpoolWriter final : public Link {
 
   Result<void> append(std::uint32_t magic, std::span<const std::byte> payload, std::int64_t type) {
     if (!fd_) return fail(Errc::closed, fmt::format("{}: send: closed", url_));
-    const FrameHeader header{magic, static_cast<std::uint32_t>(payload.size()), type};
-    iovec parts[2] = {{const_cast<FrameHeader*>(&header), sizeof header},
-                      {const_cast<std::byte*>(payload.data()), payload.size()}};
+    const auto length = static_cast<std::uint32_t>(payload.size());
+    const FrameHeader header{magic, length, type};
+    const RecordEnd end{kRecordEndMagic, length};
+    iovec parts[3] = {{const_cast<FrameHeader*>(&header), sizeof header},
+                      {const_cast<std::byte*>(payload.data()), payload.size()},
+                      {const_cast<RecordEnd*>(&end), sizeof end}};
     // One call, never a second for the rest: bytes appended later could land after another
     // writer's record (see the top of this file).
-    auto written =
-        sys::call("writev", [&] { return ::writev(fd_.get(), parts, payload.empty() ? 1 : 2); });
+    auto written = sys::call("writev", [&] { return ::writev(fd_.get(), parts, 3); });
     if (!written) return fail(written.error(), fmt::format("{}: send", url_));
-    const std::size_t whole = sizeof header + payload.size();
+    const std::size_t whole = sizeof header + payload.size() + sizeof end;
     if (static_cast<std::size_t>(*written) != whole) {
       fd_.reset();  // no more records behind a torn one; the reader sees this writer gone
       return fail(Errc::io, fmt::format("{}: send: the record was cut short after {} of {} "
@@ -121,12 +136,7 @@ class SpoolReader final : public Link {
       FrameHeader header{};
       if (*got >= sizeof header) {
         std::memcpy(&header, buffer_.data(), sizeof header);
-        if (header.magic == kHelloMagic) {
-          has_seen_writer_ = true;
-          offset_ += sizeof header + header.length;
-          continue;
-        }
-        if (header.magic != kFrameMagic) {
+        if (header.magic != kFrameMagic && header.magic != kHelloMagic) {
           return fail(Errc::corrupted, fmt::format("{}: receive: bad record magic {:#010x} at "
                                                    "offset {}",
                                                    url_, header.magic, offset_));
@@ -137,9 +147,16 @@ class SpoolReader final : public Link {
                                   "frame limit {}",
                                   url_, header.length, offset_, kMaxFrameSize));
         }
-        const std::size_t record_size = sizeof header + header.length;
+        const std::size_t record_size = sizeof header + header.length + sizeof(RecordEnd);
         if (*got >= record_size) {
+          if (auto whole = check_end(buffer_.data() + sizeof header + header.length, header);
+              !whole)
+            return std::unexpected(whole.error());
           offset_ += record_size;
+          if (header.magic == kHelloMagic) {
+            has_seen_writer_ = true;
+            continue;
+          }
           return copied_message(std::span(buffer_).subspan(sizeof header, header.length),
                                 header.type, ProcessId{}, ++received_);
         }
@@ -151,11 +168,19 @@ class SpoolReader final : public Link {
           if (!spool) return fail(spool.error(), fmt::format("{}: receive", url_));
           const auto spool_size = static_cast<std::uint64_t>(spool->st_size);
           if (spool_size >= offset_ + record_size) {
-            std::vector<std::byte> body(header.length);  // checked against the limit above
+            // The payload and its end mark, read as one.
+            std::vector<std::byte> body(header.length + sizeof(RecordEnd));  // limit checked
             auto body_got = read_at(offset_ + sizeof header, body);
             if (!body_got) return std::unexpected(body_got.error());
             if (*body_got == body.size()) {
+              if (auto whole = check_end(body.data() + header.length, header); !whole)
+                return std::unexpected(whole.error());
               offset_ += record_size;
+              if (header.magic == kHelloMagic) {
+                has_seen_writer_ = true;
+                continue;
+              }
+              body.resize(header.length);
               return Message(std::move(body), header.type, ProcessId{}, ++received_);
             }
           }
@@ -190,6 +215,18 @@ class SpoolReader final : public Link {
   const std::string& url() const noexcept override { return url_; }
 
  private:
+  /// Whether the record at offset_ with `header` ends where it should: `end` points at the
+  /// bytes after its payload.
+  Result<void> check_end(const std::byte* end_bytes, const FrameHeader& header) const {
+    RecordEnd end{};
+    std::memcpy(&end, end_bytes, sizeof end);
+    if (end.magic == kRecordEndMagic && end.length == header.length) return {};
+    return fail(Errc::corrupted,
+                fmt::format("{}: receive: the record of {} bytes at offset {} has no end mark "
+                            "after it (its writer was cut short, and other records follow it)",
+                            url_, header.length, offset_));
+  }
+
   /// Reads up to into.size() bytes at `offset`; fewer at the end of the spool.
   Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> into) {
     std::size_t got = 0;

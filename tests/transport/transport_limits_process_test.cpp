@@ -595,6 +595,38 @@ TEST_F(TransportLimits, File_RecordCutShortWithNoWriterLeftIsCorrupted) {
   EXPECT_EQ(cut.error().code(), Errc::corrupted) << cut.error().message();
 }
 
+// A writer cut short, then another writer's records: without the end mark each record
+// carries, the reader would take the torn record's 100 bytes from its own 3 and the next
+// writer's, and hand them out as one message.
+TEST_F(TransportLimits, File_RecordCutShortThatOthersFollowIsCorruptedNotMerged) {
+  const std::string url = "file://" + path("spool");
+  auto listener = listen(url);
+  ASSERT_TRUE(listener);
+  auto reader = listener->accept();
+  ASSERT_TRUE(reader);
+  auto first = connect(url);
+  ASSERT_TRUE(first) << first.error().message();
+  ASSERT_TRUE(first->send("whole"));
+  const int fd = ::open(path("spool").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  const auto cut = frame(transport::kFrameMagic, 100, 3);
+  ASSERT_EQ(::write(fd, cut.data(), cut.size()), static_cast<ssize_t>(cut.size()));
+  ::close(fd);
+  auto second = connect(url);
+  ASSERT_TRUE(second) << second.error().message();
+  ASSERT_TRUE(second->send(std::string(200, 'y')));
+  auto whole = reader->receive_for(30s);
+  ASSERT_TRUE(whole) << whole.error().message();
+  EXPECT_EQ(whole->text(), "whole");
+  for (int look = 0; look < 2; ++look) {  // and it stays there, as a framed stream out of step
+    auto torn = reader->receive_for(30s);
+    ASSERT_FALSE(torn) << "a message of " << torn->size() << " bytes";
+    EXPECT_EQ(torn.error().code(), Errc::corrupted);
+    EXPECT_NE(torn.error().message().find("has no end mark"), std::string::npos)
+        << torn.error().message();
+  }
+}
+
 TEST_F(TransportLimits, ClosedAndEmptyHandlesAnswerClosed) {
   Connection none;
   EXPECT_EQ(none.send("x").error().code(), Errc::closed);
