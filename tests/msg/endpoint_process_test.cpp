@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "conduit/shm/shared_memory.hpp"
 #include "process.hpp"
@@ -30,6 +31,22 @@ class EndpointTest : public test::ProcessTest {
     return false;
   }
 };
+
+/// A child that joins `name` (after `delay`), sends `peer` the numbers first..last - 1, and
+/// stays joined until `peer` answers `answer`.
+Child numbers_to(std::string name, std::string peer, std::uint64_t first, std::uint64_t last,
+                 std::string answer, std::chrono::milliseconds delay = 0ms) {
+  return Child([=] {
+    std::this_thread::sleep_for(delay);
+    auto me = Endpoint::join(name);
+    CHILD_CHECK(me.has_value());
+    for (std::uint64_t i = first; i < last; ++i)
+      CHILD_CHECK(me->send(peer, bytes_of(i)).has_value());
+    auto reply = me->receive_from(peer);
+    CHILD_CHECK(reply && reply->text() == answer);
+    return 0;
+  });
+}
 
 std::uint64_t number_in(const Message& message) {
   std::uint64_t value = 0;
@@ -66,14 +83,7 @@ TEST_F(EndpointTest, NameIsTakenWhileItsProcessLivesAndFreeAfter) {
 TEST_F(EndpointTest, SymmetricReceiveFromKeepsOrderAndNamesTheSender) {
   auto b = Endpoint::join("b");
   ASSERT_TRUE(b);
-  Child a([] {
-    auto me = Endpoint::join("a");
-    CHILD_CHECK(me.has_value());
-    for (std::uint64_t i = 0; i < 5000; ++i) CHILD_CHECK(me->send("b", bytes_of(i)).has_value());
-    auto reply = me->receive_from("b");
-    CHILD_CHECK(reply && reply->text() == "thanks");
-    return 0;
-  });
+  Child a = numbers_to("a", "b", 0, 5000, "thanks");
   for (std::uint64_t i = 0; i < 5000; ++i) {
     auto message = b->receive_from_for("a", 30s);
     ASSERT_TRUE(message) << message.error().message();
@@ -88,24 +98,10 @@ TEST_F(EndpointTest, SymmetricReceiveFromKeepsOrderAndNamesTheSender) {
 TEST_F(EndpointTest, ReceiveFromTakesOnlyItsPeersMessagesAndWaitsForAPeerNotLinkedYet) {
   auto server = Endpoint::join("server");
   ASSERT_TRUE(server);
-  Child early([] {
-    auto me = Endpoint::join("early");
-    CHILD_CHECK(me.has_value());
-    for (std::uint64_t i = 0; i < 3; ++i) CHILD_CHECK(me->send("server", bytes_of(i)).has_value());
-    CHILD_CHECK(me->receive_from("server").has_value());  // stay joined until read
-    return 0;
-  });
+  Child early = numbers_to("early", "server", 0, 3, "done");
   // "late" joins a while later (most likely once "early"'s messages wait): receive_from
   // ("late") waits for a peer that has no link yet, and passes the other peer's messages by.
-  Child late([] {
-    ::usleep(100'000);
-    auto me = Endpoint::join("late");
-    CHILD_CHECK(me.has_value());
-    for (std::uint64_t i = 100; i < 103; ++i)
-      CHILD_CHECK(me->send("server", bytes_of(i)).has_value());
-    CHILD_CHECK(me->receive_from("server").has_value());
-    return 0;
-  });
+  Child late = numbers_to("late", "server", 100, 103, "done", 100ms);
   auto first = server->receive_from_for("late", 30s);
   ASSERT_TRUE(first) << first.error().message();
   EXPECT_EQ(number_in(*first), 100u);
