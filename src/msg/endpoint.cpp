@@ -25,6 +25,8 @@ namespace {
 
 // Blocking calls wait in slices of this, looking between slices whether the peer died.
 constexpr auto kSlice = 50ms;
+// How often a receive that found nothing looks at one link for a peer that is gone.
+constexpr auto kRetireInterval = 10ms;
 
 EndpointState* state_of(const shm::Segment& segment) {
   return std::launder(reinterpret_cast<EndpointState*>(segment.payload().data()));
@@ -53,6 +55,10 @@ class Endpoint::Impl {
     std::shared_ptr<const std::string> shared_name;  // `peer`, named in every message from it
     std::optional<Mailbox> link;                     // "me#peer", once the peer made it
     sys::TimePoint checked{};  // when receive_from last found the peer's endpoint there
+    // The peer was gone and its link empty: the link is closed here and not polled, until a
+    // sender registers again (EndpointState::registrations).
+    bool is_retired = false;
+    std::uint32_t registrations = 0;  // its entry's count when it was retired
   };
 
   Impl(shm::Segment segment, EndpointOptions options)
@@ -123,12 +129,13 @@ class Endpoint::Impl {
       if (!locked && locked.error().code() != Errc::owner_died)
         return std::unexpected(locked.error());
       if (!locked) peer_state->lock.make_consistent();
-      bool is_listed = false;
+      InboundPeer* listed = nullptr;
       const std::uint32_t count = std::min(peer_state->inbound_count, kMaxPeers);
-      for (std::uint32_t i = 0; i < count && !is_listed; ++i)
-        is_listed = peer_state->inbound[i].is_used != 0 &&
-                    std::strncmp(peer_state->inbound[i].name, name().c_str(), kMaxNameLength) == 0;
-      if (!is_listed) {
+      for (std::uint32_t i = 0; i < count && listed == nullptr; ++i)
+        if (peer_state->inbound[i].is_used != 0 &&
+            std::strncmp(peer_state->inbound[i].name, name().c_str(), kMaxNameLength) == 0)
+          listed = &peer_state->inbound[i];
+      if (listed == nullptr) {
         if (count >= kMaxPeers) {
           peer_state->lock.unlock();
           return fail(Errc::limit_reached, context(fmt::format("{}: '{}' has {} peers already",
@@ -139,7 +146,10 @@ class Endpoint::Impl {
         std::memcpy(entry.name, name().data(), name().size());
         entry.is_used = 1;
         peer_state->inbound_count = count + 1;
+        listed = &entry;
       }
+      std::atomic_ref(listed->registrations).fetch_add(1, std::memory_order_relaxed);
+      std::atomic_ref(peer_state->registrations).fetch_add(1, std::memory_order_release);
       peer_state->lock.unlock();
     }
     peer_state->doorbell.notify_all();
@@ -224,25 +234,76 @@ class Endpoint::Impl {
 
   // Opens the links of peers that registered since we last looked.
   void refresh_inbound() {
-    // Every receive asks: nearly always nobody new registered and every link is open.
-    if (std::min(state_->inbound_count, kMaxPeers) == inbound_.size() && unopened_ == 0) return;
+    // Every receive asks: nearly always nobody registered since and every link is open.
+    if (std::atomic_ref(state_->registrations).load(std::memory_order_acquire) ==
+            registrations_seen_ &&
+        unopened_ == 0)
+      return;
     open_inbound();
   }
   void open_inbound() {
-    const std::uint32_t count = std::min(state_->inbound_count, kMaxPeers);
+    const std::uint32_t registrations =
+        std::atomic_ref(state_->registrations).load(std::memory_order_acquire);
+    if (registrations != registrations_seen_) {
+      registrations_seen_ = registrations;
+      // Someone registered: perhaps a peer that was gone, back under its name.
+      for (std::size_t i = 0; i < inbound_.size(); ++i) {
+        if (inbound_[i].is_retired && entry_registrations(i) != inbound_[i].registrations)
+          inbound_[i].is_retired = false;
+      }
+    }
+    // The entries that registration made visible (its bump releases them).
+    const std::uint32_t count =
+        std::min(std::atomic_ref(state_->inbound_count).load(std::memory_order_acquire), kMaxPeers);
     for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
       std::string peer = peer_name(i);
       auto shared_name = std::make_shared<const std::string>(peer);
       inbound_.push_back(Inbound{std::move(peer), std::move(shared_name), std::nullopt});
     }
     for (auto& in : inbound_) {
-      if (in.link || in.peer.empty()) continue;
+      if (in.link || in.peer.empty() || in.is_retired) continue;
       auto link = Mailbox::open(internal_name({name(), in.peer}), MailboxRole::sender_and_receiver,
                                 NameUse::internal);
       if (link) in.link.emplace(std::move(*link));
     }
-    unopened_ = static_cast<std::size_t>(std::ranges::count_if(
-        inbound_, [](const Inbound& in) { return !in.link && !in.peer.empty(); }));
+    unopened_ = static_cast<std::size_t>(std::ranges::count_if(inbound_, [](const Inbound& in) {
+      return !in.link && !in.peer.empty() && !in.is_retired;
+    }));
+  }
+
+  /// Whether the endpoint of `peer` is gone (a peer that died or left).
+  static bool is_gone(const std::string& peer) {
+    auto alive_peer = shm::Segment::open(peer, shm::SegmentKind::endpoint);
+    return !alive_peer && alive_peer.error().code() == Errc::not_found;
+  }
+
+  /// Stops polling the links of peers that are gone and left nothing in them: an endpoint
+  /// whose peers come and go would otherwise poll every link it ever had, on every receive.
+  /// One link per kRetireInterval, looked at when a receive found nothing: a look opens the
+  /// peer's endpoint, and a poller must not stall on many at once.
+  void retire_gone_peers() {
+    const auto now = sys::coarse_now();
+    if (now - last_retire_ < kRetireInterval || inbound_.empty()) return;
+    last_retire_ = now;
+    // The next entry with a link open (entries without one cost no look).
+    for (std::size_t step = 0; step < inbound_.size(); ++step) {
+      retire_cursor_ = (retire_cursor_ + 1) % inbound_.size();
+      if (inbound_[retire_cursor_].link) break;
+    }
+    Inbound& in = inbound_[retire_cursor_];
+    // Read first: a peer that registers again after this moves it, and undoes the retiring.
+    const std::uint32_t registrations = entry_registrations(retire_cursor_);
+    if (!in.link || in.link->impl_->is_message_ready() || !is_gone(in.peer)) return;
+    // Empty once the peer was gone: nothing more can come from it. A new process under its
+    // name bumps registrations when it links (before its first send), and that undoes this.
+    if (in.link->impl_->is_message_ready()) return;
+    in.link.reset();
+    in.is_retired = true;
+    in.registrations = registrations;
+  }
+
+  std::uint32_t entry_registrations(std::size_t i) const {
+    return std::atomic_ref(state_->inbound[i].registrations).load(std::memory_order_acquire);
   }
 
   Result<Message> receive(std::optional<std::string_view> peer, bool is_try,
@@ -296,8 +357,10 @@ class Endpoint::Impl {
           return std::unexpected(std::move(received.error()));
         }
       }
-      const auto linked =
-          peer && known && inbound_[*known].link ? inbound_.begin() + *known : inbound_.end();
+      if (!peer) retire_gone_peers();
+      const auto linked = peer && known && (inbound_[*known].link || inbound_[*known].is_retired)
+                              ? inbound_.begin() + *known
+                              : inbound_.end();
       if (linked != inbound_.end()) {
         // Nothing left from a peer that linked to us: if it is gone, nothing more will come.
         // (A peer that never linked may still join: receive_from waits for it.) Looked at once
@@ -368,7 +431,10 @@ class Endpoint::Impl {
   std::vector<Inbound> inbound_;
   std::size_t unopened_ = 0;  // entries of inbound_ with a valid name whose link is not open yet
   std::size_t next_inbound_ = 0;
-  std::size_t last_inbound_ = SIZE_MAX;  // where find_inbound found its peer last (a valid name)
+  std::uint32_t registrations_seen_ = 0;  // EndpointState::registrations, at the last look
+  sys::TimePoint last_retire_{};          // when retire_gone_peers last looked (coarse)
+  std::size_t retire_cursor_ = 0;         // the entry it looked at last
+  std::size_t last_inbound_ = SIZE_MAX;   // where find_inbound found its peer last (a valid name)
   // Sends look at their peer every kPeerCheckInterval: measured on coarse_now() (less its
   // lag, so that the promise holds) when its tick is a small part of that.
   bool is_coarse_clock_fine_ = sys::coarse_resolution() <= kPeerCheckInterval / 4;

@@ -186,6 +186,45 @@ TEST_F(EndpointTest, MessagesOfAPeerThatDiedCanStillBeReadThenClosed) {
   EXPECT_EQ(after.error().code(), Errc::closed) << after.error().message();
 }
 
+// A peer that leaves: the receiver stops polling its link once it is empty (after
+// kRetireInterval per link), answers receive_from with closed, and hears the peer again when
+// it joins once more under its name (here from the same process: a pair link takes no third).
+TEST_F(EndpointTest, APeerThatLeftAndJoinedAgainIsHeardAgain) {
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  Child visitor([] {
+    {
+      auto me = Endpoint::join("visitor");
+      CHILD_CHECK(me.has_value());
+      CHILD_CHECK(me->send("server", "first").has_value());
+    }  // left
+    std::this_thread::sleep_for(500ms);  // while the server polls and finds it gone
+    auto again = Endpoint::join("visitor");
+    CHILD_CHECK(again.has_value());
+    CHILD_CHECK(again->send("server", "second").has_value());
+    CHILD_CHECK(again->receive_from("server").has_value());  // stay until read
+    return 0;
+  });
+  auto first = server->receive_for(30s);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->text(), "first");
+  // Polls with nothing there while the visitor is away (the polls let its link go).
+  Result<Message> second = std::unexpected(Error(Errc::would_block, "none yet"));
+  for (auto until = std::chrono::steady_clock::now() + 30s;
+       !second && std::chrono::steady_clock::now() < until;) {
+    second = server->try_receive();
+    if (!second) ASSERT_EQ(second.error().code(), Errc::would_block) << second.error().message();
+  }
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->text(), "second");
+  EXPECT_EQ(second->sender_name(), "visitor");
+  ASSERT_TRUE(server->send("visitor", "done"));
+  EXPECT_TRUE(visitor.wait().ok());
+  auto gone = server->receive_from_for("visitor", 5s);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), Errc::closed) << gone.error().message();
+}
+
 TEST_F(EndpointTest, PollingReceiveFromNoticesAPeerThatWasKilled) {
   auto b = Endpoint::join("b");  // before the child sends to it
   ASSERT_TRUE(b);

@@ -12,6 +12,7 @@
 // made by A on its first send to B, registered in B's `inbound`, and removed with B.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -23,20 +24,28 @@
 namespace conduit::msg {
 
 inline constexpr std::uint64_t kEndpointMagic = 0x31'54'4e'49'4f'50'44'45ULL;  // "EDPOINT1"
-inline constexpr std::uint32_t kEndpointLayoutVersion = 2;  // 2: Mutex without pointers
+// 2: Mutex without pointers; 3: registrations
+inline constexpr std::uint32_t kEndpointLayoutVersion = 3;
 inline constexpr std::uint32_t kMaxPeers = 256;
 
 struct InboundPeer {
   char name[kMaxNameLength + 1];  // NUL-terminated; checked with is_valid_name before use
   std::uint8_t is_used;
-  std::uint8_t reserved[6];
+  std::uint8_t reserved[2];
+  std::uint32_t registrations;  // as EndpointState::registrations, for this peer alone
 };
+static_assert(offsetof(InboundPeer, registrations) == 204);
 static_assert(sizeof(InboundPeer) == 208);
 
 struct alignas(shm::kCacheLine) EndpointState {
   std::uint64_t magic;
   std::uint32_t layout_version;
   std::uint32_t inbound_count;  // used entries are [0, inbound_count)
+  // Bumped (under `lock`) by every sender that makes or opens its link to this endpoint, a
+  // peer listed before included, with its entry's own count: the receiver then looks at its
+  // entries again (a peer whose link it had stopped polling, because that peer was gone, may
+  // be back under its name: its entry's count moved).
+  std::uint32_t registrations;
   alignas(shm::kCacheLine) Mutex lock;
   alignas(shm::kCacheLine) sync::WaitWord doorbell;
   alignas(shm::kCacheLine) InboundPeer inbound[kMaxPeers];
