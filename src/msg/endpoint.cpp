@@ -436,8 +436,9 @@ class Endpoint::Impl {
   std::size_t retire_cursor_ = 0;         // the entry it looked at last
   std::size_t last_inbound_ = SIZE_MAX;   // where find_inbound found its peer last (a valid name)
   // Sends look at their peer every kPeerCheckInterval: measured on coarse_now() (less its
-  // lag, so that the promise holds) when its tick is a small part of that.
-  bool is_coarse_clock_fine_ = sys::coarse_resolution() <= kPeerCheckInterval / 4;
+  // lag, so that the promise holds) when its tick is at most half of that (a 250 Hz kernel's
+  // 4 ms tick: a look every 6 ms of the coarse clock).
+  bool is_coarse_clock_fine_ = sys::coarse_resolution() <= kPeerCheckInterval / 2;
   sys::Clock::duration peer_check_every_ =
       is_coarse_clock_fine_ ? std::chrono::duration_cast<sys::Clock::duration>(
                                   kPeerCheckInterval - sys::coarse_resolution())
