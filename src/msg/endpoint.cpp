@@ -272,7 +272,7 @@ class Endpoint::Impl {
   }
 
   /// Whether the endpoint of `peer` is gone (a peer that died or left).
-  static bool is_gone(const std::string& peer) {
+  static bool is_gone(std::string_view peer) {
     auto alive_peer = shm::Segment::open(peer, shm::SegmentKind::endpoint);
     return !alive_peer && alive_peer.error().code() == Errc::not_found;
   }
@@ -282,8 +282,9 @@ class Endpoint::Impl {
   /// One link per kRetireInterval, looked at when a receive found nothing: a look opens the
   /// peer's endpoint, and a poller must not stall on many at once.
   void retire_gone_peers() {
+    if (inbound_.empty()) return;
     const auto now = sys::coarse_now();
-    if (now - last_retire_ < kRetireInterval || inbound_.empty()) return;
+    if (now - last_retire_ < kRetireInterval) return;
     last_retire_ = now;
     // The next entry with a link open (entries without one cost no look).
     for (std::size_t step = 0; step < inbound_.size(); ++step) {
@@ -368,8 +369,7 @@ class Endpoint::Impl {
         // more than the poll.
         const auto now = sys::now();
         if (now - linked->checked >= kPeerCheckInterval) {
-          auto alive_peer = shm::Segment::open(*peer, shm::SegmentKind::endpoint);
-          if (!alive_peer && alive_peer.error().code() == Errc::not_found) {
+          if (is_gone(linked->peer)) {
             unflag();
             return fail(Errc::closed,
                         context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
