@@ -149,14 +149,9 @@ class SpoolReader final : public Link {
         }
         const std::size_t record_size = sizeof header + header.length + sizeof(RecordEnd);
         if (*got >= record_size) {
-          if (auto whole = check_end(buffer_.data() + sizeof header + header.length, header);
-              !whole)
-            return std::unexpected(whole.error());
-          offset_ += record_size;
-          if (header.magic == kHelloMagic) {
-            has_seen_writer_ = true;
-            continue;
-          }
+          auto is_message = take_record(buffer_.data() + sizeof header + header.length, header);
+          if (!is_message) return std::unexpected(is_message.error());
+          if (!*is_message) continue;
           return copied_message(std::span(buffer_).subspan(sizeof header, header.length),
                                 header.type, ProcessId{}, ++received_);
         }
@@ -173,13 +168,9 @@ class SpoolReader final : public Link {
             auto body_got = read_at(offset_ + sizeof header, body);
             if (!body_got) return std::unexpected(body_got.error());
             if (*body_got == body.size()) {
-              if (auto whole = check_end(body.data() + header.length, header); !whole)
-                return std::unexpected(whole.error());
-              offset_ += record_size;
-              if (header.magic == kHelloMagic) {
-                has_seen_writer_ = true;
-                continue;
-              }
+              auto is_message = take_record(body.data() + header.length, header);
+              if (!is_message) return std::unexpected(is_message.error());
+              if (!*is_message) continue;
               body.resize(header.length);
               return Message(std::move(body), header.type, ProcessId{}, ++received_);
             }
@@ -215,12 +206,18 @@ class SpoolReader final : public Link {
   const std::string& url() const noexcept override { return url_; }
 
  private:
-  /// Whether the record at offset_ with `header` ends where it should: `end` points at the
-  /// bytes after its payload.
-  Result<void> check_end(const std::byte* end_bytes, const FrameHeader& header) const {
+  /// Takes the whole record at offset_ with `header` (`end_bytes`: the bytes after its
+  /// payload): corrupted when its end mark is not there; else past it, and true when it is a
+  /// message (false: a writer's hello, noted).
+  Result<bool> take_record(const std::byte* end_bytes, const FrameHeader& header) {
     RecordEnd end{};
     std::memcpy(&end, end_bytes, sizeof end);
-    if (end.magic == kRecordEndMagic && end.length == header.length) return {};
+    if (end.magic == kRecordEndMagic && end.length == header.length) {
+      offset_ += sizeof header + header.length + sizeof end;
+      if (header.magic != kHelloMagic) return true;
+      has_seen_writer_ = true;
+      return false;
+    }
     return fail(Errc::corrupted,
                 fmt::format("{}: receive: the record of {} bytes at offset {} has no end mark "
                             "after it (its writer was cut short, and other records follow it)",
