@@ -68,6 +68,16 @@ class TransportLimits : public test::ProcessTest {
     std::memcpy(bytes.data(), &header, sizeof header);
     return bytes;
   }
+
+  // Appends to spool `name` what a writer that died halfway through a record leaves: the
+  // header of a 100-byte record and its first 3 bytes.
+  void append_cut_record(const std::string& name) {
+    const int fd = ::open(path(name).c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    const auto cut = frame(transport::kFrameMagic, 100, 3);
+    ASSERT_EQ(::write(fd, cut.data(), cut.size()), static_cast<ssize_t>(cut.size()));
+    ::close(fd);
+  }
 };
 
 TEST_F(TransportLimits, Framing_ForgedHugeLengthIsMessageTooLargeNotAnAllocation) {
@@ -580,12 +590,7 @@ TEST_F(TransportLimits, File_RecordCutShortWithNoWriterLeftIsCorrupted) {
     auto writer = connect(url);
     ASSERT_TRUE(writer) << writer.error().message();
     ASSERT_TRUE(writer->send("whole"));
-    // A writer that died halfway through a record: its first 16 + 3 bytes only.
-    const int fd = ::open(path("spool").c_str(), O_WRONLY | O_APPEND);
-    ASSERT_GE(fd, 0);
-    const auto cut = frame(transport::kFrameMagic, 100, 3);
-    ASSERT_EQ(::write(fd, cut.data(), cut.size()), static_cast<ssize_t>(cut.size()));
-    ::close(fd);
+    ASSERT_NO_FATAL_FAILURE(append_cut_record("spool"));
   }
   auto whole = reader->receive_for(30s);
   ASSERT_TRUE(whole) << whole.error().message();
@@ -607,11 +612,7 @@ TEST_F(TransportLimits, File_RecordCutShortThatOthersFollowIsCorruptedNotMerged)
   auto first = connect(url);
   ASSERT_TRUE(first) << first.error().message();
   ASSERT_TRUE(first->send("whole"));
-  const int fd = ::open(path("spool").c_str(), O_WRONLY | O_APPEND);
-  ASSERT_GE(fd, 0);
-  const auto cut = frame(transport::kFrameMagic, 100, 3);
-  ASSERT_EQ(::write(fd, cut.data(), cut.size()), static_cast<ssize_t>(cut.size()));
-  ::close(fd);
+  ASSERT_NO_FATAL_FAILURE(append_cut_record("spool"));
   auto second = connect(url);
   ASSERT_TRUE(second) << second.error().message();
   ASSERT_TRUE(second->send(std::string(200, 'y')));
