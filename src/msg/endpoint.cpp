@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <deque>
 #include <new>
 #include <optional>
 #include <unordered_map>
@@ -41,6 +43,12 @@ Result<void> check_state(const shm::Segment& segment, std::string_view context) 
   return {};
 }
 
+// The link from `sender` to `receiver` of the sender's generation (endpoint_layout.hpp).
+std::string link_name_of(std::string_view receiver, std::string_view sender,
+                         std::uint32_t generation) {
+  return internal_name({receiver, sender, std::to_string(generation)});
+}
+
 }  // namespace
 
 class Endpoint::Impl {
@@ -53,12 +61,13 @@ class Endpoint::Impl {
   struct Inbound {
     std::string peer;
     std::shared_ptr<const std::string> shared_name;  // `peer`, named in every message from it
-    std::optional<Mailbox> link;                     // "me#peer", once the peer made it
-    sys::TimePoint checked{};  // when receive_from last found the peer's endpoint there
-    // The peer was gone and its link empty: the link is closed here and not polled, until a
-    // sender registers again (EndpointState::registrations).
+    std::optional<Mailbox> link;                     // "me#peer#generation", once the peer made it
+    std::uint32_t generation = 0;  // of `link` (open, to be opened, or retired); 0: none yet
+    std::deque<Mailbox> draining;  // links of the peer's older generations, oldest first
+    sys::TimePoint checked{};      // when receive_from last found the peer's endpoint there
+    // The peer was gone and its link empty: the link is removed and not polled, until the
+    // peer's entry names a newer generation.
     bool is_retired = false;
-    std::uint32_t registrations = 0;  // its entry's count when it was retired
   };
 
   Impl(shm::Segment segment, EndpointOptions options)
@@ -70,9 +79,13 @@ class Endpoint::Impl {
 
   ~Impl() {
     // Leave: links to us go first (their senders get closed), then the endpoint itself.
-    for (std::uint32_t i = 0; i < std::min(state_->inbound_count, kMaxPeers); ++i) {
+    // (The links of older generations, whose senders are gone, go with the endpoint.)
+    const std::uint32_t count =
+        std::min(std::atomic_ref(state_->inbound_count).load(std::memory_order_acquire), kMaxPeers);
+    for (std::uint32_t i = 0; i < count; ++i) {
       const std::string peer = peer_name(i);
-      if (!peer.empty()) (void)Mailbox::remove(internal_name({name(), peer}), NameUse::internal);
+      if (!peer.empty())
+        (void)Mailbox::remove(link_name_of(name(), peer, entry_generation(i)), NameUse::internal);
     }
     (void)shm::Segment::remove(name(), shm::SegmentKind::endpoint);
   }
@@ -91,6 +104,52 @@ class Endpoint::Impl {
     copy[kMaxNameLength] = '\0';
     std::string peer(copy);
     return is_valid_name(peer) ? peer : std::string();
+  }
+
+  /// The link "peer#me#g" of a new generation g, made and registered in `peer_state`'s
+  /// inbound list; with its lock held. Made before it is registered: a receiver that sees the
+  /// generation finds the link. One per Endpoint object and peer: a process that joined under
+  /// our name before (another process, or this one before it left) had links of its own, which
+  /// the peer drains first, and a pair takes no third process.
+  Result<Mailbox> make_link(EndpointState& peer_state, const std::string& peer,
+                            std::string_view operation) {
+    InboundPeer* listed = nullptr;
+    const std::uint32_t count = std::min(peer_state.inbound_count, kMaxPeers);
+    for (std::uint32_t i = 0; i < count && listed == nullptr; ++i)
+      if (peer_state.inbound[i].is_used != 0 &&
+          std::strncmp(peer_state.inbound[i].name, name().c_str(), kMaxNameLength) == 0)
+        listed = &peer_state.inbound[i];
+    if (listed == nullptr && count >= kMaxPeers)
+      return fail(Errc::limit_reached, context(fmt::format("{}: '{}' has {} peers already",
+                                                           operation, peer, kMaxPeers)));
+    const std::uint32_t generation = listed != nullptr ? listed->generation + 1 : 1;
+    if (generation == 0)  // only a forged count wraps
+      return fail(Errc::corrupted, context(fmt::format("{}: '{}' lists our generation as {}",
+                                                       operation, peer, listed->generation)));
+    const std::string link_name = link_name_of(peer, name(), generation);
+    const MailboxOptions link_options{.capacity = options_.capacity,
+                                      .max_message_size = options_.max_message_size,
+                                      .receivers = Receivers::pair,
+                                      .lifetime = Lifetime::system,
+                                      .mode = options_.mode};
+    auto link = Mailbox::create(link_name, link_options, NameUse::internal);
+    if (!link && link.error().code() == Errc::already_exists) {
+      // Made by a sender that died here before it registered it: nobody uses it.
+      (void)Mailbox::remove(link_name, NameUse::internal);
+      link = Mailbox::create(link_name, link_options, NameUse::internal);
+    }
+    if (!link) return std::unexpected(link.error());
+    if (listed == nullptr) {
+      listed = &peer_state.inbound[count];
+      std::memset(listed->name, 0, sizeof listed->name);
+      std::memcpy(listed->name, name().data(), name().size());
+      listed->is_used = 1;
+      // Release: a receiver that reads the count reads the entry's name.
+      std::atomic_ref(peer_state.inbound_count).store(count + 1, std::memory_order_release);
+    }
+    std::atomic_ref(listed->generation).store(generation, std::memory_order_relaxed);
+    std::atomic_ref(peer_state.registrations).fetch_add(1, std::memory_order_release);
+    return link;
   }
 
   Result<Outbound*> outbound(std::string_view peer, std::string_view operation) {
@@ -112,46 +171,14 @@ class Endpoint::Impl {
     }
     if (auto valid = check_state(*target, context(operation)); !valid)
       return std::unexpected(valid.error());
-    const std::string link_name = internal_name({key, name()});
-    MailboxOptions link_options{.capacity = options_.capacity,
-                                .max_message_size = options_.max_message_size,
-                                .receivers = Receivers::pair,
-                                .lifetime = Lifetime::system,
-                                .mode = options_.mode};
-    auto link = Mailbox::create(link_name, link_options, NameUse::internal);
-    if (!link && link.error().code() == Errc::already_exists)
-      link = Mailbox::open(link_name, MailboxRole::sender_and_receiver, NameUse::internal);
-    if (!link) return std::unexpected(link.error());
-    // Register with the peer, so that its receive() finds the link.
     EndpointState* peer_state = state_of(*target);
-    {
-      auto locked = peer_state->lock.lock();
-      if (!locked && locked.error().code() != Errc::owner_died)
-        return std::unexpected(locked.error());
-      if (!locked) peer_state->lock.make_consistent();
-      InboundPeer* listed = nullptr;
-      const std::uint32_t count = std::min(peer_state->inbound_count, kMaxPeers);
-      for (std::uint32_t i = 0; i < count && listed == nullptr; ++i)
-        if (peer_state->inbound[i].is_used != 0 &&
-            std::strncmp(peer_state->inbound[i].name, name().c_str(), kMaxNameLength) == 0)
-          listed = &peer_state->inbound[i];
-      if (listed == nullptr) {
-        if (count >= kMaxPeers) {
-          peer_state->lock.unlock();
-          return fail(Errc::limit_reached, context(fmt::format("{}: '{}' has {} peers already",
-                                                               operation, key, kMaxPeers)));
-        }
-        InboundPeer& entry = peer_state->inbound[count];
-        std::memset(entry.name, 0, sizeof entry.name);
-        std::memcpy(entry.name, name().data(), name().size());
-        entry.is_used = 1;
-        peer_state->inbound_count = count + 1;
-        listed = &entry;
-      }
-      std::atomic_ref(listed->registrations).fetch_add(1, std::memory_order_relaxed);
-      std::atomic_ref(peer_state->registrations).fetch_add(1, std::memory_order_release);
-      peer_state->lock.unlock();
-    }
+    auto locked = peer_state->lock.lock();
+    if (!locked && locked.error().code() != Errc::owner_died)
+      return std::unexpected(locked.error());
+    if (!locked) peer_state->lock.make_consistent();
+    auto link = make_link(*peer_state, key, operation);
+    peer_state->lock.unlock();
+    if (!link) return std::unexpected(link.error());
     peer_state->doorbell.notify_all();
     auto [slot, inserted] =
         outbound_.emplace(key, Outbound{std::move(*target), std::move(*link), sys::now()});
@@ -242,33 +269,79 @@ class Endpoint::Impl {
     open_inbound();
   }
   void open_inbound() {
-    const std::uint32_t registrations =
-        std::atomic_ref(state_->registrations).load(std::memory_order_acquire);
-    if (registrations != registrations_seen_) {
-      registrations_seen_ = registrations;
-      // Someone registered: perhaps a peer that was gone, back under its name.
-      for (std::size_t i = 0; i < inbound_.size(); ++i) {
-        if (inbound_[i].is_retired && entry_registrations(i) != inbound_[i].registrations)
-          inbound_[i].is_retired = false;
-      }
-    }
-    // The entries that registration made visible (its bump releases them).
+    registrations_seen_ = std::atomic_ref(state_->registrations).load(std::memory_order_acquire);
+    // The entries that registrations made visible (its bump releases them).
     const std::uint32_t count =
         std::min(std::atomic_ref(state_->inbound_count).load(std::memory_order_acquire), kMaxPeers);
     for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
-      std::string peer = peer_name(i);
-      auto shared_name = std::make_shared<const std::string>(peer);
-      inbound_.push_back(Inbound{std::move(peer), std::move(shared_name), std::nullopt});
+      Inbound& in = inbound_.emplace_back();
+      in.peer = peer_name(i);
+      in.shared_name = std::make_shared<const std::string>(in.peer);
     }
-    for (auto& in : inbound_) {
-      if (in.link || in.peer.empty() || in.is_retired) continue;
-      auto link = Mailbox::open(internal_name({name(), in.peer}), MailboxRole::sender_and_receiver,
-                                NameUse::internal);
-      if (link) in.link.emplace(std::move(*link));
+    unopened_ = 0;
+    for (std::size_t i = 0; i < inbound_.size(); ++i) {
+      Inbound& in = inbound_[i];
+      if (in.peer.empty()) continue;
+      if (const std::uint32_t generation = entry_generation(i); generation != in.generation)
+        adopt_generation(in, generation);
+      if (in.link || in.is_retired || in.generation == 0) continue;
+      auto link = Mailbox::open(link_name_of(name(), in.peer, in.generation),
+                                MailboxRole::sender_and_receiver, NameUse::internal);
+      if (link)
+        in.link.emplace(std::move(*link));
+      else
+        ++unopened_;
     }
-    unopened_ = static_cast<std::size_t>(std::ranges::count_if(inbound_, [](const Inbound& in) {
-      return !in.link && !in.peer.empty() && !in.is_retired;
-    }));
+  }
+
+  /// The peer's entry names a newer generation: an Endpoint that joined under its name since
+  /// (its previous one is gone). What the older generations sent is read first: their links
+  /// drain, in order, before the new one is polled.
+  void adopt_generation(Inbound& in, std::uint32_t generation) {
+    if (in.link) in.draining.push_back(std::move(*in.link));
+    in.link.reset();
+    // Generations that came and went while this endpoint did not look: the links of theirs
+    // that are left, found by listing the namespace (the count alone could be forged).
+    if (generation - in.generation > 1) {
+      std::vector<std::pair<std::uint32_t, std::string>> older;
+      const std::string prefix = internal_name({name(), in.peer, ""});
+      for (const auto& file : segment_.space().names().value_or(std::vector<std::string>{})) {
+        std::uint32_t number = 0;
+        if (!file.starts_with(prefix)) continue;
+        const char* digits = file.data() + prefix.size();
+        const auto [end, failed] = std::from_chars(digits, file.data() + file.size(), number);
+        if (failed == std::errc{} && end == file.data() + file.size() && number > in.generation &&
+            number < generation)
+          older.emplace_back(number, file);
+      }
+      std::ranges::sort(older);
+      for (const auto& [number, file] : older) {
+        auto link = Mailbox::open(file, MailboxRole::sender_and_receiver, NameUse::internal);
+        if (link) in.draining.push_back(std::move(*link));
+      }
+    }
+    in.generation = generation;
+    in.is_retired = false;
+  }
+
+  /// The next message of a draining link of `in`, if one is left; links found empty are
+  /// removed (their senders are gone: nothing more comes).
+  std::optional<Result<Message>> drain(Inbound& in) {
+    while (!in.draining.empty()) {
+      Result<Message> got(std::in_place);
+      auto received = in.draining.front().impl_->receive_copy(0, true, std::nullopt, &*got);
+      if (received) {
+        got->set_sender_name(in.shared_name);
+        return got;
+      }
+      const Errc code = received.error().code();
+      if (code != Errc::would_block && code != Errc::closed)
+        return std::unexpected(std::move(received.error()));
+      if (code == Errc::would_block)
+        (void)Mailbox::remove(in.draining.front().name(), NameUse::internal);
+      in.draining.pop_front();
+    }
+    return std::nullopt;
   }
 
   /// Whether the endpoint of `peer` is gone (a peer that died or left).
@@ -292,19 +365,17 @@ class Endpoint::Impl {
       if (inbound_[retire_cursor_].link) break;
     }
     Inbound& in = inbound_[retire_cursor_];
-    // Read first: a peer that registers again after this moves it, and undoes the retiring.
-    const std::uint32_t registrations = entry_registrations(retire_cursor_);
     if (!in.link || in.link->impl_->is_message_ready() || !is_gone(in.peer)) return;
-    // Empty once the peer was gone: nothing more can come from it. A new process under its
-    // name bumps registrations when it links (before its first send), and that undoes this.
+    // Empty once the peer was gone: nothing more can come on this link. (A new process under
+    // the peer's name sends on a link of a newer generation, which undoes this.)
     if (in.link->impl_->is_message_ready()) return;
+    (void)Mailbox::remove(in.link->name(), NameUse::internal);
     in.link.reset();
     in.is_retired = true;
-    in.registrations = registrations;
   }
 
-  std::uint32_t entry_registrations(std::size_t i) const {
-    return std::atomic_ref(state_->inbound[i].registrations).load(std::memory_order_acquire);
+  std::uint32_t entry_generation(std::size_t i) const {
+    return std::atomic_ref(state_->inbound[i].generation).load(std::memory_order_relaxed);
   }
 
   Result<Message> receive(std::optional<std::string_view> peer, bool is_try,
@@ -343,6 +414,13 @@ class Endpoint::Impl {
       for (std::size_t step = 0; step < steps; ++step) {
         const std::size_t index = peer ? *known : (next_inbound_ + step) % count;
         Inbound& in = inbound_[index];
+        if (!in.draining.empty()) [[unlikely]] {
+          if (auto drained = drain(in)) {
+            unflag();
+            if (*drained) next_inbound_ = (index + 1) % count;
+            return std::move(*drained);
+          }
+        }
         if (!in.link) continue;
         // Into a Message made in place in the result, named after the peer: nothing moved.
         Result<Message> got(std::in_place);

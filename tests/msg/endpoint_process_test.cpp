@@ -163,7 +163,7 @@ TEST_F(EndpointTest, ExactlyOneLinkPerDirectionOfAPair) {
   std::set<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(namespace_path()))
     files.insert(entry.path().filename().string());
-  EXPECT_EQ(files, (std::set<std::string>{"a", "b", "a#b", "b#a"}));
+  EXPECT_EQ(files, (std::set<std::string>{"a", "b", "a#b#1", "b#a#1"}));
 }
 
 TEST_F(EndpointTest, MessagesOfAPeerThatDiedCanStillBeReadThenClosed) {
@@ -188,7 +188,7 @@ TEST_F(EndpointTest, MessagesOfAPeerThatDiedCanStillBeReadThenClosed) {
 
 // A peer that leaves: the receiver stops polling its link once it is empty (after
 // kRetireInterval per link), answers receive_from with closed, and hears the peer again when
-// it joins once more under its name (here from the same process: a pair link takes no third).
+// it joins once more under its name (here from the same process, on a link of a new generation).
 TEST_F(EndpointTest, APeerThatLeftAndJoinedAgainIsHeardAgain) {
   auto server = Endpoint::join("server");
   ASSERT_TRUE(server);
@@ -223,6 +223,75 @@ TEST_F(EndpointTest, APeerThatLeftAndJoinedAgainIsHeardAgain) {
   auto gone = server->receive_from_for("visitor", 5s);
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code(), Errc::closed) << gone.error().message();
+}
+
+// A peer's name taken by one new process after another (one killed, one that left, one that
+// stays): each has a link of its own (a pair link takes no third process), and the receiver
+// reads what each sent, in that order, though it read nothing while they came and went.
+TEST_F(EndpointTest, NewProcessesUnderAPeersNameAreHeardInOrder) {
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  const auto numbers_then = [](std::uint64_t first, bool is_killed) {
+    return test::run_in_child([=]() -> int {
+      auto me = Endpoint::join("client");
+      CHILD_CHECK(me.has_value());
+      for (std::uint64_t i = first; i < first + 10; ++i)
+        CHILD_CHECK(me->send("server", bytes_of(i)).has_value());
+      if (is_killed) ::_exit(0);  // dies without leaving
+      return 0;                   // leaves
+    });
+  };
+  ASSERT_TRUE(numbers_then(0, true).ok());
+  ASSERT_TRUE(numbers_then(10, false).ok());
+  Child staying = numbers_to("client", "server", 20, 30, "done");
+  const std::string links = namespace_path() + "/server#client#";
+  while (!std::filesystem::exists(links + "3")) ::usleep(1000);  // the watchdog bounds it
+  for (std::uint64_t i = 0; i < 30; ++i) {
+    auto message = server->receive_from_for("client", 30s);
+    ASSERT_TRUE(message) << i << ": " << message.error().message();
+    ASSERT_EQ(number_in(*message), i);
+    EXPECT_EQ(message->sender_name(), "client");
+  }
+  // The links of the two that are gone were removed once read.
+  EXPECT_FALSE(std::filesystem::exists(links + "1"));
+  EXPECT_FALSE(std::filesystem::exists(links + "2"));
+  ASSERT_TRUE(server->send("client", "done"));
+  EXPECT_TRUE(staying.wait().ok());
+}
+
+// A receiver killed and its name joined again: a sender's send says closed, then reaches the
+// new process, which gets nothing that was sent to the killed one (its links went with it).
+TEST_F(EndpointTest, AReceiverKilledAndJoinedAgainIsReachedAgain) {
+  Child first([]() -> int {
+    auto me = Endpoint::join("b");
+    CHILD_CHECK(me.has_value());
+    for (;;) ::pause();
+  });
+  ASSERT_TRUE(await_endpoint("b"));
+  auto a = Endpoint::join("a");
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->send("b", "lost"));
+  first.kill();
+  Result<void> sent;
+  for (int i = 0; i < 200 && sent; ++i) sent = a->send_for("b", "lost", 1s);
+  ASSERT_FALSE(sent);
+  ASSERT_EQ(sent.error().code(), Errc::closed) << sent.error().message();
+  Child second([]() -> int {
+    auto me = Endpoint::join("b");
+    CHILD_CHECK(me.has_value());
+    auto message = me->receive_from("a");
+    CHILD_CHECK(message && message->text() == "found");
+    CHILD_CHECK(me->send("a", "got it").has_value());
+    CHILD_CHECK(me->receive_from("a").has_value());  // stay until the answer is read
+    return 0;
+  });
+  ASSERT_TRUE(await_endpoint("b"));
+  ASSERT_TRUE(a->send("b", "found"));
+  auto answer = a->receive_from_for("b", 30s);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->text(), "got it");
+  ASSERT_TRUE(a->send("b", "bye"));
+  EXPECT_TRUE(second.wait().ok());
 }
 
 TEST_F(EndpointTest, PollingReceiveFromNoticesAPeerThatWasKilled) {

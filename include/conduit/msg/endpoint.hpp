@@ -7,7 +7,9 @@
 // (exactly-once delivery, nothing torn, crash safety). An endpoint dies with its process: its
 // name is free again at once, its inbound links go with it, and its peers' sends and
 // receive_from calls return closed (noticed within kPeerCheckInterval). Messages already sent
-// by a peer that died can still be received.
+// by a peer that died can still be received. A process that joins under a name used before
+// (a restarted server, say) gets links of its own; a receiver reads what the earlier process
+// under that name sent before what the new one sends.
 //
 // One Endpoint object is meant for one thread at a time (give each thread its own endpoint, or
 // guard it); different endpoints and processes are independent.

@@ -8,8 +8,11 @@
 //      128  doorbell: bumped by a sender whose message made a link to this endpoint non-empty
 //      192  inbound: the names of the endpoints that have a link to this one
 //
-// A link from endpoint A to endpoint B is the pair mailbox "B#A" (see NameUse::internal):
-// made by A on its first send to B, registered in B's `inbound`, and removed with B.
+// A link from endpoint A to endpoint B is the pair mailbox "B#A#g" (see NameUse::internal),
+// g being A's generation in B's `inbound` (1, 2, ...: one per Endpoint object that joined
+// under A's name and sent to B). Made by A on its first send to B, under B's `lock`, registered
+// in B's `inbound`, and removed with B. A pair takes no third process: a new process under A's
+// name needs a link of its own, and B drains the older generations' links first.
 #pragma once
 
 #include <cstddef>
@@ -24,27 +27,28 @@
 namespace conduit::msg {
 
 inline constexpr std::uint64_t kEndpointMagic = 0x31'54'4e'49'4f'50'44'45ULL;  // "EDPOINT1"
-// 2: Mutex without pointers; 3: registrations
-inline constexpr std::uint32_t kEndpointLayoutVersion = 3;
+// 2: Mutex without pointers; 3: registrations; 4: generations
+inline constexpr std::uint32_t kEndpointLayoutVersion = 4;
 inline constexpr std::uint32_t kMaxPeers = 256;
 
 struct InboundPeer {
   char name[kMaxNameLength + 1];  // NUL-terminated; checked with is_valid_name before use
   std::uint8_t is_used;
   std::uint8_t reserved[2];
-  std::uint32_t registrations;  // as EndpointState::registrations, for this peer alone
+  // The generation of this peer's newest link (0: none yet). Set, under `lock`, once its link
+  // exists; read by the receiver without the lock after EndpointState::registrations.
+  std::uint32_t generation;
 };
-static_assert(offsetof(InboundPeer, registrations) == 204);
+static_assert(offsetof(InboundPeer, generation) == 204);
 static_assert(sizeof(InboundPeer) == 208);
 
 struct alignas(shm::kCacheLine) EndpointState {
   std::uint64_t magic;
   std::uint32_t layout_version;
   std::uint32_t inbound_count;  // used entries are [0, inbound_count)
-  // Bumped (under `lock`) by every sender that makes or opens its link to this endpoint, a
-  // peer listed before included, with its entry's own count: the receiver then looks at its
-  // entries again (a peer whose link it had stopped polling, because that peer was gone, may
-  // be back under its name: its entry's count moved).
+  // Bumped (under `lock`) by every sender that makes its link to this endpoint, after setting
+  // its entry's generation: the receiver then looks at its entries again (a new entry, or a
+  // peer back under its name with a new link).
   std::uint32_t registrations;
   alignas(shm::kCacheLine) Mutex lock;
   alignas(shm::kCacheLine) sync::WaitWord doorbell;
