@@ -43,6 +43,15 @@ Result<void> check_state(const shm::Segment& segment, std::string_view context) 
   return {};
 }
 
+// Takes `state`'s lock; a holder that died left nothing half-done that matters here (entries
+// are written whole before they are published).
+Result<void> lock_state(EndpointState& state) {
+  auto locked = state.lock.lock();
+  if (!locked && locked.error().code() != Errc::owner_died) return std::unexpected(locked.error());
+  if (!locked) state.lock.make_consistent();
+  return {};
+}
+
 // The link from `sender` to `receiver` of the sender's generation (endpoint_layout.hpp).
 std::string link_name_of(std::string_view receiver, std::string_view sender,
                          std::uint32_t generation) {
@@ -68,6 +77,7 @@ class Endpoint::Impl {
     // The peer was gone and its link empty: the link is removed and not polled, until the
     // peer's entry names a newer generation.
     bool is_retired = false;
+    bool is_offered = false;  // its entry is offered for reuse (EntryUse)
   };
 
   Impl(shm::Segment segment, EndpointOptions options)
@@ -79,14 +89,16 @@ class Endpoint::Impl {
 
   ~Impl() {
     // Leave: links to us go first (their senders get closed), then the endpoint itself.
-    // (The links of older generations, whose senders are gone, go with the endpoint.)
-    const std::uint32_t count =
-        std::min(std::atomic_ref(state_->inbound_count).load(std::memory_order_acquire), kMaxPeers);
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const std::string peer = peer_name(i);
-      if (!peer.empty())
-        (void)Mailbox::remove(link_name_of(name(), peer, entry_generation(i)), NameUse::internal);
+    // (The links of older generations, whose senders are gone, go with the endpoint.) Under
+    // the lock: a sender may be taking an entry over.
+    std::vector<std::string> links;
+    if (lock_state(*state_)) {
+      for (std::uint32_t i = 0; i < std::min(state_->inbound_count, kMaxPeers); ++i)
+        if (const std::string peer = peer_name(i); !peer.empty())
+          links.push_back(link_name_of(name(), peer, entry_generation(i)));
+      state_->lock.unlock();
     }
+    for (const auto& link : links) (void)Mailbox::remove(link, NameUse::internal);
     (void)shm::Segment::remove(name(), shm::SegmentKind::endpoint);
   }
 
@@ -98,7 +110,7 @@ class Endpoint::Impl {
   // The validated name of inbound entry i ("" when unused or not a valid name).
   std::string peer_name(std::uint32_t i) const {
     const InboundPeer& entry = state_->inbound[i];
-    if (entry.is_used == 0) return {};
+    if (entry.use == kEntryFree) return {};
     char copy[kMaxNameLength + 1];
     std::memcpy(copy, entry.name, sizeof copy);
     copy[kMaxNameLength] = '\0';
@@ -113,15 +125,21 @@ class Endpoint::Impl {
   /// the peer drains first, and a pair takes no third process.
   Result<Mailbox> make_link(EndpointState& peer_state, const std::string& peer,
                             std::string_view operation) {
-    InboundPeer* listed = nullptr;
+    InboundPeer* listed = nullptr;    // ours (in use, or offered for reuse)
+    InboundPeer* reusable = nullptr;  // another's, offered for reuse
     const std::uint32_t count = std::min(peer_state.inbound_count, kMaxPeers);
-    for (std::uint32_t i = 0; i < count && listed == nullptr; ++i)
-      if (peer_state.inbound[i].is_used != 0 &&
-          std::strncmp(peer_state.inbound[i].name, name().c_str(), kMaxNameLength) == 0)
-        listed = &peer_state.inbound[i];
-    if (listed == nullptr && count >= kMaxPeers)
-      return fail(Errc::limit_reached, context(fmt::format("{}: '{}' has {} peers already",
-                                                           operation, peer, kMaxPeers)));
+    for (std::uint32_t i = 0; i < count && listed == nullptr; ++i) {
+      InboundPeer& entry = peer_state.inbound[i];
+      if (entry.use == kEntryFree) continue;
+      if (std::strncmp(entry.name, name().c_str(), kMaxNameLength) == 0)
+        listed = &entry;
+      else if (entry.use == kEntryReusable && reusable == nullptr)
+        reusable = &entry;
+    }
+    if (listed == nullptr && count >= kMaxPeers && reusable == nullptr)
+      return fail(Errc::limit_reached,
+                  context(fmt::format("{}: '{}' has {} peers already, none gone and read yet",
+                                      operation, peer, kMaxPeers)));
     const std::uint32_t generation = listed != nullptr ? listed->generation + 1 : 1;
     if (generation == 0)  // only a forged count wraps
       return fail(Errc::corrupted, context(fmt::format("{}: '{}' lists our generation as {}",
@@ -140,12 +158,17 @@ class Endpoint::Impl {
     }
     if (!link) return std::unexpected(link.error());
     if (listed == nullptr) {
-      listed = &peer_state.inbound[count];
+      // A new entry while there is room; else another's, offered for reuse (the receiver
+      // reads such an entry's name under the lock).
+      listed = count < kMaxPeers ? &peer_state.inbound[count] : reusable;
       std::memset(listed->name, 0, sizeof listed->name);
       std::memcpy(listed->name, name().data(), name().size());
-      listed->is_used = 1;
+      listed->use = kEntryUsed;
       // Release: a receiver that reads the count reads the entry's name.
-      std::atomic_ref(peer_state.inbound_count).store(count + 1, std::memory_order_release);
+      if (count < kMaxPeers)
+        std::atomic_ref(peer_state.inbound_count).store(count + 1, std::memory_order_release);
+    } else {
+      listed->use = kEntryUsed;  // perhaps offered for reuse meanwhile: ours again
     }
     std::atomic_ref(listed->generation).store(generation, std::memory_order_relaxed);
     std::atomic_ref(peer_state.registrations).fetch_add(1, std::memory_order_release);
@@ -172,10 +195,7 @@ class Endpoint::Impl {
     if (auto valid = check_state(*target, context(operation)); !valid)
       return std::unexpected(valid.error());
     EndpointState* peer_state = state_of(*target);
-    auto locked = peer_state->lock.lock();
-    if (!locked && locked.error().code() != Errc::owner_died)
-      return std::unexpected(locked.error());
-    if (!locked) peer_state->lock.make_consistent();
+    if (auto locked = lock_state(*peer_state); !locked) return std::unexpected(locked.error());
     auto link = make_link(*peer_state, key, operation);
     peer_state->lock.unlock();
     if (!link) return std::unexpected(link.error());
@@ -269,7 +289,10 @@ class Endpoint::Impl {
     open_inbound();
   }
   void open_inbound() {
-    registrations_seen_ = std::atomic_ref(state_->registrations).load(std::memory_order_acquire);
+    const std::uint32_t registrations =
+        std::atomic_ref(state_->registrations).load(std::memory_order_acquire);
+    if (registrations != registrations_seen_ && offered_ != 0) take_back_offered();
+    registrations_seen_ = registrations;
     // The entries that registrations made visible (its bump releases them).
     const std::uint32_t count =
         std::min(std::atomic_ref(state_->inbound_count).load(std::memory_order_acquire), kMaxPeers);
@@ -292,6 +315,39 @@ class Endpoint::Impl {
       else
         ++unopened_;
     }
+  }
+
+  /// Entries offered for reuse that a sender took since: back to their peer (which then has a
+  /// newer generation), or over to a new peer, whose Inbound starts afresh.
+  void take_back_offered() {
+    if (!lock_state(*state_)) return;
+    for (std::size_t i = 0; i < inbound_.size(); ++i) {
+      Inbound& in = inbound_[i];
+      if (!in.is_offered || state_->inbound[i].use != kEntryUsed) continue;
+      in.is_offered = false;
+      --offered_;
+      std::string peer = peer_name(static_cast<std::uint32_t>(i));
+      if (peer == in.peer) continue;
+      in = Inbound();
+      in.peer = std::move(peer);
+      in.shared_name = std::make_shared<const std::string>(in.peer);
+      ++resets_;
+    }
+    state_->lock.unlock();
+  }
+
+  /// Offers entry i for reuse: its peer is gone, and its links were read empty and removed.
+  void offer(std::size_t i) {
+    Inbound& in = inbound_[i];
+    if (in.is_offered || !in.is_retired || !in.draining.empty() || !lock_state(*state_)) return;
+    InboundPeer& entry = state_->inbound[i];
+    // Not when the peer is back meanwhile: it registered a newer generation (under this lock).
+    if (entry.use == kEntryUsed && entry.generation == in.generation) {
+      entry.use = kEntryReusable;
+      in.is_offered = true;
+      ++offered_;
+    }
+    state_->lock.unlock();
   }
 
   /// The peer's entry names a newer generation: an Endpoint that joined under its name since
@@ -359,12 +415,14 @@ class Endpoint::Impl {
     const auto now = sys::coarse_now();
     if (now - last_retire_ < kRetireInterval) return;
     last_retire_ = now;
-    // The next entry with a link open (entries without one cost no look).
+    // The next entry with a link open, or retired and not offered yet (others cost no look).
     for (std::size_t step = 0; step < inbound_.size(); ++step) {
       retire_cursor_ = (retire_cursor_ + 1) % inbound_.size();
-      if (inbound_[retire_cursor_].link) break;
+      const Inbound& next = inbound_[retire_cursor_];
+      if (next.link || (next.is_retired && !next.is_offered)) break;
     }
     Inbound& in = inbound_[retire_cursor_];
+    if (in.is_retired) return offer(retire_cursor_);
     if (!in.link || in.link->impl_->is_message_ready() || !is_gone(in.peer)) return;
     // Empty once the peer was gone: nothing more can come on this link. (A new process under
     // the peer's name sends on a link of a newer generation, which undoes this.)
@@ -372,6 +430,7 @@ class Endpoint::Impl {
     (void)Mailbox::remove(in.link->name(), NameUse::internal);
     in.link.reset();
     in.is_retired = true;
+    offer(retire_cursor_);
   }
 
   std::uint32_t entry_generation(std::size_t i) const {
@@ -385,6 +444,7 @@ class Endpoint::Impl {
     // The peer's entry in inbound_, looked up once per call (and again only while it has
     // none). A peer listed there has a valid name (peer_name checked it): not checked again.
     std::optional<std::size_t> known;
+    std::uint64_t resets = resets_;
     if (peer) {
       known = find_inbound(*peer);
       if (!known) {
@@ -406,6 +466,10 @@ class Endpoint::Impl {
         is_flagged = false;
       };
       refresh_inbound();
+      if (peer && resets != resets_) {  // an entry went over to another peer: perhaps ours
+        known = look_up_inbound(*peer);
+        resets = resets_;
+      }
       if (peer && !known) known = find_inbound(*peer);
       // receive_from looks at its peer's link only; receive at every link, round robin, so
       // that one busy peer cannot starve the others.
@@ -513,6 +577,8 @@ class Endpoint::Impl {
   sys::TimePoint last_retire_{};          // when retire_gone_peers last looked (coarse)
   std::size_t retire_cursor_ = 0;         // the entry it looked at last
   std::size_t last_inbound_ = SIZE_MAX;   // where find_inbound found its peer last (a valid name)
+  std::size_t offered_ = 0;               // entries of inbound_ offered for reuse
+  std::uint64_t resets_ = 0;              // entries of inbound_ gone over to another peer
   // Sends look at their peer every kPeerCheckInterval: measured on coarse_now() (less its
   // lag, so that the promise holds) when its tick is at most half of that (a 250 Hz kernel's
   // 4 ms tick: a look every 6 ms of the coarse clock).

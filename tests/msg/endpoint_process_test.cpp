@@ -1,5 +1,6 @@
 #include "conduit/msg/endpoint.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "conduit/msg/endpoint_layout.hpp"
 #include "conduit/shm/shared_memory.hpp"
 #include "process.hpp"
 
@@ -292,6 +294,47 @@ TEST_F(EndpointTest, AReceiverKilledAndJoinedAgainIsReachedAgain) {
   EXPECT_EQ(answer->text(), "got it");
   ASSERT_TRUE(a->send("b", "bye"));
   EXPECT_TRUE(second.wait().ok());
+}
+
+// More distinct peers, one after another, than an endpoint has entries (kMaxPeers): once all
+// are used, a new peer takes over the entry of one that is gone and was read. Until the
+// receiver offered one (it looks at one entry per 10 ms while it waits), a send is
+// limit_reached: a client here tries again for up to 10 s.
+TEST_F(EndpointTest, PeersThatCameAndWentLeaveTheirEntriesToNewOnes) {
+  constexpr std::uint64_t kClients = msg::kMaxPeers + 64;
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  Child clients([] {
+    for (std::uint64_t n = 0; n < kClients; ++n) {
+      auto exit = test::run_in_child([n]() -> int {
+        auto me = Endpoint::join(fmt::format("client-{}", n));
+        CHILD_CHECK(me.has_value());
+        Result<void> sent = me->send("server", bytes_of(n));
+        for (int tries = 0; !sent && sent.error().code() == Errc::limit_reached && tries < 1000;
+             ++tries) {
+          ::usleep(10'000);
+          sent = me->send("server", bytes_of(n));
+        }
+        if (!sent)
+          std::fprintf(stderr, "client-%llu: %s\n", static_cast<unsigned long long>(n),
+                       sent.error().message().c_str());
+        CHILD_CHECK(sent.has_value());
+        return 0;  // leaves
+      });
+      CHILD_CHECK(exit.ok());
+    }
+    return 0;
+  });
+  std::set<std::uint64_t> heard;
+  for (std::uint64_t i = 0; i < kClients; ++i) {
+    auto message = server->receive_for(30s);
+    ASSERT_TRUE(message) << i << ": " << message.error().message();
+    const std::uint64_t n = number_in(*message);
+    EXPECT_EQ(message->sender_name(), fmt::format("client-{}", n));
+    EXPECT_TRUE(heard.insert(n).second) << n << " twice";
+  }
+  EXPECT_EQ(heard.size(), kClients);
+  EXPECT_TRUE(clients.wait(120s).ok());
 }
 
 TEST_F(EndpointTest, PollingReceiveFromNoticesAPeerThatWasKilled) {

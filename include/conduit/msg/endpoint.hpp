@@ -48,7 +48,10 @@ class Endpoint {
   ~Endpoint();  // leaves: the name is free, inbound links are removed
 
   /// Sends to endpoint `peer`, blocking while the link is full. Errors: not_found (no such
-  /// endpoint), closed (the peer left or died), message_too_large, invalid_argument.
+  /// endpoint), closed (the peer left or died), message_too_large, invalid_argument,
+  /// limit_reached (the first send to a peer that 256 others (msg::kMaxPeers) linked to, none gone
+  /// and read yet: a receiver offers the entry of such a peer for reuse when its receive()
+  /// finds nothing, looking at one entry per 10 ms).
   [[nodiscard]] Result<void> send(std::string_view peer, std::span<const std::byte> payload);
   [[nodiscard]] Result<void> try_send(std::string_view peer, std::span<const std::byte> payload);
   [[nodiscard]] Result<void> send_for(std::string_view peer, std::span<const std::byte> payload,
@@ -63,7 +66,8 @@ class Endpoint {
 
   /// Symmetric: the next message from `peer`, waiting for one (and for `peer` to join and link,
   /// if it never sent to us). Errors: closed (the peer sent to us, then died or left, and nothing
-  /// from it is left), timed_out, would_block.
+  /// from it is left), timed_out, would_block. A peer whose entry another took over (see send)
+  /// is forgotten: receive_from waits for it as for one that never sent to us.
   [[nodiscard]] Result<Message> receive_from(std::string_view peer);
   [[nodiscard]] Result<Message> try_receive_from(std::string_view peer);
   [[nodiscard]] Result<Message> receive_from_for(std::string_view peer,

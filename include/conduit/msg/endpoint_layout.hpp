@@ -31,9 +31,15 @@ inline constexpr std::uint64_t kEndpointMagic = 0x31'54'4e'49'4f'50'44'45ULL;  /
 inline constexpr std::uint32_t kEndpointLayoutVersion = 4;
 inline constexpr std::uint32_t kMaxPeers = 256;
 
+// What an inbound entry is: written under EndpointState::lock. An entry of a peer that is
+// gone, whose links the receiver read empty and removed, is offered for reuse: a sender under
+// that name takes it back (a new generation), and once all kMaxPeers entries were used, a
+// sender under a new name takes it over (generation 1).
+enum EntryUse : std::uint8_t { kEntryFree = 0, kEntryUsed = 1, kEntryReusable = 2 };
+
 struct InboundPeer {
   char name[kMaxNameLength + 1];  // NUL-terminated; checked with is_valid_name before use
-  std::uint8_t is_used;
+  std::uint8_t use;  // an EntryUse
   std::uint8_t reserved[2];
   // The generation of this peer's newest link (0: none yet). Set, under `lock`, once its link
   // exists; read by the receiver without the lock after EndpointState::registrations.
