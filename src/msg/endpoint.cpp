@@ -315,6 +315,17 @@ class Endpoint::Impl {
       else
         ++unopened_;
     }
+    is_polled_stale_ = true;
+  }
+
+  /// The entries receive() polls: those with a link open or draining. Retired ones are left
+  /// out, so that an endpoint whose peers came and went does not look at each on every poll.
+  void list_polled() {
+    is_polled_stale_ = false;
+    polled_.clear();
+    for (std::size_t i = 0; i < inbound_.size(); ++i)
+      if (inbound_[i].link || !inbound_[i].draining.empty()) polled_.push_back(i);
+    next_polled_ = polled_.empty() ? 0 : next_polled_ % polled_.size();
   }
 
   /// Entries offered for reuse that a sender took since: back to their peer (which then has a
@@ -396,6 +407,7 @@ class Endpoint::Impl {
       if (code == Errc::would_block)
         (void)Mailbox::remove(in.draining.front().name(), NameUse::internal);
       in.draining.pop_front();
+      is_polled_stale_ = true;
     }
     return std::nullopt;
   }
@@ -430,6 +442,7 @@ class Endpoint::Impl {
     (void)Mailbox::remove(in.link->name(), NameUse::internal);
     in.link.reset();
     in.is_retired = true;
+    is_polled_stale_ = true;
     offer(retire_cursor_);
   }
 
@@ -471,17 +484,20 @@ class Endpoint::Impl {
         resets = resets_;
       }
       if (peer && !known) known = find_inbound(*peer);
-      // receive_from looks at its peer's link only; receive at every link, round robin, so
-      // that one busy peer cannot starve the others.
-      const std::size_t count = inbound_.size();
+      // receive_from looks at its peer's link only; receive at every link polled, round
+      // robin, so that one busy peer cannot starve the others.
+      if (is_polled_stale_) [[unlikely]]
+        list_polled();
+      const std::size_t count = polled_.size();
       const std::size_t steps = peer ? (known ? 1 : 0) : count;
       for (std::size_t step = 0; step < steps; ++step) {
-        const std::size_t index = peer ? *known : (next_inbound_ + step) % count;
+        const std::size_t turn = peer ? 0 : (next_polled_ + step) % count;
+        const std::size_t index = peer ? *known : polled_[turn];
         Inbound& in = inbound_[index];
         if (!in.draining.empty()) [[unlikely]] {
           if (auto drained = drain(in)) {
             unflag();
-            if (*drained) next_inbound_ = (index + 1) % count;
+            if (*drained && !peer) next_polled_ = (turn + 1) % count;
             return std::move(*drained);
           }
         }
@@ -491,7 +507,7 @@ class Endpoint::Impl {
         auto received = in.link->impl_->receive_copy(0, true, std::nullopt, &*got);
         if (received) {
           unflag();
-          next_inbound_ = (index + 1) % count;
+          if (!peer) next_polled_ = (turn + 1) % count;
           got->set_sender_name(in.shared_name);
           return got;
         }
@@ -572,7 +588,9 @@ class Endpoint::Impl {
   Outbound* last_ = nullptr;
   std::vector<Inbound> inbound_;
   std::size_t unopened_ = 0;  // entries of inbound_ with a valid name whose link is not open yet
-  std::size_t next_inbound_ = 0;
+  std::vector<std::size_t> polled_;       // the entries receive() polls (list_polled)
+  bool is_polled_stale_ = false;          // a link opened, drained or retired since it was listed
+  std::size_t next_polled_ = 0;           // where in polled_ receive() starts, round robin
   std::uint32_t registrations_seen_ = 0;  // EndpointState::registrations, at the last look
   sys::TimePoint last_retire_{};          // when retire_gone_peers last looked (coarse)
   std::size_t retire_cursor_ = 0;         // the entry it looked at last
