@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -61,6 +62,27 @@ inline constexpr bool kUnderThreadSanitizer = false;
 #else
 inline constexpr bool kUnderThreadSanitizer = false;
 #endif
+
+/// Whether this is an AddressSanitizer build. ASan checks each byte read against its shadow
+/// memory (one byte per 8): on some kernels reading a large mapping commits that shadow, and it
+/// is counted as this process's anonymous memory (see shadow_of).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kUnderAddressSanitizer = true;
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+
+/// The anonymous memory a sanitizer may commit for reading `bytes` (ASan's shadow), on top of
+/// what the code under test uses: far below a copy of those bytes.
+constexpr std::size_t shadow_of(std::size_t bytes) {
+  return kUnderAddressSanitizer ? bytes / 8 : 0;
+}
 
 /// A thread id that no thread has now (counted down from the top of the id space); 0 if none.
 /// For forging a lock word whose holder does not exist.
