@@ -48,17 +48,18 @@ class Child {
 /// Runs `body` in a child and waits for it under the watchdog.
 Exit run_in_child(const std::function<int()>& body, std::chrono::milliseconds timeout = 60s);
 
+// __has_feature: clang, and GCC from 14 (GCC says which sanitizer by its own macros).
+#if defined(__has_feature)
+#define CONDUIT_TEST_HAS_FEATURE(feature) __has_feature(feature)
+#else
+#define CONDUIT_TEST_HAS_FEATURE(feature) 0
+#endif
+
 /// Whether this is a ThreadSanitizer build. TSan keeps shadow memory, as anonymous pages, for
 /// every byte the program touches, and tracks pthread mutexes by their memory: tests that
 /// measure a process's memory, or that let another process rewrite a mutex, say what they skip.
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || CONDUIT_TEST_HAS_FEATURE(thread_sanitizer)
 inline constexpr bool kUnderThreadSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool kUnderThreadSanitizer = true;
-#else
-inline constexpr bool kUnderThreadSanitizer = false;
-#endif
 #else
 inline constexpr bool kUnderThreadSanitizer = false;
 #endif
@@ -66,14 +67,8 @@ inline constexpr bool kUnderThreadSanitizer = false;
 /// Whether this is an AddressSanitizer build. ASan checks each byte read against its shadow
 /// memory (one byte per 8): on some kernels reading a large mapping commits that shadow, and it
 /// is counted as this process's anonymous memory (see shadow_of).
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || CONDUIT_TEST_HAS_FEATURE(address_sanitizer)
 inline constexpr bool kUnderAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kUnderAddressSanitizer = true;
-#else
-inline constexpr bool kUnderAddressSanitizer = false;
-#endif
 #else
 inline constexpr bool kUnderAddressSanitizer = false;
 #endif
