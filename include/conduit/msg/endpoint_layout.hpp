@@ -39,7 +39,7 @@ enum EntryUse : std::uint8_t { kEntryFree = 0, kEntryUsed = 1, kEntryReusable = 
 
 struct InboundPeer {
   char name[kMaxNameLength + 1];  // NUL-terminated; checked with is_valid_name before use
-  std::uint8_t use;  // an EntryUse
+  std::uint8_t use;               // an EntryUse
   std::uint8_t reserved[2];
   // The generation of this peer's newest link (0: none yet). Set, under `lock`, once its link
   // exists; read by the receiver without the lock after EndpointState::registrations.
