@@ -29,6 +29,8 @@ namespace {
 constexpr auto kSlice = 50ms;
 // How often a receive that found nothing looks at one link for a peer that is gone.
 constexpr auto kRetireInterval = 10ms;
+// How many links it looks at then while every inbound entry is in use and none is offered.
+constexpr int kRetireLooksWhenFull = 8;
 
 EndpointState* state_of(const shm::Segment& segment) {
   return std::launder(reinterpret_cast<EndpointState*>(segment.payload().data()));
@@ -427,7 +429,17 @@ class Endpoint::Impl {
     const auto now = sys::coarse_now();
     if (now - last_retire_ < kRetireInterval) return;
     last_retire_ = now;
-    // The next entry with a link open, or retired and not offered yet (others cost no look).
+    // While every entry is in use and none is offered, new peers get limit_reached: look at
+    // several links then, so that a server whose peers came and went frees entries sooner.
+    const bool is_full =
+        std::atomic_ref(state_->inbound_count).load(std::memory_order_relaxed) >= kMaxPeers &&
+        offered_ == 0;
+    for (int look = 0; look < (is_full ? kRetireLooksWhenFull : 1); ++look) look_for_gone_peer();
+  }
+
+  /// One look of retire_gone_peers: the next entry with a link open (retired if its peer is
+  /// gone and it is empty), or retired and not offered yet (offered).
+  void look_for_gone_peer() {
     for (std::size_t step = 0; step < inbound_.size(); ++step) {
       retire_cursor_ = (retire_cursor_ + 1) % inbound_.size();
       const Inbound& next = inbound_[retire_cursor_];
@@ -491,13 +503,15 @@ class Endpoint::Impl {
       const std::size_t count = polled_.size();
       const std::size_t steps = peer ? (known ? 1 : 0) : count;
       for (std::size_t step = 0; step < steps; ++step) {
-        const std::size_t turn = peer ? 0 : (next_polled_ + step) % count;
+        // Round robin without a division per poll: next_polled_ < count, step < count.
+        std::size_t turn = peer ? 0 : next_polled_ + step;
+        if (turn >= count) turn -= count;
         const std::size_t index = peer ? *known : polled_[turn];
         Inbound& in = inbound_[index];
         if (!in.draining.empty()) [[unlikely]] {
           if (auto drained = drain(in)) {
             unflag();
-            if (*drained && !peer) next_polled_ = (turn + 1) % count;
+            if (*drained && !peer) next_polled_ = turn + 1 == count ? 0 : turn + 1;
             return std::move(*drained);
           }
         }
@@ -507,7 +521,7 @@ class Endpoint::Impl {
         auto received = in.link->impl_->receive_copy(0, true, std::nullopt, &*got);
         if (received) {
           unflag();
-          if (!peer) next_polled_ = (turn + 1) % count;
+          if (!peer) next_polled_ = turn + 1 == count ? 0 : turn + 1;
           got->set_sender_name(in.shared_name);
           return got;
         }

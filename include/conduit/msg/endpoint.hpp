@@ -51,7 +51,7 @@ class Endpoint {
   /// endpoint), closed (the peer left or died), message_too_large, invalid_argument,
   /// limit_reached (the first send to a peer that 256 others (msg::kMaxPeers) linked to, none gone
   /// and read yet: a receiver offers the entry of such a peer for reuse when its receive()
-  /// finds nothing, looking at one entry per 10 ms).
+  /// finds nothing, looking at one link per 10 ms, eight while every entry is in use).
   [[nodiscard]] Result<void> send(std::string_view peer, std::span<const std::byte> payload);
   [[nodiscard]] Result<void> try_send(std::string_view peer, std::span<const std::byte> payload);
   [[nodiscard]] Result<void> send_for(std::string_view peer, std::span<const std::byte> payload,
