@@ -278,15 +278,23 @@ TEST_F(ChannelProcessTest, ProducerKilledAtRandomMoments_NoHangNoTornItem) {
     next[item->source] = item->sequence + 1;
     return true;
   };
+  // Each victim says when it has the channel open, and its random moment to die counts from
+  // there. A victim killed before it opened (a child can start slowly, under TSan) leaves the
+  // channel nothing to notice: if all did, no producer would have died in it.
+  std::optional<SharedMemory> keep;
+  auto* opened = shared_value<std::atomic<std::uint32_t>>(keep);
   for (std::uint32_t victim = 0; victim < kVictims; ++victim) {
-    Child producer([victim]() -> int {
+    Child producer([victim, opened]() -> int {
       auto channel = Channel<Item>::open("victims");
       CHILD_CHECK(channel.has_value());
+      opened->store(victim + 1, std::memory_order_release);
       for (std::uint64_t i = 0;; ++i) {
         auto sent = channel->send(Item::make(victim, i));
         CHILD_CHECK(sent.has_value());
       }
     });
+    while (opened->load(std::memory_order_acquire) != victim + 1)
+      ::usleep(50);  // the watchdog bounds it
     // Let it run a random while, draining meanwhile, then kill it wherever it is.
     const int receives = std::uniform_int_distribution<int>(0, 300)(random);
     for (int r = 0; r < receives; ++r)
