@@ -312,12 +312,13 @@ class Endpoint::Impl {
       if (in.link || in.is_retired || in.generation == 0) continue;
       auto link = Mailbox::open(link_name_of(name(), in.peer, in.generation),
                                 MailboxRole::sender_and_receiver, NameUse::internal);
-      if (link)
+      if (link) {
         in.link.emplace(std::move(*link));
-      else
+        is_polled_stale_ = true;
+      } else {
         ++unopened_;
+      }
     }
-    is_polled_stale_ = true;
   }
 
   /// The entries receive() polls: those with a link open or draining. Retired ones are left
@@ -342,6 +343,7 @@ class Endpoint::Impl {
       std::string peer = peer_name(static_cast<std::uint32_t>(i));
       if (peer == in.peer) continue;
       in = Inbound();
+      is_polled_stale_ = true;
       in.peer = std::move(peer);
       in.shared_name = std::make_shared<const std::string>(in.peer);
       ++resets_;
@@ -391,6 +393,7 @@ class Endpoint::Impl {
     }
     in.generation = generation;
     in.is_retired = false;
+    is_polled_stale_ = true;
   }
 
   /// The next message of a draining link of `in`, if one is left; links found empty are
@@ -602,9 +605,9 @@ class Endpoint::Impl {
   Outbound* last_ = nullptr;
   std::vector<Inbound> inbound_;
   std::size_t unopened_ = 0;  // entries of inbound_ with a valid name whose link is not open yet
-  std::vector<std::size_t> polled_;       // the entries receive() polls (list_polled)
-  bool is_polled_stale_ = false;          // a link opened, drained or retired since it was listed
-  std::size_t next_polled_ = 0;           // where in polled_ receive() starts, round robin
+  std::vector<std::size_t> polled_;  // the entries receive() polls (list_polled)
+  bool is_polled_stale_ = false;     // a link opened, moved, drained or retired since it was listed
+  std::size_t next_polled_ = 0;      // where in polled_ receive() starts, round robin
   std::uint32_t registrations_seen_ = 0;  // EndpointState::registrations, at the last look
   sys::TimePoint last_retire_{};          // when retire_gone_peers last looked (coarse)
   std::size_t retire_cursor_ = 0;         // the entry it looked at last
