@@ -20,8 +20,7 @@ bool is_valid_name(std::string_view name, NameUse use) noexcept {
            std::ranges::all_of(part, is_name_character);
   };
   if (use == NameUse::user || name.find('#') == std::string_view::npos) return is_valid_part(name);
-  constexpr std::size_t kMaxFileName = 255;
-  if (name.size() > kMaxFileName) return false;
+  if (name.size() > kMaxInternalNameLength) return false;
   for (std::size_t start = 0;;) {
     const auto end = name.find('#', start);
     if (!is_valid_part(name.substr(start, end - start))) return false;
@@ -56,6 +55,22 @@ std::string printable_name(std::string_view name) {
 Result<void> check_name(std::string_view kind, std::string_view name, NameUse use) {
   if (is_valid_name(name, use)) return {};
   const std::string shown = printable_name(name);
+  if (use == NameUse::internal && name.find('#') != std::string_view::npos) {
+    // Which part is wrong, said of that part (its own message), within the whole name.
+    if (name.size() > kMaxInternalNameLength)
+      return fail(Errc::invalid_argument,
+                  fmt::format("{} '{}': invalid internal name: {} characters, at most {}", kind,
+                              shown, name.size(), kMaxInternalNameLength));
+    for (std::size_t start = 0;;) {
+      const auto end = name.find('#', start);
+      const std::string_view part = name.substr(start, end - start);
+      if (auto valid = check_name("part", part); !valid)
+        return fail(Errc::invalid_argument, fmt::format("{} '{}': invalid internal name: {}", kind,
+                                                        shown, valid.error().message()));
+      if (end == std::string_view::npos) break;  // (cannot be: some part is wrong)
+      start = end + 1;
+    }
+  }
   if (name.empty())
     return fail(Errc::invalid_argument, fmt::format("{} '': invalid name: empty", kind));
   if (name.size() > kMaxNameLength)

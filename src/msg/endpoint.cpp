@@ -10,6 +10,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "conduit/core/digest.hpp"
 #include "conduit/core/name.hpp"
 #include "conduit/msg/endpoint_layout.hpp"
 #include "conduit/msg/mailbox.hpp"
@@ -54,10 +55,22 @@ Result<void> lock_state(EndpointState& state) {
   return {};
 }
 
-// The link from `sender` to `receiver` of the sender's generation (endpoint_layout.hpp).
+// The links from `sender` to `receiver` are named this and a generation (endpoint_layout.hpp):
+// "receiver#sender#". Where two long names would make a link's name too long for a file,
+// "receiver#D#long#", D being the sender's digest in hex: a user name has no '#', so no link
+// of a sender named D ("receiver#D#g") is one of these. (Two long senders whose digests are
+// equal would share links: a chance of 2^-64 per pair.) Chosen by the names alone, so that every
+// generation of a pair is named alike.
+std::string link_prefix_of(std::string_view receiver, std::string_view sender) {
+  constexpr std::size_t kGenerationDigits = 10;  // a std::uint32_t's
+  if (receiver.size() + sender.size() + 2 + kGenerationDigits <= kMaxInternalNameLength)
+    return internal_name({receiver, sender, ""});
+  return internal_name({receiver, fmt::format("{:016x}", fnv1a_64(sender)), "long", ""});
+}
+
 std::string link_name_of(std::string_view receiver, std::string_view sender,
                          std::uint32_t generation) {
-  return internal_name({receiver, sender, std::to_string(generation)});
+  return link_prefix_of(receiver, sender) + std::to_string(generation);
 }
 
 }  // namespace
@@ -375,7 +388,7 @@ class Endpoint::Impl {
     // that are left, found by listing the namespace (the count alone could be forged).
     if (generation - in.generation > 1) {
       std::vector<std::pair<std::uint32_t, std::string>> older;
-      const std::string prefix = internal_name({name(), in.peer, ""});
+      const std::string prefix = link_prefix_of(name(), in.peer);
       for (const auto& file : segment_.space().names().value_or(std::vector<std::string>{})) {
         std::uint32_t number = 0;
         if (!file.starts_with(prefix)) continue;

@@ -11,6 +11,7 @@
 #include <limits>
 #include <thread>
 
+#include "conduit/core/digest.hpp"
 #include "conduit/core/name.hpp"
 #include "conduit/sys/file.hpp"
 #include "owner_locks.hpp"
@@ -96,13 +97,8 @@ bool is_known_kind(std::uint32_t value) noexcept {
 }
 
 std::uint64_t header_checksum(const SegmentHeader& header) noexcept {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(&header);
-  for (std::size_t i = 0; i < offsetof(SegmentHeader, checksum); ++i) {
-    hash ^= bytes[i];
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
+  return fnv1a_64(
+      {reinterpret_cast<const unsigned char*>(&header), offsetof(SegmentHeader, checksum)});
 }
 
 Result<SegmentHeader> validate_segment(std::span<const std::byte> bytes, std::string_view context) {

@@ -1,4 +1,5 @@
 #include "conduit/core/name.hpp"
+#include "conduit/core/digest.hpp"
 
 #include <gtest/gtest.h>
 
@@ -59,6 +60,28 @@ TEST(Name, InternalNamesJoinUserNamesWithHash) {
       is_valid_name(std::string(200, 'a') + "#" + std::string(200, 'b'), NameUse::internal))
       << "longer than a file name may be";
   EXPECT_EQ(internal_name({"alice", "bob"}), "alice#bob");
+}
+
+TEST(Name, AnInvalidInternalNameIsSaidOfItsWrongPart) {
+  EXPECT_EQ(
+      check_name("mailbox", std::string(200, 'a') + "#" + std::string(200, 'b'), NameUse::internal)
+          .error()
+          .message()
+          .substr(76),
+      "(401 bytes)': invalid internal name: 401 characters, at most 255");
+  EXPECT_EQ(check_name("mailbox", "a##b", NameUse::internal).error().message(),
+            "mailbox 'a##b': invalid internal name: part '': invalid name: empty");
+  EXPECT_EQ(check_name("mailbox", "a#b/c", NameUse::internal).error().message(),
+            "mailbox 'a#b/c': invalid internal name: part 'b/c': invalid name: character / at "
+            "position 1; only [A-Za-z0-9._-] are allowed");
+}
+
+TEST(Digest, IsFnv1a64) {
+  // The published FNV-1a 64 test vectors: names made short with it must read alike in every
+  // process and build.
+  EXPECT_EQ(fnv1a_64(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(fnv1a_64("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(fnv1a_64("foobar"), 0x85944171f73967e8ULL);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "conduit/core/digest.hpp"
 #include "conduit/msg/endpoint_layout.hpp"
 #include "conduit/shm/shared_memory.hpp"
 #include "process.hpp"
@@ -227,38 +228,53 @@ TEST_F(EndpointTest, APeerThatLeftAndJoinedAgainIsHeardAgain) {
   EXPECT_EQ(gone.error().code(), Errc::closed) << gone.error().message();
 }
 
-// A peer's name taken by one new process after another (one killed, one that left, one that
-// stays): each has a link of its own (a pair link takes no third process), and the receiver
-// reads what each sent, in that order, though it read nothing while they came and went.
-TEST_F(EndpointTest, NewProcessesUnderAPeersNameAreHeardInOrder) {
-  auto server = Endpoint::join("server");
-  ASSERT_TRUE(server);
-  const auto numbers_then = [](std::uint64_t first, bool is_killed) {
+/// A peer's name taken by one new process after another (one killed, one that left, one that
+/// stays): each has a link of its own (a pair link takes no third process), and the receiver
+/// reads what each sent, in that order, though it read nothing while they came and went.
+/// `links`: the path of their links but the generation ("<namespace>/server#client#").
+void heard_in_order(const std::string& server_name, const std::string& client_name,
+                    const std::string& links) {
+  auto server = Endpoint::join(server_name);
+  ASSERT_TRUE(server) << server.error().message();
+  const auto numbers_then = [&](std::uint64_t first, bool is_killed) {
     return test::run_in_child([=]() -> int {
-      auto me = Endpoint::join("client");
+      auto me = Endpoint::join(client_name);
       CHILD_CHECK(me.has_value());
       for (std::uint64_t i = first; i < first + 10; ++i)
-        CHILD_CHECK(me->send("server", bytes_of(i)).has_value());
+        CHILD_CHECK(me->send(server_name, bytes_of(i)).has_value());
       if (is_killed) ::_exit(0);  // dies without leaving
       return 0;                   // leaves
     });
   };
   ASSERT_TRUE(numbers_then(0, true).ok());
   ASSERT_TRUE(numbers_then(10, false).ok());
-  Child staying = numbers_to("client", "server", 20, 30, "done");
-  const std::string links = namespace_path() + "/server#client#";
+  Child staying = numbers_to(client_name, server_name, 20, 30, "done");
   while (!std::filesystem::exists(links + "3")) ::usleep(1000);  // the watchdog bounds it
   for (std::uint64_t i = 0; i < 30; ++i) {
-    auto message = server->receive_from_for("client", 30s);
+    auto message = server->receive_from_for(client_name, 30s);
     ASSERT_TRUE(message) << i << ": " << message.error().message();
     ASSERT_EQ(number_in(*message), i);
-    EXPECT_EQ(message->sender_name(), "client");
+    EXPECT_EQ(message->sender_name(), client_name);
   }
   // The links of the two that are gone were removed once read.
   EXPECT_FALSE(std::filesystem::exists(links + "1"));
   EXPECT_FALSE(std::filesystem::exists(links + "2"));
-  ASSERT_TRUE(server->send("client", "done"));
+  ASSERT_TRUE(server->send(client_name, "done"));
   EXPECT_TRUE(staying.wait().ok());
+}
+
+TEST_F(EndpointTest, NewProcessesUnderAPeersNameAreHeardInOrder) {
+  heard_in_order("server", "client", namespace_path() + "/server#client#");
+}
+
+// Two names of 200 characters would make a link's name longer than a file name may be: the
+// link is named after a digest of the sender's name (endpoint_layout.hpp), and everything
+// works as with short names.
+TEST_F(EndpointTest, PeersWithTheLongestNamesLinkAndComeBack) {
+  const std::string server(kMaxNameLength, 's');
+  const std::string client(kMaxNameLength, 'c');
+  heard_in_order(server, client,
+                 fmt::format("{}/{}#{:016x}#long#", namespace_path(), server, fnv1a_64(client)));
 }
 
 // A receiver killed and its name joined again: a sender's send says closed, then reaches the

@@ -12,6 +12,9 @@
 namespace conduit {
 
 inline constexpr std::size_t kMaxNameLength = 200;
+/// An internal name (parts of at most kMaxNameLength joined by '#') is a file name: at most
+/// 255 bytes. Where joining whole names would be longer, conduit joins digests of them.
+inline constexpr std::size_t kMaxInternalNameLength = 255;
 
 /// Who a name is for. Users name objects with `user` names. conduit names the objects it makes
 /// for its own use (an endpoint's links, an unbounded mailbox's extensions) by joining user

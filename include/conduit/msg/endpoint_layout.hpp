@@ -12,7 +12,9 @@
 // g being A's generation in B's `inbound` (1, 2, ...: one per Endpoint object that joined
 // under A's name and sent to B). Made by A on its first send to B, under B's `lock`, registered
 // in B's `inbound`, and removed with B. A pair takes no third process: a new process under A's
-// name needs a link of its own, and B drains the older generations' links first.
+// name needs a link of its own, and B drains the older generations' links first. Where the
+// two names are too long for such a link name to be a file name (kMaxInternalNameLength), the
+// link is "B#D#long#g", D being the FNV-1a 64 digest of A's name in 16 hex digits.
 #pragma once
 
 #include <cstddef>
