@@ -62,9 +62,9 @@ Result<void> lock_state(EndpointState& state) {
 // equal would share links: a chance of 2^-64 per pair.) Chosen by the names alone, so that every
 // generation of a pair is named alike.
 std::string link_prefix_of(std::string_view receiver, std::string_view sender) {
-  constexpr std::size_t kGenerationDigits = 10;  // a std::uint32_t's
-  if (receiver.size() + sender.size() + 2 + kGenerationDigits <= kMaxInternalNameLength)
-    return internal_name({receiver, sender, ""});
+  // A std::uint32_t's digits, and an unbounded link's extensions add to its name.
+  constexpr std::size_t kBudget = kMaxInternalNameLength - 10 - kExtensionSuffixLength;
+  if (receiver.size() + sender.size() + 2 <= kBudget) return internal_name({receiver, sender, ""});
   return internal_name({receiver, fmt::format("{:016x}", fnv1a_64(sender)), "long", ""});
 }
 

@@ -38,10 +38,11 @@ class EndpointTest : public test::ProcessTest {
 /// A child that joins `name` (after `delay`), sends `peer` the numbers first..last - 1, and
 /// stays joined until `peer` answers `answer`.
 Child numbers_to(std::string name, std::string peer, std::uint64_t first, std::uint64_t last,
-                 std::string answer, std::chrono::milliseconds delay = 0ms) {
+                 std::string answer, std::chrono::milliseconds delay = 0ms,
+                 EndpointOptions options = {}) {
   return Child([=] {
     std::this_thread::sleep_for(delay);
-    auto me = Endpoint::join(name);
+    auto me = Endpoint::join(name, options);
     CHILD_CHECK(me.has_value());
     for (std::uint64_t i = first; i < last; ++i)
       CHILD_CHECK(me->send(peer, bytes_of(i)).has_value());
@@ -275,6 +276,34 @@ TEST_F(EndpointTest, PeersWithTheLongestNamesLinkAndComeBack) {
   const std::string client(kMaxNameLength, 'c');
   heard_in_order(server, client,
                  fmt::format("{}/{}#{:016x}#long#", namespace_path(), server, fnv1a_64(client)));
+}
+
+// An unbounded link grows by extensions named after it: their names fit too, for the longest
+// names and for names just short enough to be linked by name.
+TEST_F(EndpointTest, UnboundedLinksOfLongNamesGrow) {
+  for (const std::size_t length : {std::size_t{120}, kMaxNameLength}) {
+    const std::string server(length, 's');
+    const std::string client(length - 1, 'c');
+    const EndpointOptions options{.capacity = Capacity::unbounded()};
+    auto me = Endpoint::join(server, options);
+    ASSERT_TRUE(me) << me.error().message();
+    constexpr std::uint64_t kCount = 1000;  // beyond the first slots: extensions are made
+    Child sender = numbers_to(client, server, 0, kCount, "done", 0ms, options);
+    // Read once the link grew (the watchdog bounds the wait).
+    const auto has_grown = [&] {
+      for (const auto& entry : std::filesystem::directory_iterator(namespace_path()))
+        if (entry.path().filename().string().ends_with("#x1")) return true;
+      return false;
+    };
+    while (!has_grown()) ::usleep(1000);
+    for (std::uint64_t i = 0; i < kCount; ++i) {
+      auto message = me->receive_from_for(client, 30s);
+      ASSERT_TRUE(message) << length << ", " << i << ": " << message.error().message();
+      ASSERT_EQ(number_in(*message), i);
+    }
+    ASSERT_TRUE(me->send(client, "done"));
+    EXPECT_TRUE(sender.wait().ok());
+  }
 }
 
 // A receiver killed and its name joined again: a sender's send says closed, then reaches the

@@ -138,6 +138,10 @@ inline constexpr std::uint32_t kUnboundedInitialSlots = 64;
 // An unbounded mailbox grows by extension segments ("<name>#x<k>"), extension k holding
 // kUnboundedInitialSlots << k slots: doubling, so n messages need O(log n) segments.
 inline constexpr std::uint32_t kMaxExtensions = 24;
+/// What an extension's name adds to its mailbox's ("#x24" at most): a mailbox conduit names
+/// itself leaves room for it within kMaxInternalNameLength.
+inline constexpr std::size_t kExtensionSuffixLength = 4;
+static_assert(kMaxExtensions < 100);
 inline constexpr std::int32_t kNoSlot = -1;
 // Hand-off (large messages): processes whose handles hold the mailbox's descriptor socket, for
 // a joining handle to take a duplicate from (pidfd_getfd). Any one living suffices.
