@@ -227,6 +227,13 @@ class Endpoint::Impl {
   /// `large`: hand it off instead of sending `payload`.
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
                     std::optional<sys::TimePoint> deadline, LargeBuffer* large = nullptr) {
+    // The peer of the last send, as nearly every send in a conversation is, looked at lately
+    // and with room on its link: sent with nothing looked up and no error path readied.
+    if (large == nullptr && last_ != nullptr && *last_key_ == peer) [[likely]] {
+      if (now_for_checks() - last_->checked < peer_check_every_ &&
+          last_->link.impl_->send_fast(payload, 0)) [[likely]]
+        return {};
+    }
     const std::string_view operation = large != nullptr
                                            ? (is_try ? "try_send_large"sv : "send_large"sv)
                                            : (is_try ? "try_send"sv : "send"sv);
@@ -239,9 +246,7 @@ class Endpoint::Impl {
       outbound_.erase(outbound_.find(peer));
       return fail(Errc::closed, context(fmt::format("{}: endpoint '{}' is gone", operation, peer)));
     };
-    // The coarse clock where its tick is short enough: a send reads it every time, and the
-    // precise one would cost a couple of dozen nanoseconds per message.
-    const auto now = is_coarse_clock_fine_ ? sys::coarse_now() : sys::now();
+    const auto now = now_for_checks();
     if (now - out.checked >= peer_check_every_) {
       if (!out.peer.is_owner_alive() || !out.peer.is_linked()) return closed();
       out.checked = now;
@@ -277,6 +282,13 @@ class Endpoint::Impl {
     return {};
   }
 
+  /// The clock that sends measure kPeerCheckInterval on: the coarse one where its tick is
+  /// short enough (a send reads it every time, and the precise one would cost a couple of
+  /// dozen nanoseconds per message).
+  sys::TimePoint now_for_checks() const {
+    return is_coarse_clock_fine_ ? sys::coarse_now() : sys::now();
+  }
+
   /// The index of `peer` in inbound_, if it is there: where it was found last, or a look
   /// through all (entries stay put: inbound_ only grows, and names in it are unique).
   std::optional<std::size_t> find_inbound(std::string_view peer) {
@@ -294,14 +306,16 @@ class Endpoint::Impl {
     return std::nullopt;
   }
 
+  /// Whether a peer registered since we last looked, or a link is yet to be opened. Every
+  /// receive asks: nearly always nobody did and every link is open.
+  bool is_inbound_changed() const {
+    return std::atomic_ref(state_->registrations).load(std::memory_order_acquire) !=
+               registrations_seen_ ||
+           unopened_ != 0;
+  }
   // Opens the links of peers that registered since we last looked.
   void refresh_inbound() {
-    // Every receive asks: nearly always nobody registered since and every link is open.
-    if (std::atomic_ref(state_->registrations).load(std::memory_order_acquire) ==
-            registrations_seen_ &&
-        unopened_ == 0)
-      return;
-    open_inbound();
+    if (is_inbound_changed()) open_inbound();
   }
   void open_inbound() {
     const std::uint32_t registrations =
@@ -409,15 +423,14 @@ class Endpoint::Impl {
     is_polled_stale_ = true;
   }
 
-  /// The next message of a draining link of `in`, if one is left; links found empty are
-  /// removed (their senders are gone: nothing more comes).
-  std::optional<Result<Message>> drain(Inbound& in) {
+  /// The next message of a draining link of `in` into `out` (true), if one is left (else
+  /// false); links found empty are removed (their senders are gone: nothing more comes).
+  Result<bool> drain(Inbound& in, Message* out) {
     while (!in.draining.empty()) {
-      Result<Message> got(std::in_place);
-      auto received = in.draining.front().impl_->receive_copy(0, true, std::nullopt, &*got);
+      auto received = in.draining.front().impl_->receive_copy(0, true, std::nullopt, out);
       if (received) {
-        got->set_sender_name(in.shared_name);
-        return got;
+        out->set_sender_name(in.shared_name);
+        return true;
       }
       const Errc code = received.error().code();
       if (code != Errc::would_block && code != Errc::closed)
@@ -427,7 +440,7 @@ class Endpoint::Impl {
       in.draining.pop_front();
       is_polled_stale_ = true;
     }
-    return std::nullopt;
+    return false;
   }
 
   /// Whether the endpoint of `peer` is gone (a peer that died or left).
@@ -478,8 +491,63 @@ class Endpoint::Impl {
     return std::atomic_ref(state_->inbound[i].generation).load(std::memory_order_relaxed);
   }
 
-  Result<Message> receive(std::optional<std::string_view> peer, bool is_try,
-                          std::optional<sys::TimePoint> deadline) {
+  /// One look at the links of `in` (draining ones first): true, a message is in `out`; false,
+  /// all were empty; or the error (not would_block) a receive on one returned.
+  Result<bool> poll(Inbound& in, Message* out) {
+    if (!in.draining.empty()) [[unlikely]] {
+      if (auto drained = drain(in, out); !drained || *drained) return drained;
+    }
+    if (!in.link) return false;
+    auto received = in.link->impl_->receive_copy(0, true, std::nullopt, out);
+    if (received) {
+      out->set_sender_name(in.shared_name);
+      return true;
+    }
+    if (received.error().code() != Errc::would_block)
+      return std::unexpected(std::move(received.error()));
+    return false;
+  }
+
+  /// One look at every link polled, round robin from next_polled_, so that one busy peer
+  /// cannot starve the others.
+  Result<bool> poll_all(Message* out) {
+    const std::size_t count = polled_.size();
+    for (std::size_t step = 0; step < count; ++step) {
+      // Without a division per poll: next_polled_ < count, step < count.
+      std::size_t turn = next_polled_ + step;
+      if (turn >= count) turn -= count;
+      auto got = poll(inbound_[polled_[turn]], out);
+      if (got && *got) next_polled_ = turn + 1 == count ? 0 : turn + 1;
+      if (!got || *got) return got;
+    }
+    return false;
+  }
+
+  /// Into `out` (a Message made in place in the caller's result: see received()).
+  Result<void> receive(std::optional<std::string_view> peer, bool is_try,
+                       std::optional<sys::TimePoint> deadline, Message* out) {
+    // While nothing changed, a first look before anything a wait needs is readied (nearly
+    // every receive of a busy endpoint finds its message here).
+    if (!is_inbound_changed() && !is_polled_stale_) [[likely]] {
+      Result<bool> got = false;
+      if (!peer) {
+        got = poll_all(out);
+      } else if (const auto known = find_inbound(*peer)) {
+        got = poll(inbound_[*known], out);
+      } else {
+        return receive_waiting(peer, is_try, deadline, out, false);
+      }
+      if (!got) return std::unexpected(std::move(got.error()));
+      if (*got) return {};
+      return receive_waiting(peer, is_try, deadline, out, true);
+    }
+    return receive_waiting(peer, is_try, deadline, out, false);
+  }
+
+  /// receive() after its first look; `is_polled`: every link polled was just looked at.
+  [[gnu::noinline]] Result<void> receive_waiting(std::optional<std::string_view> peer, bool is_try,
+                                                 std::optional<sys::TimePoint> deadline,
+                                                 Message* out, bool is_polled) {
     const std::string_view operation = peer ? (is_try ? "try_receive_from"sv : "receive_from"sv)
                                             : (is_try ? "try_receive"sv : "receive"sv);
     // The peer's entry in inbound_, looked up once per call (and again only while it has
@@ -506,45 +574,30 @@ class Endpoint::Impl {
         if (is_flagged) state_->doorbell.unflag_sleeper();
         is_flagged = false;
       };
+      // Looked at just now, with nothing changed since: not again (a poller's empty
+      // try_receive looks once).
+      is_polled = is_polled && !is_inbound_changed() && !is_polled_stale_;
       refresh_inbound();
       if (peer && resets != resets_) {  // an entry went over to another peer: perhaps ours
         known = look_up_inbound(*peer);
         resets = resets_;
       }
       if (peer && !known) known = find_inbound(*peer);
-      // receive_from looks at its peer's link only; receive at every link polled, round
-      // robin, so that one busy peer cannot starve the others.
       if (is_polled_stale_) [[unlikely]]
         list_polled();
-      const std::size_t count = polled_.size();
-      const std::size_t steps = peer ? (known ? 1 : 0) : count;
-      for (std::size_t step = 0; step < steps; ++step) {
-        // Round robin without a division per poll: next_polled_ < count, step < count.
-        std::size_t turn = peer ? 0 : next_polled_ + step;
-        if (turn >= count) turn -= count;
-        const std::size_t index = peer ? *known : polled_[turn];
-        Inbound& in = inbound_[index];
-        if (!in.draining.empty()) [[unlikely]] {
-          if (auto drained = drain(in)) {
-            unflag();
-            if (*drained && !peer) next_polled_ = turn + 1 == count ? 0 : turn + 1;
-            return std::move(*drained);
-          }
-        }
-        if (!in.link) continue;
-        // Into a Message made in place in the result, named after the peer: nothing moved.
-        Result<Message> got(std::in_place);
-        auto received = in.link->impl_->receive_copy(0, true, std::nullopt, &*got);
-        if (received) {
-          unflag();
-          if (!peer) next_polled_ = turn + 1 == count ? 0 : turn + 1;
-          got->set_sender_name(in.shared_name);
-          return got;
-        }
-        if (received.error().code() != Errc::would_block) {
-          unflag();
-          return std::unexpected(std::move(received.error()));
-        }
+      // receive_from looks at its peer's links only; receive at every link polled.
+      Result<bool> got = false;
+      if (is_polled) {
+        is_polled = false;
+      } else if (!peer) {
+        got = poll_all(out);
+      } else if (known) {
+        got = poll(inbound_[*known], out);
+      }
+      if (!got || *got) {
+        unflag();
+        if (!got) return std::unexpected(std::move(got.error()));
+        return {};
       }
       if (!peer) retire_gone_peers();
       const auto linked = peer && known && (inbound_[*known].link || inbound_[*known].is_retired)
@@ -680,19 +733,27 @@ Result<void> Endpoint::send_for(std::string_view peer, std::span<const std::byte
   return impl_->send(peer, payload, false, sys::deadline_after(timeout));
 }
 Result<Message> Endpoint::receive_from(std::string_view peer) {
-  return impl_->receive(peer, false, std::nullopt);
+  return received([&](Message* out) { return impl_->receive(peer, false, std::nullopt, out); });
 }
 Result<Message> Endpoint::try_receive_from(std::string_view peer) {
-  return impl_->receive(peer, true, std::nullopt);
+  return received([&](Message* out) { return impl_->receive(peer, true, std::nullopt, out); });
 }
 Result<Message> Endpoint::receive_from_for(std::string_view peer,
                                            std::chrono::nanoseconds timeout) {
-  return impl_->receive(peer, false, sys::deadline_after(timeout));
+  const auto deadline = sys::deadline_after(timeout);
+  return received([&](Message* out) { return impl_->receive(peer, false, deadline, out); });
 }
-Result<Message> Endpoint::receive() { return impl_->receive(std::nullopt, false, std::nullopt); }
-Result<Message> Endpoint::try_receive() { return impl_->receive(std::nullopt, true, std::nullopt); }
+Result<Message> Endpoint::receive() {
+  return received(
+      [&](Message* out) { return impl_->receive(std::nullopt, false, std::nullopt, out); });
+}
+Result<Message> Endpoint::try_receive() {
+  return received(
+      [&](Message* out) { return impl_->receive(std::nullopt, true, std::nullopt, out); });
+}
 Result<Message> Endpoint::receive_for(std::chrono::nanoseconds timeout) {
-  return impl_->receive(std::nullopt, false, sys::deadline_after(timeout));
+  const auto deadline = sys::deadline_after(timeout);
+  return received([&](Message* out) { return impl_->receive(std::nullopt, false, deadline, out); });
 }
 const std::string& Endpoint::name() const noexcept { return impl_->name(); }
 

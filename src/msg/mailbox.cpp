@@ -503,18 +503,6 @@ Result<Receipt> Mailbox::send_and_wait(std::span<const std::byte> payload, std::
   return receipt;
 }
 
-namespace {
-
-/// Receives into a Message made in place in the result: nothing is moved or copied after.
-template <class Receive>
-Result<Message> received(Receive receive) {
-  Result<Message> out(std::in_place);
-  if (auto done = receive(&*out); !done) out = std::unexpected(std::move(done.error()));
-  return out;
-}
-
-}  // namespace
-
 Result<Message> Mailbox::receive(std::int64_t type) {
   return received(
       [&](Message* message) { return impl_->receive_copy(type, false, std::nullopt, message); });

@@ -30,6 +30,15 @@ inline msg::StoredProcess store(ProcessId process, std::uint32_t flags = 0) {
 }
 inline ProcessId load(const msg::StoredProcess& stored) { return {stored.pid, stored.start_time}; }
 
+/// The result of `receive(Message*)`, which receives into a Message made in place in it:
+/// nothing is moved or copied after (one return, so the result is the caller's).
+template <class Receive>
+Result<Message> received(Receive receive) {
+  Result<Message> out(std::in_place);
+  if (auto done = receive(&*out); !done) out = std::unexpected(std::move(done.error()));
+  return out;
+}
+
 #if defined(__x86_64__)
 /// Whether the CPU has PREFETCHW (CPUID 0x80000001, ECX bit 8): every x86-64 CPU of the last
 /// decade does, but an older one would fault on it.
