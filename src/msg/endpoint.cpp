@@ -79,7 +79,8 @@ class Endpoint::Impl {
  public:
   struct Outbound {
     shm::Segment peer;  // the peer's endpoint: its doorbell, and whether it lives
-    Mailbox link;       // "peer#me"
+    Mailbox link;       // "peer#me#generation"
+    std::uint32_t generation;
     sys::TimePoint checked;
   };
   struct Inbound {
@@ -114,7 +115,27 @@ class Endpoint::Impl {
       state_->lock.unlock();
     }
     for (const auto& link : links) (void)Mailbox::remove(link, NameUse::internal);
+    for (auto& [peer, out] : outbound_) say_left(out);
     (void)shm::Segment::remove(name(), shm::SegmentKind::endpoint);
+  }
+
+  /// Tells the peer of `out` that we left (EntryUse kEntryLeft): it reads our link empty and
+  /// removes it at once, rather than polling it until it finds us gone.
+  void say_left(Outbound& out) {
+    EndpointState& peer_state = *state_of(out.peer);
+    if (!check_state(out.peer, context("leave")) || !lock_state(peer_state)) return;
+    const std::uint32_t count = std::min(peer_state.inbound_count, kMaxPeers);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      InboundPeer& entry = peer_state.inbound[i];
+      if (std::strncmp(entry.name, name().c_str(), kMaxNameLength) != 0) continue;
+      // Not when another process under our name took it on since (a newer generation).
+      if (entry.use == kEntryUsed && entry.generation == out.generation) {
+        std::atomic_ref(entry.use).store(kEntryLeft, std::memory_order_relaxed);
+        std::atomic_ref(peer_state.registrations).fetch_add(1, std::memory_order_release);
+      }
+      break;
+    }
+    peer_state.lock.unlock();
   }
 
   const std::string& name() const { return segment_.name(); }
@@ -125,7 +146,9 @@ class Endpoint::Impl {
   // The validated name of inbound entry i ("" when unused or not a valid name).
   std::string peer_name(std::uint32_t i) const {
     const InboundPeer& entry = state_->inbound[i];
-    if (entry.use == kEntryFree) return {};
+    // Atomic: read without the lock by open_inbound, while a peer that leaves may mark it.
+    if (std::atomic_ref(state_->inbound[i].use).load(std::memory_order_relaxed) == kEntryFree)
+      return {};
     char copy[kMaxNameLength + 1];
     std::memcpy(copy, entry.name, sizeof copy);
     copy[kMaxNameLength] = '\0';
@@ -139,7 +162,7 @@ class Endpoint::Impl {
   /// our name before (another process, or this one before it left) had links of its own, which
   /// the peer drains first, and a pair takes no third process.
   Result<Mailbox> make_link(EndpointState& peer_state, const std::string& peer,
-                            std::string_view operation) {
+                            std::string_view operation, std::uint32_t& made_generation) {
     InboundPeer* listed = nullptr;    // ours (in use, or offered for reuse)
     InboundPeer* reusable = nullptr;  // another's, offered for reuse
     const std::uint32_t count = std::min(peer_state.inbound_count, kMaxPeers);
@@ -178,15 +201,17 @@ class Endpoint::Impl {
       listed = count < kMaxPeers ? &peer_state.inbound[count] : reusable;
       std::memset(listed->name, 0, sizeof listed->name);
       std::memcpy(listed->name, name().data(), name().size());
-      listed->use = kEntryUsed;
+      std::atomic_ref(listed->use).store(kEntryUsed, std::memory_order_relaxed);
       // Release: a receiver that reads the count reads the entry's name.
       if (count < kMaxPeers)
         std::atomic_ref(peer_state.inbound_count).store(count + 1, std::memory_order_release);
     } else {
-      listed->use = kEntryUsed;  // perhaps offered for reuse meanwhile: ours again
+      // Perhaps offered for reuse, or left, meanwhile: ours again.
+      std::atomic_ref(listed->use).store(kEntryUsed, std::memory_order_relaxed);
     }
     std::atomic_ref(listed->generation).store(generation, std::memory_order_relaxed);
     std::atomic_ref(peer_state.registrations).fetch_add(1, std::memory_order_release);
+    made_generation = generation;
     return link;
   }
 
@@ -211,12 +236,13 @@ class Endpoint::Impl {
       return std::unexpected(valid.error());
     EndpointState* peer_state = state_of(*target);
     if (auto locked = lock_state(*peer_state); !locked) return std::unexpected(locked.error());
-    auto link = make_link(*peer_state, key, operation);
+    std::uint32_t generation = 0;
+    auto link = make_link(*peer_state, key, operation, generation);
     peer_state->lock.unlock();
     if (!link) return std::unexpected(link.error());
     peer_state->doorbell.notify_all();
-    auto [slot, inserted] =
-        outbound_.emplace(key, Outbound{std::move(*target), std::move(*link), sys::now()});
+    auto [slot, inserted] = outbound_.emplace(
+        key, Outbound{std::move(*target), std::move(*link), generation, sys::now()});
     // Stable while the entry lives: the node and the peer's mapping stay put.
     slot->second.link.impl_->doorbell_ = &state_of(slot->second.peer)->doorbell;
     last_key_ = &slot->first;
@@ -336,6 +362,9 @@ class Endpoint::Impl {
       if (in.peer.empty()) continue;
       if (const std::uint32_t generation = entry_generation(i); generation != in.generation)
         adopt_generation(in, generation);
+      if (!in.is_retired && in.generation != 0 &&
+          std::atomic_ref(state_->inbound[i].use).load(std::memory_order_relaxed) == kEntryLeft)
+        let_go(in);
       if (in.link || in.is_retired || in.generation == 0) continue;
       auto link = Mailbox::open(link_name_of(name(), in.peer, in.generation),
                                 MailboxRole::sender_and_receiver, NameUse::internal);
@@ -346,6 +375,20 @@ class Endpoint::Impl {
         ++unopened_;
       }
     }
+  }
+
+  /// The peer of `in` left: what it sent is read (its link drains, then goes), and the entry is
+  /// retired, to be offered for reuse once drained.
+  void let_go(Inbound& in) {
+    if (!in.link) {  // never opened: perhaps it holds messages all the same
+      auto link = Mailbox::open(link_name_of(name(), in.peer, in.generation),
+                                MailboxRole::sender_and_receiver, NameUse::internal);
+      if (link) in.link.emplace(std::move(*link));
+    }
+    if (in.link) in.draining.push_back(std::move(*in.link));
+    in.link.reset();
+    in.is_retired = true;
+    is_polled_stale_ = true;
   }
 
   /// The entries receive() polls: those with a link open or draining. Retired ones are left
@@ -364,7 +407,8 @@ class Endpoint::Impl {
     if (!lock_state(*state_)) return;
     for (std::size_t i = 0; i < inbound_.size(); ++i) {
       Inbound& in = inbound_[i];
-      if (!in.is_offered || state_->inbound[i].use != kEntryUsed) continue;
+      // Taken: in use since, or even left again already.
+      if (!in.is_offered || state_->inbound[i].use == kEntryReusable) continue;
       in.is_offered = false;
       --offered_;
       std::string peer = peer_name(static_cast<std::uint32_t>(i));
@@ -384,8 +428,8 @@ class Endpoint::Impl {
     if (in.is_offered || !in.is_retired || !in.draining.empty() || !lock_state(*state_)) return;
     InboundPeer& entry = state_->inbound[i];
     // Not when the peer is back meanwhile: it registered a newer generation (under this lock).
-    if (entry.use == kEntryUsed && entry.generation == in.generation) {
-      entry.use = kEntryReusable;
+    if ((entry.use == kEntryUsed || entry.use == kEntryLeft) && entry.generation == in.generation) {
+      std::atomic_ref(entry.use).store(kEntryReusable, std::memory_order_relaxed);
       in.is_offered = true;
       ++offered_;
     }

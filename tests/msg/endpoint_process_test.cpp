@@ -306,6 +306,36 @@ TEST_F(EndpointTest, UnboundedLinksOfLongNamesGrow) {
   }
 }
 
+// Peers that send and leave: everything each sent is read, in its order, and once found empty
+// each link is removed at once (a peer that leaves says so; one that dies is found gone later,
+// a look per kRetireInterval), so a receive does not poll the links of peers long gone.
+TEST_F(EndpointTest, PeersThatLeaveAreReadAndTheirLinksGoAtOnce) {
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  constexpr std::uint64_t kPeers = 20, kEach = 3;
+  for (std::uint64_t peer = 0; peer < kPeers; ++peer) {
+    auto exit = test::run_in_child([peer]() -> int {
+      auto me = Endpoint::join(fmt::format("c{}", peer));
+      CHILD_CHECK(me.has_value());
+      for (std::uint64_t i = 0; i < kEach; ++i)
+        CHILD_CHECK(me->send("server", bytes_of(peer * kEach + i)).has_value());
+      return 0;  // leaves
+    });
+    ASSERT_TRUE(exit.ok());
+  }
+  std::map<std::string, std::uint64_t> read;  // per peer
+  for (std::uint64_t i = 0; i < kPeers * kEach; ++i) {
+    auto message = server->receive_for(30s);
+    ASSERT_TRUE(message) << i << ": " << message.error().message();
+    const std::string sender(message->sender_name());
+    EXPECT_EQ(number_in(*message), std::stoull(sender.substr(1)) * kEach + read[sender]++);
+  }
+  EXPECT_EQ(read.size(), kPeers);
+  EXPECT_EQ(server->try_receive().error().code(), Errc::would_block);
+  for (const auto& entry : std::filesystem::directory_iterator(namespace_path()))
+    EXPECT_FALSE(entry.path().filename().string().starts_with("server#")) << entry.path();
+}
+
 // A receiver killed and its name joined again: a sender's send says closed, then reaches the
 // new process, which gets nothing that was sent to the killed one (its links went with it).
 TEST_F(EndpointTest, AReceiverKilledAndJoinedAgainIsReachedAgain) {

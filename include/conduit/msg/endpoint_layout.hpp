@@ -29,15 +29,18 @@
 namespace conduit::msg {
 
 inline constexpr std::uint64_t kEndpointMagic = 0x31'54'4e'49'4f'50'44'45ULL;  // "EDPOINT1"
-// 2: Mutex without pointers; 3: registrations; 4: generations
-inline constexpr std::uint32_t kEndpointLayoutVersion = 4;
+// 2: Mutex without pointers; 3: registrations; 4: generations; 5: kEntryLeft
+inline constexpr std::uint32_t kEndpointLayoutVersion = 5;
 inline constexpr std::uint32_t kMaxPeers = 256;
 
 // What an inbound entry is: written under EndpointState::lock. An entry of a peer that is
 // gone, whose links the receiver read empty and removed, is offered for reuse: a sender under
 // that name takes it back (a new generation), and once all kMaxPeers entries were used, a
-// sender under a new name takes it over (generation 1).
-enum EntryUse : std::uint8_t { kEntryFree = 0, kEntryUsed = 1, kEntryReusable = 2 };
+// sender under a new name takes it over (generation 1). A peer that leaves marks its entry
+// kEntryLeft (when it still names its generation) and bumps `registrations`: the receiver then
+// reads its link empty and removes it at once, instead of polling it until it finds the peer
+// gone (a peer that dies marks nothing, and is found so).
+enum EntryUse : std::uint8_t { kEntryFree = 0, kEntryUsed = 1, kEntryReusable = 2, kEntryLeft = 3 };
 
 struct InboundPeer {
   char name[kMaxNameLength + 1];  // NUL-terminated; checked with is_valid_name before use
@@ -55,8 +58,8 @@ struct alignas(shm::kCacheLine) EndpointState {
   std::uint32_t layout_version;
   std::uint32_t inbound_count;  // used entries are [0, inbound_count)
   // Bumped (under `lock`) by every sender that makes its link to this endpoint, after setting
-  // its entry's generation: the receiver then looks at its entries again (a new entry, or a
-  // peer back under its name with a new link).
+  // its entry's generation, and by one that leaves: the receiver then looks at its entries
+  // again (a new entry, a peer back under its name with a new link, or one that left).
   std::uint32_t registrations;
   alignas(shm::kCacheLine) Mutex lock;
   alignas(shm::kCacheLine) sync::WaitWord doorbell;
