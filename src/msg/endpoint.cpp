@@ -519,7 +519,16 @@ class Endpoint::Impl {
       if (next.link || (next.is_retired && !next.is_offered)) break;
     }
     Inbound& in = inbound_[retire_cursor_];
-    if (in.is_retired) return offer(retire_cursor_);
+    if (in.is_retired) {
+      // Its links that are left (its peer's, which left, or older generations') go once
+      // empty: a server that only ever receives from other peers never drains them itself.
+      while (!in.draining.empty() && !in.draining.front().impl_->is_message_ready()) {
+        (void)Mailbox::remove(in.draining.front().name(), NameUse::internal);
+        in.draining.pop_front();
+        is_polled_stale_ = true;
+      }
+      return offer(retire_cursor_);
+    }
     if (!in.link || in.link->impl_->is_message_ready() || !is_gone(in.peer)) return;
     // Empty once the peer was gone: nothing more can come on this link. (A new process under
     // the peer's name sends on a link of a newer generation, which undoes this.)
@@ -608,7 +617,8 @@ class Endpoint::Impl {
     // Links with a ready ring ring the doorbell only for a sleeper that flagged itself (the
     // second protocol of sync/wait.hpp): a receiver flags itself, looks once more, then sleeps.
     bool is_flagged = false;
-    bool is_unfenced = false;  // the membarrier failed: sleep briefly (sync::kUnfencedSleep)
+    bool is_unfenced = false;   // the membarrier failed: sleep briefly (sync::kUnfencedSleep)
+    bool is_peer_gone = false;  // receive_from: its peer was found gone after an empty look
     std::uint32_t observed = 0;
     for (;;) {
       // A try_ call never waits: not reading the doorbell spares it a cache miss per call
@@ -643,7 +653,8 @@ class Endpoint::Impl {
         if (!got) return std::unexpected(std::move(got.error()));
         return {};
       }
-      if (!peer) retire_gone_peers();
+      // receive_from too: a server that only ever names its peers reuses entries all the same.
+      retire_gone_peers();
       const auto linked = peer && known && (inbound_[*known].link || inbound_[*known].is_retired)
                               ? inbound_.begin() + *known
                               : inbound_.end();
@@ -651,13 +662,18 @@ class Endpoint::Impl {
         // Nothing left from a peer that linked to us: if it is gone, nothing more will come.
         // (A peer that never linked may still join: receive_from waits for it.) Looked at once
         // per kPeerCheckInterval, as sends do: an open() per empty poll would cost a poller
-        // more than the poll.
+        // more than the poll. Found gone: one look more (for what it sent between the look
+        // above and its end), then closed.
         const auto now = sys::now();
+        if (is_peer_gone) {
+          unflag();
+          return fail(Errc::closed,
+                      context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
+        }
         if (now - linked->checked >= kPeerCheckInterval) {
           if (is_gone(linked->peer)) {
-            unflag();
-            return fail(Errc::closed,
-                        context(fmt::format("{}: endpoint '{}' is gone", operation, *peer)));
+            is_peer_gone = true;
+            continue;
           }
           linked->checked = now;
         }

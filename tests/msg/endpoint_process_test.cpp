@@ -412,6 +412,38 @@ TEST_F(EndpointTest, PeersThatCameAndWentLeaveTheirEntriesToNewOnes) {
   EXPECT_TRUE(clients.wait(120s).ok());
 }
 
+// As above, for a server that only ever receives from a peer it names: the entries of peers
+// that came and went are offered all the same (receive_from looks for them too).
+TEST_F(EndpointTest, AServerThatReceivesFromNamedPeersOnlyReusesEntriesToo) {
+  constexpr std::uint64_t kClients = msg::kMaxPeers + 16;
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  Child clients([] {
+    for (std::uint64_t n = 0; n < kClients; ++n) {
+      auto exit = test::run_in_child([n]() -> int {
+        auto me = Endpoint::join(fmt::format("client-{}", n));
+        CHILD_CHECK(me.has_value());
+        Result<void> sent = me->send("server", bytes_of(n));
+        for (int tries = 0; !sent && sent.error().code() == Errc::limit_reached && tries < 1000;
+             ++tries) {
+          ::usleep(10'000);
+          sent = me->send("server", bytes_of(n));
+        }
+        CHILD_CHECK(sent.has_value());
+        return n % 2 == 0 ? 0 : (::_exit(0), 0);  // leaves, or dies without leaving
+      });
+      CHILD_CHECK(exit.ok());
+    }
+    return 0;
+  });
+  for (std::uint64_t n = 0; n < kClients; ++n) {
+    auto message = server->receive_from_for(fmt::format("client-{}", n), 30s);
+    ASSERT_TRUE(message) << n << ": " << message.error().message();
+    EXPECT_EQ(number_in(*message), n);
+  }
+  EXPECT_TRUE(clients.wait(120s).ok());
+}
+
 TEST_F(EndpointTest, PollingReceiveFromNoticesAPeerThatWasKilled) {
   auto b = Endpoint::join("b");  // before the child sends to it
   ASSERT_TRUE(b);
