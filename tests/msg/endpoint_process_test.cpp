@@ -371,17 +371,13 @@ TEST_F(EndpointTest, AReceiverKilledAndJoinedAgainIsReachedAgain) {
   EXPECT_TRUE(second.wait().ok());
 }
 
-// More distinct peers, one after another, than an endpoint has entries (kMaxPeers): once all
-// are used, a new peer takes over the entry of one that is gone and was read. Until the
-// receiver offered one (it looks at one entry per 10 ms while it waits), a send is
-// limit_reached: a client here tries again for up to 10 s.
-TEST_F(EndpointTest, PeersThatCameAndWentLeaveTheirEntriesToNewOnes) {
-  constexpr std::uint64_t kClients = msg::kMaxPeers + 64;
-  auto server = Endpoint::join("server");
-  ASSERT_TRUE(server);
-  Child clients([] {
-    for (std::uint64_t n = 0; n < kClients; ++n) {
-      auto exit = test::run_in_child([n]() -> int {
+/// A child that starts `count` clients "client-<n>" one after another, each sending "server"
+/// its n and then leaving (or dying without leaving, for odd n when `are_odd_killed`). A send
+/// that is limit_reached (the server has no entry free yet) is tried again for up to 10 s.
+Child clients_one_after_another(std::uint64_t count, bool are_odd_killed) {
+  return Child([=] {
+    for (std::uint64_t n = 0; n < count; ++n) {
+      auto exit = test::run_in_child([=]() -> int {
         auto me = Endpoint::join(fmt::format("client-{}", n));
         CHILD_CHECK(me.has_value());
         Result<void> sent = me->send("server", bytes_of(n));
@@ -394,12 +390,24 @@ TEST_F(EndpointTest, PeersThatCameAndWentLeaveTheirEntriesToNewOnes) {
           std::fprintf(stderr, "client-%llu: %s\n", static_cast<unsigned long long>(n),
                        sent.error().message().c_str());
         CHILD_CHECK(sent.has_value());
-        return 0;  // leaves
+        if (are_odd_killed && n % 2 == 1) ::_exit(0);  // dies without leaving
+        return 0;                                      // leaves
       });
       CHILD_CHECK(exit.ok());
     }
     return 0;
   });
+}
+
+// More distinct peers, one after another, than an endpoint has entries (kMaxPeers): once all
+// are used, a new peer takes over the entry of one that is gone and was read. Until the
+// receiver offered one (it looks at one entry per 10 ms while it waits), a send is
+// limit_reached.
+TEST_F(EndpointTest, PeersThatCameAndWentLeaveTheirEntriesToNewOnes) {
+  constexpr std::uint64_t kClients = msg::kMaxPeers + 64;
+  auto server = Endpoint::join("server");
+  ASSERT_TRUE(server);
+  Child clients = clients_one_after_another(kClients, false);
   std::set<std::uint64_t> heard;
   for (std::uint64_t i = 0; i < kClients; ++i) {
     auto message = server->receive_for(30s);
@@ -413,29 +421,13 @@ TEST_F(EndpointTest, PeersThatCameAndWentLeaveTheirEntriesToNewOnes) {
 }
 
 // As above, for a server that only ever receives from a peer it names: the entries of peers
-// that came and went are offered all the same (receive_from looks for them too).
+// that came and went (half of them killed) are offered all the same (receive_from looks for
+// them too).
 TEST_F(EndpointTest, AServerThatReceivesFromNamedPeersOnlyReusesEntriesToo) {
   constexpr std::uint64_t kClients = msg::kMaxPeers + 16;
   auto server = Endpoint::join("server");
   ASSERT_TRUE(server);
-  Child clients([] {
-    for (std::uint64_t n = 0; n < kClients; ++n) {
-      auto exit = test::run_in_child([n]() -> int {
-        auto me = Endpoint::join(fmt::format("client-{}", n));
-        CHILD_CHECK(me.has_value());
-        Result<void> sent = me->send("server", bytes_of(n));
-        for (int tries = 0; !sent && sent.error().code() == Errc::limit_reached && tries < 1000;
-             ++tries) {
-          ::usleep(10'000);
-          sent = me->send("server", bytes_of(n));
-        }
-        CHILD_CHECK(sent.has_value());
-        return n % 2 == 0 ? 0 : (::_exit(0), 0);  // leaves, or dies without leaving
-      });
-      CHILD_CHECK(exit.ok());
-    }
-    return 0;
-  });
+  Child clients = clients_one_after_another(kClients, true);
   for (std::uint64_t n = 0; n < kClients; ++n) {
     auto message = server->receive_from_for(fmt::format("client-{}", n), 30s);
     ASSERT_TRUE(message) << n << ": " << message.error().message();
