@@ -366,25 +366,24 @@ class Endpoint::Impl {
           std::atomic_ref(state_->inbound[i].use).load(std::memory_order_relaxed) == kEntryLeft)
         let_go(in);
       if (in.link || in.is_retired || in.generation == 0) continue;
-      auto link = Mailbox::open(link_name_of(name(), in.peer, in.generation),
-                                MailboxRole::sender_and_receiver, NameUse::internal);
-      if (link) {
-        in.link.emplace(std::move(*link));
-        is_polled_stale_ = true;
-      } else {
-        ++unopened_;
-      }
+      if (!open_link(in)) ++unopened_;
     }
   }
 
-  /// The peer of `in` left: what it sent is read (its link drains, then goes), and the entry is
-  /// retired, to be offered for reuse once drained.
+  /// Opens the link of `in`'s generation; false while it is not there.
+  bool open_link(Inbound& in) {
+    auto link = Mailbox::open(link_name_of(name(), in.peer, in.generation),
+                              MailboxRole::sender_and_receiver, NameUse::internal);
+    if (!link) return false;
+    in.link.emplace(std::move(*link));
+    is_polled_stale_ = true;
+    return true;
+  }
+
+  /// The peer of `in` left or is gone: what it sent is read (its link drains, then goes), and
+  /// the entry is retired, to be offered for reuse once drained.
   void let_go(Inbound& in) {
-    if (!in.link) {  // never opened: perhaps it holds messages all the same
-      auto link = Mailbox::open(link_name_of(name(), in.peer, in.generation),
-                                MailboxRole::sender_and_receiver, NameUse::internal);
-      if (link) in.link.emplace(std::move(*link));
-    }
+    if (!in.link) (void)open_link(in);  // never opened: perhaps it holds messages all the same
     if (in.link) in.draining.push_back(std::move(*in.link));
     in.link.reset();
     in.is_retired = true;
@@ -479,12 +478,17 @@ class Endpoint::Impl {
       const Errc code = received.error().code();
       if (code != Errc::would_block && code != Errc::closed)
         return std::unexpected(std::move(received.error()));
-      if (code == Errc::would_block)
-        (void)Mailbox::remove(in.draining.front().name(), NameUse::internal);
-      in.draining.pop_front();
-      is_polled_stale_ = true;
+      drop_draining(in, code == Errc::would_block);
     }
     return false;
+  }
+
+  /// Stops draining the oldest draining link of `in`, read empty (removed, when `is_removed`)
+  /// or closed.
+  void drop_draining(Inbound& in, bool is_removed) {
+    if (is_removed) (void)Mailbox::remove(in.draining.front().name(), NameUse::internal);
+    in.draining.pop_front();
+    is_polled_stale_ = true;
   }
 
   /// Whether the endpoint of `peer` is gone (a peer that died or left).
@@ -511,7 +515,7 @@ class Endpoint::Impl {
   }
 
   /// One look of retire_gone_peers: the next entry with a link open (retired if its peer is
-  /// gone and it is empty), or retired and not offered yet (offered).
+  /// gone), or retired and not offered yet (offered once its links are empty).
   void look_for_gone_peer() {
     for (std::size_t step = 0; step < inbound_.size(); ++step) {
       retire_cursor_ = (retire_cursor_ + 1) % inbound_.size();
@@ -519,24 +523,16 @@ class Endpoint::Impl {
       if (next.link || (next.is_retired && !next.is_offered)) break;
     }
     Inbound& in = inbound_[retire_cursor_];
-    if (in.is_retired) {
-      // Its links that are left (its peer's, which left, or older generations') go once
-      // empty: a server that only ever receives from other peers never drains them itself.
-      while (!in.draining.empty() && !in.draining.front().impl_->is_message_ready()) {
-        (void)Mailbox::remove(in.draining.front().name(), NameUse::internal);
-        in.draining.pop_front();
-        is_polled_stale_ = true;
-      }
-      return offer(retire_cursor_);
+    if (!in.is_retired) {
+      // Gone: nothing more can come on this link, which drains as one whose peer said it left.
+      // (A new process under the peer's name sends on a link of a newer generation.)
+      if (!in.link || !is_gone(in.peer)) return;
+      let_go(in);
     }
-    if (!in.link || in.link->impl_->is_message_ready() || !is_gone(in.peer)) return;
-    // Empty once the peer was gone: nothing more can come on this link. (A new process under
-    // the peer's name sends on a link of a newer generation, which undoes this.)
-    if (in.link->impl_->is_message_ready()) return;
-    (void)Mailbox::remove(in.link->name(), NameUse::internal);
-    in.link.reset();
-    in.is_retired = true;
-    is_polled_stale_ = true;
+    // Its links that are left go once empty (a server that only ever receives from other
+    // peers never drains them itself); then the entry is offered.
+    while (!in.draining.empty() && !in.draining.front().impl_->is_message_ready())
+      drop_draining(in, true);
     offer(retire_cursor_);
   }
 
