@@ -213,8 +213,13 @@ std::uint64_t Mailbox::Impl::ring_offset_for(const MailboxConfig& config) {
                   kCellAlignment);
 }
 
+std::uint64_t Mailbox::Impl::ring_claims_offset_for(const MailboxConfig& config) {
+  return ring_offset_for(config) + std::uint64_t{config.ring_cells} * config.ring_stride;
+}
+
 std::size_t Mailbox::Impl::size_of(const MailboxConfig& config) {
-  return ring_offset_for(config) + std::size_t{config.ring_cells} * config.ring_stride;
+  return ring_claims_offset_for(config) +
+         round_up(std::size_t{config.ring_cells} * sizeof(std::uint64_t), kCacheLine);
 }
 
 Result<void> Mailbox::Impl::initialize(std::span<std::byte> payload, const MailboxConfig& config) {
@@ -237,6 +242,11 @@ Result<void> Mailbox::Impl::initialize(std::span<std::byte> payload, const Mailb
     auto* cell = ::new (static_cast<void*>(ring + std::size_t{i} * config.ring_stride)) RingCell();
     cell->word.store(CellWord::make(i, CellState::empty), std::memory_order_relaxed);
   }
+  auto* claims = reinterpret_cast<std::atomic<std::uint64_t>*>(payload.data() +
+                                                               ring_claims_offset_for(config));
+  for (std::uint32_t i = 0; i < config.ring_cells; ++i)
+    ::new (static_cast<void*>(claims + i))
+        std::atomic<std::uint64_t>(CellWord::make(i, CellState::empty));
   return {};
 }
 
@@ -290,6 +300,10 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
           std::launder(reinterpret_cast<MailboxState*>(segment_.payload().data() + kStateOffset))),
       slots_(segment_.payload().data() + config.slots_offset),
       ring_(config.ring_cells != 0 ? segment_.payload().data() + config.ring_offset : nullptr),
+      ring_claims_(config.ring_cells != 0
+                       ? std::launder(reinterpret_cast<std::atomic<std::uint64_t>*>(
+                             segment_.payload().data() + ring_claims_offset_for(config)))
+                       : nullptr),
       ring_cells_(config.ring_cells),
       ring_stride_(config.ring_stride),
       fencing_(static_cast<sync::WakeFencing>(config.wake_fencing)),

@@ -101,6 +101,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   // How often a handle that finds the mailbox full (or a ring cell busy) looks for what dead
   // processes hold.
   static constexpr auto kReclaimInterval = std::chrono::milliseconds(5);
+  /// receive_fast: every this many looks that found the head's cell empty, one goes the whole
+  /// way, whose scan asks whether a dead writer holds that position (ring_recover).
+  static constexpr std::uint32_t kEmptyLooksPerRecovery = 256;
 
   Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
   ~Impl();
@@ -165,6 +168,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   // ---- the ready ring (mailbox_ring.cpp; see "The ready ring" in mailbox_layout.hpp) ----
   static std::uint32_t ring_cells_for(const msg::MailboxConfig& config);
   static std::uint64_t ring_offset_for(const msg::MailboxConfig& config);
+  /// Where the claim words (one per cell, after the cells) begin.
+  static std::uint64_t ring_claims_offset_for(const msg::MailboxConfig& config);
   /// The payload size a mailbox with `config` needs.
   static std::size_t size_of(const msg::MailboxConfig& config);
   enum class RingSend {
@@ -255,6 +260,10 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// One attempt at a ring mailbox's receive: the ring, then the slots.
   Result<bool> receive_once(std::int64_t type, ProcessId me, Message* message,
                             std::optional<MessageView>* view, std::string_view operation);
+  /// The claim word of `position`'s cell (see "The ready ring").
+  std::atomic<std::uint64_t>& ring_claim(std::uint64_t position) const {
+    return ring_claims_[position % ring_cells_];
+  }
   msg::RingCell* ring_cell(std::uint64_t position) const {
     return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + (position % ring_cells_) *
                                                                      std::size_t{ring_stride_}));
@@ -320,7 +329,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   msg::MailboxConfig config_;
   msg::MailboxState* state_;
   std::byte* slots_;
-  std::byte* ring_;  // null: no ring
+  std::byte* ring_;                          // null: no ring
+  std::atomic<std::uint64_t>* ring_claims_;  // null: no ring
   std::uint32_t ring_cells_;
   std::uint32_t ring_stride_;
   // How a waiter flags itself (wait_ready); the ring's wakers take no fence of their own any
@@ -363,6 +373,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   // Written without the lock (by whichever thread uses the handle): atomics, relaxed.
   std::atomic<std::uint64_t> done_seen_{0};       // ring_send: ring_done as last read
   std::atomic<std::int64_t> next_ring_check_{0};  // ring_recover(position): clock ticks
+  // receive_fast: looks that found the head's cell empty, for the recovery every
+  // kEmptyLooksPerRecovery of them (a dead writer leaves its position's cell empty).
+  std::atomic<std::uint32_t> empty_looks_{0};
   // wake_all_once's `woken_at` of this handle, as a waker of each word.
   std::atomic<std::uint32_t> messages_woken_at_{0};
   std::atomic<std::uint32_t> space_woken_at_{0};

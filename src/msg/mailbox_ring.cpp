@@ -74,9 +74,15 @@ bool Mailbox::Impl::ring_has_room(std::uint32_t in_use) const {
   if (ring_cell(tail)->word.load(std::memory_order_acquire) != word_of(tail, CellState::empty))
     return false;  // as counted: the tail's cell is in use
   std::uint64_t used = in_use;
-  for (std::uint32_t i = 0; i < ring_cells_; ++i)
-    if (CellWord::state(ring_cell(i)->word.load(std::memory_order_relaxed)) != CellState::empty)
+  for (std::uint32_t i = 0; i < ring_cells_; ++i) {
+    // In use: a message in the cell, or a writer holding the claim of the cell's position.
+    const std::uint64_t word = ring_cell(i)->word.load(std::memory_order_relaxed);
+    const std::uint64_t claim = ring_claim(i).load(std::memory_order_relaxed);
+    if (CellWord::state(word) != CellState::empty ||
+        (CellWord::state(claim) == CellState::writing &&
+         CellWord::stamp(claim) == CellWord::stamp(word)))
       ++used;
+  }
   return used < config_.slot_count;
 }
 
@@ -146,38 +152,38 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
     }
   }
   for (int attempt = 0; attempt < 4; ++attempt) {
-    RingCell* cell = ring_cell(position);
-    // Claimed at once, expecting the cell free for this position (as it nearly always is): a
-    // load first would fetch the line the receiver wrote last, shared, and the claim then
-    // need a second trip to make it writable. The claim names this process, and the position
-    // follows (the tail): a writer that dies in between leaves a cell its pid names, which
-    // ring_recover gives back.
+    auto& claim = ring_claim(position);
+    // Claimed at once, expecting the claim free for this position (as it nearly always is).
+    // The claim names this process; the tail follows: a writer that dies in between leaves a
+    // claim its pid names, which ring_recover gives back.
     std::uint64_t word = word_of(position, CellState::empty);
-    if (cell->word.compare_exchange_strong(word, word_of(position, CellState::writing, me.pid),
-                                           std::memory_order_acquire, std::memory_order_relaxed)) {
-      std::uint64_t expected = position;
-      if (tail.compare_exchange_strong(expected, position + 1, std::memory_order_relaxed)) {
-        if (publish_cell(cell, position, payload, type, me)) return RingSend::sent;
-        return RingSend::obstructed;  // the claim was given up under us: send it another way
+    if (claim.compare_exchange_strong(word, word_of(position, CellState::writing, me.pid),
+                                      std::memory_order_acquire, std::memory_order_relaxed)) {
+      RingCell* cell = ring_cell(position);
+      if (cell->word.load(std::memory_order_acquire) != word_of(position, CellState::empty)) {
+        // An older message still there (a receiver is copying it out, or no receiver wants
+        // its type). Never wait for it: the claim goes back (the tail did not move), and the
+        // message queues in a slot (behind the ring).
+        claim.store(word_of(position, CellState::empty), std::memory_order_release);
+        ring_recover(position);
+        return RingSend::obstructed;
       }
-      // The tail had moved on (cannot be: a claim of the tail's cell holds the tail), so
-      // receivers may be past this position already: it is given up as done.
-      cell->word.store(word_of(position + ring_cells_, CellState::empty),
-                       std::memory_order_release);
-      state_->ring_done.fetch_add(1, std::memory_order_release);
-      position = expected;
-      continue;
+      // Only the holder of this position's claim moves the tail from it: a store.
+      tail.store(position + 1, std::memory_order_relaxed);
+      if (!publish_cell(cell, position, payload, type, me))
+        return RingSend::obstructed;  // the claim was given up under us: send it another way
+      claim.store(word_of(position + ring_cells_, CellState::empty), std::memory_order_release);
+      return RingSend::sent;
     }
-    // `word` holds what the cell holds.
+    // `word` holds what the claim holds.
     const std::int64_t distance = CellWord::distance(word, position);
     if (distance > 0) {  // this view of the tail is stale
       position = tail.load(std::memory_order_relaxed);
       continue;
     }
     if (distance < 0 || CellWord::state(word) != CellState::empty) {
-      // Busy: a writer between its claim and moving the tail, or an older message still
-      // there (a receiver is copying it out, or no receiver wants its type). Never wait for
-      // it: queue in a slot (behind the ring).
+      // Busy: a writer between its claim and moving the tail, or the last writer of this cell
+      // between its publish and its release. Never wait for it: queue in a slot.
       ring_recover(position);
       return RingSend::obstructed;
     }
@@ -196,10 +202,11 @@ bool Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
   poke(cell->type, type);
   cell->sender = store(me);
   if (!payload.empty()) std::memcpy(payload_of(cell), payload.data(), payload.size());
-  // A compare-exchange, as in ring_finish: a claim given up as a dead one's is not published.
-  // seq_cst: the write that wake_receivers' fence-free look follows (sync/wait.hpp).
-  std::uint64_t held = word_of(position, CellState::writing, me.pid);
-  if (!cell->word.compare_exchange_strong(held, word_of(position, CellState::full),
+  // A compare-exchange, as in ring_finish: a position given up as a dead one's (its cell moved
+  // on to empty(p + N)) is not published. seq_cst: the write that wake_receivers' fence-free
+  // look follows (sync/wait.hpp).
+  std::uint64_t free = word_of(position, CellState::empty);
+  if (!cell->word.compare_exchange_strong(free, word_of(position, CellState::full),
                                           std::memory_order_seq_cst, std::memory_order_relaxed))
     return false;
   wake_receivers();
@@ -233,8 +240,16 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
     // a poller gets while it waits; the slots' depth shares the lock's line, which only slot
     // operations write).
     if (seen == word_of(position, CellState::empty) &&
-        state_->depth.load(std::memory_order_acquire) == 0)
+        state_->depth.load(std::memory_order_acquire) == 0) {
+      // Empty may be a writer's that died holding this position's claim, with later messages
+      // behind it: looked into now and then (a poller that only ever gets here must not wait
+      // for ever; ring_recover itself asks /proc at most every kReclaimInterval).
+      const std::uint32_t looks = empty_looks_.load(std::memory_order_relaxed) + 1;
+      empty_looks_.store(looks, std::memory_order_relaxed);
+      if (looks % kEmptyLooksPerRecovery == 0) [[unlikely]]
+        return Fast::none;  // the whole receive: its scan asks
       return Fast::empty;
+    }
     return Fast::none;
   }
   __builtin_prefetch(payload_of(cell), 0, 3);
@@ -286,7 +301,13 @@ bool Mailbox::Impl::ring_scan(Visit&& visit) {
     // peer wrote over the ring. Nothing further is trusted.
     if (distance < 0) break;
     const CellState state = CellWord::state(word);
-    if (state == CellState::empty) break;  // no sender reached this position yet
+    if (state == CellState::empty) {
+      // No sender reached this position yet, or one is writing it (nothing after it is taken
+      // before it: its next message may be full already by the time this scan got there), or
+      // one died holding its claim (a dead one's? rarely asked).
+      ring_recover(position);
+      break;
+    }
     if (state == CellState::full) {
       __builtin_prefetch(payload_of(cell), 0, 3);  // on its way while the cell is claimed
       const Visited visited = visit(position, cell, word);
@@ -295,10 +316,8 @@ bool Mailbox::Impl::ring_scan(Visit&& visit) {
       is_stopped = true;
       break;
     }
-    ring_recover(position);  // busy: a dead one's? (rarely asked)
-    // A writer at work: nothing after it is taken before it. Its next message may be full
-    // already by the time this scan got there, while this one was still being written.
-    if (state == CellState::writing) break;
+    ring_recover(position);                  // busy: a dead one's? (rarely asked)
+    if (state != CellState::reading) break;  // a cell word is never writing: forged
     // Another receiver copying (or viewing) one out: look further, at positions senders
     // reached.
     if (!tail) tail = state_->ring_tail.load(std::memory_order_acquire);
@@ -410,46 +429,78 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
         std::memory_order_relaxed);
   }
   const std::uint64_t head = state_->ring_head.load(std::memory_order_acquire);
-  const auto recover = [&](RingCell* cell) {
-    std::uint64_t word = cell->word.load(std::memory_order_acquire);
-    const CellState state = CellWord::state(word);
-    if (state != CellState::writing && state != CellState::reading) return;
-    const std::int32_t pid = CellWord::pid(word);
-    // The holder as the claimant wrote it just after its claim (one word); until then, the
-    // holder before it, so its pid alone says whether the claimant lives.
+  // The holder as the claimant wrote it just after its claim (one word); until then, the
+  // holder before it, so its pid alone says whether the claimant lives.
+  const auto is_alive = [&](RingCell* cell, std::int32_t pid) {
     const std::uint64_t holder = cell->holder.load(std::memory_order_relaxed);
     const bool is_named = CellHolder::pid(holder) == pid;
-    if (alive({pid, is_named ? CellHolder::start_time(holder) : 0})) return;
+    return alive({pid, is_named ? CellHolder::start_time(holder) : 0});
+  };
+  // A dead reader's cell: full again (it had not returned the message), unless it had made a
+  // view of it (received: freed).
+  const auto recover_reader = [&](RingCell* cell) {
+    std::uint64_t word = cell->word.load(std::memory_order_acquire);
+    if (CellWord::state(word) != CellState::reading || is_alive(cell, CellWord::pid(word))) return;
     const std::uint64_t at = head + static_cast<std::uint64_t>(CellWord::distance(word, head));
-    // A reader's: not received, unless it made a view of it (then received: freed).
-    const bool is_viewed = state == CellState::reading && peek(cell->is_viewed) != 0;
-    std::uint64_t replacement =
+    const bool is_viewed = peek(cell->is_viewed) != 0;
+    const std::uint64_t replacement =
         is_viewed ? word_of(at + ring_cells_, CellState::empty) : word_of(at, CellState::full);
-    bool is_voided = false;
-    if (state == CellState::writing) {
-      // A writer's message was never sent. Its position is done, unless the writer died before
-      // moving the tail: then the next sender writes that position.
-      const bool is_tail = state_->ring_tail.load(std::memory_order_acquire) == at;
-      replacement = word_of(is_tail ? at : at + ring_cells_, CellState::empty);
-      is_voided = !is_tail;
-    }
     // seq_cst, as the ring's other publishing writes (the wakes below have no fence).
     if (!cell->word.compare_exchange_strong(word, replacement, std::memory_order_seq_cst,
                                             std::memory_order_relaxed))
       return;  // it moved on: not dead after all, or recovered by another
-    if (is_voided) state_->ring_voided.fetch_add(1, std::memory_order_relaxed);
-    if (is_voided || is_viewed) {
+    if (is_viewed) {
       state_->ring_done.fetch_add(1, std::memory_order_seq_cst);
       wake_senders();
-    } else if (state == CellState::reading) {
+    } else {
       wake_receivers();
     }
   };
+  // A dead writer's claim: given back. Once its writer is dead, nothing but a recovery changes
+  // the claim, the tail does not move from its position (only the claim's holder moves it),
+  // and the cell changes only by a recovery too.
+  const auto recover_writer = [&](std::atomic<std::uint64_t>& claim, RingCell* cell) {
+    std::uint64_t word = claim.load(std::memory_order_acquire);
+    if (CellWord::state(word) != CellState::writing || is_alive(cell, CellWord::pid(word))) return;
+    const std::uint64_t at = head + static_cast<std::uint64_t>(CellWord::distance(word, head));
+    std::uint64_t cell_word = cell->word.load(std::memory_order_acquire);
+    const bool is_tail = state_->ring_tail.load(std::memory_order_acquire) == at;
+    if (CellWord::distance(cell_word, at) < 0 ||
+        (cell_word == word_of(at, CellState::empty) && is_tail)) {
+      // It died before it moved the tail: the next sender writes this position.
+      (void)claim.compare_exchange_strong(word, word_of(at, CellState::empty),
+                                          std::memory_order_release, std::memory_order_relaxed);
+      return;
+    }
+    if (cell_word == word_of(at, CellState::empty)) {
+      // It moved the tail and never published: the position is given up, the cell first (a
+      // recoverer that dies before the claim leaves a claim found dead again, never a cell that
+      // holds the ring up). seq_cst: a publishing write (receivers may pass it now).
+      if (!cell->word.compare_exchange_strong(cell_word,
+                                              word_of(at + ring_cells_, CellState::empty),
+                                              std::memory_order_seq_cst, std::memory_order_relaxed))
+        return;  // recovered by another
+      (void)claim.compare_exchange_strong(word, word_of(at + ring_cells_, CellState::empty),
+                                          std::memory_order_release, std::memory_order_relaxed);
+      state_->ring_voided.fetch_add(1, std::memory_order_relaxed);
+      state_->ring_done.fetch_add(1, std::memory_order_seq_cst);
+      wake_senders();
+      wake_receivers();
+      return;
+    }
+    // It published, and died before it released the claim.
+    (void)claim.compare_exchange_strong(word, word_of(at + ring_cells_, CellState::empty),
+                                        std::memory_order_release, std::memory_order_relaxed);
+  };
   if (position) {
-    recover(ring_cell(*position));
+    recover_reader(ring_cell(*position));
+    recover_writer(ring_claim(*position), ring_cell(*position));
     return;
   }
-  for (std::uint32_t i = 0; i < ring_cells_; ++i) recover(ring_cell(i));
+  for (std::uint32_t i = 0; i < ring_cells_; ++i) {
+    recover_reader(ring_cell(i));
+    recover_writer(ring_claim(i), ring_cell(i));
+  }
 }
 
 Result<void> Mailbox::Impl::send_ringed(std::span<const std::byte> payload, std::int64_t type,

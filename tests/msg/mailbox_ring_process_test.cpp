@@ -150,6 +150,13 @@ struct RingBytes {
     return reinterpret_cast<msg::RingCell*>(segment.payload().data() + config.ring_offset +
                                             (position % config.ring_cells) * config.ring_stride);
   }
+  /// The claim word of `position`'s cell (after the cells).
+  std::atomic<std::uint64_t>* claim(std::uint64_t position) {
+    return reinterpret_cast<std::atomic<std::uint64_t>*>(
+               segment.payload().data() + config.ring_offset +
+               std::size_t{config.ring_cells} * config.ring_stride) +
+           position % config.ring_cells;
+  }
   msg::MailboxState* state() {
     return reinterpret_cast<msg::MailboxState*>(segment.payload().data() +
                                                 sizeof(msg::MailboxConfig));
@@ -165,9 +172,17 @@ RingBytes ring_of(const std::string& name) {
   return ring;
 }
 
-// Cell 0 as `state`'s claim by `pid` leaves it (the word, then the holder).
-void forge_claim(RingBytes& ring, msg::CellState state, pid_t pid) {
-  ring.cell(0)->word.store(msg::CellWord::make(0, state, static_cast<std::uint32_t>(pid)));
+// Cell 0 as a reader `pid` leaves it (the word, then the holder).
+void forge_reader(RingBytes& ring, pid_t pid) {
+  ring.cell(0)->word.store(
+      msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(pid)));
+  ring.cell(0)->holder = msg::CellHolder::make(pid, 0);
+}
+
+// The claim of position 0 as a writer `pid` leaves it (the claim word, then the holder).
+void forge_writer(RingBytes& ring, pid_t pid) {
+  ring.claim(0)->store(
+      msg::CellWord::make(0, msg::CellState::writing, static_cast<std::uint32_t>(pid)));
   ring.cell(0)->holder = msg::CellHolder::make(pid, 0);
 }
 
@@ -186,7 +201,7 @@ TEST_F(MailboxRingTest, MessageADeadReaderWasCopyingIsReceivedOnce) {
   ASSERT_TRUE(box->send(std::string_view("second")));
   auto ring = ring_of("reader");
   const pid_t dead = dead_pid();
-  forge_claim(ring, msg::CellState::reading, dead);
+  forge_reader(ring, dead);
   std::vector<std::string> got;
   for (int i = 0; i < 2; ++i) {
     auto message = box->receive_for(10s);
@@ -207,7 +222,7 @@ TEST_F(MailboxRingTest, MessageADeadViewerHeldIsNotReceivedAgain) {
   ASSERT_TRUE(box->send(std::string_view("viewed")));
   auto ring = ring_of("viewer");
   const pid_t dead = dead_pid();
-  forge_claim(ring, msg::CellState::reading, dead);
+  forge_reader(ring, dead);
   ring.cell(0)->is_viewed = 1;
   // Full (one cell, held) until the dead viewer's cell is recovered; then there is room.
   ASSERT_TRUE(box->send_for(std::string_view("next"), 10s));
@@ -227,7 +242,7 @@ TEST_F(MailboxRingTest, CellADeadWriterClaimedIsGivenUp) {
     ASSERT_TRUE(box);
     auto ring = ring_of(name);
     const pid_t dead = dead_pid();
-    forge_claim(ring, msg::CellState::writing, dead);
+    forge_writer(ring, dead);
     if (is_tail_moved) ring.state()->ring_tail.store(1);
     for (std::uint64_t i = 0; i < 10; ++i) {
       ASSERT_TRUE(box->send_for(numbered(i), 10s));

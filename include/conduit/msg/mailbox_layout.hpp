@@ -62,25 +62,33 @@
 // counters sit on their side's line: a polling receiver bumps the receivers' line, which the
 // sender making progress never touches (and the other way round).
 //
-// The ready ring (layout 8). A bounded mailbox that is not broadcast, with
+// The ready ring (layout 9). A bounded mailbox that is not broadcast, with
 // max_message_size <= kRingMaxMessage, also has a ring of cells (after the slots), through
-// which ordinary messages (a copy, no receipt) pass without the lock: a sender claims the cell
-// of position `ring_tail`, writes, publishes; a receiver polls the cell of the oldest live
+// which ordinary messages (a copy, no receipt) pass without the lock: a sender claims the
+// position `ring_tail`, writes its cell, publishes; a receiver polls the cell of the oldest live
 // position, takes it, copies, frees it. One line (the cell's) moves from sender to receiver per
 // message, as in the atomic ping-pong; under the lock a message moved the lock's line and the
 // slot's, and a polling receiver took the lock's line from the sender each time.
 //
-// Each cell has one word: the position it is for (its stamp), a state, and, while someone
+// Each cell has a word: the position it is for (its stamp), a state, and, while a receiver
 // works on it, that process's pid. Stamps of cell i are i, i + N, i + 2N... (N cells):
-//   empty(p)    free for position p;             writing(p, pid)  a sender writes it;
-//   full(p)     the message of position p;       reading(p, pid)  a receiver copies it out.
-// Sender: sees empty(tail) at tail, claims it (CAS to writing), then moves the tail (CAS); when
-// the tail moved first (its view was stale), it gives the cell back and looks again. Writes,
-// stores full(p). Receiver: from `ring_head` on, the first full(p) at position p: CAS to
+//   empty(p)    free for position p;    full(p)  the message of position p;
+//   reading(p, pid)  a receiver copies it out.
+// Each cell also has a claim word, in an array after the cells (layout 9; before, the sender
+// claimed the cell word itself):
+//   empty(p)    a sender of position p may claim it;    writing(p, pid)  that sender holds p.
+// Receivers never look at claim words (but to recover a dead sender's): a receiver polls the
+// cell word, and a claim made on it took the line from the poller, which took it back before
+// the sender's publish: one more trip of the line each message.
+// Sender: claims the claim word of the tail's position (CAS empty(p) -> writing(p, me)); finds
+// the cell empty(p) (else an older message is still in it: it gives the claim back and the
+// message goes to the slots); moves the tail (a store: only the holder of position p's claim
+// moves the tail from p); writes the cell, publishes full(p) (CAS); releases the claim
+// (empty(p + N)). Receiver: from `ring_head` on, the first full(p) at position p: CAS to
 // reading, copies, stores empty(p + N), moves the head past positions that are done. A
 // receiver passes cells other receivers are copying out (any_one receivers work side by side),
-// never a cell being written (the writer's next message may be full by the time a scan gets
-// there); the head stays at the oldest position not done.
+// never an empty one (its writer may be at work, and its next message may be full by the time
+// a scan gets there); the head stays at the oldest position not done.
 //
 // The ring and the slot queue are one queue: every message in the ring is older than every
 // message in the slots. A sender uses the ring only while no slot is in use (`in_use` 0);
@@ -99,13 +107,16 @@
 // of a ring message holds its cell (`reading`, is_viewed) until the view goes, as a view of a slot
 // holds the slot.
 //
-// Crash safety: a claim names its process. A receiver or sender that finds a cell busy for
-// long (every kReclaimInterval at most, and at every wait slice) asks whether its claimant
-// lives: a dead writer's cell is given up (the message was never sent; empty(p + N), or
-// empty(p) when the tail did not move yet), a dead reader's becomes full again (it had not
-// returned the message: it is received once, by someone else), unless it had made a view of
-// it (received: the cell is freed). A sender that finds the tail's cell busy does not wait: it
-// queues in the slots.
+// Crash safety: a claim names its process. A receiver or sender that finds a cell or a claim
+// busy for long (every kReclaimInterval at most, and at every wait slice; a receiver that keeps
+// finding the head's cell empty, every kEmptyLooksPerRecovery looks) asks whether its claimant
+// lives: a dead writer's claim is given back (empty(p) when the tail did not move yet or the
+// cell still held an older message; when it moved the tail and never published, the position is
+// given up: the cell becomes empty(p + N), then the claim, then the position is counted done;
+// when it published, empty(p + N)), a dead reader's cell becomes full again (it had not
+// returned the message: it is received once, by someone else), unless it had made a view of it
+// (received: the cell is freed). A sender that finds the tail's claim or cell busy does not
+// wait: it queues in the slots.
 //
 // Wake-ups: the second protocol of sync/wait.hpp (a waiter flags itself, looks again, then
 // sleeps; a ring sender or receiver looks at the sleepers after its store), with the fencing
@@ -130,7 +141,8 @@ inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  //
 // 3: cache lines; 4: hand-off; 5: Mutex; 6: a message's send and receive touch one header line;
 // 7: depth on the lock's line, the slot's common header line next to its payload;
 // 8: the ready ring
-inline constexpr std::uint32_t kMailboxLayoutVersion = 8;
+// 9: the ready ring's claims in words of their own (receivers poll only the cell words)
+inline constexpr std::uint32_t kMailboxLayoutVersion = 9;
 inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
@@ -328,15 +340,17 @@ static_assert(kSlotHotLine % kCacheLine == 0 && kSlotHotLine + kCacheLine == siz
 // Messages up to kRingMaxMessage bytes in a bounded mailbox that is not broadcast.
 inline constexpr std::size_t kRingMaxMessage = 4096;
 
+/// The state in a cell's word (empty, full, reading) or in its claim word (empty, writing).
 enum class CellState : std::uint64_t {
-  empty = 0,    // free for the writer of position `stamp`
-  writing = 1,  // claimed by the writer of position `stamp` (its pid in the word)
+  empty = 0,    // free for position `stamp` (cell), or for its writer to claim (claim)
+  writing = 1,  // claim: held by the writer of position `stamp` (its pid in the word)
   full = 2,     // the message of position `stamp`
   reading = 3,  // taken by a receiver (its pid in the word), not yet returned to it
 };
 
-/// A cell's word: stamp (a position, modulo 2^40) | pid (22 bits: Linux's PID_MAX_LIMIT is
-/// 2^22) | state. One word, so that a claim names its claimant in the same compare-exchange.
+/// A cell's word or claim word: stamp (a position, modulo 2^40) | pid (22 bits: Linux's
+/// PID_MAX_LIMIT is 2^22) | state. One word, so that a claim names its claimant in the same
+/// compare-exchange.
 struct CellWord {
   static constexpr unsigned kStampShift = 24;
   static constexpr std::uint64_t kStampMask = (std::uint64_t{1} << 40) - 1;
@@ -348,6 +362,7 @@ struct CellWord {
            static_cast<std::uint64_t>(state);
   }
   static constexpr CellState state(std::uint64_t word) { return static_cast<CellState>(word & 3); }
+  static constexpr std::uint64_t stamp(std::uint64_t word) { return word >> kStampShift; }
   static constexpr std::int32_t pid(std::uint64_t word) {
     return static_cast<std::int32_t>((word >> 2) & kPidMask);
   }
