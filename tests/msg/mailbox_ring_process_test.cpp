@@ -254,6 +254,51 @@ TEST_F(MailboxRingTest, CellADeadWriterClaimedIsGivenUp) {
   }
 }
 
+// A dead writer that moved the tail leaves its position's cell empty, and messages behind it:
+// a receiver that only polls (try_receive, never a wait) gets them too.
+TEST_F(MailboxRingTest, APollerGetsPastTheEmptyCellOfADeadWriter) {
+  auto box = Mailbox::create("poller", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  auto ring = ring_of("poller");
+  forge_writer(ring, dead_pid());
+  ring.state()->ring_tail.store(1);
+  for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(box->try_send(numbered(i)));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (std::uint64_t i = 0; i < 3;) {
+    auto got = box->try_receive();
+    if (!got) {
+      ASSERT_EQ(got.error().code(), Errc::would_block) << got.error().message();
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "message " << i << " never came";
+      continue;
+    }
+    EXPECT_EQ(number_of(*got), i++);
+  }
+  EXPECT_EQ(box->stats().depth, 0u);
+}
+
+// A writer that published and died before it released its claim: the claim is given back, and
+// the cell serves later positions again.
+TEST_F(MailboxRingTest, AClaimADeadWriterKeptAfterPublishingIsGivenBack) {
+  auto box = Mailbox::create("kept", {.capacity = Capacity::bounded(1), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  auto ring = ring_of("kept");
+  ASSERT_TRUE(box->try_send(numbered(0)));
+  forge_writer(ring, dead_pid());  // as it was before the release
+  auto first = box->try_receive();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(number_of(*first), 0u);
+  for (std::uint64_t i = 1; i < 20; ++i) {
+    ASSERT_TRUE(box->send_for(numbered(i), 10s)) << "message " << i;
+    auto got = box->receive_for(10s);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(number_of(*got), i);
+  }
+  // Given back: the claim serves a later position (empty), held by nobody.
+  const std::uint64_t claim = ring.claim(0)->load();
+  EXPECT_EQ(msg::CellWord::state(claim), msg::CellState::empty);
+  EXPECT_GT(msg::CellWord::stamp(claim), 0u);
+}
+
 // A receiver killed between freeing a cell and counting it done leaves the count one short for
 // ever (found by model/ready_ring.pml): the mailbox must not lose that capacity.
 TEST_F(MailboxRingTest, DoneCountLeftShortByADeadReceiverLosesNoCapacity) {
