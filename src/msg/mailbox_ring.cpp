@@ -164,7 +164,9 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
         // An older message still there (a receiver is copying it out, or no receiver wants
         // its type). Never wait for it: the claim goes back (the tail did not move), and the
         // message queues in a slot (behind the ring).
-        claim.store(word_of(position, CellState::empty), std::memory_order_release);
+        std::uint64_t held = word_of(position, CellState::writing, me.pid);
+        (void)claim.compare_exchange_strong(held, word_of(position, CellState::empty),
+                                            std::memory_order_release, std::memory_order_relaxed);
         ring_recover(position);
         return RingSend::obstructed;
       }
@@ -172,7 +174,11 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
       tail.store(position + 1, std::memory_order_relaxed);
       if (!publish_cell(cell, position, payload, type, me))
         return RingSend::obstructed;  // the claim was given up under us: send it another way
-      claim.store(word_of(position + ring_cells_, CellState::empty), std::memory_order_release);
+      // A compare-exchange, as the publish: a claim given back as a dead one's (it cannot be,
+      // while this process lives) may be another sender's by now.
+      std::uint64_t held = word_of(position, CellState::writing, me.pid);
+      (void)claim.compare_exchange_strong(held, word_of(position + ring_cells_, CellState::empty),
+                                          std::memory_order_release, std::memory_order_relaxed);
       return RingSend::sent;
     }
     // `word` holds what the claim holds.
