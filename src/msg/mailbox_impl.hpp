@@ -101,8 +101,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   // How often a handle that finds the mailbox full (or a ring cell busy) looks for what dead
   // processes hold.
   static constexpr auto kReclaimInterval = std::chrono::milliseconds(5);
-  /// receive_fast: every this many looks that found the head's cell empty, one goes the whole
-  /// way, whose scan asks whether a dead writer holds that position (ring_recover).
+  /// Every this many looks that found the ring's oldest live cell empty (a receive's), one
+  /// asks whether a dead writer holds that position (ring_recover).
   static constexpr std::uint32_t kEmptyLooksPerRecovery = 256;
 
   Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
@@ -242,6 +242,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// when it says full but the tail's cell is free (a full ring has every cell in use), the
   /// cells one by one.
   bool ring_has_room(std::uint32_t in_use) const;
+  /// Whether a look that found the ring's oldest live cell empty should ask whether a dead
+  /// writer holds its position (one look in kEmptyLooksPerRecovery).
+  bool is_time_to_recover_empty();
   /// Frees the cell of `position` (its message was received) and counts the position done.
   /// false: the claim was not this process's any more (nothing is done).
   bool ring_finish(msg::RingCell* cell, std::uint64_t position, std::int32_t pid);
@@ -373,7 +376,7 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   // Written without the lock (by whichever thread uses the handle): atomics, relaxed.
   std::atomic<std::uint64_t> done_seen_{0};       // ring_send: ring_done as last read
   std::atomic<std::int64_t> next_ring_check_{0};  // ring_recover(position): clock ticks
-  // receive_fast: looks that found the head's cell empty, for the recovery every
+  // Looks that found the ring's oldest live cell empty, for the recovery every
   // kEmptyLooksPerRecovery of them (a dead writer leaves its position's cell empty).
   std::atomic<std::uint32_t> empty_looks_{0};
   // wake_all_once's `woken_at` of this handle, as a waker of each word.

@@ -55,6 +55,14 @@ std::uint64_t Mailbox::Impl::ring_occupancy() const {
   return tail > done ? tail - done : 0;
 }
 
+bool Mailbox::Impl::is_time_to_recover_empty() {
+  // A count, not the clock (a poller's look costs a few nanoseconds; the clock, more):
+  // ring_recover itself asks /proc at most every kReclaimInterval.
+  const std::uint32_t looks = empty_looks_.load(std::memory_order_relaxed) + 1;
+  empty_looks_.store(looks, std::memory_order_relaxed);
+  return looks % kEmptyLooksPerRecovery == 0;
+}
+
 bool Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position, std::int32_t pid) {
   // A compare-exchange, not a store: should a recovery have taken this claim for a dead one's
   // (it cannot, while this process lives), the message went back to the ring, and the caller
@@ -249,11 +257,11 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
         state_->depth.load(std::memory_order_acquire) == 0) {
       // Empty may be a writer's that died holding this position's claim, with later messages
       // behind it: looked into now and then (a poller that only ever gets here must not wait
-      // for ever; ring_recover itself asks /proc at most every kReclaimInterval).
-      const std::uint32_t looks = empty_looks_.load(std::memory_order_relaxed) + 1;
-      empty_looks_.store(looks, std::memory_order_relaxed);
-      if (looks % kEmptyLooksPerRecovery == 0) [[unlikely]]
-        return Fast::none;  // the whole receive: its scan asks
+      // for ever), and then the whole receive looks again.
+      if (is_time_to_recover_empty()) [[unlikely]] {
+        ring_recover(position);
+        return Fast::none;
+      }
       return Fast::empty;
     }
     return Fast::none;
@@ -311,7 +319,8 @@ bool Mailbox::Impl::ring_scan(Visit&& visit) {
       // No sender reached this position yet, or one is writing it (nothing after it is taken
       // before it: its next message may be full already by the time this scan got there), or
       // one died holding its claim (a dead one's? rarely asked).
-      ring_recover(position);
+      if (is_time_to_recover_empty()) [[unlikely]]
+        ring_recover(position);
       break;
     }
     if (state == CellState::full) {
