@@ -38,7 +38,7 @@ bench: build
 bench-quick: build
 	bench/run --quick --build $(BUILD)
 
-# The Promela models in their larger configurations (about 5 minutes, ~5 GB); ctest checks the
+# The Promela models in their larger configurations (about 15 minutes, ~11 GB); ctest checks the
 # small ones (model/check without --full).
 model: setup
 	model/check --full build/model

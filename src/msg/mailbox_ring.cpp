@@ -488,6 +488,12 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
       return;
     }
     if (cell_word == word_of(at, CellState::empty)) {
+      // The tail moved past the position: by this writer only if the claim is still its own
+      // now, after the tail was read (a dead process never claims again, so the same word
+      // means it held the claim all along). Otherwise another recoverer gave it back, and a
+      // live sender may have claimed the position and moved the tail itself (found by
+      // model/ready_ring.pml: giving its position up would fail its publish and keep its claim).
+      if (claim.load(std::memory_order_acquire) != word) return;
       // It moved the tail and never published: the position is given up, the cell first (a
       // recoverer that dies before the claim leaves a claim found dead again, never a cell that
       // holds the ring up). seq_cst: a publishing write (receivers may pass it now).
