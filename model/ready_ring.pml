@@ -23,7 +23,8 @@
  *          queues in the slots, behind the ring: here the message is not sent, and the sender
  *          retries it or stops);
  *       2. loads the cell word: not empty(p) (an older message is still in it): gives the claim
- *          back (a store of empty(p)), ring_recover(p), obstructed;
+ *          back (a store of empty(p); a compare-exchange from writing(p, me) in the C++, the
+ *          same while the claimant lives), ring_recover(p), obstructed;
  *       3. moves the tail: a store of p + 1 (only the holder of p's claim moves the tail from p:
  *          asserted);
  *       4. writes the message and publishes it: compare-exchange the cell word empty(p) ->
@@ -31,7 +32,8 @@
  *          would see a message torn or overwritten). It can fail only if a recovery gave the
  *          position up, which it does only for a dead claimant: asserted; the branch (the
  *          message not sent, the claim not touched, obstructed) is kept as in the C++;
- *       5. releases the claim: a store of empty(p + N); send() then returns;
+ *       5. releases the claim: a store of empty(p + N) (a compare-exchange in the C++, as in
+ *          2); send() then returns;
  *   - ring_scan + ring_take for type 0, cell by cell from ring_head: a cell whose stamp is
  *     ahead is done (the done prefix grows); an older stamp ends the scan; full(p) is taken by
  *     compare-exchange full(p) -> reading(p, me) (failing: the next cell), copied out and freed
