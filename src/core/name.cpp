@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace conduit {
 namespace {
@@ -12,21 +13,27 @@ bool is_name_character(char c) noexcept {
          c == '_' || c == '-';
 }
 
+bool is_valid_part(std::string_view part) noexcept {
+  return !part.empty() && part.size() <= kMaxNameLength && part != "." && part != ".." &&
+         std::ranges::all_of(part, is_name_character);
+}
+
+/// The first of the '#'-separated parts of `name` that is not a valid name, if one is not.
+std::optional<std::string_view> first_invalid_part(std::string_view name) noexcept {
+  for (std::size_t start = 0;;) {
+    const auto end = name.find('#', start);
+    const std::string_view part = name.substr(start, end - start);
+    if (!is_valid_part(part)) return part;
+    if (end == std::string_view::npos) return std::nullopt;
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 bool is_valid_name(std::string_view name, NameUse use) noexcept {
-  const auto is_valid_part = [](std::string_view part) {
-    return !part.empty() && part.size() <= kMaxNameLength && part != "." && part != ".." &&
-           std::ranges::all_of(part, is_name_character);
-  };
   if (use == NameUse::user || name.find('#') == std::string_view::npos) return is_valid_part(name);
-  if (name.size() > kMaxInternalNameLength) return false;
-  for (std::size_t start = 0;;) {
-    const auto end = name.find('#', start);
-    if (!is_valid_part(name.substr(start, end - start))) return false;
-    if (end == std::string_view::npos) return true;
-    start = end + 1;
-  }
+  return name.size() <= kMaxInternalNameLength && !first_invalid_part(name);
 }
 
 std::string internal_name(std::initializer_list<std::string_view> parts) {
@@ -61,14 +68,10 @@ Result<void> check_name(std::string_view kind, std::string_view name, NameUse us
       return fail(Errc::invalid_argument,
                   fmt::format("{} '{}': invalid internal name: {} characters, at most {}", kind,
                               shown, name.size(), kMaxInternalNameLength));
-    for (std::size_t start = 0;;) {
-      const auto end = name.find('#', start);
-      const std::string_view part = name.substr(start, end - start);
-      if (auto valid = check_name("part", part); !valid)
-        return fail(Errc::invalid_argument, fmt::format("{} '{}': invalid internal name: {}", kind,
-                                                        shown, valid.error().message()));
-      if (end == std::string_view::npos) break;  // (cannot be: some part is wrong)
-      start = end + 1;
+    if (const auto part = first_invalid_part(name)) {
+      const auto valid = check_name("part", *part);
+      return fail(Errc::invalid_argument, fmt::format("{} '{}': invalid internal name: {}", kind,
+                                                      shown, valid.error().message()));
     }
   }
   if (name.empty())

@@ -119,21 +119,27 @@ class Endpoint::Impl {
     (void)shm::Segment::remove(name(), shm::SegmentKind::endpoint);
   }
 
+  /// Our entry in a peer's inbound list (with its lock held), if we have one.
+  InboundPeer* own_entry(EndpointState& peer_state) const {
+    const std::uint32_t count = std::min(peer_state.inbound_count, kMaxPeers);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      InboundPeer& entry = peer_state.inbound[i];
+      if (entry.use != kEntryFree && std::strncmp(entry.name, name().c_str(), kMaxNameLength) == 0)
+        return &entry;
+    }
+    return nullptr;
+  }
+
   /// Tells the peer of `out` that we left (EntryUse kEntryLeft): it reads our link empty and
   /// removes it at once, rather than polling it until it finds us gone.
   void say_left(Outbound& out) {
     EndpointState& peer_state = *state_of(out.peer);
     if (!check_state(out.peer, context("leave")) || !lock_state(peer_state)) return;
-    const std::uint32_t count = std::min(peer_state.inbound_count, kMaxPeers);
-    for (std::uint32_t i = 0; i < count; ++i) {
-      InboundPeer& entry = peer_state.inbound[i];
-      if (std::strncmp(entry.name, name().c_str(), kMaxNameLength) != 0) continue;
-      // Not when another process under our name took it on since (a newer generation).
-      if (entry.use == kEntryUsed && entry.generation == out.generation) {
-        std::atomic_ref(entry.use).store(kEntryLeft, std::memory_order_relaxed);
-        std::atomic_ref(peer_state.registrations).fetch_add(1, std::memory_order_release);
-      }
-      break;
+    // Not when another process under our name took it on since (a newer generation).
+    if (InboundPeer* entry = own_entry(peer_state);
+        entry != nullptr && entry->use == kEntryUsed && entry->generation == out.generation) {
+      std::atomic_ref(entry->use).store(kEntryLeft, std::memory_order_relaxed);
+      std::atomic_ref(peer_state.registrations).fetch_add(1, std::memory_order_release);
     }
     peer_state.lock.unlock();
   }
@@ -163,17 +169,11 @@ class Endpoint::Impl {
   /// the peer drains first, and a pair takes no third process.
   Result<Mailbox> make_link(EndpointState& peer_state, const std::string& peer,
                             std::string_view operation, std::uint32_t& made_generation) {
-    InboundPeer* listed = nullptr;    // ours (in use, or offered for reuse)
-    InboundPeer* reusable = nullptr;  // another's, offered for reuse
+    InboundPeer* listed = own_entry(peer_state);  // ours (in use, left, or offered for reuse)
+    InboundPeer* reusable = nullptr;              // another's, offered for reuse
     const std::uint32_t count = std::min(peer_state.inbound_count, kMaxPeers);
-    for (std::uint32_t i = 0; i < count && listed == nullptr; ++i) {
-      InboundPeer& entry = peer_state.inbound[i];
-      if (entry.use == kEntryFree) continue;
-      if (std::strncmp(entry.name, name().c_str(), kMaxNameLength) == 0)
-        listed = &entry;
-      else if (entry.use == kEntryReusable && reusable == nullptr)
-        reusable = &entry;
-    }
+    for (std::uint32_t i = 0; i < count && listed == nullptr && reusable == nullptr; ++i)
+      if (peer_state.inbound[i].use == kEntryReusable) reusable = &peer_state.inbound[i];
     if (listed == nullptr && count >= kMaxPeers && reusable == nullptr)
       return fail(Errc::limit_reached,
                   context(fmt::format("{}: '{}' has {} peers already, none gone and read yet",
@@ -572,20 +572,23 @@ class Endpoint::Impl {
     return false;
   }
 
+  /// One look for a receive: receive_from's (`is_from`) at its peer's links (none while the
+  /// peer has no entry, `known`), receive's at every link polled.
+  Result<bool> look(bool is_from, std::optional<std::size_t> known, Message* out) {
+    if (!is_from) return poll_all(out);
+    if (known) return poll(inbound_[*known], out);
+    return false;
+  }
+
   /// Into `out` (a Message made in place in the caller's result: see received()).
   Result<void> receive(std::optional<std::string_view> peer, bool is_try,
                        std::optional<sys::TimePoint> deadline, Message* out) {
     // While nothing changed, a first look before anything a wait needs is readied (nearly
     // every receive of a busy endpoint finds its message here).
     if (!is_inbound_changed() && !is_polled_stale_) [[likely]] {
-      Result<bool> got = false;
-      if (!peer) {
-        got = poll_all(out);
-      } else if (const auto known = find_inbound(*peer)) {
-        got = poll(inbound_[*known], out);
-      } else {
-        return receive_waiting(peer, is_try, deadline, out, false);
-      }
+      const auto known = peer ? find_inbound(*peer) : std::nullopt;
+      if (peer && !known) return receive_waiting(peer, is_try, deadline, out, false);
+      Result<bool> got = look(peer.has_value(), known, out);
       if (!got) return std::unexpected(std::move(got.error()));
       if (*got) return {};
       return receive_waiting(peer, is_try, deadline, out, true);
@@ -639,10 +642,8 @@ class Endpoint::Impl {
       Result<bool> got = false;
       if (is_polled) {
         is_polled = false;
-      } else if (!peer) {
-        got = poll_all(out);
-      } else if (known) {
-        got = poll(inbound_[*known], out);
+      } else {
+        got = look(peer.has_value(), known, out);
       }
       if (!got || *got) {
         unflag();

@@ -263,13 +263,16 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// One attempt at a ring mailbox's receive: the ring, then the slots.
   Result<bool> receive_once(std::int64_t type, ProcessId me, Message* message,
                             std::optional<MessageView>* view, std::string_view operation);
-  /// The claim word of `position`'s cell (see "The ready ring").
-  std::atomic<std::uint64_t>& ring_claim(std::uint64_t position) const {
-    return ring_claims_[position % ring_cells_];
+  /// Cell `index` (position % ring_cells_), and its claim word (see "The ready ring"): a
+  /// sender needs both for one position, and divides once.
+  msg::RingCell* ring_cell_at(std::uint64_t index) const {
+    return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + index * ring_stride_));
+  }
+  std::atomic<std::uint64_t>& ring_claim_at(std::uint64_t index) const {
+    return ring_claims_[index];
   }
   msg::RingCell* ring_cell(std::uint64_t position) const {
-    return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + (position % ring_cells_) *
-                                                                     std::size_t{ring_stride_}));
+    return ring_cell_at(position % ring_cells_);
   }
   /// Wakes receivers asleep on the mailbox (and the endpoint's doorbell) after a ring publish.
   void wake_receivers();

@@ -84,8 +84,8 @@ bool Mailbox::Impl::ring_has_room(std::uint32_t in_use) const {
   std::uint64_t used = in_use;
   for (std::uint32_t i = 0; i < ring_cells_; ++i) {
     // In use: a message in the cell, or a writer holding the claim of the cell's position.
-    const std::uint64_t word = ring_cell(i)->word.load(std::memory_order_relaxed);
-    const std::uint64_t claim = ring_claim(i).load(std::memory_order_relaxed);
+    const std::uint64_t word = ring_cell_at(i)->word.load(std::memory_order_relaxed);
+    const std::uint64_t claim = ring_claim_at(i).load(std::memory_order_relaxed);
     if (CellWord::state(word) != CellState::empty ||
         (CellWord::state(claim) == CellState::writing &&
          CellWord::stamp(claim) == CellWord::stamp(word)))
@@ -160,14 +160,15 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
     }
   }
   for (int attempt = 0; attempt < 4; ++attempt) {
-    auto& claim = ring_claim(position);
+    const std::uint64_t index = position % ring_cells_;
+    auto& claim = ring_claim_at(index);
     // Claimed at once, expecting the claim free for this position (as it nearly always is).
     // The claim names this process; the tail follows: a writer that dies in between leaves a
     // claim its pid names, which ring_recover gives back.
     std::uint64_t word = word_of(position, CellState::empty);
     if (claim.compare_exchange_strong(word, word_of(position, CellState::writing, me.pid),
                                       std::memory_order_acquire, std::memory_order_relaxed)) {
-      RingCell* cell = ring_cell(position);
+      RingCell* cell = ring_cell_at(index);
       if (cell->word.load(std::memory_order_acquire) != word_of(position, CellState::empty)) {
         // An older message still there (a receiver is copying it out, or no receiver wants
         // its type). Never wait for it: the claim goes back (the tail did not move), and the
@@ -444,8 +445,9 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
         std::memory_order_relaxed);
   }
   const std::uint64_t head = state_->ring_head.load(std::memory_order_acquire);
-  // The holder as the claimant wrote it just after its claim (one word); until then, the
-  // holder before it, so its pid alone says whether the claimant lives.
+  // The holder as the claimant wrote it (one word: a reader just after its claim, a writer as
+  // it writes the cell); before that, or once a reader of the writer's message wrote its own,
+  // another process's, and the claim's pid alone says whether the claimant lives.
   const auto is_alive = [&](RingCell* cell, std::int32_t pid) {
     const std::uint64_t holder = cell->holder.load(std::memory_order_relaxed);
     const bool is_named = CellHolder::pid(holder) == pid;
@@ -514,13 +516,14 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
                                         std::memory_order_release, std::memory_order_relaxed);
   };
   if (position) {
-    recover_reader(ring_cell(*position));
-    recover_writer(ring_claim(*position), ring_cell(*position));
+    const std::uint64_t index = *position % ring_cells_;
+    recover_reader(ring_cell_at(index));
+    recover_writer(ring_claim_at(index), ring_cell_at(index));
     return;
   }
   for (std::uint32_t i = 0; i < ring_cells_; ++i) {
-    recover_reader(ring_cell(i));
-    recover_writer(ring_claim(i), ring_cell(i));
+    recover_reader(ring_cell_at(i));
+    recover_writer(ring_claim_at(i), ring_cell_at(i));
   }
 }
 
