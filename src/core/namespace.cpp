@@ -66,6 +66,10 @@ Result<Namespace> Namespace::open(std::string path, bool is_private) {
   return Namespace(std::move(path), std::move(*directory));
 }
 
+Namespace::Guard::~Guard() {
+  if (lock_.get() >= 0) sys::unlock(lock_.get());
+}
+
 Result<Namespace::Guard> Namespace::lock() const {
   // A descriptor of our own: flock excludes open file descriptions, so two threads sharing one
   // descriptor would not exclude each other.

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -97,6 +98,50 @@ TEST_F(EndpointTest, SymmetricReceiveFromKeepsOrderAndNamesTheSender) {
   }
   ASSERT_TRUE(b->send("a", "thanks"));
   EXPECT_TRUE(a.wait().ok());
+}
+
+// Messages name their senders with strings the process keeps (shared_name_of): a message
+// that outlives both endpoints still names its sender, and so does a copy of it.
+TEST_F(EndpointTest, AMessageNamesItsSenderAfterBothEndpointsLeft) {
+  std::optional<Message> kept;
+  {
+    auto receiver = Endpoint::join("receiver");
+    auto sender = Endpoint::join("a-sender-with-a-name-too-long-for-small-strings");
+    ASSERT_TRUE(receiver && sender);
+    ASSERT_TRUE(sender->send("receiver", "hello"));
+    auto message = receiver->receive_for(5s);
+    ASSERT_TRUE(message) << message.error().message();
+    kept = *message;
+  }
+  const Message copy = *kept;
+  kept.reset();
+  EXPECT_EQ(copy.sender_name(), "a-sender-with-a-name-too-long-for-small-strings");
+  EXPECT_EQ(copy.text(), "hello");
+}
+
+// A child forked while another thread of its parent meets new peers can meet its own: the
+// kept names' lock is not left held in it.
+TEST_F(EndpointTest, AChildForkedWhileAThreadMeetsPeersMeetsItsOwn) {
+  std::atomic<bool> stop = false;
+  std::thread meeting([&] {
+    for (int i = 0; !stop.load(); ++i) {  // each hub meets a new peer
+      auto hub = Endpoint::join(fmt::format("hub-{}", i));
+      auto visitor = Endpoint::join(fmt::format("visitor-{}", i));
+      if (hub && visitor && visitor->send(hub->name(), "hi")) (void)hub->receive_for(1s);
+    }
+  });
+  for (int round = 0; round < 100; ++round) {
+    auto exit = test::run_in_child([round] {
+      auto child = Endpoint::join(fmt::format("child-{}", round));
+      auto peer = Endpoint::join(fmt::format("child-peer-{}", round));
+      if (!child || !peer || !peer->send(child->name(), "x")) return 1;
+      auto got = child->receive_for(5s);
+      return got && got->sender_name() == peer->name() ? 0 : 2;
+    });
+    EXPECT_TRUE(exit.ok()) << "round " << round;
+  }
+  stop = true;
+  meeting.join();
 }
 
 TEST_F(EndpointTest, ReceiveFromTakesOnlyItsPeersMessagesAndWaitsForAPeerNotLinkedYet) {

@@ -35,6 +35,11 @@ class Namespace {
   class Guard {
    public:
     explicit Guard(sys::Fd lock) : lock_(std::move(lock)) {}
+    Guard(Guard&&) noexcept = default;
+    Guard& operator=(Guard&&) = delete;
+    /// Unlocks before it closes: a child forked meanwhile shares the lock's open file
+    /// description, and a close alone would leave the namespace locked until the child exits.
+    ~Guard();
 
    private:
     sys::Fd lock_;
