@@ -6,9 +6,13 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
+
+#include <pthread.h>
 
 #include "conduit/core/digest.hpp"
 #include "conduit/core/name.hpp"
@@ -32,6 +36,39 @@ constexpr auto kSlice = 50ms;
 constexpr auto kRetireInterval = 10ms;
 // How many links it looks at then while every inbound entry is in use and none is offered.
 constexpr int kRetireLooksWhenFull = 8;
+
+// How many peers' names a process keeps for its life (shared_name_of).
+constexpr std::size_t kKeptNames = 4096;
+
+/// The name every message from `peer` carries (Message::sender_name). The first kKeptNames
+/// names a process meets are kept for its life, and the pointer to one owns nothing: once the
+/// process has a thread, a counted reference costs an atomic increment per message received
+/// and a decrement per message dropped, which measured about a tenth of the atomic limit per
+/// busy round trip. A Message may outlive its Endpoint, so only a name that is never freed can
+/// go uncounted. Later names are counted (at most ~1.3 MB of names are ever kept).
+struct KeptNames {
+  std::mutex mutex;
+  std::unordered_set<std::string> names;  // nodes: a name stays where it is
+};
+KeptNames* kept_names = nullptr;  // set once, before the fork handlers that use it
+
+std::shared_ptr<const std::string> shared_name_of(const std::string& peer) {
+  // Never destroyed: Messages that outlive main() may still name their senders.
+  static KeptNames* const kept = [] {
+    kept_names = new KeptNames();
+    // A child forked while another thread holds the lock would never get it.
+    ::pthread_atfork([] { kept_names->mutex.lock(); }, [] { kept_names->mutex.unlock(); },
+                     [] { kept_names->mutex.unlock(); });
+    return kept_names;
+  }();
+  std::lock_guard lock(kept->mutex);
+  auto found = kept->names.find(peer);
+  if (found == kept->names.end()) {
+    if (kept->names.size() >= kKeptNames) return std::make_shared<const std::string>(peer);
+    found = kept->names.insert(peer).first;
+  }
+  return std::shared_ptr<const std::string>(std::shared_ptr<const std::string>(), &*found);
+}
 
 EndpointState* state_of(const shm::Segment& segment) {
   return std::launder(reinterpret_cast<EndpointState*>(segment.payload().data()));
@@ -354,7 +391,7 @@ class Endpoint::Impl {
     for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
       Inbound& in = inbound_.emplace_back();
       in.peer = peer_name(i);
-      in.shared_name = std::make_shared<const std::string>(in.peer);
+      in.shared_name = shared_name_of(in.peer);
     }
     unopened_ = 0;
     for (std::size_t i = 0; i < inbound_.size(); ++i) {
@@ -415,7 +452,7 @@ class Endpoint::Impl {
       in = Inbound();
       is_polled_stale_ = true;
       in.peer = std::move(peer);
-      in.shared_name = std::make_shared<const std::string>(in.peer);
+      in.shared_name = shared_name_of(in.peer);
       ++resets_;
     }
     state_->lock.unlock();
@@ -547,7 +584,16 @@ class Endpoint::Impl {
       if (auto drained = drain(in, out); !drained || *drained) return drained;
     }
     if (!in.link) return false;
-    auto received = in.link->impl_->receive_copy(0, true, std::nullopt, out);
+    Mailbox::Impl& link = *in.link->impl_;
+    // The common answers without an Error made and dropped per poll: taken, or empty (counted
+    // as the link's would_block, as its try_receive would).
+    switch (link.receive_fast(out)) {
+      case Mailbox::Impl::Fast::taken: out->set_sender_name(in.shared_name); return true;
+      case Mailbox::Impl::Fast::empty: link.count_would_block_receive(); return false;
+      case Mailbox::Impl::Fast::torn: return std::unexpected(link.torn("try_receive").error());
+      case Mailbox::Impl::Fast::none: break;
+    }
+    auto received = link.receive(0, true, std::nullopt, out, nullptr);
     if (received) {
       out->set_sender_name(in.shared_name);
       return true;
@@ -591,6 +637,11 @@ class Endpoint::Impl {
       Result<bool> got = look(peer.has_value(), known, out);
       if (!got) return std::unexpected(std::move(got.error()));
       if (*got) return {};
+      // A poller's empty try_receive: nothing more to look at unless retiring changed the list.
+      if (is_try && !peer) {
+        retire_gone_peers();
+        if (!is_inbound_changed() && !is_polled_stale_) return std::unexpected(no_message_);
+      }
       return receive_waiting(peer, is_try, deadline, out, true);
     }
     return receive_waiting(peer, is_try, deadline, out, false);

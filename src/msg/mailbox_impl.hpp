@@ -207,8 +207,11 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   }
   /// try_receive's would_block (counted).
   Result<void> would_block_receive() {
-    state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // a counter
+    count_would_block_receive();
     return std::unexpected(hot_.receive_empty);
+  }
+  void count_would_block_receive() {
+    state_->would_block_receives.fetch_add(1, std::memory_order_relaxed);  // a counter
   }
   /// What a receive says when receive_fast found a forged size (Fast::torn).
   [[gnu::cold]] Result<void> torn(std::string_view operation) const;
