@@ -1,9 +1,11 @@
 #include "conduit/core/process.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <mutex>
 #include <optional>
@@ -82,7 +84,12 @@ ProcessId self_slowly() {
 bool alive(ProcessId process) {
   if (process.pid <= 0) return false;
   const auto stat = read_stat(process.pid);
-  if (!stat) return false;
+  if (!stat) {
+    // No /proc entry, or one this process could not read (out of descriptors or memory,
+    // say). Only the first is death: a live process judged dead has its locks broken and its
+    // messages handed out again, so when in doubt, ask the kernel whether the pid exists.
+    return ::kill(process.pid, 0) == 0 || errno == EPERM;
+  }
   if (stat->state == 'Z' || stat->state == 'X') return false;
   return process.start_time == 0 || stat->start_time == process.start_time;
 }

@@ -1,5 +1,6 @@
 #include "conduit/core/process.hpp"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,28 @@ TEST(ProcessId, ZombieCountsAsDead) {
   ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);
   EXPECT_FALSE(alive(id));
   ::waitpid(child, nullptr, 0);
+}
+
+// A process that cannot read /proc (here: out of descriptors) must not take the living for
+// dead: their locks would be broken and their messages handed out twice.
+TEST(ProcessId, UnreadableProcCountsTheLivingAsAlive) {
+  const ProcessId parent = self();
+  const pid_t gone = [] {
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    ::waitpid(child, nullptr, 0);
+    return child;
+  }();
+  auto exit = test::run_in_child([&] {
+    // Every descriptor taken: no file can be opened.
+    const rlimit none{0, 0};
+    CHILD_CHECK(::setrlimit(RLIMIT_NOFILE, &none) == 0);
+    CHILD_CHECK(alive(parent));
+    CHILD_CHECK(alive(ProcessId{parent.pid, 0}));
+    CHILD_CHECK(!alive(ProcessId{gone, 0}));
+    return 0;
+  });
+  EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
 TEST(ProcessId, AnotherStartTimeIsAnotherProcess) {

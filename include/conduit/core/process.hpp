@@ -63,6 +63,8 @@ extern thread_local ThreadCache thread_cache;
 
 /// Whether `process` is still running: false once it exited (a zombie counts as dead) or its
 /// pid now names another process. A start_time of 0 means "unknown": only the pid is checked.
+/// When /proc cannot be read (out of descriptors, another user's entry hidden), the pid's
+/// existence decides (kill(pid, 0)): in doubt, alive.
 [[nodiscard]] bool alive(ProcessId process);
 
 /// "pid 1234" — for messages.
