@@ -577,6 +577,22 @@ class Endpoint::Impl {
     return std::atomic_ref(state_->inbound[i].generation).load(std::memory_order_relaxed);
   }
 
+  /// A look at the open link of `in` in the fewest steps, with no Result made: the message of
+  /// its ring's head (taken), nothing in it at all (empty, counted as the link's would_block,
+  /// as its try_receive would), a forged size (torn: the message was dropped, and the caller
+  /// says so), or anything else, for the link's whole receive to decide (none).
+  Mailbox::Impl::Fast glance(Inbound& in, Message* out) {
+    Mailbox::Impl& link = *in.link->impl_;
+    const Mailbox::Impl::Fast seen = link.receive_fast(out);
+    if (seen == Mailbox::Impl::Fast::taken) {
+      out->set_sender_name(in.shared_name);
+    } else if (seen == Mailbox::Impl::Fast::empty) {
+      link.count_would_block_receive();
+    }
+    return seen;
+  }
+  Error torn(Inbound& in) const { return in.link->impl_->torn("try_receive").error(); }
+
   /// One look at the links of `in` (draining ones first): true, a message is in `out`; false,
   /// all were empty; or the error (not would_block) a receive on one returned.
   Result<bool> poll(Inbound& in, Message* out) {
@@ -584,16 +600,13 @@ class Endpoint::Impl {
       if (auto drained = drain(in, out); !drained || *drained) return drained;
     }
     if (!in.link) return false;
-    Mailbox::Impl& link = *in.link->impl_;
-    // The common answers without an Error made and dropped per poll: taken, or empty (counted
-    // as the link's would_block, as its try_receive would).
-    switch (link.receive_fast(out)) {
-      case Mailbox::Impl::Fast::taken: out->set_sender_name(in.shared_name); return true;
-      case Mailbox::Impl::Fast::empty: link.count_would_block_receive(); return false;
-      case Mailbox::Impl::Fast::torn: return std::unexpected(link.torn("try_receive").error());
+    switch (glance(in, out)) {
+      case Mailbox::Impl::Fast::taken: return true;
+      case Mailbox::Impl::Fast::empty: return false;
+      case Mailbox::Impl::Fast::torn: return std::unexpected(torn(in));
       case Mailbox::Impl::Fast::none: break;
     }
-    auto received = link.receive(0, true, std::nullopt, out, nullptr);
+    auto received = in.link->impl_->receive(0, true, std::nullopt, out, nullptr);
     if (received) {
       out->set_sender_name(in.shared_name);
       return true;
@@ -632,19 +645,41 @@ class Endpoint::Impl {
     // While nothing changed, a first look before anything a wait needs is readied (nearly
     // every receive of a busy endpoint finds its message here).
     if (!is_inbound_changed() && !is_polled_stale_) [[likely]] {
-      const auto known = peer ? find_inbound(*peer) : std::nullopt;
-      if (peer && !known) return receive_waiting(peer, is_try, deadline, out, false);
-      Result<bool> got = look(peer.has_value(), known, out);
+      if (!peer) return receive_any(is_try, deadline, out);
+      const auto known = find_inbound(*peer);
+      if (!known) return receive_waiting(peer, is_try, deadline, out, false);
+      Result<bool> got = poll(inbound_[*known], out);
       if (!got) return std::unexpected(std::move(got.error()));
       if (*got) return {};
-      // A poller's empty try_receive: nothing more to look at unless retiring changed the list.
-      if (is_try && !peer) {
-        retire_gone_peers();
-        if (!is_inbound_changed() && !is_polled_stale_) return std::unexpected(no_message_);
-      }
       return receive_waiting(peer, is_try, deadline, out, true);
     }
     return receive_waiting(peer, is_try, deadline, out, false);
+  }
+
+  /// receive()'s first look for a message from anyone: every link polled, round robin as
+  /// poll_all, as glances while every link is open and no older generation drains.
+  Result<void> receive_any(bool is_try, std::optional<sys::TimePoint> deadline, Message* out) {
+    const std::size_t count = polled_.size();
+    for (std::size_t step = 0; step < count; ++step) {
+      std::size_t turn = next_polled_ + step;  // no division: next_polled_ < count
+      if (turn >= count) turn -= count;
+      Inbound& in = inbound_[polled_[turn]];
+      if (!in.draining.empty() || !in.link) [[unlikely]]
+        return receive_waiting(std::nullopt, is_try, deadline, out, false);
+      switch (glance(in, out)) {
+        case Mailbox::Impl::Fast::taken: next_polled_ = turn + 1 == count ? 0 : turn + 1; return {};
+        case Mailbox::Impl::Fast::empty: continue;
+        case Mailbox::Impl::Fast::torn: return std::unexpected(torn(in));
+        case Mailbox::Impl::Fast::none:
+          return receive_waiting(std::nullopt, is_try, deadline, out, false);
+      }
+    }
+    // A poller's empty try_receive: nothing more to look at unless retiring changed the list.
+    if (is_try) {
+      retire_gone_peers();
+      if (!is_inbound_changed() && !is_polled_stale_) return std::unexpected(no_message_);
+    }
+    return receive_waiting(std::nullopt, is_try, deadline, out, true);
   }
 
   /// receive() after its first look; `is_polled`: every link polled was just looked at.

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "conduit/msg/endpoint.hpp"
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/mailbox_layout.hpp"
 #include "conduit/shm/segment.hpp"
@@ -163,8 +164,8 @@ struct RingBytes {
   }
 };
 
-RingBytes ring_of(const std::string& name) {
-  auto segment = shm::Segment::open(name, shm::SegmentKind::mailbox);
+RingBytes ring_of(const std::string& name, NameUse names = NameUse::user) {
+  auto segment = shm::Segment::open(name, shm::SegmentKind::mailbox, names);
   EXPECT_TRUE(segment) << segment.error().message();
   RingBytes ring{std::move(*segment)};
   std::memcpy(&ring.config, ring.segment.payload().data(), sizeof ring.config);
@@ -191,6 +192,47 @@ pid_t dead_pid() {
   if (child == 0) ::_exit(0);
   ::waitpid(child, nullptr, 0);
   return child;
+}
+
+// A size past max_message_size in the head's cell (a peer wrote over the ring): the receive
+// that finds it says so, the message is dropped, and the next one comes. Through a Mailbox and
+// through an Endpoint's link (whose receive looks at the ring its own way).
+TEST_F(MailboxRingTest, ForgedSizeInTheRingIsCorruptedAndTheNextMessageComes) {
+  auto box = Mailbox::create("forged", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  auto receiver = Endpoint::join("forged-receiver", {.capacity = Capacity::bounded(4)});
+  auto sender = Endpoint::join("forged-sender", {.capacity = Capacity::bounded(4)});
+  ASSERT_TRUE(receiver && sender);
+  // One message each first: the receiver's next receives find their link open and nothing
+  // changed (the shortest path).
+  ASSERT_TRUE(box->send(std::string_view("zero")));
+  ASSERT_TRUE(sender->send("forged-receiver", "zero"));
+  ASSERT_TRUE(box->try_receive());
+  ASSERT_TRUE(receiver->receive_for(5s));
+  for (const std::string_view text : {"first", "second"}) {
+    ASSERT_TRUE(box->send(text));
+    ASSERT_TRUE(sender->send("forged-receiver", text));
+  }
+  auto ring = ring_of("forged");
+  auto link = ring_of(internal_name({"forged-receiver", "forged-sender", "1"}), NameUse::internal);
+  ring.cell(1)->size = ring.config.max_message_size + 1;
+  link.cell(1)->size = link.config.max_message_size + 1;
+
+  const auto expect_forged = [](const Result<Message>& got) {
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code(), Errc::corrupted);
+    EXPECT_NE(got.error().message().find("larger than max_message_size"), std::string::npos)
+        << got.error().message();
+  };
+  expect_forged(box->try_receive());
+  expect_forged(receiver->try_receive());
+  auto next = box->try_receive();
+  ASSERT_TRUE(next) << next.error().message();
+  EXPECT_EQ(next->text(), "second");
+  next = receiver->try_receive();
+  ASSERT_TRUE(next) << next.error().message();
+  EXPECT_EQ(next->text(), "second");
+  EXPECT_EQ(next->sender_name(), "forged-sender");
 }
 
 // A receiver killed while copying a message out had not received it: it is received, once.
