@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <deque>
@@ -45,21 +46,26 @@ constexpr std::size_t kKeptNames = 4096;
 /// process has a thread, a counted reference costs an atomic increment per message received
 /// and a decrement per message dropped, which measured about a tenth of the atomic limit per
 /// busy round trip. A Message may outlive its Endpoint, so only a name that is never freed can
-/// go uncounted. Later names are counted (at most ~1.3 MB of names are ever kept).
+/// go uncounted. Later names are counted (at most ~1.1 MB of names are ever kept).
 struct KeptNames {
   std::mutex mutex;
   std::unordered_set<std::string> names;  // nodes: a name stays where it is
 };
-KeptNames* kept_names = nullptr;  // set once, before the fork handlers that use it
+// Set once, before the fork handlers that read it are registered (by whichever thread met a
+// name first: atomic, for the thread that forks).
+std::atomic<KeptNames*> kept_names{nullptr};
+
+void lock_kept_names() { kept_names.load(std::memory_order_acquire)->mutex.lock(); }
+void unlock_kept_names() { kept_names.load(std::memory_order_acquire)->mutex.unlock(); }
 
 std::shared_ptr<const std::string> shared_name_of(const std::string& peer) {
   // Never destroyed: Messages that outlive main() may still name their senders.
   static KeptNames* const kept = [] {
-    kept_names = new KeptNames();
+    auto* made = new KeptNames();
+    kept_names.store(made, std::memory_order_release);
     // A child forked while another thread holds the lock would never get it.
-    ::pthread_atfork([] { kept_names->mutex.lock(); }, [] { kept_names->mutex.unlock(); },
-                     [] { kept_names->mutex.unlock(); });
-    return kept_names;
+    ::pthread_atfork(lock_kept_names, unlock_kept_names, unlock_kept_names);
+    return made;
   }();
   std::lock_guard lock(kept->mutex);
   auto found = kept->names.find(peer);
