@@ -622,26 +622,24 @@ class Endpoint::Impl {
     return false;
   }
 
-  /// One look at every link polled, round robin from next_polled_, so that one busy peer
-  /// cannot starve the others.
+  /// Links are polled round robin from next_polled_, so that one busy peer cannot starve the
+  /// others: the index in polled_ of the link `step` turns on from there (step < its size),
+  /// without a division per poll.
+  std::size_t polled_turn(std::size_t step) const {
+    const std::size_t turn = next_polled_ + step;
+    return turn >= polled_.size() ? turn - polled_.size() : turn;
+  }
+  /// The link of `turn` gave a message: the next round starts after it.
+  void took_at(std::size_t turn) { next_polled_ = turn + 1 == polled_.size() ? 0 : turn + 1; }
+
+  /// One look at every link polled.
   Result<bool> poll_all(Message* out) {
-    const std::size_t count = polled_.size();
-    for (std::size_t step = 0; step < count; ++step) {
-      // Without a division per poll: next_polled_ < count, step < count.
-      std::size_t turn = next_polled_ + step;
-      if (turn >= count) turn -= count;
+    for (std::size_t step = 0; step < polled_.size(); ++step) {
+      const std::size_t turn = polled_turn(step);
       auto got = poll(inbound_[polled_[turn]], out);
-      if (got && *got) next_polled_ = turn + 1 == count ? 0 : turn + 1;
+      if (got && *got) took_at(turn);
       if (!got || *got) return got;
     }
-    return false;
-  }
-
-  /// One look for a receive: receive_from's (`is_from`) at its peer's links (none while the
-  /// peer has no entry, `known`), receive's at every link polled.
-  Result<bool> look(bool is_from, std::optional<std::size_t> known, Message* out) {
-    if (!is_from) return poll_all(out);
-    if (known) return poll(inbound_[*known], out);
     return false;
   }
 
@@ -665,15 +663,13 @@ class Endpoint::Impl {
   /// receive()'s first look for a message from anyone: every link polled, round robin as
   /// poll_all, as glances while every link is open and no older generation drains.
   Result<void> receive_any(bool is_try, std::optional<sys::TimePoint> deadline, Message* out) {
-    const std::size_t count = polled_.size();
-    for (std::size_t step = 0; step < count; ++step) {
-      std::size_t turn = next_polled_ + step;  // no division: next_polled_ < count
-      if (turn >= count) turn -= count;
+    for (std::size_t step = 0; step < polled_.size(); ++step) {
+      const std::size_t turn = polled_turn(step);
       Inbound& in = inbound_[polled_[turn]];
       if (!in.draining.empty() || !in.link) [[unlikely]]
         return receive_waiting(std::nullopt, is_try, deadline, out, false);
       switch (glance(in, out)) {
-        case Mailbox::Impl::Fast::taken: next_polled_ = turn + 1 == count ? 0 : turn + 1; return {};
+        case Mailbox::Impl::Fast::taken: took_at(turn); return {};
         case Mailbox::Impl::Fast::empty: continue;
         case Mailbox::Impl::Fast::torn: return std::unexpected(torn(in));
         case Mailbox::Impl::Fast::none:
@@ -730,12 +726,15 @@ class Endpoint::Impl {
       if (peer && !known) known = find_inbound(*peer);
       if (is_polled_stale_) [[unlikely]]
         list_polled();
-      // receive_from looks at its peer's links only; receive at every link polled.
+      // receive_from looks at its peer's links only (none while the peer has no entry);
+      // receive at every link polled.
       Result<bool> got = false;
       if (is_polled) {
         is_polled = false;
-      } else {
-        got = look(peer.has_value(), known, out);
+      } else if (!peer) {
+        got = poll_all(out);
+      } else if (known) {
+        got = poll(inbound_[*known], out);
       }
       if (!got || *got) {
         unflag();
