@@ -1,6 +1,7 @@
 #include "conduit/core/namespace.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
+#include <vector>
 
 #include "conduit/sys/file.hpp"
 
@@ -15,6 +18,48 @@ namespace conduit {
 namespace {
 
 std::string context(const std::string& path) { return fmt::format("namespace '{}'", path); }
+
+/// The descriptors of this process's namespace locks (held or waited for) and the thread
+/// that took each. A child forked while another thread holds one shares the lock's open file
+/// description, so were the holder killed before it unlocks, the namespace would stay locked
+/// until that child exited: the child closes its copies at once (fork handlers). Never
+/// destroyed: a thread may take a lock while the process exits.
+struct LockDescriptors {
+  struct Held {
+    int fd;
+    pthread_t thread;
+  };
+  std::mutex mutex;
+  std::vector<Held> held;
+};
+
+LockDescriptors& descriptors_table() {
+  static auto* const table = new LockDescriptors();
+  return *table;
+}
+
+void lock_descriptors_before_fork() { descriptors_table().mutex.lock(); }
+void unlock_descriptors_in_parent() { descriptors_table().mutex.unlock(); }
+void close_others_descriptors_in_child() {
+  LockDescriptors& descriptors = descriptors_table();
+  // The forking thread's own locks stay: it goes on in the child and its Guards unlock them.
+  // (The other threads' Guards never run here.)
+  std::erase_if(descriptors.held, [](const LockDescriptors::Held& held) {
+    if (::pthread_equal(held.thread, ::pthread_self()) != 0) return false;
+    ::close(held.fd);
+    return true;
+  });
+  descriptors.mutex.unlock();
+}
+
+LockDescriptors& lock_descriptors() {
+  LockDescriptors& table = descriptors_table();  // made before the handlers that read it
+  static const bool is_registered =
+      ::pthread_atfork(lock_descriptors_before_fork, unlock_descriptors_in_parent,
+                       close_others_descriptors_in_child) == 0;
+  (void)is_registered;  // without handlers (out of memory), a child keeps its copies
+  return table;
+}
 
 }  // namespace
 
@@ -67,17 +112,34 @@ Result<Namespace> Namespace::open(std::string path, bool is_private) {
 }
 
 Namespace::Guard::~Guard() {
-  if (lock_.get() >= 0) sys::unlock(lock_.get());
+  if (lock_.get() < 0) return;
+  // Unlisted, unlocked and closed with no fork in between: a child must not close a number
+  // that is another descriptor by then.
+  LockDescriptors& descriptors = lock_descriptors();
+  std::lock_guard listed(descriptors.mutex);
+  std::erase_if(descriptors.held,
+                [fd = lock_.get()](const LockDescriptors::Held& held) { return held.fd == fd; });
+  sys::unlock(lock_.get());
+  lock_.reset();
 }
 
 Result<Namespace::Guard> Namespace::lock() const {
   // A descriptor of our own: flock excludes open file descriptions, so two threads sharing one
-  // descriptor would not exclude each other.
-  auto lock_fd = sys::open_at(directory_.get(), ".", O_RDONLY | O_DIRECTORY);
+  // descriptor would not exclude each other. Opened and listed with no fork in between (a
+  // child must know every copy it holds); locked after, outside the list's lock (the wait
+  // may be long, and forks must not wait for it).
+  auto lock_fd = [&] {
+    LockDescriptors& descriptors = lock_descriptors();
+    std::lock_guard listed(descriptors.mutex);
+    auto opened = sys::open_at(directory_.get(), ".", O_RDONLY | O_DIRECTORY);
+    if (opened) descriptors.held.push_back({opened->get(), ::pthread_self()});
+    return opened;
+  }();
   if (!lock_fd) return fail(lock_fd.error(), fmt::format("{}: lock", context(path_)));
-  if (auto locked = sys::lock(lock_fd->get(), sys::LockMode::exclusive); !locked)
+  Guard guard(std::move(*lock_fd));  // unlisted and closed on failure too
+  if (auto locked = sys::lock(guard.lock_.get(), sys::LockMode::exclusive); !locked)
     return fail(locked.error(), fmt::format("{}: lock", context(path_)));
-  return Guard(std::move(*lock_fd));
+  return guard;
 }
 
 Result<std::vector<std::string>> Namespace::names() const {

@@ -2,13 +2,17 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "conduit/core/namespace.hpp"
 #include "conduit/shm/shared.hpp"
@@ -19,6 +23,7 @@ namespace {
 
 using test::Child;
 using test::run_in_child;
+using namespace std::chrono_literals;
 
 class SharedMemoryTest : public test::ProcessTest {
  protected:
@@ -290,6 +295,51 @@ TEST_F(SharedMemoryTest, NamespaceThatIsASymbolicLinkIsRefused) {
   std::filesystem::remove(link);
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().code(), Errc::permission_denied) << created.error().message();
+}
+
+// A process SIGKILLed while it holds the namespace lock, after another of its threads forked
+// a child that lives on: the lock is free at once, not held until that child exits (it shares
+// the lock's open file description, and closes its copy when it is forked).
+TEST_F(SharedMemoryTest, NamespaceLockOfAKilledHolderIsFreeWhileAChildItForkedLives) {
+  struct Shared {
+    std::atomic<pid_t> grandchild{0};
+    std::atomic<bool> is_holding{false};
+  };
+  auto memory = SharedMemory::anonymous(sizeof(Shared));
+  ASSERT_TRUE(memory);
+  auto* shared = new (memory->bytes().data()) Shared();
+  Child holder([&] {
+    auto space = Namespace::current();
+    CHILD_CHECK(space);
+    auto guard = space->lock();
+    CHILD_CHECK(guard);
+    std::thread forker([&] {
+      const pid_t child = ::fork();
+      if (child == 0) {
+        ::sleep(60);
+        ::_exit(0);
+      }
+      shared->grandchild = child;
+    });
+    forker.join();
+    shared->is_holding = true;
+    ::pause();  // killed here, holding the lock
+    return 0;
+  });
+  for (int i = 0; i < 20'000 && !shared->is_holding; ++i) ::usleep(1000);
+  ASSERT_TRUE(shared->is_holding) << "the holder never took the lock";
+  const auto is_locked = [&] {
+    const int fd = ::open(namespace_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    ::close(fd);
+    return locked;
+  };
+  EXPECT_TRUE(is_locked()) << "the child's close released its parent's lock";
+  holder.kill();
+  EXPECT_FALSE(is_locked()) << "the child forked while the lock was held keeps it";
+  auto exit = run_in_child([] { return SharedMemory::create("after", {.size = 64}) ? 0 : 1; }, 20s);
+  EXPECT_TRUE(exit.ok()) << exit.describe();
+  if (shared->grandchild > 0) ::kill(shared->grandchild, SIGKILL);
 }
 
 TEST_F(SharedMemoryTest, FullTmpfsIsLimitReachedNotACrash) {

@@ -39,9 +39,12 @@ class Namespace {
     Guard& operator=(Guard&&) = delete;
     /// Unlocks before it closes: a child forked meanwhile shares the lock's open file
     /// description, and a close alone would leave the namespace locked until the child exits.
+    /// (Such a child closes its copy at once, so that a holder killed before it unlocks leaves
+    /// the namespace unlocked all the same.)
     ~Guard();
 
    private:
+    friend class Namespace;
     sys::Fd lock_;
   };
   [[nodiscard]] Result<Guard> lock() const;
