@@ -14,9 +14,8 @@
  *
  * What it models, step for step (one load, store or compare-exchange of shared memory a step,
  * with the local work around it, which nobody else sees):
- *   - ring_send: reads the tail; room when tail - done < N, done as this handle last read it,
- *     read afresh only when that says full (done_seen_); full: ring_recover(head) and wait for
- *     room. Then, for the position p it read:
+ *   - ring_send: reads the tail (room is not counted first: the tail's cell is free exactly
+ *     when there is room). Then, for the position p it read:
  *       1. claims it: compare-exchange the claim word empty(p) -> writing(p, me); failing, a
  *          claim word of a later position: the view of the tail was stale, look again; of p
  *          (writing) or an older one: busy, ring_recover(p) and "obstructed" (the real sender
@@ -24,7 +23,8 @@
  *          retries it or stops);
  *       2. loads the cell word: not empty(p) (an older message is still in it): gives the claim
  *          back (a store of empty(p); a compare-exchange from writing(p, me) in the C++, the
- *          same while the claimant lives), ring_recover(p), obstructed;
+ *          same while the claimant lives), then reads done: full (tail - done >= N),
+ *          ring_recover(head) and wait for room; else ring_recover(p), obstructed;
  *       3. moves the tail: a store of p + 1 (only the holder of p's claim moves the tail from p:
  *          asserted);
  *       4. writes the message and publishes it: compare-exchange the cell word empty(p) ->
@@ -400,11 +400,11 @@ inline scan_take(me) {
 #define RECOVER_LOCALS \
   byte r_stamp, r_holder, r_cstamp, r_cstate, r_tail, r_act; bool r_ok
 #define SENDER_LOCALS \
-  byte k, id, p, seen_done, c, w_stamp, w_state; bool ok; \
+  byte k, id, p, c, w_stamp, w_state; bool ok; \
   RECOVER_LOCALS
 /* A process that returned or died: its locals are of no more use (zeroed: fewer states). */
 #define RECOVER_GONE r_stamp = 0; r_holder = 0; r_cstamp = 0; r_cstate = 0; r_tail = 0; r_act = 0; r_ok = false
-#define SENDER_GONE k = 0; id = 0; p = 0; seen_done = 0; c = 0; w_stamp = 0; w_state = 0; ok = false; RECOVER_GONE
+#define SENDER_GONE k = 0; id = 0; p = 0; c = 0; w_stamp = 0; w_state = 0; ok = false; RECOVER_GONE
 
 /* ring_send of MSGS messages, one at a time, by sender `me`. */
 inline send_all(me, first_id, count) {
@@ -413,29 +413,7 @@ inline send_all(me, first_id, count) {
   :: k == count -> break
   :: k < count ->
 send:
-     /* room: done as last read says so, or as read afresh (done_seen_) */
-     atomic { p = tail; ok = (seen_done > p || p - seen_done >= N); c = 0; w_stamp = 0; w_state = 0 }
-     if
-     :: ok ->
-        atomic { seen_done = done; ok = (seen_done <= p && p - seen_done >= N) }
-        if
-        :: ok ->
-           /* full: a dead one's (the head's cell)? */
-           atomic { c = head % N; ok = false }
-           maybe_recover(c);
-           /* wait for room, or for the end of a slice while a dead process holds a cell or a
-            * claim; with no receiver left, a full ring stays full: the sender stops (a real one
-            * waits) */
-           atomic { tail - done < N || DEAD_CLAIMS || !RECEIVERS_ALIVE };
-           recover_all();
-           if
-           :: atomic { !RECEIVERS_ALIVE -> c = 0; p = 0 }; break
-           :: else -> goto send
-           fi
-        :: else -> skip
-        fi
-     :: else -> skip
-     fi;
+     atomic { p = tail; c = 0; w_stamp = 0; w_state = 0 };
 claim:
      /* 1. claim position p: compare-exchange the claim word empty(p) -> writing(p, me) */
      atomic {
@@ -477,9 +455,25 @@ claim:
               goto busy
            fi
         :: else ->
-           /* an older message still in the cell: give the claim back; obstructed */
+           /* an older message still in the cell: give the claim back */
            atomic { claim_state[c] = EMPTY; claim_holder[c] = 0 };
-           goto busy
+           atomic { ok = (done <= p && p - done >= N) }
+           if
+           :: ok ->
+              /* full: a dead one's (the head's cell)? */
+              atomic { c = head % N; ok = false }
+              maybe_recover(c);
+              /* wait for room, or for the end of a slice while a dead process holds a cell or
+               * a claim; with no receiver left, a full ring stays full: the sender stops (a
+               * real one waits) */
+              atomic { tail - done < N || DEAD_CLAIMS || !RECEIVERS_ALIVE };
+              recover_all();
+              if
+              :: atomic { !RECEIVERS_ALIVE -> c = 0; p = 0 }; break
+              :: else -> goto send
+              fi
+           :: else -> goto busy   /* obstructed */
+           fi
         fi
      :: else ->
         if

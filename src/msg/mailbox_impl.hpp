@@ -380,7 +380,6 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   std::int32_t send_hint_ = msg::kNoSlot;
   bool holds_exclusive_ = false;
   // Written without the lock (by whichever thread uses the handle): atomics, relaxed.
-  std::atomic<std::uint64_t> done_seen_{0};       // ring_send: ring_done as last read
   std::atomic<std::int64_t> next_ring_check_{0};  // ring_recover(position): clock ticks
   // Looks that found the ring's oldest live cell empty, for the recovery every
   // kEmptyLooksPerRecovery of them (a dead writer leaves its position's cell empty).

@@ -147,18 +147,10 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
   if (state_->in_use.load(std::memory_order_relaxed) != 0) return RingSend::obstructed;
   auto& tail = state_->ring_tail;
   std::uint64_t position = tail.load(std::memory_order_relaxed);
-  // Room: the count of positions done as this handle last saw it says so, or the count read
-  // afresh does (read only then: the receivers' line stays with them while there is room).
-  std::uint64_t done = done_seen_.load(std::memory_order_relaxed);
-  const std::uint64_t capacity = config_.slot_count;
-  if (position - done >= capacity || done > position) {
-    done = state_->ring_done.load(std::memory_order_acquire);
-    done_seen_.store(done, std::memory_order_relaxed);
-    if (done <= position && position - done >= capacity && !ring_has_room(0)) {
-      ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
-      return RingSend::full;
-    }
-  }
+  // Room is not counted first: the ring has as many cells as the mailbox has capacity, and
+  // nothing is in the slots, so the tail's cell is free exactly when there is room. (Counting
+  // read the receivers' line of positions done, which then went back to them: a trip more
+  // every `capacity` sends.) Found in use below, the count says whether the ring is full.
   for (int attempt = 0; attempt < 4; ++attempt) {
     const std::uint64_t index = position % ring_cells_;
     auto& claim = ring_claim_at(index);
@@ -170,12 +162,18 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
                                       std::memory_order_acquire, std::memory_order_relaxed)) {
       RingCell* cell = ring_cell_at(index);
       if (cell->word.load(std::memory_order_acquire) != word_of(position, CellState::empty)) {
-        // An older message still there (a receiver is copying it out, or no receiver wants
-        // its type). Never wait for it: the claim goes back (the tail did not move), and the
-        // message queues in a slot (behind the ring).
+        // An older message still there. The claim goes back (the tail did not move). A full
+        // ring (as counted, or cell by cell when the count is short: see "The ready ring")
+        // waits for room; otherwise a receiver is copying the message out, or no receiver
+        // wants its type: never wait for it, the message queues in a slot (behind the ring).
         std::uint64_t held = word_of(position, CellState::writing, me.pid);
         (void)claim.compare_exchange_strong(held, word_of(position, CellState::empty),
                                             std::memory_order_release, std::memory_order_relaxed);
+        const std::uint64_t done = state_->ring_done.load(std::memory_order_acquire);
+        if (done <= position && position - done >= config_.slot_count && !ring_has_room(0)) {
+          ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
+          return RingSend::full;
+        }
         ring_recover(position);
         return RingSend::obstructed;
       }

@@ -98,8 +98,11 @@
 // slot message it then takes was queued after every ring message it could not see.
 // Selective receive looks at both (the ring first: older), and may take a ring message out of
 // order; the head then stays at the oldest live position. Capacity bounded(n): the ring has
-// n cells, and tail - done + in_use < n before anything is added
-// (`ring_done` counts positions done, wherever they are), so exactly n messages fit. A process
+// n cells, and a message goes into the slots only while tail - done + in_use < n
+// (`ring_done` counts positions done, wherever they are), so exactly n messages fit. A ring send
+// needs no count: with nothing in the slots, the tail's cell is free exactly when there is room
+// (a count read per send took the receivers' line every n sends); found in use, the count says
+// whether the ring is full. A process
 // killed between freeing a cell and counting it leaves the count short for good (found by
 // model/ready_ring.pml): when the count says full but the tail's cell is free (in a full ring
 // every cell is in use), the cells are counted one by one (Mailbox::Impl::ring_has_room), so no
