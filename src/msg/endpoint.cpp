@@ -293,16 +293,19 @@ class Endpoint::Impl {
     return last_;
   }
 
-  /// `large`: hand it off instead of sending `payload`.
+  /// Whether `payload` went to `peer` the shortest way: the peer of the last send, as nearly
+  /// every send in a conversation is, looked at lately and with room on its link (nothing
+  /// looked up, no error path readied). Tried by the callers of send() first, outside it:
+  /// send()'s frame costs more than this.
+  bool send_to_last(std::string_view peer, std::span<const std::byte> payload) {
+    return last_ != nullptr && *last_key_ == peer &&
+           now_for_checks() - last_->checked < peer_check_every_ &&
+           last_->link.impl_->send_fast(payload, 0);
+  }
+
+  /// `large`: hand it off instead of sending `payload` (send_to_last was tried for any other).
   Result<void> send(std::string_view peer, std::span<const std::byte> payload, bool is_try,
                     std::optional<sys::TimePoint> deadline, LargeBuffer* large = nullptr) {
-    // The peer of the last send, as nearly every send in a conversation is, looked at lately
-    // and with room on its link: sent with nothing looked up and no error path readied.
-    if (large == nullptr && last_ != nullptr && *last_key_ == peer) [[likely]] {
-      if (now_for_checks() - last_->checked < peer_check_every_ &&
-          last_->link.impl_->send_fast(payload, 0)) [[likely]]
-        return {};
-    }
     const std::string_view operation = large != nullptr
                                            ? (is_try ? "try_send_large"sv : "send_large"sv)
                                            : (is_try ? "try_send"sv : "send"sv);
@@ -863,6 +866,8 @@ Result<Endpoint> Endpoint::join(std::string_view name, EndpointOptions options) 
 }
 
 Result<void> Endpoint::send(std::string_view peer, std::span<const std::byte> payload) {
+  if (impl_->send_to_last(peer, payload)) [[likely]]
+    return {};
   return impl_->send(peer, payload, false, std::nullopt);
 }
 Result<void> Endpoint::send_large(std::string_view peer, LargeBuffer& message) {
@@ -874,10 +879,14 @@ Result<void> Endpoint::send_large(std::string_view peer, std::span<const std::by
   return send_large(peer, *large);
 }
 Result<void> Endpoint::try_send(std::string_view peer, std::span<const std::byte> payload) {
+  if (impl_->send_to_last(peer, payload)) [[likely]]
+    return {};
   return impl_->send(peer, payload, true, std::nullopt);
 }
 Result<void> Endpoint::send_for(std::string_view peer, std::span<const std::byte> payload,
                                 std::chrono::nanoseconds timeout) {
+  if (impl_->send_to_last(peer, payload)) [[likely]]
+    return {};
   return impl_->send(peer, payload, false, sys::deadline_after(timeout));
 }
 Result<Message> Endpoint::receive_from(std::string_view peer) {
