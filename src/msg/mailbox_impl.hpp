@@ -152,9 +152,19 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
                            std::optional<std::int64_t> below, Taken& taken);
   void after_take(const Taken& taken);
   Result<void> claim_exclusive(ProcessId me, std::string_view operation);
-  /// A copy of `bytes` (in a pooled buffer) into `*message`, or into `view` when not null.
+  /// A copy of `bytes` into `*message` (inside it when small enough, else in a pooled buffer),
+  /// or into `view` when not null. Inline: nearly every receive takes the first branch.
   void deliver_copy(std::span<const std::byte> bytes, std::int64_t type, ProcessId sender,
-                    std::uint64_t sequence, Message* message, std::optional<MessageView>* view);
+                    std::uint64_t sequence, Message* message, std::optional<MessageView>* view) {
+    if (view == nullptr && bytes.size() <= Message::kInlineBytes) [[likely]] {
+      message->assign_copy(bytes, type, sender, sequence);  // no buffer: inside the Message
+      return;
+    }
+    deliver_buffered(bytes, type, sender, sequence, message, view);
+  }
+  /// deliver_copy through a pooled buffer.
+  void deliver_buffered(std::span<const std::byte> bytes, std::int64_t type, ProcessId sender,
+                        std::uint64_t sequence, Message* message, std::optional<MessageView>* view);
   /// A slot claimed for this process to write `size` bytes into (mailbox_loan.cpp).
   Result<Loan> lend(std::size_t size, bool is_try, std::optional<sys::TimePoint> deadline);
   // Lender: what Loan and MessageView call back (the token is the slot's index).

@@ -423,13 +423,9 @@ Result<void> Mailbox::Impl::take_locked(std::int64_t type, ProcessId me, Message
   return {};
 }
 
-void Mailbox::Impl::deliver_copy(std::span<const std::byte> bytes, std::int64_t type,
-                                 ProcessId sender, std::uint64_t sequence, Message* message,
-                                 std::optional<MessageView>* view) {
-  if (view == nullptr && bytes.size() <= Message::kInlineBytes) {
-    message->assign_copy(bytes, type, sender, sequence);  // no buffer: inside the Message
-    return;
-  }
+void Mailbox::Impl::deliver_buffered(std::span<const std::byte> bytes, std::int64_t type,
+                                     ProcessId sender, std::uint64_t sequence, Message* message,
+                                     std::optional<MessageView>* view) {
   auto buffer = buffers_.take(bytes.size());
   if (!bytes.empty()) std::memcpy(buffer->bytes.get(), bytes.data(), bytes.size());
   const std::span<const std::byte> copied(buffer->bytes.get(), bytes.size());

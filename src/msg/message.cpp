@@ -71,6 +71,24 @@ Message Message::copy_of(std::span<const std::byte> payload, std::int64_t type, 
 void Message::assign_copy(std::span<const std::byte> payload, std::int64_t type, ProcessId sender,
                           std::uint64_t sequence) {
   static_assert(kInlineBytes <= UINT8_MAX);
+  // Into a Message made in place (no name, no owner yet), as every receive does: nothing to
+  // let go, no call, nothing saved (the rest is apart).
+  if (sender_name_ == nullptr && owner_ == nullptr && !payload.empty() &&
+      payload.size() <= kInlineBytes) [[likely]] {
+    type_ = type;
+    sender_ = sender;
+    sequence_ = sequence;
+    is_private_mapping_ = false;
+    payload_ = {};
+    copy_small(inline_bytes_, payload.data(), payload.size());
+    inline_size_ = static_cast<std::uint8_t>(payload.size());
+    return;
+  }
+  assign_copy_apart(payload, type, sender, sequence);
+}
+
+void Message::assign_copy_apart(std::span<const std::byte> payload, std::int64_t type,
+                                ProcessId sender, std::uint64_t sequence) {
   type_ = type;
   sender_ = sender;
   sequence_ = sequence;

@@ -99,6 +99,11 @@ class Message {
   static const std::string& empty_name() noexcept;
   /// Holds its bytes in `storage` (shared by copies).
   void own(std::shared_ptr<const std::vector<std::byte>> storage) noexcept;
+  /// assign_copy over a Message that holds a name or an owner, or of bytes that are not kept
+  /// inline.
+  [[gnu::noinline, gnu::cold]] void assign_copy_apart(std::span<const std::byte> payload,
+                                                      std::int64_t type, ProcessId sender,
+                                                      std::uint64_t sequence);
 
   std::shared_ptr<const std::string> sender_name_;
   bool is_private_mapping_ = false;
