@@ -8,7 +8,8 @@ namespace conduit {
 namespace {
 
 /// memcpy of 1 to 64 bytes as two overlapping fixed-size copies each (a few moves, no call).
-void copy_small(std::byte* to, const std::byte* from, std::size_t n) noexcept {
+[[gnu::always_inline]] inline void copy_small(std::byte* to, const std::byte* from,
+                                              std::size_t n) noexcept {
   const auto both_ends = [&](auto width) {
     std::memcpy(to, from, width);
     std::memcpy(to + n - width, from + n - width, width);
