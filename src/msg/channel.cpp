@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "conduit/core/kept_string.hpp"
 #include "conduit/core/name.hpp"
 #include "conduit/ring/lane_ring.hpp"
 #include "conduit/shm/segment.hpp"
@@ -130,9 +131,10 @@ class ChannelCore::Impl {
   }
 
   /// The would_block error of `operation` ("full" or "empty"), made once per form and handle
-  /// (ChannelCore::HotErrors keeps it).
+  /// (ChannelCore::HotErrors keeps it). Its message is kept for the process's life: a poller
+  /// copies and drops the Error once per empty poll, with no reference count.
   Error would_block(std::string_view operation, std::string_view why) const {
-    return {Errc::would_block, context(fmt::format("{}: {}", operation, why))};
+    return {Errc::would_block, kept_string(context(fmt::format("{}: {}", operation, why)))};
   }
 
   /// Whether a Lifetime::process channel's creator died: its lock is free, or /proc already

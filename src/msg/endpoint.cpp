@@ -7,15 +7,12 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <unordered_map>
-#include <unordered_set>
-
-#include <pthread.h>
 
 #include "conduit/core/digest.hpp"
+#include "conduit/core/kept_string.hpp"
 #include "conduit/core/name.hpp"
 #include "conduit/msg/endpoint_layout.hpp"
 #include "conduit/msg/mailbox.hpp"
@@ -37,44 +34,6 @@ constexpr auto kSlice = 50ms;
 constexpr auto kRetireInterval = 10ms;
 // How many links it looks at then while every inbound entry is in use and none is offered.
 constexpr int kRetireLooksWhenFull = 8;
-
-// How many peers' names a process keeps for its life (shared_name_of).
-constexpr std::size_t kKeptNames = 4096;
-
-/// The name every message from `peer` carries (Message::sender_name). The first kKeptNames
-/// names a process meets are kept for its life, and the pointer to one owns nothing: once the
-/// process has a thread, a counted reference costs an atomic increment per message received
-/// and a decrement per message dropped, which measured about a tenth of the atomic limit per
-/// busy round trip. A Message may outlive its Endpoint, so only a name that is never freed can
-/// go uncounted. Later names are counted (at most ~1.1 MB of names are ever kept).
-struct KeptNames {
-  std::mutex mutex;
-  std::unordered_set<std::string> names;  // nodes: a name stays where it is
-};
-// Set once, before the fork handlers that read it are registered (by whichever thread met a
-// name first: atomic, for the thread that forks).
-std::atomic<KeptNames*> kept_names{nullptr};
-
-void lock_kept_names() { kept_names.load(std::memory_order_acquire)->mutex.lock(); }
-void unlock_kept_names() { kept_names.load(std::memory_order_acquire)->mutex.unlock(); }
-
-std::shared_ptr<const std::string> shared_name_of(const std::string& peer) {
-  // Never destroyed: Messages that outlive main() may still name their senders.
-  static KeptNames* const kept = [] {
-    auto* made = new KeptNames();
-    kept_names.store(made, std::memory_order_release);
-    // A child forked while another thread holds the lock would never get it.
-    ::pthread_atfork(lock_kept_names, unlock_kept_names, unlock_kept_names);
-    return made;
-  }();
-  std::lock_guard lock(kept->mutex);
-  auto found = kept->names.find(peer);
-  if (found == kept->names.end()) {
-    if (kept->names.size() >= kKeptNames) return std::make_shared<const std::string>(peer);
-    found = kept->names.insert(peer).first;
-  }
-  return std::shared_ptr<const std::string>(std::shared_ptr<const std::string>(), &*found);
-}
 
 EndpointState* state_of(const shm::Segment& segment) {
   return std::launder(reinterpret_cast<EndpointState*>(segment.payload().data()));
@@ -143,8 +102,8 @@ class Endpoint::Impl {
       : segment_(std::move(segment)),
         state_(state_of(segment_)),
         options_(options),
-        no_message_(Errc::would_block, context("try_receive: no message")),
-        no_message_from_(Errc::would_block, context("try_receive_from: no message")) {}
+        no_message_(Errc::would_block, kept_string(context("try_receive: no message"))),
+        no_message_from_(Errc::would_block, kept_string(context("try_receive_from: no message"))) {}
 
   ~Impl() {
     // Leave: links to us go first (their senders get closed), then the endpoint itself.
@@ -400,7 +359,7 @@ class Endpoint::Impl {
     for (std::uint32_t i = static_cast<std::uint32_t>(inbound_.size()); i < count; ++i) {
       Inbound& in = inbound_.emplace_back();
       in.peer = peer_name(i);
-      in.shared_name = shared_name_of(in.peer);
+      in.shared_name = kept_string(in.peer);
     }
     unopened_ = 0;
     for (std::size_t i = 0; i < inbound_.size(); ++i) {
@@ -461,7 +420,7 @@ class Endpoint::Impl {
       in = Inbound();
       is_polled_stale_ = true;
       in.peer = std::move(peer);
-      in.shared_name = shared_name_of(in.peer);
+      in.shared_name = kept_string(in.peer);
       ++resets_;
     }
     state_->lock.unlock();

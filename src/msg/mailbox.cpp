@@ -9,6 +9,7 @@
 #include <limits>
 #include <new>
 
+#include "conduit/core/kept_string.hpp"
 #include "conduit/core/name.hpp"
 #include "mailbox_impl.hpp"
 
@@ -308,10 +309,10 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
       ring_stride_(config.ring_stride),
       fencing_(static_cast<sync::WakeFencing>(config.wake_fencing)),
       name_(segment_.name()),
-      hot_{Error(Errc::would_block, context("try_receive: no message")),
-           Error(Errc::would_block, context("try_send: full")),
-           Error(Errc::would_block, context("try_send: no receiver is waiting")),
-           Error(Errc::would_block, context("try_loan: full"))},
+      hot_{Error(Errc::would_block, kept_string(context("try_receive: no message"))),
+           Error(Errc::would_block, kept_string(context("try_send: full"))),
+           Error(Errc::would_block, kept_string(context("try_send: no receiver is waiting"))),
+           Error(Errc::would_block, kept_string(context("try_loan: full")))},
       role_(role),
       is_creator_(is_creator),
       is_broadcast_(config.receivers == static_cast<std::uint32_t>(Receivers::broadcast)),
