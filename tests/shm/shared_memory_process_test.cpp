@@ -299,10 +299,12 @@ TEST_F(SharedMemoryTest, NamespaceThatIsASymbolicLinkIsRefused) {
 
 // A process SIGKILLed while it holds the namespace lock, after another of its threads forked
 // a child that lives on: the lock is free at once, not held until that child exits (it shares
-// the lock's open file description, and closes its copy when it is forked).
+// the lock's open file description, and closes its copy in its fork handler, which has run
+// once the child's own code runs).
 TEST_F(SharedMemoryTest, NamespaceLockOfAKilledHolderIsFreeWhileAChildItForkedLives) {
   struct Shared {
     std::atomic<pid_t> grandchild{0};
+    std::atomic<bool> is_grandchild_running{false};  // past its fork handlers
     std::atomic<bool> is_holding{false};
   };
   auto memory = SharedMemory::anonymous(sizeof(Shared));
@@ -316,12 +318,14 @@ TEST_F(SharedMemoryTest, NamespaceLockOfAKilledHolderIsFreeWhileAChildItForkedLi
     std::thread forker([&] {
       const pid_t child = ::fork();
       if (child == 0) {
+        shared->is_grandchild_running = true;
         ::sleep(60);
         ::_exit(0);
       }
       shared->grandchild = child;
     });
     forker.join();
+    for (int i = 0; i < 20'000 && !shared->is_grandchild_running; ++i) ::usleep(1000);
     shared->is_holding = true;
     ::pause();  // killed here, holding the lock
     return 0;
