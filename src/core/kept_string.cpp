@@ -20,9 +20,7 @@ std::atomic<KeptStrings*> kept_strings{nullptr};
 void lock_kept_strings() { kept_strings.load(std::memory_order_acquire)->mutex.lock(); }
 void unlock_kept_strings() { kept_strings.load(std::memory_order_acquire)->mutex.unlock(); }
 
-}  // namespace
-
-std::shared_ptr<const std::string> kept_string(const std::string& text) {
+KeptStrings& table() {
   // Never destroyed: Messages and Errors that outlive main() may still read their strings.
   static KeptStrings* const kept = [] {
     auto* made = new KeptStrings();
@@ -31,6 +29,17 @@ std::shared_ptr<const std::string> kept_string(const std::string& text) {
     ::pthread_atfork(lock_kept_strings, unlock_kept_strings, unlock_kept_strings);
     return made;
   }();
+  return *kept;
+}
+// Made, and the handlers registered, before main: made by the first kept_string, a fork in
+// another thread could start before the handlers were registered and end after that first
+// call took the lock (the child then waited on it for ever; seen under TSan).
+[[maybe_unused]] const bool is_table_made = (table(), true);
+
+}  // namespace
+
+std::shared_ptr<const std::string> kept_string(const std::string& text) {
+  KeptStrings* const kept = &table();
   std::lock_guard lock(kept->mutex);
   auto found = kept->strings.find(text);
   if (found == kept->strings.end()) {

@@ -60,6 +60,8 @@ LockDescriptors& lock_descriptors() {
   (void)is_registered;  // without handlers (out of memory), a child keeps its copies
   return table;
 }
+// Made, and the handlers registered, before main (not by a first lock racing a fork).
+[[maybe_unused]] const bool is_lock_list_made = (lock_descriptors(), true);
 
 }  // namespace
 

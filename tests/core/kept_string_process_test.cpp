@@ -51,9 +51,6 @@ TEST(KeptString, BeyondTheLimitStringsAreCounted) {
 // A child forked while another thread keeps strings can keep its own (the table's lock is not
 // left held in it).
 TEST(KeptString, AChildForkedWhileAThreadKeepsStringsKeepsItsOwn) {
-  if (test::kUnderThreadSanitizer)
-    GTEST_SKIP() << "under TSan the first child hangs on the table's lock, fork handlers or not "
-                    "(not understood; the Endpoint's test of the same table passes under TSan)";
   std::atomic<bool> stop = false;
   std::thread keeping([&] {
     for (int i = 0; !stop.load(); ++i) (void)kept_string(fmt::format("thread {}", i % 1000));
