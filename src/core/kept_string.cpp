@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 
-#include <atomic>
 #include <mutex>
 #include <unordered_set>
 
@@ -13,21 +12,17 @@ struct KeptStrings {
   std::mutex mutex;
   std::unordered_set<std::string> strings;  // nodes: a string stays where it is
 };
-// Set once, before the fork handlers that read it are registered (by whichever thread kept a
-// string first: atomic, for the thread that forks).
-std::atomic<KeptStrings*> kept_strings{nullptr};
 
-void lock_kept_strings() { kept_strings.load(std::memory_order_acquire)->mutex.lock(); }
-void unlock_kept_strings() { kept_strings.load(std::memory_order_acquire)->mutex.unlock(); }
+KeptStrings& table();
+void lock_table() { table().mutex.lock(); }
+void unlock_table() { table().mutex.unlock(); }
 
 KeptStrings& table() {
   // Never destroyed: Messages and Errors that outlive main() may still read their strings.
   static KeptStrings* const kept = [] {
-    auto* made = new KeptStrings();
-    kept_strings.store(made, std::memory_order_release);
     // A child forked while another thread holds the lock would never get it.
-    ::pthread_atfork(lock_kept_strings, unlock_kept_strings, unlock_kept_strings);
-    return made;
+    ::pthread_atfork(lock_table, unlock_table, unlock_table);
+    return new KeptStrings();
   }();
   return *kept;
 }
@@ -39,12 +34,12 @@ KeptStrings& table() {
 }  // namespace
 
 std::shared_ptr<const std::string> kept_string(const std::string& text) {
-  KeptStrings* const kept = &table();
-  std::lock_guard lock(kept->mutex);
-  auto found = kept->strings.find(text);
-  if (found == kept->strings.end()) {
-    if (kept->strings.size() >= kKeptStrings) return std::make_shared<const std::string>(text);
-    found = kept->strings.insert(text).first;
+  KeptStrings& kept = table();
+  std::lock_guard lock(kept.mutex);
+  auto found = kept.strings.find(text);
+  if (found == kept.strings.end()) {
+    if (kept.strings.size() >= kKeptStrings) return std::make_shared<const std::string>(text);
+    found = kept.strings.insert(text).first;
   }
   return std::shared_ptr<const std::string>(std::shared_ptr<const std::string>(), &*found);
 }

@@ -33,15 +33,11 @@ struct LockDescriptors {
   std::vector<Held> held;
 };
 
-LockDescriptors& descriptors_table() {
-  static auto* const table = new LockDescriptors();
-  return *table;
-}
-
-void lock_descriptors_before_fork() { descriptors_table().mutex.lock(); }
-void unlock_descriptors_in_parent() { descriptors_table().mutex.unlock(); }
+LockDescriptors& lock_descriptors();
+void lock_descriptors_before_fork() { lock_descriptors().mutex.lock(); }
+void unlock_descriptors_in_parent() { lock_descriptors().mutex.unlock(); }
 void close_others_descriptors_in_child() {
-  LockDescriptors& descriptors = descriptors_table();
+  LockDescriptors& descriptors = lock_descriptors();
   // The forking thread's own locks stay: it goes on in the child and its Guards unlock them.
   // (The other threads' Guards never run here.)
   std::erase_if(descriptors.held, [](const LockDescriptors::Held& held) {
@@ -53,12 +49,13 @@ void close_others_descriptors_in_child() {
 }
 
 LockDescriptors& lock_descriptors() {
-  LockDescriptors& table = descriptors_table();  // made before the handlers that read it
-  static const bool is_registered =
-      ::pthread_atfork(lock_descriptors_before_fork, unlock_descriptors_in_parent,
-                       close_others_descriptors_in_child) == 0;
-  (void)is_registered;  // without handlers (out of memory), a child keeps its copies
-  return table;
+  static auto* const table = [] {
+    // Without handlers (out of memory), a child keeps its copies.
+    (void)::pthread_atfork(lock_descriptors_before_fork, unlock_descriptors_in_parent,
+                           close_others_descriptors_in_child);
+    return new LockDescriptors();
+  }();
+  return *table;
 }
 // Made, and the handlers registered, before main (not by a first lock racing a fork).
 [[maybe_unused]] const bool is_lock_list_made = (lock_descriptors(), true);
