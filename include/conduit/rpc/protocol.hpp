@@ -21,6 +21,8 @@
 
 #include <msgpack.hpp>
 
+#include "conduit/rpc/pack_buffer.hpp"
+
 namespace conduit::rpc {
 
 enum class MessageKind : std::uint8_t { request = 0, response = 1, notification = 2 };
@@ -84,11 +86,13 @@ Handler adapt(F callable) {
     }
     Arguments arguments;
     convert_arguments(params, arguments, std::make_index_sequence<kCount>{});
+    PackBuffer into{result};
+    msgpack::packer<PackBuffer> packer(into);
     if constexpr (std::is_void_v<R>) {
       std::apply(callable, std::move(arguments));
-      msgpack::pack(result, msgpack::type::nil_t());
+      packer.pack_nil();
     } else {
-      msgpack::pack(result, std::apply(callable, std::move(arguments)));
+      packer.pack(std::apply(callable, std::move(arguments)));
     }
   };
 }
@@ -110,7 +114,8 @@ struct Call {
 template <class... A>
 msgpack::sbuffer pack_params(const A&... args) {
   msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  PackBuffer into{buffer};
+  msgpack::packer<PackBuffer> packer(into);
   packer.pack_array(static_cast<std::uint32_t>(sizeof...(A)));
   (packer.pack(args), ...);
   return buffer;
