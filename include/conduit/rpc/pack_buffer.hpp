@@ -12,6 +12,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <msgpack.hpp>
 
@@ -23,18 +24,25 @@ struct PackBuffer {
   void write(const char* data, std::size_t size) { out.write(data, size); }
 };
 
-/// Whether `d` is a whole number that msgpack-cxx packs as an unsigned (`is_unsigned`) or a
-/// negative integer, as its pack_double/pack_float decide, without their overflow at 2^64.
+/// Packs `d` as msgpack-cxx's pack_double/pack_float do, without their overflow at 2^64: a
+/// whole number in range as an integer, anything else (NaN and the infinities compare false
+/// below) as a float of its own width. `stream` is the one `packer` packs into.
 template <class Float>
-bool packs_as_integer(Float d, bool& is_unsigned) {
-  constexpr Float kTwoTo64 = static_cast<Float>(18446744073709551616.0);
-  constexpr Float kMinusTwoTo63 = static_cast<Float>(-9223372036854775808.0);
-  if (d >= 0 && d < kTwoTo64) {
-    is_unsigned = true;
-    return d == static_cast<Float>(static_cast<std::uint64_t>(d));
-  }
-  is_unsigned = false;
-  return d < 0 && d >= kMinusTwoTo63 && d == static_cast<Float>(static_cast<std::int64_t>(d));
+msgpack::packer<PackBuffer>& pack_floating(msgpack::packer<PackBuffer>& packer, PackBuffer& stream,
+                                           Float d) {
+  using Bits = std::conditional_t<sizeof(Float) == 8, std::uint64_t, std::uint32_t>;
+  constexpr auto kTwoTo64 = static_cast<Float>(18446744073709551616.0);
+  constexpr auto kMinusTwoTo63 = static_cast<Float>(-9223372036854775808.0);
+  if (d >= 0 && d < kTwoTo64 && d == static_cast<Float>(static_cast<std::uint64_t>(d)))
+    return packer.pack_unsigned_long_long(static_cast<std::uint64_t>(d));
+  if (d < 0 && d >= kMinusTwoTo63 && d == static_cast<Float>(static_cast<std::int64_t>(d)))
+    return packer.pack_long_long(static_cast<std::int64_t>(d));
+  const auto bits = std::bit_cast<Bits>(d);
+  char bytes[1 + sizeof(Bits)] = {static_cast<char>(sizeof(Bits) == 8 ? 0xcbU : 0xcaU)};
+  for (std::size_t i = 0; i < sizeof(Bits); ++i)  // big-endian
+    bytes[1 + i] = static_cast<char>(bits >> (8 * (sizeof(Bits) - 1 - i)));
+  stream.write(bytes, sizeof bytes);
+  return packer;
 }
 
 }  // namespace conduit::rpc::detail
@@ -42,35 +50,16 @@ bool packs_as_integer(Float d, bool& is_unsigned) {
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(v1) {
   // Explicit specializations of members of msgpack's packer, for conduit's stream type only (so
-  // no other program's packers change). NaN and the infinities compare false above: floats.
+  // no other program's packers change).
   template <>
   inline packer<conduit::rpc::detail::PackBuffer>&
   packer<conduit::rpc::detail::PackBuffer>::pack_double(double d) {
-    bool is_unsigned = false;
-    if (conduit::rpc::detail::packs_as_integer(d, is_unsigned)) {
-      return is_unsigned ? pack_unsigned_long_long(static_cast<std::uint64_t>(d))
-                         : pack_long_long(static_cast<std::int64_t>(d));
-    }
-    const auto bits = std::bit_cast<std::uint64_t>(d);
-    char bytes[9] = {static_cast<char>(0xcbu)};  // float 64, big-endian
-    for (int i = 0; i < 8; ++i) bytes[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
-    append_buffer(bytes, sizeof bytes);
-    return *this;
+    return conduit::rpc::detail::pack_floating(*this, m_stream, d);
   }
-
   template <>
   inline packer<conduit::rpc::detail::PackBuffer>&
   packer<conduit::rpc::detail::PackBuffer>::pack_float(float d) {
-    bool is_unsigned = false;
-    if (conduit::rpc::detail::packs_as_integer(d, is_unsigned)) {
-      return is_unsigned ? pack_unsigned_long_long(static_cast<std::uint64_t>(d))
-                         : pack_long_long(static_cast<std::int64_t>(d));
-    }
-    const auto bits = std::bit_cast<std::uint32_t>(d);
-    char bytes[5] = {static_cast<char>(0xcau)};  // float 32, big-endian
-    for (int i = 0; i < 4; ++i) bytes[1 + i] = static_cast<char>(bits >> (24 - 8 * i));
-    append_buffer(bytes, sizeof bytes);
-    return *this;
+    return conduit::rpc::detail::pack_floating(*this, m_stream, d);
   }
 
 }  // MSGPACK_API_VERSION_NAMESPACE(v1)
