@@ -24,7 +24,9 @@
  *       2. loads the cell word: not empty(p) (an older message is still in it): gives the claim
  *          back (a store of empty(p); a compare-exchange from writing(p, me) in the C++, the
  *          same while the claimant lives), then reads done: full (tail - done >= N),
- *          ring_recover(head) and wait for room; else ring_recover(p), obstructed;
+ *          ring_recover(head) and wait for room; else loads the cell word once more: empty(p)
+ *          (a receiver emptied it between the loads), back to 1; else ring_recover(p),
+ *          obstructed;
  *       3. moves the tail: a store of p + 1 (only the holder of p's claim moves the tail from p:
  *          asserted);
  *       4. writes the message and publishes it: compare-exchange the cell word empty(p) ->
@@ -472,7 +474,15 @@ claim:
               :: atomic { !RECEIVERS_ALIVE -> c = 0; p = 0 }; break
               :: else -> goto send
               fi
-           :: else -> goto busy   /* obstructed */
+           :: else ->
+              /* not full as counted: a receiver may have emptied the cell between the two loads
+               * (it empties the cell, then counts it done): one more load of the cell word;
+               * free now, p is claimed again; else obstructed (bounded to 4 tries in the C++) */
+              atomic { ok = (stamp[c] == p && state[c] == EMPTY) }
+              if
+              :: ok -> ok = false; goto claim
+              :: else -> goto busy
+              fi
            fi
         fi
      :: else ->

@@ -174,6 +174,11 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
           ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
           return RingSend::full;
         }
+        // Not full as counted: a receiver may have emptied the cell between the two loads (it
+        // empties it, then counts it done). Free now, the position is claimed again: sent to
+        // the slots instead, this message would put every later one behind it there.
+        if (cell->word.load(std::memory_order_acquire) == word_of(position, CellState::empty))
+          continue;
         ring_recover(position);
         return RingSend::obstructed;
       }
