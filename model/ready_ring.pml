@@ -20,13 +20,16 @@
  *          claim word of a later position: the view of the tail was stale, look again; of p
  *          (writing) or an older one: busy, ring_recover(p) and "obstructed" (the real sender
  *          queues in the slots, behind the ring: here the message is not sent, and the sender
- *          retries it or stops);
+ *          retries it or stops). The C++ first waits a bounded while for the claim or the tail
+ *          to change, and then reads the tail again: the retry here;
  *       2. loads the cell word: not empty(p) (an older message is still in it): gives the claim
  *          back (a store of empty(p); a compare-exchange from writing(p, me) in the C++, the
  *          same while the claimant lives), then reads done: full (tail - done >= N),
  *          ring_recover(head) and wait for room; else loads the cell word once more: empty(p)
- *          (a receiver emptied it between the loads), back to 1; else ring_recover(p),
- *          obstructed;
+ *          (a receiver emptied it between the loads), back to 1; p or a later position
+ *          (another sender claimed p since the claim went back), the tail is read again; else
+ *          (an older message: the C++ waits a bounded while for a reading one, then reads the
+ *          tail again, the retry here) ring_recover(p), obstructed;
  *       3. moves the tail: a store of p + 1 (only the holder of p's claim moves the tail from p:
  *          asserted);
  *       4. writes the message and publishes it: compare-exchange the cell word empty(p) ->
@@ -478,9 +481,10 @@ claim:
               /* not full as counted: a receiver may have emptied the cell between the two loads
                * (it empties the cell, then counts it done): one more load of the cell word;
                * free now, p is claimed again; else obstructed (bounded to 4 tries in the C++) */
-              atomic { ok = (stamp[c] == p && state[c] == EMPTY) }
+              atomic { ok = (stamp[c] == p && state[c] == EMPTY); w_stamp = stamp[c] }
               if
               :: ok -> ok = false; goto claim
+              :: !ok && w_stamp >= p -> goto send   /* p was claimed by another meanwhile */
               :: else -> goto busy
               fi
            fi

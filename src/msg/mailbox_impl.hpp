@@ -104,6 +104,14 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// Every this many looks that found the ring's oldest live cell empty (a receive's), one
   /// asks whether a dead writer holds that position (ring_recover).
   static constexpr std::uint32_t kEmptyLooksPerRecovery = 256;
+  /// How long a ring send waits at most for a claim or cell that another process holds for a
+  /// moment (Mailbox::Impl::ring_send), in looks: a few tens of microseconds of `pause`, and a
+  /// sched_yield every kBusyRoundsPerYield looks.
+  static constexpr std::uint32_t kBusyRounds = 512;
+  static constexpr std::uint32_t kBusyRoundsPerYield = 64;
+  /// Claims a ring send attempts (each a position it found free, or waited for) before it
+  /// queues in the slots.
+  static constexpr int kSendAttempts = 8;
 
   Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
   ~Impl();
