@@ -112,6 +112,11 @@ std::vector<Group> groups(Mode mode) {
                  .streams = {conduit_mailbox_any_one_stream(Wait::blocking, 1),
                              conduit_mailbox_any_one_stream(Wait::blocking, 2),
                              conduit_mailbox_any_one_stream(Wait::blocking, 4)}});
+  all.push_back({.title = "Mailbox throughput, 1/2/4 sender processes (blocking)",
+                 .ratio_label = "x 1 sender",
+                 .streams = {conduit_mailbox_many_senders_stream(Wait::blocking, 1),
+                             conduit_mailbox_many_senders_stream(Wait::blocking, 2),
+                             conduit_mailbox_many_senders_stream(Wait::blocking, 4)}});
   add_transport_groups(all, mode != Mode::quick);
   all.push_back({.title = "Uncontended lock/unlock (one process)",
                  .ratio_label = "x pthread",

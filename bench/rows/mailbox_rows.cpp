@@ -1,5 +1,6 @@
-// The Mailbox's own rows: any_one throughput with several receiver processes, and streaming
-// through loans and views (zero-copy) beside plain copies.
+// The Mailbox's own rows: any_one throughput with several receiver processes, throughput from
+// several sender processes, and streaming through loans and views (zero-copy) beside plain
+// copies.
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -182,6 +183,132 @@ class AnyOneStream final : public Stream {
   std::vector<std::byte> message_;
 };
 
+// Several senders, one receiver: the harness's parent is one sender, and forks the others
+// before the clock starts (in begin_block: they wait for produce() to say go, and share the
+// parent's CPU, as the receivers of AnyOneStream share the child's). Sender k sends the
+// indices k, k + senders, ...; the receiver checks each sender's indices arrive in increasing
+// order (the mailbox is FIFO) and that all `count` arrived once (their sum).
+class ManySendersStream final : public Stream {
+ public:
+  ManySendersStream(Wait wait, int senders) : wait_(wait), senders_(senders) {}
+  std::string name() const override {
+    return "conduit Mailbox, " + std::to_string(senders_) +
+           (senders_ == 1 ? " sender" : " senders");
+  }
+  Wait wait() const override { return wait_; }
+  void prepare(std::size_t payload) override {
+    payload_ = std::max<std::size_t>(payload, 8);
+    name_ = unique_name("bench-many-senders");
+    box_.emplace(must(conduit::Mailbox::create(
+        name_, {.capacity = conduit::Capacity::bounded(capacity_for(payload_)),
+                .max_message_size = payload_})));
+    void* memory =
+        ::mmap(nullptr, sizeof(Start), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    check(memory != MAP_FAILED, "mmap");
+    start_ = ::new (memory) Start;
+    message_.assign(payload_, std::byte{'x'});
+  }
+  void begin_block() override {
+    ::new (start_) Start;
+    others_.clear();
+    for (int k = 1; k < senders_; ++k) {
+      std::fflush(nullptr);
+      const pid_t pid = ::fork();
+      check(pid >= 0, "fork");
+      if (pid == 0) {
+        ::alarm(kReceiverAlarmSeconds);
+        int status = 0;
+        try {
+          pin_to(0);
+          auto box = must(conduit::Mailbox::open(name_));
+          conduit::sync::set_spin_rounds(spin_for(wait_));
+          while (start_->count.load() == 0) ::usleep(20);
+          send_share(box, k, start_->count.load());
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "\nsender %d: %s\n", k, e.what());
+          status = 3;
+        }
+        std::fflush(nullptr);
+        ::_exit(status);
+      }
+      others_.push_back(pid);
+    }
+  }
+  void attach_consumer() override {
+    conduit::sync::set_spin_rounds(spin_for(wait_));
+    consumer_.emplace(must(conduit::Mailbox::open(name_)));
+  }
+  void consume(std::size_t count) override {
+    std::vector<std::optional<std::uint64_t>> last(static_cast<std::size_t>(senders_));
+    std::uint64_t index_sum = 0;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      auto message = until_done(
+          [&] { return wait_ == Wait::busy ? consumer_->try_receive() : consumer_->receive(); });
+      std::uint64_t index = 0;
+      std::memcpy(&index, message->payload().data(), std::min(sizeof index, message->size()));
+      auto& seen = last[index % static_cast<std::uint64_t>(senders_)];
+      if (message->size() != payload_ || index >= count || (seen && index <= *seen))
+        throw std::runtime_error("many senders stream: message out of order or torn");
+      seen = index;
+      index_sum += index;
+    }
+    if (index_sum != std::uint64_t{count} * (count - 1) / 2)
+      throw std::runtime_error("many senders stream: messages lost or received twice");
+  }
+  void produce(std::size_t count) override {
+    conduit::sync::set_spin_rounds(spin_for(wait_));
+    start_->count.store(count);
+    try {
+      send_share(*box_, 0, count);
+    } catch (...) {
+      stop_others();
+      throw;
+    }
+    for (const pid_t pid : others_) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw std::runtime_error("many senders stream: a sender failed");
+    }
+    others_.clear();
+  }
+  void cleanup() override {
+    stop_others();  // a block that failed before produce() said go
+    box_.reset();
+    (void)conduit::Mailbox::remove(name_);
+    ::munmap(start_, sizeof(Start));
+    conduit::sync::set_spin_rounds(conduit::sync::kSpinRounds);
+  }
+
+ private:
+  struct Start {
+    std::atomic<std::uint64_t> count{0};  // 0 until produce() says go
+  };
+
+  void send_share(conduit::Mailbox& box, int sender, std::uint64_t count) {
+    std::vector<std::byte> message = message_;
+    for (std::uint64_t i = static_cast<std::uint64_t>(sender); i < count;
+         i += static_cast<std::uint64_t>(senders_)) {
+      std::memcpy(message.data(), &i, sizeof i);
+      until_done([&] { return wait_ == Wait::busy ? box.try_send(message) : box.send(message); });
+    }
+  }
+  void stop_others() {
+    for (const pid_t pid : others_) ::kill(pid, SIGKILL);
+    for (const pid_t pid : others_) ::waitpid(pid, nullptr, 0);
+    others_.clear();
+  }
+
+  Wait wait_;
+  int senders_;
+  std::size_t payload_ = 0;
+  std::string name_;
+  std::optional<conduit::Mailbox> box_, consumer_;
+  Start* start_ = nullptr;
+  std::vector<pid_t> others_;
+  std::vector<std::byte> message_;
+};
+
 // Zero-copy streaming: the producer writes each message where it will lie (loan, commit) and
 // the consumer reads it there (receive_view). Beside conduit_mailbox_stream, which copies in
 // (send) and out (receive), it shows what the copies cost as messages grow. The producer
@@ -247,6 +374,9 @@ class LoanStream final : public Stream {
 
 StreamFactory conduit_mailbox_any_one_stream(Wait wait, int receivers) {
   return [wait, receivers] { return std::make_unique<AnyOneStream>(wait, receivers); };
+}
+StreamFactory conduit_mailbox_many_senders_stream(Wait wait, int senders) {
+  return [wait, senders] { return std::make_unique<ManySendersStream>(wait, senders); };
 }
 StreamFactory conduit_mailbox_loan_stream(Wait wait) {
   return [wait] { return std::make_unique<LoanStream>(wait); };

@@ -83,9 +83,10 @@ RoundTripFactory large_pipe();
 RoundTripFactory large_socket();
 LoopFactory conduit_mutex_loop();
 LoopFactory conduit_semaphore_loop();
-// Mailbox rows (mailbox_rows.cpp): any_one with `receivers` receiving processes; loans and
-// views (zero-copy) instead of copies.
+// Mailbox rows (mailbox_rows.cpp): any_one with `receivers` receiving processes; `senders`
+// sending processes into one receiver; loans and views (zero-copy) instead of copies.
 StreamFactory conduit_mailbox_any_one_stream(Wait wait, int receivers);
+StreamFactory conduit_mailbox_many_senders_stream(Wait wait, int senders);
 StreamFactory conduit_mailbox_loan_stream(Wait wait);
 
 /// Throws with errno's text when `ok` is false (rows report setup failures as their error).
