@@ -27,9 +27,11 @@
  *          same while the claimant lives), then reads done: full (tail - done >= N),
  *          ring_recover(head) and wait for room; else loads the cell word once more: empty(p)
  *          (a receiver emptied it between the loads), back to 1; p or a later position
- *          (another sender claimed p since the claim went back), the tail is read again; else
- *          (an older message: the C++ waits a bounded while for a reading one, then reads the
- *          tail again, the retry here) ring_recover(p), obstructed;
+ *          (another sender claimed p since the claim went back), the tail is read again; an
+ *          older message being read (no views here: a receiver copying it out), the wait of
+ *          RingSend::held (the C++ spins a bounded while first, then sleeps): until the cell
+ *          changes, or a slice ends while a dead process holds a cell or a claim; then the
+ *          tail is read again; else ring_recover(p), obstructed;
  *       3. moves the tail: a store of p + 1 (only the holder of p's claim moves the tail from p:
  *          asserted);
  *       4. writes the message and publishes it: compare-exchange the cell word empty(p) ->
@@ -481,10 +483,18 @@ claim:
               /* not full as counted: a receiver may have emptied the cell between the two loads
                * (it empties the cell, then counts it done): one more load of the cell word;
                * free now, p is claimed again; else obstructed (bounded to 4 tries in the C++) */
-              atomic { ok = (stamp[c] == p && state[c] == EMPTY); w_stamp = stamp[c] }
+              atomic { ok = (stamp[c] == p && state[c] == EMPTY); w_stamp = stamp[c]; w_state = state[c] }
               if
               :: ok -> ok = false; goto claim
               :: !ok && w_stamp >= p -> goto send   /* p was claimed by another meanwhile */
+              :: !ok && w_stamp < p && w_state == READING ->
+                 /* a receiver copies the older message out (RingSend::held): wait for the cell
+                  * to change, as for room (its finish wakes senders), or for the end of a slice
+                  * while a dead process holds a cell or a claim; then look again */
+                 maybe_recover(c);
+                 atomic { stamp[c] != w_stamp || state[c] != READING || DEAD_CLAIMS };
+                 recover_all();
+                 goto send
               :: else -> goto busy
               fi
            fi

@@ -194,8 +194,16 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
     sent,
     full,        // bounded: the ring and the slots hold capacity messages
     obstructed,  // the slots come first (in use), or the tail's cell is busy: queue in a slot
+    held,        // a receiver copies an older message out of the tail's cell, for longer than
+                 // a moment (off the CPU): there is room, in a moment (see send_ringed)
   };
-  RingSend ring_send(std::span<const std::byte> payload, std::int64_t type, ProcessId me);
+  /// The tail's cell a receiver held (RingSend::held): its position and the word seen.
+  struct HeldCell {
+    std::uint64_t position = 0;
+    std::uint64_t word = 0;
+  };
+  RingSend ring_send(std::span<const std::byte> payload, std::int64_t type, ProcessId me,
+                     HeldCell* held_cell = nullptr);
   /// The common cases in the fewest steps, tried by Mailbox's send, try_send and send_for and
   /// by receive_copy before the whole story (send / receive), which does the rest: a send into
   /// the ring; a receive (type 0, a copy) of the message in the head's cell.
