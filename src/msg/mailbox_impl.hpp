@@ -303,6 +303,12 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   msg::RingCell* ring_cell(std::uint64_t position) const {
     return ring_cell_at(position % ring_cells_);
   }
+  /// The cell of the position after `cell`'s (no division).
+  msg::RingCell* ring_next(msg::RingCell* cell) const {
+    std::byte* next = reinterpret_cast<std::byte*>(cell) + ring_stride_;
+    if (next == ring_ + std::size_t{ring_cells_} * ring_stride_) next = ring_;
+    return std::launder(reinterpret_cast<msg::RingCell*>(next));
+  }
   /// Wakes receivers asleep on the mailbox (and the endpoint's doorbell) after a ring publish.
   void wake_receivers();
   /// Wakes senders waiting for room after a ring cell was freed.
