@@ -44,6 +44,40 @@ auto until_done(Attempt&& attempt) {
   }
 }
 
+/// A `T` in memory shared with the processes forked after this (MAP_SHARED, anonymous).
+template <class T>
+T* map_shared() {
+  void* memory =
+      ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  check(memory != MAP_FAILED, "mmap");
+  return ::new (memory) T;
+}
+
+/// Forks a helper process that runs `body` and exits: 0, or 3 when it threw (said on stderr,
+/// as `who`). Its alarm kills it should it hang, as the harness's own child.
+template <class Body>
+pid_t fork_helper(const char* who, Body&& body) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  check(pid >= 0, "fork");
+  if (pid != 0) return pid;
+  ::alarm(kReceiverAlarmSeconds);
+  int status = 0;
+  try {
+    body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\n%s: %s\n", who, e.what());
+    status = 3;
+  }
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+/// "1 receiver", "2 receivers".
+std::string counted(int count, const char* noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
 // any_one: each message goes to exactly one of `receivers` processes. The harness's child is
 // one receiver and forks the others (before the clock starts); they share a tally in shared
 // memory. The receiver that takes the last message sends one stop message (type kStop) to
@@ -55,8 +89,7 @@ class AnyOneStream final : public Stream {
   AnyOneStream(Wait wait, int receivers) : wait_(wait), receivers_(receivers) {}
   std::string name() const override {
     // The wait is in its own column: the name fits the table's 36 characters.
-    return "conduit Mailbox any_one, " + std::to_string(receivers_) +
-           (receivers_ == 1 ? " receiver" : " receivers");
+    return "conduit Mailbox any_one, " + counted(receivers_, "receiver");
   }
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {
@@ -66,10 +99,7 @@ class AnyOneStream final : public Stream {
         name_, {.capacity = conduit::Capacity::bounded(capacity_for(payload_)),
                 .max_message_size = payload_,
                 .receivers = conduit::Receivers::any_one})));
-    void* memory =
-        ::mmap(nullptr, sizeof(Tally), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    check(memory != MAP_FAILED, "mmap");
-    tally_ = ::new (memory) Tally;
+    tally_ = map_shared<Tally>();
     message_.assign(payload_, std::byte{'x'});
   }
   void begin_block() override { ::new (tally_) Tally; }
@@ -77,24 +107,11 @@ class AnyOneStream final : public Stream {
     conduit::sync::set_spin_rounds(spin_for(wait_));
     others_.clear();
     for (int r = 1; r < receivers_; ++r) {
-      std::fflush(nullptr);
-      const pid_t pid = ::fork();
-      check(pid >= 0, "fork");
-      if (pid == 0) {
-        ::alarm(kReceiverAlarmSeconds);
-        int status = 0;
-        try {
-          auto box = must(conduit::Mailbox::open(name_));
-          tally_->attached.fetch_add(1);
-          receive_all(box);
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "\nany_one receiver: %s\n", e.what());
-          status = 3;
-        }
-        std::fflush(nullptr);
-        ::_exit(status);
-      }
-      others_.push_back(pid);
+      others_.push_back(fork_helper("any_one receiver", [&] {
+        auto box = must(conduit::Mailbox::open(name_));
+        tally_->attached.fetch_add(1);
+        receive_all(box);
+      }));
     }
     consumer_.emplace(must(conduit::Mailbox::open(name_)));
     // Wait until every receiver has its handle: the clock starts when this returns.
@@ -191,10 +208,7 @@ class AnyOneStream final : public Stream {
 class ManySendersStream final : public Stream {
  public:
   ManySendersStream(Wait wait, int senders) : wait_(wait), senders_(senders) {}
-  std::string name() const override {
-    return "conduit Mailbox, " + std::to_string(senders_) +
-           (senders_ == 1 ? " sender" : " senders");
-  }
+  std::string name() const override { return "conduit Mailbox, " + counted(senders_, "sender"); }
   Wait wait() const override { return wait_; }
   void prepare(std::size_t payload) override {
     payload_ = std::max<std::size_t>(payload, 8);
@@ -202,36 +216,20 @@ class ManySendersStream final : public Stream {
     box_.emplace(must(conduit::Mailbox::create(
         name_, {.capacity = conduit::Capacity::bounded(capacity_for(payload_)),
                 .max_message_size = payload_})));
-    void* memory =
-        ::mmap(nullptr, sizeof(Start), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    check(memory != MAP_FAILED, "mmap");
-    start_ = ::new (memory) Start;
+    start_ = map_shared<Start>();
     message_.assign(payload_, std::byte{'x'});
   }
   void begin_block() override {
     ::new (start_) Start;
     others_.clear();
     for (int k = 1; k < senders_; ++k) {
-      std::fflush(nullptr);
-      const pid_t pid = ::fork();
-      check(pid >= 0, "fork");
-      if (pid == 0) {
-        ::alarm(kReceiverAlarmSeconds);
-        int status = 0;
-        try {
-          pin_to(0);
-          auto box = must(conduit::Mailbox::open(name_));
-          conduit::sync::set_spin_rounds(spin_for(wait_));
-          while (start_->count.load() == 0) ::usleep(20);
-          send_share(box, k, start_->count.load());
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "\nsender %d: %s\n", k, e.what());
-          status = 3;
-        }
-        std::fflush(nullptr);
-        ::_exit(status);
-      }
-      others_.push_back(pid);
+      others_.push_back(fork_helper("sender", [&] {
+        pin_to(0);
+        auto box = must(conduit::Mailbox::open(name_));
+        conduit::sync::set_spin_rounds(spin_for(wait_));
+        while (start_->count.load() == 0) ::usleep(20);
+        send_share(box, k, start_->count.load());
+      }));
     }
   }
   void attach_consumer() override {
