@@ -2,6 +2,7 @@
 // messages pass through it without the lock, the rest through the slots, and the two must
 // behave as one queue: one order, one capacity, exactly once, whoever dies.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -367,6 +369,71 @@ TEST_F(MailboxRingTest, DoneCountLeftShortByADeadReceiverLosesNoCapacity) {
     }
     ASSERT_TRUE(box->send_for(numbered(7), 10s));  // a waiting send finds room too
   }
+}
+
+// A blocking send whose tail cell a live receiver is still copying out (the ring not full as
+// counted: a later message was taken past it) waits for that copy, as for room, and then sends
+// through the ring. Queued in the slots instead, it would put every later send behind it there
+// (the locked path, for as long as other senders kept the slots busy).
+TEST_F(MailboxRingTest, SendWaitsForAReceiverCopyingOutTheTailCell) {
+  auto box = Mailbox::create("copying", {.capacity = Capacity::bounded(2), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->send(std::string_view("first")));
+  ASSERT_TRUE(box->send(std::string_view("second")));
+  auto ring = ring_of("copying");
+  Child copier([] {  // the receiver copying "first" out, alive for as long as the test needs
+    ::pause();
+    return 0;
+  });
+  forge_reader(ring, copier.pid());
+  auto second = box->try_receive();  // taken past the copier's cell
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->text(), "second");
+  Child sender([] {
+    auto mine = Mailbox::open("copying");
+    CHILD_CHECK(mine.has_value());
+    CHILD_CHECK(mine->send(std::string_view("third")).has_value());
+    return 0;
+  });
+  // While the copy lasts, the send can only wait: position 2 is cell 0's.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(sender.running()) << "the send did not wait for the copy";
+  EXPECT_EQ(box->stats().depth, 0u) << "the third message went to the slots";
+  // The copier finishes: the cell is free for position 2, one more position is done.
+  ring.cell(0)->word.store(msg::CellWord::make(2, msg::CellState::empty));
+  ring.state()->ring_done.fetch_add(1);
+  EXPECT_TRUE(sender.wait(10s).ok());
+  EXPECT_EQ(ring.cell(0)->word.load(), msg::CellWord::make(2, msg::CellState::full))
+      << "not sent through the ring";
+  auto third = box->receive_for(10s);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ(third->text(), "third");
+  (void)copier.kill();
+}
+
+// A view of the tail cell's message may live on, here in the sending process itself: a send does
+// not wait for it (it would wait for ever), it queues in the slots, behind the ring.
+TEST_F(MailboxRingTest, SendDoesNotWaitForAViewOfTheTailCell) {
+  auto box = Mailbox::create("viewing", {.capacity = Capacity::bounded(2), .max_message_size = 64});
+  ASSERT_TRUE(box);
+  ASSERT_TRUE(box->send(std::string_view("first")));
+  ASSERT_TRUE(box->send(std::string_view("second")));
+  Child viewer([] {
+    auto mine = Mailbox::open("viewing");
+    CHILD_CHECK(mine.has_value());
+    auto view = mine->receive_view();
+    CHILD_CHECK(view.has_value() && view->size() == 5);
+    auto second = mine->receive();
+    CHILD_CHECK(second.has_value() && second->text() == "second");
+    CHILD_CHECK(mine->send(std::string_view("third")).has_value());
+    // The view and the third message fill bounded(2).
+    CHILD_CHECK(mine->try_send(std::string_view("fourth")).error().code() == Errc::would_block);
+    return 0;
+  });
+  EXPECT_TRUE(viewer.wait(30s).ok()) << "the send waited for the sender's own view";
+  auto third = box->receive_for(10s);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ(third->text(), "third");
 }
 
 }  // namespace
