@@ -49,7 +49,14 @@ std::optional<Stat> read_stat(pid_t pid) {
 // Serialises the first computation of the cached identity (detail::self_cache).
 std::mutex self_mutex;
 
-void forget_self_in_child() { detail::self_cache.is_valid.store(false, std::memory_order_relaxed); }
+// Held across fork: a child forked while another thread computed the identity (reading /proc,
+// tens of microseconds) would otherwise find the lock held for ever at its own first self().
+void lock_self_before_fork() { self_mutex.lock(); }
+void unlock_self_in_parent() { self_mutex.unlock(); }
+void forget_self_in_child() {
+  detail::self_cache.is_valid.store(false, std::memory_order_relaxed);
+  self_mutex.unlock();
+}
 
 }  // namespace
 
@@ -69,8 +76,6 @@ ProcessId self_thread_slowly() {
 ProcessId self_slowly() {
   std::lock_guard lock(self_mutex);
   if (self_cache.is_valid.load(std::memory_order_relaxed)) return self_cache.id;
-  static const int registered = ::pthread_atfork(nullptr, nullptr, forget_self_in_child);
-  (void)registered;
   const pid_t pid = ::getpid();
   const auto stat = read_stat(pid);
   self_cache.id = ProcessId{pid, stat ? stat->start_time : 0};
@@ -80,6 +85,13 @@ ProcessId self_slowly() {
 }
 
 }  // namespace detail
+
+namespace {
+// Registered before main, not by the first self() (which took the lock first: a fork in another
+// thread in between left the child with it held, and no handler to free it).
+[[maybe_unused]] const int are_fork_handlers_registered =
+    ::pthread_atfork(lock_self_before_fork, unlock_self_in_parent, forget_self_in_child);
+}  // namespace
 
 bool alive(ProcessId process) {
   if (process.pid <= 0) return false;

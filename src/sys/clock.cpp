@@ -20,6 +20,11 @@ std::chrono::nanoseconds coarse_resolution() noexcept {
   }();
   return resolution;
 }
+namespace {
+// Read before main: a child forked while another thread ran the initialiser above would wait
+// for ever on its guard at its own first call.
+[[maybe_unused]] const bool is_resolution_read = coarse_resolution().count() != 0;
+}  // namespace
 
 timespec to_timespec(std::chrono::nanoseconds d) noexcept {
   if (d < std::chrono::nanoseconds::zero()) d = std::chrono::nanoseconds::zero();
