@@ -238,6 +238,12 @@ class SysvWaker {
   std::uint64_t generation_ = 0;
 };
 
+namespace {
+// Made, and its fork handlers registered, before main: made by a first watch in another thread
+// while this thread forks, the child would wait for ever on the static's guard at its own first.
+[[maybe_unused]] SysvWaker* const made_waker = &SysvWaker::instance();
+}  // namespace
+
 SysvWatch::SysvWatch(std::unique_ptr<Entry> entry) : entry_(std::move(entry)) {
   entry_->owner = this;
 }
