@@ -112,6 +112,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// Claims a ring send attempts (each a position it found free, or waited for) before it
   /// queues in the slots.
   static constexpr int kSendAttempts = 8;
+  /// How many positions after its own a ring receive asks for (see receive_fast).
+  static constexpr int kPrefetchAhead = 2;
 
   Impl(shm::Segment segment, const msg::MailboxConfig& config, MailboxRole role, bool is_creator);
   ~Impl();

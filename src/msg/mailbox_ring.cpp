@@ -319,15 +319,21 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
                                           std::memory_order_acquire, std::memory_order_relaxed))
     return Fast::none;
   store_holder(cell, me);
-  // The next position's cell (for writing: it is taken by a compare-exchange, see ring_scan)
-  // and bytes, on their way while this message is copied out: in a stream that message is
-  // most likely there already (64 B stream, bench, 5 runs each: 8.2-11.6 -> 11.9-13.4 Mmsg/s;
-  // read-only prefetches gained about half of that). The round trip did not move (16 runs
-  // each, Mailbox p50 480 -> 464 ns): there the next cell is still this process's own line,
-  // from when it freed that cell.
-  RingCell* next = ring_next(cell);
-  prefetch_for_write(next);
-  __builtin_prefetch(payload_of(next), 0, 3);
+  // The next kPrefetchAhead positions' cells (for writing: each is taken by a compare-exchange,
+  // see ring_scan) and their bytes' first lines, on their way while this message is copied
+  // out: in a stream those messages are most likely there already. Two ahead, not one: a line
+  // takes longer than a message to come over from the sender's core, so the next one alone
+  // still made each receive wait (64 B stream, bench, 3 alternating runs each, all three
+  // waits: 8.8-13.2 -> 17.4-21.8 Mmsg/s; 4 KiB and 64 KiB did not move). In a scratch program
+  // the second cell without its bytes gained nothing, and three ahead lost most of the gain.
+  // The round trip did not move (4 runs each, Mailbox p50 488 -> 487 ns): there the next
+  // cells are still this process's own lines, from when it freed them.
+  RingCell* next = cell;
+  for (int ahead = 0; ahead < kPrefetchAhead; ++ahead) {
+    next = ring_next(next);
+    prefetch_for_write(next);
+    __builtin_prefetch(payload_of(next), 0, 3);
+  }
   const std::uint64_t size = cell->size;  // read once
   Fast taken = Fast::torn;
   if (size <= config_.max_message_size) {
