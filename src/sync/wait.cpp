@@ -9,29 +9,43 @@
 namespace conduit::sync {
 namespace {
 
-std::atomic<std::uint32_t>& configured_rounds() noexcept {
-  // A process-wide setting, not shared state: relaxed is enough (it orders nothing).
-  static std::atomic<std::uint32_t> rounds = [] {
-    std::uint32_t value = kSpinRounds;
-    if (const char* text = std::getenv("CONDUIT_SPIN_ROUNDS"); text != nullptr) {
-      std::uint32_t parsed = 0;
-      const char* end = text + std::strlen(text);
-      // Only a whole decimal number counts; anything else keeps the default.
-      if (auto [stop, error] = std::from_chars(text, end, parsed);
-          error == std::errc() && stop == end && stop != text)
-        value = parsed;
-    }
-    return value;
-  }();
-  return rounds;
+/// What CONDUIT_SPIN_ROUNDS asks for: only a whole decimal number counts; anything else (or
+/// nothing) keeps the default.
+std::uint32_t rounds_from_environment() noexcept {
+  const char* text = std::getenv("CONDUIT_SPIN_ROUNDS");
+  if (text == nullptr) return kSpinRounds;
+  std::uint32_t parsed = 0;
+  const char* end = text + std::strlen(text);
+  if (auto [stop, error] = std::from_chars(text, end, parsed);
+      error == std::errc() && stop == end && stop != text)
+    return parsed;
+  return kSpinRounds;
 }
+
+// A process-wide setting, not shared state: relaxed is enough (it orders nothing). Constant-
+// initialized and read from the environment by its first user without a lock or a static's
+// guard: a child forked while another thread made a guarded static would wait on its guard
+// for ever (the other fork hazards: core/process.cpp). 64 bits, so that every 32-bit count
+// stays settable and kUnread is none of them.
+constexpr std::uint64_t kUnread = ~std::uint64_t{0};
+constinit std::atomic<std::uint64_t> configured_rounds{kUnread};
 
 }  // namespace
 
-std::uint32_t spin_rounds() noexcept { return configured_rounds().load(std::memory_order_relaxed); }
+std::uint32_t spin_rounds() noexcept {
+  std::uint64_t rounds = configured_rounds.load(std::memory_order_relaxed);
+  if (rounds == kUnread) [[unlikely]] {
+    // Two first users may both read the environment (the same answer); a set_spin_rounds
+    // meanwhile wins over both.
+    const std::uint64_t read = rounds_from_environment();
+    if (configured_rounds.compare_exchange_strong(rounds, read, std::memory_order_relaxed))
+      rounds = read;
+  }
+  return static_cast<std::uint32_t>(rounds);
+}
 
 void set_spin_rounds(std::uint32_t rounds) noexcept {
-  configured_rounds().store(rounds, std::memory_order_relaxed);
+  configured_rounds.store(rounds, std::memory_order_relaxed);
 }
 
 bool WaitWord::wait_until(std::uint32_t observed, std::optional<sys::TimePoint> deadline) noexcept {

@@ -2,10 +2,14 @@
 // notify_sleepers(), waited for with wait_slice(is_ready, ...). A lost wake-up here is a hang
 // (the waits have no deadline and a slice of an hour), which the watchdog turns into a failure.
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "conduit/sync/wait.hpp"
 #include "conduit/sys/membarrier.hpp"
@@ -237,6 +241,73 @@ TEST(WaitWord, WaitSliceReturnsAtOnceWhenReadyAndTimesOutWhenNot) {
   EXPECT_EQ(sync::wait_slice([] { return false; }, word, std::nullopt, 1ms),
             sync::SliceEnd::slice_over);
   EXPECT_EQ(word.sleepers.load(), 0u) << "the flag comes down again";
+}
+
+// ---- the spin setting of a fresh process ----
+// The setting is read from the environment by its first user, so each case runs in a process
+// of its own: this test binary again (/proc/self/exe), running only SpinRoundsOfThisProcess,
+// which exits with kAsExpected or kNotAsExpected instead of reporting (so that a filter that
+// matched nothing cannot pass).
+constexpr const char* kExpectVariable = "CONDUIT_TEST_EXPECT_SPIN_ROUNDS";
+constexpr const char* kSetFirstVariable = "CONDUIT_TEST_SET_SPIN_ROUNDS_FIRST";
+constexpr int kAsExpected = 42;
+constexpr int kNotAsExpected = 43;
+
+/// Runs SpinRoundsOfThisProcess in a fresh process with CONDUIT_SPIN_ROUNDS = `value` (unset
+/// when none); `set_first`: that process calls set_spin_rounds(*set_first) before any use.
+test::Exit spin_rounds_in_fresh_process(std::optional<std::string> value, std::uint32_t expected,
+                                        std::optional<std::uint32_t> set_first = std::nullopt) {
+  return test::run_in_child([&] {
+    if (value) {
+      ::setenv("CONDUIT_SPIN_ROUNDS", value->c_str(), 1);
+    } else {
+      ::unsetenv("CONDUIT_SPIN_ROUNDS");
+    }
+    ::setenv(kExpectVariable, std::to_string(expected).c_str(), 1);
+    if (set_first) {
+      ::setenv(kSetFirstVariable, std::to_string(*set_first).c_str(), 1);
+    } else {
+      ::unsetenv(kSetFirstVariable);
+    }
+    std::string filter = "--gtest_filter=WaitTest.SpinRoundsOfThisProcess";
+    std::string name = "wait_process_test";
+    std::vector<char*> argv{name.data(), filter.data(), nullptr};
+    ::execv("/proc/self/exe", argv.data());
+    return 99;  // exec failed
+  });
+}
+
+/// Not a test of its own: what spin_rounds_in_fresh_process runs (skipped otherwise).
+TEST_F(WaitTest, SpinRoundsOfThisProcess) {
+  const char* expected = std::getenv(kExpectVariable);
+  if (expected == nullptr) GTEST_SKIP() << "run by SpinRoundsComeFromTheEnvironment";
+  if (const char* first = std::getenv(kSetFirstVariable); first != nullptr)
+    sync::set_spin_rounds(static_cast<std::uint32_t>(std::stoul(first)));
+  // Two looks: the first reads the environment, the second what the first kept.
+  const bool is_expected = std::to_string(sync::spin_rounds()) == expected &&
+                           std::to_string(sync::spin_rounds()) == expected;
+  std::_Exit(is_expected ? kAsExpected : kNotAsExpected);
+}
+
+TEST_F(WaitTest, SpinRoundsComeFromTheEnvironment) {
+  const auto check = [](std::optional<std::string> value, std::uint32_t expected,
+                        std::optional<std::uint32_t> set_first = std::nullopt) {
+    const test::Exit exit = spin_rounds_in_fresh_process(value, expected, set_first);
+    EXPECT_EQ(exit.code, kAsExpected)
+        << "CONDUIT_SPIN_ROUNDS=" << value.value_or("(unset)") << ": " << exit.describe();
+  };
+  check(std::nullopt, sync::kSpinRounds);
+  check("7", 7);
+  check("0", 0);                     // never spin
+  check("4294967295", 4294967295u);  // the largest count is a count, not "not read yet"
+  // Anything but a whole decimal number keeps the default.
+  check("", sync::kSpinRounds);
+  check("abc", sync::kSpinRounds);
+  check("12x", sync::kSpinRounds);
+  check("-1", sync::kSpinRounds);
+  check("4294967296", sync::kSpinRounds);
+  // set_spin_rounds before the first use wins over the environment.
+  check("7", 5, 5u);
 }
 
 }  // namespace
