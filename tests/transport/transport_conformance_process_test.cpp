@@ -1,5 +1,6 @@
 // The transport contract, written once and run on every transport: boundaries and order, both
 // directions, close, timeouts, peer death, size limits. A transport is done when it passes.
+#include <fcntl.h>
 #include <mqueue.h>
 #include <signal.h>
 #include <sys/ipc.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -521,16 +523,33 @@ TEST_P(TransportConformance, OversizedMessageIsRefusedAndTheConnectionStaysUsabl
 TEST_P(TransportConformance, ConnectWithNobodyListeningFailsAtOnce) {
   if (!GetParam().url) GTEST_SKIP() << "pipe_pair has no listener";
   // For signal://, a process that does not listen: one that does not block the signal, which
-  // would kill it.
-  Child bystander([]() -> int {
+  // would kill it. It says when its mask is in place: until its own code runs, the mask is not
+  // settled: it starts with ours, and under ThreadSanitizer the runtime's fork handling in the
+  // child starts its background thread with every signal blocked for a moment (sanitizer
+  // common's internal_start_thread). A connect that read the mask then would take the
+  // bystander for a listener: the likely cause of one CI failure, when only the mask was
+  // waited for.
+  int ready[2] = {-1, -1};
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  Child bystander([&]() -> int {
     sigset_t all;
     sigfillset(&all);
     ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
+    const char byte = 'r';
+    if (::write(ready[1], &byte, 1) != 1) return 1;
     for (;;) ::pause();
   });
+  ::close(ready[1]);
+  char byte = 0;
+  ssize_t got = -1;
+  do {
+    got = ::read(ready[0], &byte, 1);
+  } while (got < 0 && errno == EINTR);
+  ::close(ready[0]);
+  ASSERT_EQ(got, 1) << "the bystander ended before its mask was in place";
   Place nobody = place_;
   nobody.listener = bystander.pid();
-  // Wait until the bystander's mask is in place (it starts with ours).
+  // And the kernel's view of it, which connect reads.
   for (int i = 0; i < 1000 && ::kill(bystander.pid(), 0) == 0; ++i) {
     std::string status;
     if (FILE* file =
