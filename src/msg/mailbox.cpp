@@ -220,7 +220,7 @@ std::uint64_t Mailbox::Impl::ring_claims_offset_for(const MailboxConfig& config)
 
 std::size_t Mailbox::Impl::size_of(const MailboxConfig& config) {
   return ring_claims_offset_for(config) +
-         round_up(std::size_t{config.ring_cells} * sizeof(std::uint64_t), kCacheLine);
+         round_up(std::size_t{config.ring_cells} * sizeof(RingClaim), kCacheLine);
 }
 
 Result<void> Mailbox::Impl::initialize(std::span<std::byte> payload, const MailboxConfig& config) {
@@ -243,11 +243,11 @@ Result<void> Mailbox::Impl::initialize(std::span<std::byte> payload, const Mailb
     auto* cell = ::new (static_cast<void*>(ring + std::size_t{i} * config.ring_stride)) RingCell();
     cell->word.store(CellWord::make(i, CellState::empty), std::memory_order_relaxed);
   }
-  auto* claims = reinterpret_cast<std::atomic<std::uint64_t>*>(payload.data() +
-                                                               ring_claims_offset_for(config));
-  for (std::uint32_t i = 0; i < config.ring_cells; ++i)
-    ::new (static_cast<void*>(claims + i))
-        std::atomic<std::uint64_t>(CellWord::make(i, CellState::empty));
+  auto* claims = reinterpret_cast<RingClaim*>(payload.data() + ring_claims_offset_for(config));
+  for (std::uint32_t i = 0; i < config.ring_cells; ++i) {
+    auto* claim = ::new (static_cast<void*>(claims + i)) RingClaim();
+    claim->word.store(CellWord::make(i, CellState::empty), std::memory_order_relaxed);
+  }
   return {};
 }
 
@@ -302,8 +302,8 @@ Mailbox::Impl::Impl(shm::Segment segment, const MailboxConfig& config, MailboxRo
       slots_(segment_.payload().data() + config.slots_offset),
       ring_(config.ring_cells != 0 ? segment_.payload().data() + config.ring_offset : nullptr),
       ring_claims_(config.ring_cells != 0
-                       ? std::launder(reinterpret_cast<std::atomic<std::uint64_t>*>(
-                             segment_.payload().data() + ring_claims_offset_for(config)))
+                       ? std::launder(reinterpret_cast<RingClaim*>(segment_.payload().data() +
+                                                                   ring_claims_offset_for(config)))
                        : nullptr),
       ring_cells_(config.ring_cells),
       ring_stride_(config.ring_stride),

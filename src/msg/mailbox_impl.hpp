@@ -299,9 +299,7 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   msg::RingCell* ring_cell_at(std::uint64_t index) const {
     return std::launder(reinterpret_cast<msg::RingCell*>(ring_ + index * ring_stride_));
   }
-  std::atomic<std::uint64_t>& ring_claim_at(std::uint64_t index) const {
-    return ring_claims_[index];
-  }
+  msg::RingClaim& ring_claim_at(std::uint64_t index) const { return ring_claims_[index]; }
   msg::RingCell* ring_cell(std::uint64_t position) const {
     return ring_cell_at(position % ring_cells_);
   }
@@ -372,8 +370,8 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   msg::MailboxConfig config_;
   msg::MailboxState* state_;
   std::byte* slots_;
-  std::byte* ring_;                          // null: no ring
-  std::atomic<std::uint64_t>* ring_claims_;  // null: no ring
+  std::byte* ring_;              // null: no ring
+  msg::RingClaim* ring_claims_;  // null: no ring
   std::uint32_t ring_cells_;
   std::uint32_t ring_stride_;
   // How a waiter flags itself (wait_ready); the ring's wakers take no fence of their own any

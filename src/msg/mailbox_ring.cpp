@@ -33,8 +33,43 @@ void poke(T& field, T value) {
   std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
 }
 
-void store_holder(RingCell* cell, ProcessId me) {
-  cell->holder.store(CellHolder::make(me.pid, me.start_time), std::memory_order_relaxed);
+#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
+#error "the ready ring claims with a 16-byte compare-exchange (x86-64: build with -mcx16)"
+#endif
+
+std::uint64_t holder_of(ProcessId process) {
+  return CellHolder::make(process.pid, process.start_time);
+}
+
+/// One compare-exchange of a word and the holder word after it (RingCell, RingClaim: 16
+/// bytes, 16-aligned), a full barrier: true when they held `word` and `holder`; else both
+/// are what they held. The __sync builtin, not __atomic: GCC makes the latter a libatomic call.
+bool exchange_pair(std::atomic<std::uint64_t>& first, std::uint64_t& word, std::uint64_t& holder,
+                   std::uint64_t new_word, std::uint64_t new_holder) {
+  __extension__ using Pair = unsigned __int128;  // GCC's and clang's, not ISO C++
+  const Pair expected = (Pair{holder} << 64) | word;
+  const Pair seen = __sync_val_compare_and_swap(reinterpret_cast<Pair*>(&first), expected,
+                                                (Pair{new_holder} << 64) | new_word);
+  word = static_cast<std::uint64_t>(seen);
+  holder = static_cast<std::uint64_t>(seen >> 64);
+  return seen == expected;
+}
+
+/// A claim: `word` from `expected` to `claimed`, and its holder to `me`, in one step (a reader
+/// or writer killed just after it leaves its start time, not its pid alone), whatever process
+/// the holder named before. false: the word held another value (now in `expected`).
+bool claim_pair(std::atomic<std::uint64_t>& word, std::atomic<std::uint64_t>& holder,
+                std::uint64_t& expected, std::uint64_t claimed, ProcessId me) {
+  std::uint64_t seen_holder = holder.load(std::memory_order_relaxed);
+  for (;;) {
+    std::uint64_t seen = expected;
+    if (exchange_pair(word, seen, seen_holder, claimed, holder_of(me))) return true;
+    if (seen != expected) {
+      expected = seen;
+      return false;
+    }
+    // The word as expected, another holder (a recovery's leftover): again with that one.
+  }
 }
 
 std::byte* payload_of(RingCell* cell) { return reinterpret_cast<std::byte*>(cell + 1); }
@@ -86,7 +121,7 @@ bool Mailbox::Impl::ring_has_room(std::uint32_t in_use) const {
   for (std::uint32_t i = 0; i < ring_cells_; ++i) {
     // In use: a message in the cell, or a writer holding the claim of the cell's position.
     const std::uint64_t word = ring_cell_at(i)->word.load(std::memory_order_relaxed);
-    const std::uint64_t claim = ring_claim_at(i).load(std::memory_order_relaxed);
+    const std::uint64_t claim = ring_claim_at(i).word.load(std::memory_order_relaxed);
     if (CellWord::state(word) != CellState::empty ||
         (CellWord::state(claim) == CellState::writing &&
          CellWord::stamp(claim) == CellWord::stamp(word)))
@@ -178,8 +213,8 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
     // The claim names this process; the tail follows: a writer that dies in between leaves a
     // claim its pid names, which ring_recover gives back.
     std::uint64_t word = word_of(position, CellState::empty);
-    if (claim.compare_exchange_strong(word, word_of(position, CellState::writing, me.pid),
-                                      std::memory_order_acquire, std::memory_order_relaxed)) {
+    if (claim_pair(claim.word, claim.holder, word, word_of(position, CellState::writing, me.pid),
+                   me)) {
       RingCell* cell = ring_cell_at(index);
       if (cell->word.load(std::memory_order_acquire) != word_of(position, CellState::empty)) {
         // An older message still there. The claim goes back (the tail did not move). A full
@@ -187,8 +222,9 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
         // waits for room; otherwise a receiver is copying the message out, or no receiver
         // wants its type: never wait for it, the message queues in a slot (behind the ring).
         std::uint64_t held = word_of(position, CellState::writing, me.pid);
-        (void)claim.compare_exchange_strong(held, word_of(position, CellState::empty),
-                                            std::memory_order_release, std::memory_order_relaxed);
+        (void)claim.word.compare_exchange_strong(held, word_of(position, CellState::empty),
+                                                 std::memory_order_release,
+                                                 std::memory_order_relaxed);
         const std::uint64_t done = state_->ring_done.load(std::memory_order_acquire);
         if (done <= position && position - done >= config_.slot_count && !ring_has_room(0)) {
           ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
@@ -224,8 +260,9 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
       // A compare-exchange, as the publish: a claim given back as a dead one's (it cannot be,
       // while this process lives) may be another sender's by now.
       std::uint64_t held = word_of(position, CellState::writing, me.pid);
-      (void)claim.compare_exchange_strong(held, word_of(position + ring_cells_, CellState::empty),
-                                          std::memory_order_release, std::memory_order_relaxed);
+      (void)claim.word.compare_exchange_strong(
+          held, word_of(position + ring_cells_, CellState::empty), std::memory_order_release,
+          std::memory_order_relaxed);
       return RingSend::sent;
     }
     // `word` holds what the claim holds.
@@ -242,7 +279,7 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
       // there, the locked path, until the slots are empty again, which with several senders
       // keeping them busy may be never (64 B, 3 sender processes on 2 cores, a scratch
       // program: 0.2-0.6 against 4.8 Mmsg/s with this wait).
-      if (waited_for(claim, word)) {
+      if (waited_for(claim.word, word)) {
         position = tail.load(std::memory_order_relaxed);
         continue;
       }
@@ -258,7 +295,6 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
 bool Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
                                  std::span<const std::byte> payload, std::int64_t type,
                                  ProcessId me) {
-  store_holder(cell, me);
   poke(cell->is_viewed, std::uint64_t{0});
   cell->size = payload.size();
   poke(cell->type, type);
@@ -315,10 +351,9 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
     return Fast::none;
   }
   __builtin_prefetch(payload_of(cell), 0, 3);
-  if (!cell->word.compare_exchange_strong(word, word_of(position, CellState::reading, me.pid),
-                                          std::memory_order_acquire, std::memory_order_relaxed))
+  if (!claim_pair(cell->word, cell->holder, word, word_of(position, CellState::reading, me.pid),
+                  me))
     return Fast::none;
-  store_holder(cell, me);
   // The next kPrefetchAhead positions' cells (for writing: each is taken by a compare-exchange,
   // see ring_scan) and their bytes' first lines, on their way while this message is copied
   // out: in a stream those messages are most likely there already. Two ahead, not one: a line
@@ -414,10 +449,9 @@ Result<bool> Mailbox::Impl::ring_take(std::int64_t type, ProcessId me, Message* 
                                       std::string_view operation) {
   std::optional<Error> torn;
   const auto take = [&](std::uint64_t position, RingCell* cell, std::uint64_t word) {
-    if (!cell->word.compare_exchange_strong(word, word_of(position, CellState::reading, me.pid),
-                                            std::memory_order_acquire, std::memory_order_relaxed))
-      return false;  // another receiver took it
-    store_holder(cell, me);
+    if (!claim_pair(cell->word, cell->holder, word, word_of(position, CellState::reading, me.pid),
+                    me))
+      return false;                         // another receiver took it
     const std::uint64_t size = cell->size;  // read once
     if (size > config_.max_message_size) {
       // Forged or torn by a peer that writes over the ring: dropped, and said.
@@ -507,26 +541,26 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
         std::memory_order_relaxed);
   }
   const std::uint64_t head = state_->ring_head.load(std::memory_order_acquire);
-  // The holder as the claimant wrote it (one word: a reader just after its claim, a writer as
-  // it writes the cell); before that, or once a reader of the writer's message wrote its own,
-  // another process's, and the claim's pid alone says whether the claimant lives.
-  const auto is_alive = [&](RingCell* cell, std::int32_t pid) {
-    const std::uint64_t holder = cell->holder.load(std::memory_order_relaxed);
-    const bool is_named = CellHolder::pid(holder) == pid;
-    return alive({pid, is_named ? CellHolder::start_time(holder) : 0});
+  // The claimant of a claim `word` whose holder word read `holder`: its pid and start time,
+  // written together by the claim. A holder of another pid is a forged pair, or one read as it
+  // changed (the compare-exchange of both words below then fails): the pid alone says then.
+  const auto is_alive = [&](std::uint64_t word, std::uint64_t holder) {
+    const std::int32_t pid = CellWord::pid(word);
+    return alive({pid, CellHolder::pid(holder) == pid ? CellHolder::start_time(holder) : 0});
   };
   // A dead reader's cell: full again (it had not returned the message), unless it had made a
   // view of it (received: freed).
   const auto recover_reader = [&](RingCell* cell) {
     std::uint64_t word = cell->word.load(std::memory_order_acquire);
-    if (CellWord::state(word) != CellState::reading || is_alive(cell, CellWord::pid(word))) return;
+    std::uint64_t holder = cell->holder.load(std::memory_order_relaxed);
+    if (CellWord::state(word) != CellState::reading || is_alive(word, holder)) return;
     const std::uint64_t at = head + static_cast<std::uint64_t>(CellWord::distance(word, head));
     const bool is_viewed = peek(cell->is_viewed) != 0;
     const std::uint64_t replacement =
         is_viewed ? word_of(at + ring_cells_, CellState::empty) : word_of(at, CellState::full);
-    // seq_cst, as the ring's other publishing writes (the wakes below have no fence).
-    if (!cell->word.compare_exchange_strong(word, replacement, std::memory_order_seq_cst,
-                                            std::memory_order_relaxed))
+    // Both words as read (a full barrier, as the ring's other publishing writes: the wakes
+    // below have no fence): the same claim, not one a process under a reused pid made since.
+    if (!exchange_pair(cell->word, word, holder, replacement, holder))
       return;  // it moved on: not dead after all, or recovered by another
     if (is_viewed) {
       state_->ring_done.fetch_add(1, std::memory_order_seq_cst);
@@ -538,26 +572,34 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
   // A dead writer's claim: given back. Once its writer is dead, nothing but a recovery changes
   // the claim, the tail does not move from its position (only the claim's holder moves it),
   // and the cell changes only by a recovery too.
-  const auto recover_writer = [&](std::atomic<std::uint64_t>& claim, RingCell* cell) {
-    std::uint64_t word = claim.load(std::memory_order_acquire);
-    if (CellWord::state(word) != CellState::writing || is_alive(cell, CellWord::pid(word))) return;
+  // Every change of the claim is a compare-exchange of both its words as read.
+  const auto recover_writer = [&](RingClaim& claim, RingCell* cell) {
+    const std::uint64_t word = claim.word.load(std::memory_order_acquire);
+    const std::uint64_t holder = claim.holder.load(std::memory_order_relaxed);
+    if (CellWord::state(word) != CellState::writing || is_alive(word, holder)) return;
+    const auto give_back = [&](std::uint64_t replacement) {
+      std::uint64_t seen = word;
+      std::uint64_t seen_holder = holder;
+      (void)exchange_pair(claim.word, seen, seen_holder, replacement, holder);
+    };
     const std::uint64_t at = head + static_cast<std::uint64_t>(CellWord::distance(word, head));
     std::uint64_t cell_word = cell->word.load(std::memory_order_acquire);
     const bool is_tail = state_->ring_tail.load(std::memory_order_acquire) == at;
     if (CellWord::distance(cell_word, at) < 0 ||
         (cell_word == word_of(at, CellState::empty) && is_tail)) {
       // It died before it moved the tail: the next sender writes this position.
-      (void)claim.compare_exchange_strong(word, word_of(at, CellState::empty),
-                                          std::memory_order_release, std::memory_order_relaxed);
+      give_back(word_of(at, CellState::empty));
       return;
     }
     if (cell_word == word_of(at, CellState::empty)) {
       // The tail moved past the position: by this writer only if the claim is still its own
-      // now, after the tail was read (a dead process never claims again, so the same word
-      // means it held the claim all along). Otherwise another recoverer gave it back, and a
+      // now, after the tail was read (a dead process never claims again, so the same words
+      // mean it held the claim all along). Otherwise another recoverer gave it back, and a
       // live sender may have claimed the position and moved the tail itself (found by
       // model/ready_ring.pml: giving its position up would fail its publish and keep its claim).
-      if (claim.load(std::memory_order_acquire) != word) return;
+      if (claim.word.load(std::memory_order_acquire) != word ||
+          claim.holder.load(std::memory_order_relaxed) != holder)
+        return;
       // It moved the tail and never published: the position is given up, the cell first (a
       // recoverer that dies before the claim leaves a claim found dead again, never a cell that
       // holds the ring up). seq_cst: a publishing write (receivers may pass it now).
@@ -565,8 +607,7 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
                                               word_of(at + ring_cells_, CellState::empty),
                                               std::memory_order_seq_cst, std::memory_order_relaxed))
         return;  // recovered by another
-      (void)claim.compare_exchange_strong(word, word_of(at + ring_cells_, CellState::empty),
-                                          std::memory_order_release, std::memory_order_relaxed);
+      give_back(word_of(at + ring_cells_, CellState::empty));
       state_->ring_voided.fetch_add(1, std::memory_order_relaxed);
       state_->ring_done.fetch_add(1, std::memory_order_seq_cst);
       wake_senders();
@@ -574,8 +615,7 @@ void Mailbox::Impl::ring_recover(std::optional<std::uint64_t> position) {
       return;
     }
     // It published, and died before it released the claim.
-    (void)claim.compare_exchange_strong(word, word_of(at + ring_cells_, CellState::empty),
-                                        std::memory_order_release, std::memory_order_relaxed);
+    give_back(word_of(at + ring_cells_, CellState::empty));
   };
   if (position) {
     const std::uint64_t index = *position % ring_cells_;

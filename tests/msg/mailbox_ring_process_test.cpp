@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "conduit/core/process.hpp"
 #include "conduit/msg/endpoint.hpp"
 #include "conduit/msg/mailbox.hpp"
 #include "conduit/msg/mailbox_layout.hpp"
@@ -153,11 +154,10 @@ struct RingBytes {
     return reinterpret_cast<msg::RingCell*>(segment.payload().data() + config.ring_offset +
                                             (position % config.ring_cells) * config.ring_stride);
   }
-  /// The claim word of `position`'s cell (after the cells).
-  std::atomic<std::uint64_t>* claim(std::uint64_t position) {
-    return reinterpret_cast<std::atomic<std::uint64_t>*>(
-               segment.payload().data() + config.ring_offset +
-               std::size_t{config.ring_cells} * config.ring_stride) +
+  /// The claim of `position`'s cell (after the cells).
+  msg::RingClaim* claim(std::uint64_t position) {
+    return reinterpret_cast<msg::RingClaim*>(segment.payload().data() + config.ring_offset +
+                                             std::size_t{config.ring_cells} * config.ring_stride) +
            position % config.ring_cells;
   }
   msg::MailboxState* state() {
@@ -175,19 +175,21 @@ RingBytes ring_of(const std::string& name, NameUse names = NameUse::user) {
   return ring;
 }
 
-// Cell 0 as a reader `pid` leaves it (the word, then the holder).
-void forge_reader(RingBytes& ring, pid_t pid) {
+// Cell 0 as a reader `who` leaves it (its claim: the word, and the holder next to it).
+void forge_reader(RingBytes& ring, ProcessId who) {
   ring.cell(0)->word.store(
-      msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(pid)));
-  ring.cell(0)->holder = msg::CellHolder::make(pid, 0);
+      msg::CellWord::make(0, msg::CellState::reading, static_cast<std::uint32_t>(who.pid)));
+  ring.cell(0)->holder = msg::CellHolder::make(who.pid, who.start_time);
 }
+void forge_reader(RingBytes& ring, pid_t pid) { forge_reader(ring, ProcessId{pid, 0}); }
 
-// The claim of position 0 as a writer `pid` leaves it (the claim word, then the holder).
-void forge_writer(RingBytes& ring, pid_t pid) {
-  ring.claim(0)->store(
-      msg::CellWord::make(0, msg::CellState::writing, static_cast<std::uint32_t>(pid)));
-  ring.cell(0)->holder = msg::CellHolder::make(pid, 0);
+// The claim of position 0 as a writer `who` leaves it.
+void forge_writer(RingBytes& ring, ProcessId who) {
+  ring.claim(0)->word.store(
+      msg::CellWord::make(0, msg::CellState::writing, static_cast<std::uint32_t>(who.pid)));
+  ring.claim(0)->holder = msg::CellHolder::make(who.pid, who.start_time);
 }
+void forge_writer(RingBytes& ring, pid_t pid) { forge_writer(ring, ProcessId{pid, 0}); }
 
 pid_t dead_pid() {
   const pid_t child = ::fork();
@@ -338,9 +340,117 @@ TEST_F(MailboxRingTest, AClaimADeadWriterKeptAfterPublishingIsGivenBack) {
     EXPECT_EQ(number_of(*got), i);
   }
   // Given back: the claim serves a later position (empty), held by nobody.
-  const std::uint64_t claim = ring.claim(0)->load();
+  const std::uint64_t claim = ring.claim(0)->word.load();
   EXPECT_EQ(msg::CellWord::state(claim), msg::CellState::empty);
   EXPECT_GT(msg::CellWord::stamp(claim), 0u);
+}
+
+// ---- a claimant's pid reused by another process (32768 pids by default) ----
+
+// A child that lives until killed (by Child's destructor, or kill()), and who it is.
+struct Sleeper {
+  Child child;
+  ProcessId id;
+};
+Sleeper sleeper() {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  Child child([&]() -> int {
+    const ProcessId me = self();
+    CHILD_CHECK(::write(fds[1], &me, sizeof me) == static_cast<ssize_t>(sizeof me));
+    for (;;) ::pause();
+  });
+  ProcessId id{};
+  EXPECT_EQ(::read(fds[0], &id, sizeof id), static_cast<ssize_t>(sizeof id));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return {std::move(child), id};
+}
+
+// The claims name a live process's pid with another start time: the claimant died, and its
+// pid went to that process. Before a claim wrote its start time with it, a writer killed
+// between its claim and its holder's store kept its position for as long as the process under
+// its pid lived (receivers stopped there, and senders once the ring was full).
+TEST_F(MailboxRingTest, AClaimWhosePidWasReusedIsADeadOnes) {
+  const Sleeper reuser = sleeper();
+  const ProcessId dead{reuser.id.pid, reuser.id.start_time + 1};
+  {
+    SCOPED_TRACE("a writer that moved the tail");
+    auto box =
+        Mailbox::create("writer", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    ASSERT_TRUE(box);
+    auto ring = ring_of("writer");
+    forge_writer(ring, dead);
+    ring.state()->ring_tail.store(1);
+    for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(box->try_send(numbered(i)));
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      auto got = box->receive_for(10s);
+      ASSERT_TRUE(got) << "message " << i << ": " << got.error().message();
+      EXPECT_EQ(number_of(*got), i);
+    }
+  }
+  {
+    SCOPED_TRACE("a reader");
+    auto box =
+        Mailbox::create("reader", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    ASSERT_TRUE(box);
+    ASSERT_TRUE(box->send(std::string_view("first")));
+    ASSERT_TRUE(box->send(std::string_view("second")));
+    auto ring = ring_of("reader");
+    forge_reader(ring, dead);
+    std::vector<std::string> got;
+    for (int i = 0; i < 2; ++i) {
+      auto message = box->receive_for(10s);
+      ASSERT_TRUE(message) << message.error().message();
+      got.push_back(std::string(message->text()));
+    }
+    std::ranges::sort(got);
+    EXPECT_EQ(got, (std::vector<std::string>{"first", "second"}));
+  }
+}
+
+// The other way round: claims that name a live process as it is (its start time too) are its,
+// not recovered (for much longer than a recovery waits between looks), until it dies.
+TEST_F(MailboxRingTest, ALiveClaimantKeepsItsClaimUntilItDies) {
+  {
+    SCOPED_TRACE("a writer that moved the tail");
+    Sleeper writer = sleeper();
+    auto box =
+        Mailbox::create("writer", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    ASSERT_TRUE(box);
+    auto ring = ring_of("writer");
+    forge_writer(ring, writer.id);
+    ring.state()->ring_tail.store(1);
+    ASSERT_TRUE(box->try_send(numbered(1)));
+    auto early = box->receive_for(300ms);  // behind position 0, which the writer holds
+    ASSERT_FALSE(early);
+    EXPECT_EQ(early.error().code(), Errc::timed_out) << early.error().message();
+    (void)writer.child.kill();
+    auto got = box->receive_for(10s);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(number_of(*got), 1u);
+  }
+  {
+    SCOPED_TRACE("a reader");
+    Sleeper reader = sleeper();
+    auto box =
+        Mailbox::create("reader", {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    ASSERT_TRUE(box);
+    ASSERT_TRUE(box->send(std::string_view("first")));
+    ASSERT_TRUE(box->send(std::string_view("second")));
+    auto ring = ring_of("reader");
+    forge_reader(ring, reader.id);
+    auto second = box->receive_for(10s);
+    ASSERT_TRUE(second) << second.error().message();
+    EXPECT_EQ(second->text(), "second");
+    auto early = box->receive_for(300ms);  // "first" is the reader's while it lives
+    ASSERT_FALSE(early);
+    EXPECT_EQ(early.error().code(), Errc::timed_out) << early.error().message();
+    (void)reader.child.kill();
+    auto first = box->receive_for(10s);
+    ASSERT_TRUE(first) << first.error().message();
+    EXPECT_EQ(first->text(), "first");
+  }
 }
 
 // A receiver killed between freeing a cell and counting it done leaves the count one short for

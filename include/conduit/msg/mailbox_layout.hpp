@@ -111,7 +111,14 @@
 // of a ring message holds its cell (`reading`, is_viewed) until the view goes, as a view of a slot
 // holds the slot.
 //
-// Crash safety: a claim names its process. A receiver or sender that finds a cell or a claim
+// Crash safety: a claim names its process: its pid in the word, and its pid and start time in
+// the holder word next to it, both written by the claim's one 16-byte compare-exchange
+// (cmpxchg16b). A pid alone may name another process by the time anyone asks (pid reuse:
+// 32768 pids by default), and a claim whose holder came after it left a window, from the claim
+// to the holder's store, in which a writer killed for good kept its position for as long as its
+// pid was reused: receivers stopped there and, once the ring was full, senders waited too.
+// Recoveries compare-exchange both words as they read them, so a claim a reused pid made
+// since is not taken for the one they judged. A receiver or sender that finds a cell or a claim
 // busy for long (every kReclaimInterval at most, and at every wait slice; a receiver that keeps
 // finding the head's cell empty, every kEmptyLooksPerRecovery looks) asks whether its claimant
 // lives: a dead writer's claim is given back (empty(p) when the tail did not move yet or the
@@ -154,7 +161,8 @@ inline constexpr std::uint64_t kMailboxMagic = 0x31'58'4f'42'4c'49'41'4dULL;  //
 // 7: depth on the lock's line, the slot's common header line next to its payload;
 // 8: the ready ring
 // 9: the ready ring's claims in words of their own (receivers poll only the cell words)
-inline constexpr std::uint32_t kMailboxLayoutVersion = 9;
+// 10: a claim and its holder in one 16-byte compare-exchange (RingClaim; RingCell::holder moved)
+inline constexpr std::uint32_t kMailboxLayoutVersion = 10;
 inline constexpr std::uint32_t kMaxReceivers = 64;       // one bit each in Slot::pending
 inline constexpr std::uint32_t kMaxAttached = 128;       // processes with a handle, for stats
 inline constexpr std::uint32_t kZeroCapacitySlots = 16;  // concurrent rendezvous offers
@@ -388,17 +396,24 @@ struct CellWord {
 /// A ring cell's header; the message's bytes follow it (ring_stride in all).
 struct alignas(kCacheLine) RingCell {
   std::atomic<std::uint64_t> word;  // CellWord
+  // reading: who, as CellHolder. Next to the word: a receiver claims the cell by writing both
+  // in one 16-byte compare-exchange (see "Crash safety" above).
+  std::atomic<std::uint64_t> holder;
   std::uint64_t size;
   std::int64_t type;
   StoredProcess sender;
-  // writing / reading: who, as CellHolder (one word: a recovery never sees half of it),
-  // written just after the claim.
-  std::atomic<std::uint64_t> holder;
   std::uint64_t is_viewed;  // reading: 1 once a MessageView of the cell was made (received)
   std::uint64_t reserved;
 };
 
-/// A cell's holder in one word: start time (clock ticks since boot; 42 bits last 44 years at
+/// A ring cell's claim (in an array after the cells): writing: who, as CellHolder, written in
+/// the same 16-byte compare-exchange as the claim word.
+struct alignas(16) RingClaim {
+  std::atomic<std::uint64_t> word;  // CellWord: empty(p) or writing(p, pid)
+  std::atomic<std::uint64_t> holder;
+};
+
+/// A claimant in one word: start time (clock ticks since boot; 42 bits last 44 years at
 /// 100 Hz) | pid (22 bits).
 struct CellHolder {
   static constexpr std::uint64_t make(std::int32_t pid, std::uint64_t start_time) {
@@ -411,6 +426,8 @@ struct CellHolder {
 };
 static_assert(std::is_standard_layout_v<RingCell>);
 static_assert(sizeof(RingCell) == kCacheLine);
+static_assert(offsetof(RingCell, holder) == 8 && offsetof(RingClaim, holder) == 8);
+static_assert(sizeof(RingClaim) == 16);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 }  // namespace conduit::msg
