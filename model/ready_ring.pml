@@ -10,7 +10,10 @@
  * full(p), the message of position p; reading(p, pid), a receiver copies it out; and the claim
  * word (claim_stamp, claim_state, claim_holder): empty(p), a sender of position p may claim it;
  * writing(p, pid), that sender holds position p. Receivers poll the cell word only; a sender
- * claims on the claim word and touches the cell word only to publish.
+ * claims on the claim word and touches the cell word only to publish. A process number here
+ * names one process for ever: in the C++ (layout 10) a claim writes its claimant's pid and
+ * start time in one 16-byte compare-exchange, and a recovery compare-exchanges both words as
+ * it read them, so a pid reused by a later process is not taken for the claimant.
  *
  * What it models, step for step (one load, store or compare-exchange of shared memory a step,
  * with the local work around it, which nobody else sees):
@@ -39,8 +42,8 @@
  *          would see a message torn or overwritten). It can fail only if a recovery gave the
  *          position up, which it does only for a dead claimant: asserted; the branch (the
  *          message not sent, the claim not touched, obstructed) is kept as in the C++;
- *       5. releases the claim: a store of empty(p + N) (a compare-exchange in the C++, as in
- *          2); send() then returns;
+ *       5. releases the claim: a store of empty(p + N) (as in the C++ since layout 10; a
+ *          compare-exchange before, as in 2); send() then returns;
  *   - ring_scan + ring_take for type 0, cell by cell from ring_head: a cell whose stamp is
  *     ahead is done (the done prefix grows); an older stamp ends the scan; full(p) is taken by
  *     compare-exchange full(p) -> reading(p, me) (failing: the next cell), copied out and freed

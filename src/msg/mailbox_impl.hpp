@@ -276,9 +276,9 @@ class Mailbox::Impl final : public Lender, public std::enable_shared_from_this<M
   /// Whether a look that found the ring's oldest live cell empty should ask whether a dead
   /// writer holds its position (one look in kEmptyLooksPerRecovery).
   bool is_time_to_recover_empty();
-  /// Frees the cell of `position` (its message was received) and counts the position done.
-  /// false: the claim was not this process's any more (nothing is done).
-  bool ring_finish(msg::RingCell* cell, std::uint64_t position, std::int32_t pid);
+  /// Frees the cell of `position`, which this process claimed (its message was received), and
+  /// counts the position done.
+  void ring_finish(msg::RingCell* cell, std::uint64_t position);
   /// A MessageView's token for the ring cell of a position (slot tokens are indices < 2^31).
   static constexpr std::uint64_t kRingToken = std::uint64_t{1} << 63;
   void ring_release_view(std::uint64_t position) noexcept;

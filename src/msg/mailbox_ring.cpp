@@ -99,17 +99,13 @@ bool Mailbox::Impl::is_time_to_recover_empty() {
   return looks % kEmptyLooksPerRecovery == 0;
 }
 
-bool Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position, std::int32_t pid) {
-  // A compare-exchange, not a store: should a recovery have taken this claim for a dead one's
-  // (it cannot, while this process lives), the message went back to the ring, and the caller
-  // must not hand it out as well.
-  std::uint64_t held = word_of(position, CellState::reading, pid);
-  if (!cell->word.compare_exchange_strong(held, word_of(position + ring_cells_, CellState::empty),
-                                          std::memory_order_release, std::memory_order_relaxed))
-    return false;
+void Mailbox::Impl::ring_finish(RingCell* cell, std::uint64_t position) {
+  // A store: the claim is this process's until then. A recovery takes only a dead claimant's,
+  // and a claim names its claimant with its start time (see "Crash safety" in
+  // mailbox_layout.hpp), so a live one is never taken for a dead one under its pid.
+  cell->word.store(word_of(position + ring_cells_, CellState::empty), std::memory_order_release);
   state_->ring_done.fetch_add(1, std::memory_order_seq_cst);  // seq_cst: see wake_senders
   wake_senders();
-  return true;
 }
 
 bool Mailbox::Impl::ring_has_room(std::uint32_t in_use) const {
@@ -257,12 +253,9 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
       tail.store(position + 1, std::memory_order_relaxed);
       if (!publish_cell(cell, position, payload, type, me))
         return RingSend::obstructed;  // the claim was given up under us: send it another way
-      // A compare-exchange, as the publish: a claim given back as a dead one's (it cannot be,
-      // while this process lives) may be another sender's by now.
-      std::uint64_t held = word_of(position, CellState::writing, me.pid);
-      (void)claim.word.compare_exchange_strong(
-          held, word_of(position + ring_cells_, CellState::empty), std::memory_order_release,
-          std::memory_order_relaxed);
+      // A store, as ring_finish's: the claim is this process's, which a recovery never takes.
+      claim.word.store(word_of(position + ring_cells_, CellState::empty),
+                       std::memory_order_release);
       return RingSend::sent;
     }
     // `word` holds what the claim holds.
@@ -300,9 +293,9 @@ bool Mailbox::Impl::publish_cell(RingCell* cell, std::uint64_t position,
   poke(cell->type, type);
   cell->sender = store(me);
   if (!payload.empty()) std::memcpy(payload_of(cell), payload.data(), payload.size());
-  // A compare-exchange, as in ring_finish: a position given up as a dead one's (its cell moved
-  // on to empty(p + N)) is not published. seq_cst: the write that wake_receivers' fence-free
-  // look follows (sync/wait.hpp).
+  // seq_cst: the write that wake_receivers' fence-free look follows (sync/wait.hpp). Locked
+  // either way, so a compare-exchange, at no cost: a position given up as a dead one's (its
+  // cell moved on to empty(p + N); never this live process's) is not published.
   std::uint64_t free = word_of(position, CellState::empty);
   if (!cell->word.compare_exchange_strong(free, word_of(position, CellState::full),
                                           std::memory_order_seq_cst, std::memory_order_relaxed))
@@ -376,10 +369,7 @@ Mailbox::Impl::Fast Mailbox::Impl::receive_fast(Message* message) {
                  position, message, nullptr);
     taken = Fast::taken;
   }
-  if (!ring_finish(cell, position, me.pid)) {
-    *message = Message();  // not this process's to hand out after all
-    return Fast::none;
-  }
+  ring_finish(cell, position);
   std::uint64_t expected = position;  // failing: another receiver moved it meanwhile
   (void)state_->ring_head.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel,
                                                   std::memory_order_relaxed);
@@ -473,11 +463,7 @@ Result<bool> Mailbox::Impl::ring_take(std::int64_t type, ProcessId me, Message* 
     }
     // The message is received here (exactly once: a reader that died before this left the
     // cell `reading`, and ring_recover makes it full again).
-    if (!ring_finish(cell, position, me.pid)) {
-      if (message != nullptr) *message = Message();  // not this process's to hand out after all
-      torn.reset();
-      return false;
-    }
+    ring_finish(cell, position);
     return true;
   };
   if (type == 0) {
@@ -776,7 +762,7 @@ void Mailbox::Impl::ring_release_view(std::uint64_t position) noexcept {
   if (CellWord::state(word) != CellState::reading || CellWord::distance(word, position) != 0 ||
       CellWord::pid(word) != (pid & static_cast<std::int32_t>(CellWord::kPidMask)))
     return;
-  (void)ring_finish(cell, position, pid);
+  ring_finish(cell, position);
 }
 
 Result<void> Mailbox::Impl::torn(std::string_view operation) const {
