@@ -33,8 +33,12 @@ void poke(T& field, T value) {
   std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
 }
 
-#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
-#error "the ready ring claims with a 16-byte compare-exchange (x86-64: build with -mcx16)"
+#if defined(__SANITIZE_THREAD__)
+#define CONDUIT_RING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CONDUIT_RING_TSAN 1
+#endif
 #endif
 
 std::uint64_t holder_of(ProcessId process) {
@@ -43,16 +47,30 @@ std::uint64_t holder_of(ProcessId process) {
 
 /// One compare-exchange of a word and the holder word after it (RingCell, RingClaim: 16
 /// bytes, 16-aligned), a full barrier: true when they held `word` and `holder`; else both
-/// are what they held. The __sync builtin, not __atomic: GCC makes the latter a libatomic call.
+/// are what they held. cmpxchg16b itself: GCC makes __atomic's a libatomic call, and
+/// ThreadSanitizer makes every 16-byte atomic a lock of its own process (no use between
+/// processes), so a TSan build saw messages taken twice.
 bool exchange_pair(std::atomic<std::uint64_t>& first, std::uint64_t& word, std::uint64_t& holder,
                    std::uint64_t new_word, std::uint64_t new_holder) {
-  __extension__ using Pair = unsigned __int128;  // GCC's and clang's, not ISO C++
-  const Pair expected = (Pair{holder} << 64) | word;
-  const Pair seen = __sync_val_compare_and_swap(reinterpret_cast<Pair*>(&first), expected,
-                                                (Pair{new_holder} << 64) | new_word);
-  word = static_cast<std::uint64_t>(seen);
-  holder = static_cast<std::uint64_t>(seen >> 64);
-  return seen == expected;
+#if defined(__x86_64__)
+  struct alignas(16) Pair {
+    std::uint64_t word, holder;
+  };
+  bool is_exchanged = false;
+  __asm__ __volatile__("lock cmpxchg16b %1"
+                       : "=@ccz"(is_exchanged), "+m"(*reinterpret_cast<Pair*>(&first)),
+                         "+a"(word), "+d"(holder)
+                       : "b"(new_word), "c"(new_holder)
+                       : "memory");
+#else
+#error "the ready ring claims with a 16-byte compare-exchange: written for x86-64 (cmpxchg16b)"
+#endif
+#if defined(CONDUIT_RING_TSAN)
+  // The exchange is invisible to TSan: an acquire load of the word shows it the order it
+  // gives (with the release of whoever held the words before).
+  if (is_exchanged) (void)first.load(std::memory_order_acquire);
+#endif
+  return is_exchanged;
 }
 
 /// A claim: `word` from `expected` to `claimed`, and its holder to `me`, in one step (a reader
