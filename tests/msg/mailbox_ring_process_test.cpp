@@ -198,6 +198,39 @@ pid_t dead_pid() {
   return child;
 }
 
+// A child that lives until killed (by Child's destructor, or kill()), and who it is.
+struct Sleeper {
+  Child child;
+  ProcessId id;
+};
+Sleeper sleeper() {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  Child child([&]() -> int {
+    const ProcessId me = self();
+    CHILD_CHECK(::write(fds[1], &me, sizeof me) == static_cast<ssize_t>(sizeof me));
+    for (;;) ::pause();
+  });
+  ProcessId id{};
+  EXPECT_EQ(::read(fds[0], &id, sizeof id), static_cast<ssize_t>(sizeof id));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return {std::move(child), id};
+}
+
+// The claimants a recovery must find dead: a process that ended, and one whose pid a live
+// process has now (pid reuse: 32768 pids by default), named by the start time of the dead one.
+// Before a claim wrote its claimant's start time with it, a reader or writer killed between the
+// two kept its claim for as long as the process under its pid lived.
+struct DeadClaimant {
+  std::string what;
+  ProcessId who;
+};
+std::vector<DeadClaimant> dead_claimants(const Sleeper& reuser) {
+  return {{"a process that ended", {dead_pid(), 0}},
+          {"a pid reused by a live process", {reuser.id.pid, reuser.id.start_time + 1}}};
+}
+
 // A size past max_message_size in the head's cell (a peer wrote over the ring): the receive
 // that finds it says so, the message is dropped, and the next one comes. Through a Mailbox and
 // through an Endpoint's link (whose receive looks at the ring its own way).
@@ -241,23 +274,28 @@ TEST_F(MailboxRingTest, ForgedSizeInTheRingIsCorruptedAndTheNextMessageComes) {
 
 // A receiver killed while copying a message out had not received it: it is received, once.
 TEST_F(MailboxRingTest, MessageADeadReaderWasCopyingIsReceivedOnce) {
-  auto box = Mailbox::create("reader", {.capacity = Capacity::bounded(4), .max_message_size = 64});
-  ASSERT_TRUE(box);
-  ASSERT_TRUE(box->send(std::string_view("first")));
-  ASSERT_TRUE(box->send(std::string_view("second")));
-  auto ring = ring_of("reader");
-  const pid_t dead = dead_pid();
-  forge_reader(ring, dead);
-  std::vector<std::string> got;
-  for (int i = 0; i < 2; ++i) {
-    auto message = box->receive_for(10s);
-    ASSERT_TRUE(message) << message.error().message();
-    got.push_back(std::string(message->text()));
+  const Sleeper reuser = sleeper();
+  int round = 0;
+  for (const auto& [what, dead] : dead_claimants(reuser)) {
+    SCOPED_TRACE(what);
+    const std::string name = "reader-" + std::to_string(round++);
+    auto box = Mailbox::create(name, {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    ASSERT_TRUE(box);
+    ASSERT_TRUE(box->send(std::string_view("first")));
+    ASSERT_TRUE(box->send(std::string_view("second")));
+    auto ring = ring_of(name);
+    forge_reader(ring, dead);
+    std::vector<std::string> got;
+    for (int i = 0; i < 2; ++i) {
+      auto message = box->receive_for(10s);
+      ASSERT_TRUE(message) << message.error().message();
+      got.push_back(std::string(message->text()));
+    }
+    std::ranges::sort(got);
+    EXPECT_EQ(got, (std::vector<std::string>{"first", "second"}));
+    EXPECT_EQ(box->try_receive().error().code(), Errc::would_block);
+    EXPECT_EQ(box->stats().depth, 0u);
   }
-  std::ranges::sort(got);
-  EXPECT_EQ(got, (std::vector<std::string>{"first", "second"}));
-  EXPECT_EQ(box->try_receive().error().code(), Errc::would_block);
-  EXPECT_EQ(box->stats().depth, 0u);
 }
 
 // A receiver killed holding a view had received the message: its cell is freed, the message
@@ -303,23 +341,29 @@ TEST_F(MailboxRingTest, CellADeadWriterClaimedIsGivenUp) {
 // A dead writer that moved the tail leaves its position's cell empty, and messages behind it:
 // a receiver that only polls (try_receive, never a wait) gets them too.
 TEST_F(MailboxRingTest, APollerGetsPastTheEmptyCellOfADeadWriter) {
-  auto box = Mailbox::create("poller", {.capacity = Capacity::bounded(4), .max_message_size = 64});
-  ASSERT_TRUE(box);
-  auto ring = ring_of("poller");
-  forge_writer(ring, dead_pid());
-  ring.state()->ring_tail.store(1);
-  for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(box->try_send(numbered(i)));
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  for (std::uint64_t i = 0; i < 3;) {
-    auto got = box->try_receive();
-    if (!got) {
-      ASSERT_EQ(got.error().code(), Errc::would_block) << got.error().message();
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "message " << i << " never came";
-      continue;
+  const Sleeper reuser = sleeper();
+  int round = 0;
+  for (const auto& [what, dead] : dead_claimants(reuser)) {
+    SCOPED_TRACE(what);
+    const std::string name = "poller-" + std::to_string(round++);
+    auto box = Mailbox::create(name, {.capacity = Capacity::bounded(4), .max_message_size = 64});
+    ASSERT_TRUE(box);
+    auto ring = ring_of(name);
+    forge_writer(ring, dead);
+    ring.state()->ring_tail.store(1);
+    for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(box->try_send(numbered(i)));
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (std::uint64_t i = 0; i < 3;) {
+      auto got = box->try_receive();
+      if (!got) {
+        ASSERT_EQ(got.error().code(), Errc::would_block) << got.error().message();
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "message " << i << " never came";
+        continue;
+      }
+      EXPECT_EQ(number_of(*got), i++);
     }
-    EXPECT_EQ(number_of(*got), i++);
+    EXPECT_EQ(box->stats().depth, 0u);
   }
-  EXPECT_EQ(box->stats().depth, 0u);
 }
 
 // A writer that published and died before it released its claim: the claim is given back, and
@@ -343,70 +387,6 @@ TEST_F(MailboxRingTest, AClaimADeadWriterKeptAfterPublishingIsGivenBack) {
   const std::uint64_t claim = ring.claim(0)->word.load();
   EXPECT_EQ(msg::CellWord::state(claim), msg::CellState::empty);
   EXPECT_GT(msg::CellWord::stamp(claim), 0u);
-}
-
-// ---- a claimant's pid reused by another process (32768 pids by default) ----
-
-// A child that lives until killed (by Child's destructor, or kill()), and who it is.
-struct Sleeper {
-  Child child;
-  ProcessId id;
-};
-Sleeper sleeper() {
-  int fds[2];
-  EXPECT_EQ(::pipe(fds), 0);
-  Child child([&]() -> int {
-    const ProcessId me = self();
-    CHILD_CHECK(::write(fds[1], &me, sizeof me) == static_cast<ssize_t>(sizeof me));
-    for (;;) ::pause();
-  });
-  ProcessId id{};
-  EXPECT_EQ(::read(fds[0], &id, sizeof id), static_cast<ssize_t>(sizeof id));
-  ::close(fds[0]);
-  ::close(fds[1]);
-  return {std::move(child), id};
-}
-
-// The claims name a live process's pid with another start time: the claimant died, and its
-// pid went to that process. Before a claim wrote its start time with it, a writer killed
-// between its claim and its holder's store kept its position for as long as the process under
-// its pid lived (receivers stopped there, and senders once the ring was full).
-TEST_F(MailboxRingTest, AClaimWhosePidWasReusedIsADeadOnes) {
-  const Sleeper reuser = sleeper();
-  const ProcessId dead{reuser.id.pid, reuser.id.start_time + 1};
-  {
-    SCOPED_TRACE("a writer that moved the tail");
-    auto box =
-        Mailbox::create("writer", {.capacity = Capacity::bounded(4), .max_message_size = 64});
-    ASSERT_TRUE(box);
-    auto ring = ring_of("writer");
-    forge_writer(ring, dead);
-    ring.state()->ring_tail.store(1);
-    for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(box->try_send(numbered(i)));
-    for (std::uint64_t i = 0; i < 3; ++i) {
-      auto got = box->receive_for(10s);
-      ASSERT_TRUE(got) << "message " << i << ": " << got.error().message();
-      EXPECT_EQ(number_of(*got), i);
-    }
-  }
-  {
-    SCOPED_TRACE("a reader");
-    auto box =
-        Mailbox::create("reader", {.capacity = Capacity::bounded(4), .max_message_size = 64});
-    ASSERT_TRUE(box);
-    ASSERT_TRUE(box->send(std::string_view("first")));
-    ASSERT_TRUE(box->send(std::string_view("second")));
-    auto ring = ring_of("reader");
-    forge_reader(ring, dead);
-    std::vector<std::string> got;
-    for (int i = 0; i < 2; ++i) {
-      auto message = box->receive_for(10s);
-      ASSERT_TRUE(message) << message.error().message();
-      got.push_back(std::string(message->text()));
-    }
-    std::ranges::sort(got);
-    EXPECT_EQ(got, (std::vector<std::string>{"first", "second"}));
-  }
 }
 
 // The other way round: claims that name a live process as it is (its start time too) are its,
