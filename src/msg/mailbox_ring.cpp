@@ -58,8 +58,8 @@ bool exchange_pair(std::atomic<std::uint64_t>& first, std::uint64_t& word, std::
   };
   bool is_exchanged = false;
   __asm__ __volatile__("lock cmpxchg16b %1"
-                       : "=@ccz"(is_exchanged), "+m"(*reinterpret_cast<Pair*>(&first)),
-                         "+a"(word), "+d"(holder)
+                       : "=@ccz"(is_exchanged), "+m"(*reinterpret_cast<Pair*>(&first)), "+a"(word),
+                         "+d"(holder)
                        : "b"(new_word), "c"(new_holder)
                        : "memory");
 #else
@@ -86,7 +86,8 @@ bool claim_pair(std::atomic<std::uint64_t>& word, std::atomic<std::uint64_t>& ho
       expected = seen;
       return false;
     }
-    // The word as expected, another holder (a recovery's leftover): again with that one.
+    // The word as expected, another holder (a claim made and given back since the holder was
+    // read, or a recovery's): again with that one.
   }
 }
 
@@ -224,8 +225,8 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
     const std::uint64_t index = position % ring_cells_;
     auto& claim = ring_claim_at(index);
     // Claimed at once, expecting the claim free for this position (as it nearly always is).
-    // The claim names this process; the tail follows: a writer that dies in between leaves a
-    // claim its pid names, which ring_recover gives back.
+    // The claim names this process (pid and start time); the tail follows: a writer that dies
+    // in between leaves a claim that names it, which ring_recover gives back.
     std::uint64_t word = word_of(position, CellState::empty);
     if (claim_pair(claim.word, claim.holder, word, word_of(position, CellState::writing, me.pid),
                    me)) {
