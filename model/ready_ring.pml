@@ -26,8 +26,8 @@
  *          retries it or stops). The C++ first waits a bounded while for the claim or the tail
  *          to change, and then reads the tail again: the retry here;
  *       2. loads the cell word: not empty(p) (an older message is still in it): gives the claim
- *          back (a store of empty(p); a compare-exchange from writing(p, me) in the C++, the
- *          same while the claimant lives), then reads done: full (tail - done >= N),
+ *          back (a store of empty(p), as in the C++ since layout 10; a compare-exchange from
+ *          writing(p, me) before, the same while the claimant lives), then reads done: full (tail - done >= N),
  *          ring_recover(head) and wait for room; else loads the cell word once more: empty(p)
  *          (a receiver emptied it between the loads), back to 1; p or a later position
  *          (another sender claimed p since the claim went back), the tail is read again; an

@@ -232,14 +232,12 @@ Mailbox::Impl::RingSend Mailbox::Impl::ring_send(std::span<const std::byte> payl
                    me)) {
       RingCell* cell = ring_cell_at(index);
       if (cell->word.load(std::memory_order_acquire) != word_of(position, CellState::empty)) {
-        // An older message still there. The claim goes back (the tail did not move). A full
-        // ring (as counted, or cell by cell when the count is short: see "The ready ring")
-        // waits for room; otherwise a receiver is copying the message out, or no receiver
-        // wants its type: never wait for it, the message queues in a slot (behind the ring).
-        std::uint64_t held = word_of(position, CellState::writing, me.pid);
-        (void)claim.word.compare_exchange_strong(held, word_of(position, CellState::empty),
-                                                 std::memory_order_release,
-                                                 std::memory_order_relaxed);
+        // An older message still there. The claim goes back (the tail did not move; a store,
+        // as the release below). A full ring (as counted, or cell by cell when the count is
+        // short: see "The ready ring") waits for room; otherwise a receiver is copying the
+        // message out, or no receiver wants its type: never wait for it, the message queues in
+        // a slot (behind the ring).
+        claim.word.store(word_of(position, CellState::empty), std::memory_order_release);
         const std::uint64_t done = state_->ring_done.load(std::memory_order_acquire);
         if (done <= position && position - done >= config_.slot_count && !ring_has_room(0)) {
           ring_recover(state_->ring_head.load(std::memory_order_relaxed));  // a dead one's?
